@@ -1,0 +1,15 @@
+//! pail's domain: validated names, content identity, per-path sync state and the pure planner.
+//!
+//! Nothing in this crate does I/O or reads the clock: time, device names and file state are
+//! passed in, which is what makes the planner testable exhaustively (table tests and a
+//! proptest reference model live next to it).
+#![forbid(unsafe_code)]
+
+pub mod hash;
+pub mod names;
+pub mod plan;
+pub mod state;
+
+pub use hash::ContentHash;
+pub use names::{NameError, RelPath, RemotePrefix};
+pub use state::{Base, LocalFile, LocalStat, RemoteObject, RemoteRef};

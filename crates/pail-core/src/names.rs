@@ -1,0 +1,228 @@
+//! Names on both sides: a validated relative path inside the folder, the remote prefix, and
+//! the mapping between them. This mapping is an attack surface (a remote key can be written
+//! by anyone with access to the bucket), so every key is validated before it names a file.
+
+use std::fmt;
+
+/// S3 limit on a whole key, in UTF-8 bytes, prefix included.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// The usual limit on one path component on Linux and macOS filesystems (`NAME_MAX`).
+pub const MAX_COMPONENT_BYTES: usize = 255;
+/// The top-level name reserved for pail's own objects under the prefix (`PREFIX/.pail/`).
+pub const RESERVED_DIR: &str = ".pail";
+
+/// Why a name cannot be synced. Each variant says what is wrong; callers add the key or path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("empty path")]
+    Empty,
+    #[error("absolute path (starts with '/')")]
+    Absolute,
+    #[error("empty path segment ('//' or trailing '/')")]
+    EmptySegment,
+    #[error("'.' or '..' segment would escape or alias the folder")]
+    DotSegment,
+    #[error("contains a NUL or control character")]
+    ControlChar,
+    #[error("contains a backslash, which is a separator on Windows")]
+    Backslash,
+    #[error("a path segment is {0} bytes, over the filesystem limit of 255")]
+    ComponentTooLong(usize),
+    #[error("key is {0} bytes, over the S3 limit of 1024")]
+    KeyTooLong(usize),
+    #[error("under the reserved '.pail/' directory")]
+    Reserved,
+    #[error("key is outside the sync prefix")]
+    OutsidePrefix,
+    #[error("not valid UTF-8")]
+    NotUtf8,
+}
+
+/// A path relative to the synced folder: `/`-separated, UTF-8, no empty, `.` or `..` segment,
+/// no control characters, each segment at most 255 bytes, not under the root `.pail/`.
+/// Unicode is kept byte-exact (no normalization); collisions are detected elsewhere.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelPath(String);
+
+impl RelPath {
+    /// Validates `s` as a relative path.
+    pub fn new(s: &str) -> Result<RelPath, NameError> {
+        if s.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if s.starts_with('/') {
+            return Err(NameError::Absolute);
+        }
+        if s.chars().any(|c| c.is_control()) {
+            return Err(NameError::ControlChar);
+        }
+        if s.contains('\\') {
+            return Err(NameError::Backslash);
+        }
+        for seg in s.split('/') {
+            match seg {
+                "" => return Err(NameError::EmptySegment),
+                "." | ".." => return Err(NameError::DotSegment),
+                _ if seg.len() > MAX_COMPONENT_BYTES => {
+                    return Err(NameError::ComponentTooLong(seg.len()));
+                }
+                _ => {}
+            }
+        }
+        if s == RESERVED_DIR || s.starts_with(".pail/") {
+            return Err(NameError::Reserved);
+        }
+        Ok(RelPath(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The last segment.
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
+    /// The parent directory, `None` for a top-level name.
+    pub fn parent(&self) -> Option<&str> {
+        self.0.rsplit_once('/').map(|(p, _)| p)
+    }
+
+    /// A sibling with another file name (used for conflict copies).
+    pub fn with_file_name(&self, name: &str) -> Result<RelPath, NameError> {
+        match self.parent() {
+            Some(p) => RelPath::new(&format!("{p}/{name}")),
+            None => RelPath::new(name),
+        }
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// The key prefix of a folder pair inside its bucket, normalised without leading or trailing
+/// `/` (empty for the whole bucket).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RemotePrefix(String);
+
+impl RemotePrefix {
+    /// Accepts `a/b`, `a/b/` or `` (whole bucket). Rejects empty, `.` and `..` segments.
+    pub fn new(s: &str) -> Result<RemotePrefix, NameError> {
+        let t = s.trim_matches('/');
+        if t.is_empty() {
+            return Ok(RemotePrefix(String::new()));
+        }
+        if t.chars().any(|c| c.is_control()) {
+            return Err(NameError::ControlChar);
+        }
+        for seg in t.split('/') {
+            match seg {
+                "" => return Err(NameError::EmptySegment),
+                "." | ".." => return Err(NameError::DotSegment),
+                _ => {}
+            }
+        }
+        Ok(RemotePrefix(t.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// What to pass as `prefix` when listing: `a/b/`, or `` for the whole bucket.
+    pub fn list_prefix(&self) -> String {
+        if self.0.is_empty() { String::new() } else { format!("{}/", self.0) }
+    }
+
+    /// The key of a synced file. Fails when the key would exceed S3's 1024-byte limit.
+    pub fn key_for(&self, path: &RelPath) -> Result<String, NameError> {
+        let key = format!("{}{}", self.list_prefix(), path.as_str());
+        if key.len() > MAX_KEY_BYTES {
+            return Err(NameError::KeyTooLong(key.len()));
+        }
+        Ok(key)
+    }
+
+    /// The key of one of pail's own objects, `PREFIX/.pail/<rest>`.
+    pub fn reserved_key(&self, rest: &str) -> String {
+        format!("{}{}/{}", self.list_prefix(), RESERVED_DIR, rest)
+    }
+
+    /// Maps a listed key back to a path. `Ok(None)` for keys that are not files to sync:
+    /// pail's own `.pail/` objects and directory markers (keys ending in `/`).
+    pub fn path_for(&self, key: &str) -> Result<Option<RelPath>, NameError> {
+        let lp = self.list_prefix();
+        let Some(rest) = key.strip_prefix(lp.as_str()) else {
+            return Err(NameError::OutsidePrefix);
+        };
+        if rest == RESERVED_DIR || rest.starts_with(".pail/") {
+            return Ok(None);
+        }
+        if rest.ends_with('/') && !rest.is_empty() && !rest.starts_with('/') {
+            // A "folder" marker made by consoles; S3 has no directories and pail makes
+            // directories as files need them. Its own segments are validated all the same.
+            RelPath::new(rest.trim_end_matches('/'))?;
+            return Ok(None);
+        }
+        RelPath::new(rest).map(Some)
+    }
+}
+
+impl fmt::Display for RemotePrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RemotePrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_keys_never_map_to_paths() {
+        let p = RemotePrefix::new("dev/").unwrap();
+        for key in [
+            "dev/../x",
+            "dev/a/../../b",
+            "dev//abs",
+            "dev/a//b",
+            "dev/a/./b",
+            "dev/a\0b",
+            "dev/..",
+            "other/x",
+        ] {
+            assert!(p.path_for(key).is_err(), "{key:?} must be rejected");
+        }
+        assert_eq!(p.path_for("dev/.pail/journal/1").unwrap(), None);
+        assert_eq!(p.path_for("dev/photos/").unwrap(), None);
+        assert_eq!(p.path_for("dev/a b/ü.txt").unwrap().unwrap().as_str(), "a b/ü.txt");
+    }
+
+    #[test]
+    fn keys_round_trip_and_respect_the_limit() {
+        let p = RemotePrefix::new("/a/b/").unwrap();
+        let path = RelPath::new("x/y.txt").unwrap();
+        let key = p.key_for(&path).unwrap();
+        assert_eq!(key, "a/b/x/y.txt");
+        assert_eq!(p.path_for(&key).unwrap().unwrap(), path);
+        let long = RelPath::new(&["x".repeat(250); 5].join("/")).unwrap();
+        assert!(matches!(p.key_for(&long), Err(NameError::KeyTooLong(_))));
+        assert_eq!(RemotePrefix::new("").unwrap().key_for(&path).unwrap(), "x/y.txt");
+    }
+}

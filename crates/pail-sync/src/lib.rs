@@ -1,0 +1,1 @@
+//! pail-sync
