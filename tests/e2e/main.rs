@@ -1,1 +1,13 @@
-//! End-to-end tests: the real binary against real S3 servers.
+//! End-to-end tests: the real `pail` binary against real local S3 servers (Ceph RGW, moto,
+//! Garage), started by `tests/servers/start.sh` (see `scripts/test`). Every test runs once
+//! per server that supports what it checks; each uses its own prefix and devices.
+
+mod harness;
+
+mod basic;
+mod cli_errors;
+mod crash;
+mod names;
+mod safety;
+mod semantics_doc;
+mod two_devices;

@@ -5,11 +5,14 @@
 //! proptest reference model live next to it).
 #![forbid(unsafe_code)]
 
+pub mod collisions;
+pub mod conflict;
 pub mod hash;
 pub mod names;
 pub mod plan;
 pub mod state;
 
+pub use conflict::{conflict_name, conflict_name_taken, conflict_name_unique};
 pub use hash::ContentHash;
 pub use names::{NameError, RelPath, RemotePrefix};
 pub use state::{Base, LocalFile, LocalStat, RemoteObject, RemoteRef};

@@ -141,7 +141,11 @@ impl RemotePrefix {
 
     /// What to pass as `prefix` when listing: `a/b/`, or `` for the whole bucket.
     pub fn list_prefix(&self) -> String {
-        if self.0.is_empty() { String::new() } else { format!("{}/", self.0) }
+        if self.0.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.0)
+        }
     }
 
     /// The key of a synced file. Fails when the key would exceed S3's 1024-byte limit.
@@ -211,7 +215,10 @@ mod tests {
         }
         assert_eq!(p.path_for("dev/.pail/journal/1").unwrap(), None);
         assert_eq!(p.path_for("dev/photos/").unwrap(), None);
-        assert_eq!(p.path_for("dev/a b/ü.txt").unwrap().unwrap().as_str(), "a b/ü.txt");
+        assert_eq!(
+            p.path_for("dev/a b/ü.txt").unwrap().unwrap().as_str(),
+            "a b/ü.txt"
+        );
     }
 
     #[test]
@@ -221,8 +228,16 @@ mod tests {
         let key = p.key_for(&path).unwrap();
         assert_eq!(key, "a/b/x/y.txt");
         assert_eq!(p.path_for(&key).unwrap().unwrap(), path);
-        let long = RelPath::new(&["x".repeat(250); 5].join("/")).unwrap();
+        let long = RelPath::new(
+            &std::iter::repeat_n("x".repeat(250), 5)
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+        .unwrap();
         assert!(matches!(p.key_for(&long), Err(NameError::KeyTooLong(_))));
-        assert_eq!(RemotePrefix::new("").unwrap().key_for(&path).unwrap(), "x/y.txt");
+        assert_eq!(
+            RemotePrefix::new("").unwrap().key_for(&path).unwrap(),
+            "x/y.txt"
+        );
     }
 }

@@ -8,6 +8,9 @@
 //!   and copies detected by content hash (server-side copy instead of upload), and the
 //!   safety stop on mass deletes (renames do not count as deletes).
 
+use std::collections::HashMap;
+
+pub use crate::conflict::{conflict_name, conflict_name_taken, conflict_name_unique};
 use crate::hash::ContentHash;
 use crate::names::RelPath;
 use crate::state::{Base, LocalFile, LocalStat, PathState, RemoteObject, RemoteRef};
@@ -36,7 +39,11 @@ pub enum LocalExpect {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Send the local file to the remote key.
-    Upload { path: RelPath, local: LocalFile, expect: RemoteExpect },
+    Upload {
+        path: RelPath,
+        local: LocalFile,
+        expect: RemoteExpect,
+    },
     /// Create `path` remotely by server-side copy of an object that already holds the same
     /// content (rename or duplicate detected by hash), instead of uploading.
     CopyRemote {
@@ -47,16 +54,28 @@ pub enum Action {
         expect: RemoteExpect,
     },
     /// Fetch the remote object into the folder (atomically, verified).
-    Download { path: RelPath, remote: RemoteObject, expect: LocalExpect },
+    Download {
+        path: RelPath,
+        remote: RemoteObject,
+        expect: LocalExpect,
+    },
     /// Remove the local file (the remote was deleted and the local file is unchanged).
     DeleteLocal { path: RelPath, expect: LocalExpect },
     /// Remove the remote object (delete marker in a versioned bucket, trash copy first in an
     /// unversioned one).
-    DeleteRemote { path: RelPath, expect: RemoteRef, hash: ContentHash },
+    DeleteRemote {
+        path: RelPath,
+        expect: RemoteRef,
+        hash: ContentHash,
+    },
     /// Both sides changed to different content (or the remote content is unknown and must be
     /// compared after download): the remote keeps the name, the local file becomes a
     /// conflict copy, then uploads like any new file.
-    Conflict { path: RelPath, local: LocalFile, remote: RemoteObject },
+    Conflict {
+        path: RelPath,
+        local: LocalFile,
+        remote: RemoteObject,
+    },
     /// Both sides already hold the same content: only the index changes.
     Record { path: RelPath, base: Base },
     /// Both sides are gone (or the path is now ignored): drop the base, touch nothing.
@@ -90,7 +109,10 @@ pub struct SafetyConfig {
 
 impl Default for SafetyConfig {
     fn default() -> Self {
-        SafetyConfig { max_delete_percent: 50, min_deletes: 10 }
+        SafetyConfig {
+            max_delete_percent: 50,
+            min_deletes: 10,
+        }
     }
 }
 
@@ -98,7 +120,12 @@ impl Default for SafetyConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SafetyStop {
     /// More deletions than the configured share (`--confirm-deletes` to go ahead).
-    MassDelete { local_deletes: u64, remote_deletes: u64, synced: u64, percent: u32 },
+    MassDelete {
+        local_deletes: u64,
+        remote_deletes: u64,
+        synced: u64,
+        percent: u32,
+    },
 }
 
 /// The result of planning a whole pass.
@@ -110,14 +137,233 @@ pub struct Plan {
     pub safety_stop: Option<SafetyStop>,
 }
 
+// ==== Per-path decision ====
+
+/// How the remote side of a path compares with its base.
+enum RemoteDelta<'a> {
+    /// Same ETag as the base: untouched.
+    Same(&'a RemoteObject),
+    /// Another ETag, but the known content hash is the base's (re-upload of the same bytes,
+    /// multipart ETag): only the reference moved.
+    SameContent(&'a RemoteObject),
+    /// Another ETag and other or unknown content.
+    Changed(&'a RemoteObject),
+    Deleted,
+}
+
+fn remote_delta<'a>(base: &Base, remote: Option<&'a RemoteObject>) -> RemoteDelta<'a> {
+    match remote {
+        None => RemoteDelta::Deleted,
+        Some(r) if r.object.etag == base.remote.etag => RemoteDelta::Same(r),
+        Some(r) if r.hash == Some(base.hash) => RemoteDelta::SameContent(r),
+        Some(r) => RemoteDelta::Changed(r),
+    }
+}
+
+/// The remote reference to record or to expect, given the base's and the listing's.
+///
+/// The listing wins (it is the current object), except that a listing without version ids
+/// (`ListObjectsV2`) of the very same ETag keeps the base's version id: dropping it would
+/// lose information and make every pass re-record the path.
+fn current_ref(base: &RemoteRef, listed: &RemoteRef) -> RemoteRef {
+    if listed.version_id.is_none() && listed.etag == base.etag && listed.size == base.size {
+        base.clone()
+    } else {
+        listed.clone()
+    }
+}
+
+fn record(path: &RelPath, hash: ContentHash, local: LocalStat, remote: RemoteRef) -> Action {
+    Action::Record {
+        path: path.clone(),
+        base: Base {
+            hash,
+            local,
+            remote,
+        },
+    }
+}
+
 /// Decides one path. Pure: no I/O, no clock.
-pub fn plan_path(_state: &PathState) -> Option<Action> {
-    // Implemented in the planner work item; see the contract above and doc/SEMANTICS.md.
-    let _ = (std::marker::PhantomData::<(Base, LocalFile, RemoteObject)>,);
-    None
+///
+/// "Local changed" means another blake3 hash than the base (a stat-only change with equal
+/// hash only refreshes the recorded stat); "remote changed" means another ETag than the base
+/// unless the object's known hash equals the base's. Timestamps never decide anything.
+///
+/// | base | local       | remote              | action                                  |
+/// |------|-------------|---------------------|-----------------------------------------|
+/// | none | file        | absent              | `Upload { expect: Absent }`             |
+/// | none | absent      | object              | `Download { expect: Absent }`           |
+/// | none | file        | object, same hash   | `Record`                                |
+/// | none | file        | object, other/unknown | `Conflict`                            |
+/// | some | same        | same                | nothing, or `Record` if stat/ref moved  |
+/// | some | changed     | same                | `Upload { expect: Is(current ref) }`    |
+/// | some | same        | changed             | `Download { expect: Is(scanned stat, base hash) }` |
+/// | some | changed     | changed             | `Record` if equal hashes, else `Conflict` |
+/// | some | deleted     | same                | `DeleteRemote { expect: current ref }`  |
+/// | some | same        | deleted             | `DeleteLocal { expect: Is(..) }`        |
+/// | some | deleted     | changed             | `Download { expect: Absent }` (edit beats delete) |
+/// | some | changed     | deleted             | `Upload { expect: Absent }` (edit beats delete)   |
+/// | some | deleted     | deleted             | `Forget`                                |
+///
+/// Two refinements over the plain table, both to avoid actions that can never succeed:
+/// expectations on the remote use the *listed* reference (which differs from the base's when
+/// the same content was re-uploaded: `SameContent`), and the local expectation uses the stat
+/// the scan just saw (which the scan verified still holds the base's hash).
+pub fn plan_path(state: &PathState) -> Option<Action> {
+    let path = &state.path;
+    let Some(base) = &state.base else {
+        return match (&state.local, &state.remote) {
+            (None, None) => None,
+            (Some(l), None) => Some(Action::Upload {
+                path: path.clone(),
+                local: l.clone(),
+                expect: RemoteExpect::Absent,
+            }),
+            (None, Some(r)) => Some(Action::Download {
+                path: path.clone(),
+                remote: r.clone(),
+                expect: LocalExpect::Absent,
+            }),
+            (Some(l), Some(r)) if r.hash == Some(l.hash) => {
+                Some(record(path, l.hash, l.stat, r.object.clone()))
+            }
+            (Some(l), Some(r)) => Some(Action::Conflict {
+                path: path.clone(),
+                local: l.clone(),
+                remote: r.clone(),
+            }),
+        };
+    };
+
+    let remote = remote_delta(base, state.remote.as_ref());
+    let Some(local) = &state.local else {
+        // Deleted locally.
+        return Some(match remote {
+            RemoteDelta::Deleted => Action::Forget { path: path.clone() },
+            RemoteDelta::Same(r) | RemoteDelta::SameContent(r) => Action::DeleteRemote {
+                path: path.clone(),
+                expect: current_ref(&base.remote, &r.object),
+                hash: base.hash,
+            },
+            RemoteDelta::Changed(r) => Action::Download {
+                path: path.clone(),
+                remote: r.clone(),
+                expect: LocalExpect::Absent,
+            },
+        });
+    };
+
+    if local.hash == base.hash {
+        // Local content unchanged (maybe a stat-only change).
+        let unchanged_local = LocalExpect::Is {
+            stat: local.stat,
+            hash: base.hash,
+        };
+        match remote {
+            RemoteDelta::Same(r) | RemoteDelta::SameContent(r) => {
+                let remote = current_ref(&base.remote, &r.object);
+                if local.stat == base.local && remote == base.remote {
+                    None
+                } else {
+                    Some(record(path, base.hash, local.stat, remote))
+                }
+            }
+            RemoteDelta::Changed(r) => Some(Action::Download {
+                path: path.clone(),
+                remote: r.clone(),
+                expect: unchanged_local,
+            }),
+            RemoteDelta::Deleted => Some(Action::DeleteLocal {
+                path: path.clone(),
+                expect: unchanged_local,
+            }),
+        }
+    } else {
+        // Local content changed.
+        Some(match remote {
+            RemoteDelta::Same(r) | RemoteDelta::SameContent(r) => Action::Upload {
+                path: path.clone(),
+                local: local.clone(),
+                expect: RemoteExpect::Is(current_ref(&base.remote, &r.object)),
+            },
+            RemoteDelta::Changed(r) if r.hash == Some(local.hash) => {
+                record(path, local.hash, local.stat, r.object.clone())
+            }
+            RemoteDelta::Changed(r) => Action::Conflict {
+                path: path.clone(),
+                local: local.clone(),
+                remote: r.clone(),
+            },
+            RemoteDelta::Deleted => Action::Upload {
+                path: path.clone(),
+                local: local.clone(),
+                expect: RemoteExpect::Absent,
+            },
+        })
+    }
+}
+
+// ==== Set-level decisions ====
+
+/// A remote object that already holds some content, usable as a server-side copy source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopySource {
+    pub path: RelPath,
+    pub object: RemoteRef,
+}
+
+/// Finds a remote object by content hash, so that an upload of content the bucket already
+/// holds becomes a server-side copy (tenet 11).
+///
+/// The planner itself only remembers its actions (memory bounded by the size of the change,
+/// not of the folder), so it can pair an upload with a `DeleteRemote` of the same plan
+/// (a rename) or with another action that names a remote object of known content, but not
+/// with an untouched file elsewhere in the folder. For that the caller passes a locator,
+/// typically the index answering from SQLite (`SELECT path, etag, version_id, size FROM base
+/// WHERE hash = ?`). A stale answer is harmless: the executor copies with the source's
+/// version id / `x-amz-copy-source-if-match` and falls back to a plain upload if the copy fails.
+pub trait ContentLocator {
+    fn locate(&mut self, hash: &ContentHash) -> Option<CopySource>;
+}
+
+impl<F> ContentLocator for F
+where
+    F: FnMut(&ContentHash) -> Option<CopySource>,
+{
+    fn locate(&mut self, hash: &ContentHash) -> Option<CopySource> {
+        self(hash)
+    }
+}
+
+/// The locator that finds nothing: copies come only from the plan's own actions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoLocator;
+
+impl ContentLocator for NoLocator {
+    fn locate(&mut self, _hash: &ContentHash) -> Option<CopySource> {
+        None
+    }
+}
+
+/// Execution phase of an action; the plan is sorted by (phase, path). Copies run before the
+/// deletes that complete a rename, downloads before the local deletes of a remote rename.
+pub fn phase(action: &Action) -> u8 {
+    match action {
+        Action::Record { .. } | Action::Forget { .. } => 0,
+        Action::Conflict { .. } => 1,
+        Action::Download { .. } => 2,
+        Action::CopyRemote { .. } => 3,
+        Action::Upload { .. } => 4,
+        Action::DeleteRemote { .. } => 5,
+        Action::DeleteLocal { .. } => 6,
+    }
 }
 
 /// Streams per-path states (in path order) into a plan.
+///
+/// Memory: the actions only (plus, in `finish`, a hash map over the actions). Paths that need
+/// nothing cost one counter increment.
 #[derive(Debug, Default)]
 pub struct Planner {
     actions: Vec<Action>,
@@ -140,8 +386,157 @@ impl Planner {
         }
     }
 
-    /// Set-level decisions (renames by hash, safety stop), then the finished plan.
-    pub fn finish(self, _safety: &SafetyConfig) -> Plan {
-        Plan { actions: self.actions, safety_stop: None }
+    /// Set-level decisions (renames by hash, safety stop), then the finished plan. Copies come
+    /// only from the plan's own actions; see [`Planner::finish_with`].
+    pub fn finish(self, safety: &SafetyConfig) -> Plan {
+        self.finish_with(safety, &mut NoLocator)
+    }
+
+    /// Like [`Planner::finish`], asking `locator` for copy sources the plan itself lacks.
+    ///
+    /// 1. Every `Upload` whose content a remote object already holds becomes a `CopyRemote`
+    ///    (same `expect`). Sources, in order of preference: a `DeleteRemote` of the same hash
+    ///    in this plan (a rename: the copy is sorted before the delete), a `Download` or
+    ///    `Record` naming an object of that hash, then `locator`.
+    /// 2. Safety stop: local + remote deletes, minus renames (a `DeleteRemote` matched one to
+    ///    one by an `Upload`/`CopyRemote` of its hash; a `DeleteLocal` matched by a `Download`
+    ///    of its hash), stop the plan when there are at least `min_deletes` of them and they
+    ///    are more than `max_delete_percent` of the synced paths.
+    /// 3. Sort by [`phase`], then path.
+    pub fn finish_with(self, safety: &SafetyConfig, locator: &mut dyn ContentLocator) -> Plan {
+        let Planner {
+            mut actions,
+            synced,
+        } = self;
+        detect_copies(&mut actions, locator);
+        let safety_stop = safety_stop(&actions, synced, safety);
+        actions.sort_by(|a, b| (phase(a), a.path()).cmp(&(phase(b), b.path())));
+        Plan {
+            actions,
+            safety_stop,
+        }
     }
 }
+
+fn detect_copies(actions: &mut [Action], locator: &mut dyn ContentLocator) {
+    let mut uploads = false;
+    // Hash -> best source found among the plan's own actions (renames preferred).
+    let mut known: HashMap<ContentHash, (u8, CopySource)> = HashMap::new();
+    for a in actions.iter() {
+        let (rank, hash, path, object) = match a {
+            Action::DeleteRemote { path, expect, hash } => (0, *hash, path, expect),
+            Action::Download {
+                path,
+                remote:
+                    RemoteObject {
+                        object,
+                        hash: Some(hash),
+                        ..
+                    },
+                ..
+            } => (1, *hash, path, object),
+            Action::Record { path, base } => (2, base.hash, path, &base.remote),
+            Action::Upload { .. } => {
+                uploads = true;
+                continue;
+            }
+            _ => continue,
+        };
+        let better = known
+            .get(&hash)
+            .is_none_or(|(r, s)| (rank, path) < (*r, &s.path));
+        if better {
+            known.insert(
+                hash,
+                (
+                    rank,
+                    CopySource {
+                        path: path.clone(),
+                        object: object.clone(),
+                    },
+                ),
+            );
+        }
+    }
+    if !uploads {
+        return;
+    }
+    for a in actions.iter_mut() {
+        let Action::Upload {
+            path,
+            local,
+            expect,
+        } = a
+        else {
+            continue;
+        };
+        let source = match known.get(&local.hash) {
+            Some((_, s)) => Some(s.clone()),
+            None => locator.locate(&local.hash).filter(|s| s.path != *path),
+        };
+        if let Some(CopySource {
+            path: from,
+            object: from_object,
+        }) = source
+        {
+            *a = Action::CopyRemote {
+                path: path.clone(),
+                local: local.clone(),
+                from,
+                from_object,
+                expect: expect.clone(),
+            };
+        }
+    }
+}
+
+fn safety_stop(actions: &[Action], synced: u64, cfg: &SafetyConfig) -> Option<SafetyStop> {
+    // Per hash: (deletes, re-creations); a rename is one delete matched by one re-creation.
+    let mut remote: HashMap<ContentHash, (u64, u64)> = HashMap::new();
+    let mut local: HashMap<ContentHash, (u64, u64)> = HashMap::new();
+    for a in actions {
+        match a {
+            Action::DeleteRemote { hash, .. } => remote.entry(*hash).or_default().0 += 1,
+            Action::Upload { local: l, .. } | Action::CopyRemote { local: l, .. } => {
+                remote.entry(l.hash).or_default().1 += 1;
+            }
+            Action::DeleteLocal {
+                expect: LocalExpect::Is { hash, .. },
+                ..
+            } => local.entry(*hash).or_default().0 += 1,
+            // A DeleteLocal always expects a file; an `Absent` one deletes nothing.
+            Action::DeleteLocal {
+                expect: LocalExpect::Absent,
+                ..
+            } => {}
+            Action::Download {
+                remote: RemoteObject { hash: Some(h), .. },
+                ..
+            } => local.entry(*h).or_default().1 += 1,
+            _ => {}
+        }
+    }
+    let unmatched = |m: &HashMap<ContentHash, (u64, u64)>| {
+        m.values().map(|(d, c)| d.saturating_sub(*c)).sum::<u64>()
+    };
+    let (local_deletes, remote_deletes) = (unmatched(&local), unmatched(&remote));
+    let deletes = local_deletes + remote_deletes;
+    let over_share =
+        u128::from(deletes) * 100 > u128::from(cfg.max_delete_percent) * u128::from(synced);
+    if deletes == 0 || deletes < cfg.min_deletes || !over_share {
+        return None;
+    }
+    let percent = match synced {
+        0 => 100,
+        s => u32::try_from(u128::from(deletes) * 100 / u128::from(s)).unwrap_or(u32::MAX),
+    };
+    Some(SafetyStop::MassDelete {
+        local_deletes,
+        remote_deletes,
+        synced,
+        percent,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,19 @@
-//! pail-index
+//! pail's local state: content hashing, the SQLite index that remembers what was synced, the
+//! ignore rules, and the local scan that feeds both into per-path states for the planner.
+//!
+//! Everything here is blocking I/O. An [`Index`] wraps one SQLite connection, which is `Send`
+//! but not `Sync`: the engine owns it on one thread (or behind `spawn_blocking`).
+
+pub mod error;
+pub mod hash;
+pub mod ignore_rules;
+pub mod index;
+pub mod scan;
+pub mod stat;
+
+pub use error::{IndexError, ScanError};
+pub use hash::{Hasher, hash_bytes, hash_file};
+pub use ignore_rules::IgnoreRules;
+pub use index::{ConflictRecord, ErrorRecord, Index, MultipartUpload, PassSummary, SyncState};
+pub use scan::{ScanOptions, ScanReport, scan_local};
+pub use stat::{RootIdentity, root_identity, stat_path};

@@ -1,1 +1,30 @@
-//! pail-s3
+//! pail's S3 layer: the [`ObjectStore`] trait (exactly the calls pail needs, bound to one
+//! bucket), its aws-sdk-s3 implementation [`AwsStore`], the capability [`probe`], and, behind
+//! the `fake` feature, an in-memory [`MemStore`] and the fault-injecting [`FaultyStore`].
+//!
+//! ETags are opaque change tokens, passed around quoted exactly as the server returned them.
+//! Content identity is the blake3 hash in the `pail-blake3` user metadata ([`ObjectMeta`]).
+#![forbid(unsafe_code)]
+
+pub mod aws;
+pub mod error;
+#[cfg(any(test, feature = "fake"))]
+pub mod faulty;
+#[cfg(any(test, feature = "fake"))]
+pub mod mem;
+pub mod probe;
+pub mod store;
+pub mod types;
+
+pub use aws::{AwsStore, S3Config, StaticCredentials};
+pub use error::{Result, StoreError};
+#[cfg(any(test, feature = "fake"))]
+pub use faulty::FaultyStore;
+#[cfg(any(test, feature = "fake"))]
+pub use mem::{Conditionals, MemStore};
+pub use probe::probe;
+pub use store::{GetObject, ObjectStore, Op, list_all, list_all_versions};
+pub use types::{
+    Capabilities, Condition, DeleteResult, Head, ListPage, ListedObject, ObjectMeta, ObjectVersion,
+    PutResult, Versioning, VersionsPage,
+};

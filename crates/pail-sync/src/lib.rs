@@ -1,1 +1,24 @@
-//! pail-sync
+//! pail's sync engine: configuration, one full reconcile of a folder pair (scan, list, plan,
+//! execute, repeat until converged), and the status read from the index.
+//!
+//! The planner (pail-core) decides; this crate does the I/O the decisions call for and records
+//! each outcome in the index (pail-index), through the store trait (pail-s3).
+
+pub mod config;
+pub mod ctx;
+pub mod engine;
+pub mod exec;
+pub mod init;
+pub mod localfs;
+pub mod status;
+
+mod delete;
+mod download;
+mod race;
+mod retry;
+mod trash;
+mod upload;
+
+pub use config::{Config, PairConfig};
+pub use ctx::PairCtx;
+pub use engine::{SyncOptions, SyncResult, Totals, sync_pair};

@@ -1,0 +1,177 @@
+//! blake3 content hashing of files and buffers.
+//!
+//! Large files are hashed with `update_rayon` over big read buffers rather than
+//! `update_mmap_rayon`: a memory map of a file that another program truncates while it is
+//! mapped raises SIGBUS and kills the daemon, and a sync daemon hashes exactly the files users
+//! are editing. Reading 4 MiB chunks keeps nearly all of the multi-core speed-up.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use pail_core::{ContentHash, LocalStat};
+
+use crate::stat::local_stat;
+
+/// From this size on, a file is hashed with rayon (blake3 gains from threads well below this,
+/// but small files are better hashed one per thread, in parallel, by the scan).
+pub const PARALLEL_HASH_THRESHOLD: u64 = 1 << 20;
+/// Read size for large files: large enough for `update_rayon` to split across cores.
+const CHUNK: usize = 4 << 20;
+
+/// Streaming hasher producing a [`ContentHash`]. Also an `io::Write`, so downloads can hash
+/// while writing.
+#[derive(Debug, Clone, Default)]
+pub struct Hasher(blake3::Hasher);
+
+impl Hasher {
+    pub fn new() -> Hasher {
+        Hasher(blake3::Hasher::new())
+    }
+
+    pub fn update(&mut self, data: &[u8]) -> &mut Self {
+        self.0.update(data);
+        self
+    }
+
+    pub fn finalize(&self) -> ContentHash {
+        ContentHash(*self.0.finalize().as_bytes())
+    }
+}
+
+impl io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The hash of an in-memory buffer.
+pub fn hash_bytes(data: &[u8]) -> ContentHash {
+    ContentHash(*blake3::hash(data).as_bytes())
+}
+
+/// The hash of a regular file's content. Symlinks are not followed and anything that is not a
+/// regular file (FIFO, device) is refused rather than read.
+pub fn hash_file(path: &Path) -> io::Result<ContentHash> {
+    let (file, stat) = open_regular(path)?;
+    hash_open_file(file, stat.size)
+}
+
+/// A hash together with the file's stat, taken from the same open file before reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatHash {
+    pub stat: LocalStat,
+    pub hash: ContentHash,
+    /// False when the file's size, mtime or ctime differed after reading: the hash may mix
+    /// old and new content and must not be recorded for this stat.
+    pub stable: bool,
+}
+
+/// Hashes a file and reports whether it stayed unchanged while it was read.
+pub fn hash_file_checked(path: &Path) -> io::Result<StatHash> {
+    let (file, stat) = open_regular(path)?;
+    let after_file = file.try_clone()?;
+    let hash = hash_open_file(file, stat.size)?;
+    let after = local_stat(&after_file.metadata()?);
+    Ok(StatHash {
+        stat,
+        hash,
+        stable: after == stat,
+    })
+}
+
+/// Opens without following a symlink in the last component and without blocking (a FIFO
+/// swapped in after the scan's lstat would otherwise block the open forever), then checks
+/// through the descriptor that it is a regular file.
+fn open_regular(path: &Path) -> io::Result<(File, LocalStat)> {
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok((file, local_stat(&meta)))
+}
+
+fn hash_open_file(mut file: File, size: u64) -> io::Result<ContentHash> {
+    let mut hasher = blake3::Hasher::new();
+    if size >= PARALLEL_HASH_THRESHOLD {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = read_full(&mut file, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update_rayon(&buf[..n]);
+        }
+    } else {
+        hasher.update_reader(&mut file)?;
+    }
+    Ok(ContentHash(*hasher.finalize().as_bytes()))
+}
+
+/// Fills `buf` as far as the file allows, so each `update_rayon` call gets a whole chunk.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_and_large_files_match_blake3_of_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [0usize, 1, 65_537, (1 << 20) - 1, 1 << 20, (9 << 20) + 123] {
+            let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+            let p = dir.path().join(format!("f{size}"));
+            std::fs::write(&p, &data).unwrap();
+            let expect = ContentHash(*blake3::hash(&data).as_bytes());
+            assert_eq!(hash_file(&p).unwrap(), expect, "size {size}");
+            assert_eq!(hash_bytes(&data), expect);
+            let checked = hash_file_checked(&p).unwrap();
+            assert!(checked.stable);
+            assert_eq!((checked.hash, checked.stat.size), (expect, size as u64));
+            let mut h = Hasher::new();
+            io::copy(&mut &data[..], &mut h).unwrap();
+            assert_eq!(h.finalize(), expect);
+        }
+    }
+
+    #[test]
+    fn symlinks_and_fifos_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t");
+        std::fs::write(&target, b"x").unwrap();
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(hash_file(&link).is_err());
+        let fifo = dir.path().join("fifo");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let err = hash_file(&fifo).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+}

@@ -1,0 +1,76 @@
+//! `lstat` facts about local files and the identity of the sync root.
+
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use pail_core::LocalStat;
+
+/// Which filesystem object the sync root is. Recorded at init; a different value later means
+/// the folder was replaced or a disk is not mounted (a safety stop, tenet 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RootIdentity {
+    pub dev: u64,
+    pub inode: u64,
+}
+
+/// The stat of `path` itself (`lstat`: a symlink is described, not followed).
+pub fn stat_path(path: &Path) -> io::Result<LocalStat> {
+    Ok(local_stat(&std::fs::symlink_metadata(path)?))
+}
+
+/// Converts metadata already at hand (from `lstat` or `fstat`).
+pub fn local_stat(meta: &Metadata) -> LocalStat {
+    LocalStat {
+        size: meta.size(),
+        mtime_ns: to_ns(meta.mtime(), meta.mtime_nsec()),
+        ctime_ns: to_ns(meta.ctime(), meta.ctime_nsec()),
+        inode: meta.ino(),
+    }
+}
+
+/// Device and inode of the root directory. Follows a symlink: users may point pail at a link
+/// to the real folder, and what must not change is the folder it reaches.
+pub fn root_identity(path: &Path) -> io::Result<RootIdentity> {
+    let meta = std::fs::metadata(path)?;
+    Ok(RootIdentity {
+        dev: meta.dev(),
+        inode: meta.ino(),
+    })
+}
+
+fn to_ns(secs: i64, nsec: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_reports_size_inode_and_times_and_does_not_follow_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"hello").unwrap();
+        let mtime = std::time::UNIX_EPOCH + std::time::Duration::new(1_600_000_000, 123_456_789);
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let st = stat_path(&f).unwrap();
+        assert_eq!(st.size, 5);
+        assert_eq!(st.mtime_ns, 1_600_000_000_123_456_789);
+        assert!(st.ctime_ns > st.mtime_ns);
+        assert_eq!(st.inode, std::fs::metadata(&f).unwrap().ino());
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert_ne!(stat_path(&link).unwrap().inode, st.inode);
+
+        let id = root_identity(dir.path()).unwrap();
+        assert_eq!(id.inode, std::fs::metadata(dir.path()).unwrap().ino());
+        assert!(root_identity(&dir.path().join("missing")).is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! Ignore rules: defaults, root and nested `.pailignore`, remote paths.
+
+use std::fs;
+
+use pail_core::RelPath;
+use pail_index::{IgnoreRules, IndexError};
+
+fn ignored(rules: &IgnoreRules, p: &str) -> bool {
+    rules.is_ignored(&RelPath::new(p).unwrap(), false)
+}
+
+#[test]
+fn defaults_cover_os_editor_and_pail_temp_files() {
+    let r = IgnoreRules::defaults();
+    for p in [
+        ".DS_Store",
+        "a/.DS_Store",
+        "a/._photo.jpg",
+        "THUMBS.DB",
+        "x/desktop.ini",
+        "notes.txt.swp",
+        "notes.txt~",
+        ".#notes.txt",
+        "~$report.docx",
+        "d/.~lock.report.odt#",
+        "d/.report.odt.pail-tmp-1a2b",
+        ".Trash-1000/files/x",
+        "$RECYCLE.BIN/x",
+    ] {
+        assert!(ignored(&r, p), "{p} should be ignored");
+    }
+    for p in ["notes.txt", "a/photo.jpg", "swp", "tilde~x", "report.docx", "pail-tmp"] {
+        assert!(!ignored(&r, p), "{p} should sync");
+    }
+}
+
+#[test]
+fn root_and_nested_pailignore_with_git_semantics() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("src/gen")).unwrap();
+    fs::create_dir_all(root.join("build/sub")).unwrap();
+    fs::create_dir_all(root.join("docs")).unwrap();
+    fs::write(root.join(".pailignore"), "# comment\n/build/\n*.log\n!keep.log\n/top.txt\n").unwrap();
+    // Relative to src/: anchored patterns name src/..., and it can re-include a root rule.
+    fs::write(root.join("src/.pailignore"), "/gen/\n*.o\n!important.log\n").unwrap();
+    // Inside an ignored directory: never read.
+    fs::write(root.join("build/.pailignore"), "!*\n").unwrap();
+    // A nested file re-including a default.
+    fs::write(root.join("docs/.pailignore"), "!.DS_Store\n").unwrap();
+    let r = IgnoreRules::load(root).unwrap();
+    assert_eq!(r.ignore_file_dirs(), ["", "docs", "src"]);
+
+    let cases = [
+        ("build", true, true),
+        ("build/x.o", false, true),
+        ("build/sub/keep.log", false, true),
+        ("a/build/x", false, false), // "/build/" is anchored to the root
+        ("x.log", false, true),
+        ("deep/er/x.log", false, true),
+        ("keep.log", false, false),
+        ("top.txt", false, true),
+        ("src/top.txt", false, false),
+        ("src/gen/a.rs", false, true),
+        ("gen/a.rs", false, false),
+        ("src/a.o", false, true),
+        ("a.o", false, false),
+        ("src/important.log", false, false),
+        ("src/other.log", false, true),
+        ("docs/.DS_Store", false, false),
+        (".DS_Store", false, true),
+        ("src/lib.rs", false, false),
+    ];
+    for (p, is_dir, want) in cases {
+        assert_eq!(r.is_ignored(&RelPath::new(p).unwrap(), is_dir), want, "{p}");
+    }
+}
+
+#[test]
+fn user_rules_cannot_re_include_pail_temp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".pailignore"), "!*\n!*.pail-tmp*\n").unwrap();
+    let r = IgnoreRules::load(dir.path()).unwrap();
+    assert!(ignored(&r, ".a.txt.pail-tmp-0001"));
+}
+
+#[test]
+fn directory_only_patterns_need_is_dir_for_the_path_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".pailignore"), "cache/\n").unwrap();
+    let r = IgnoreRules::load(dir.path()).unwrap();
+    // A remote key "cache" is a file: not ignored. A key under it is.
+    assert!(!ignored(&r, "cache"));
+    assert!(r.is_ignored(&RelPath::new("cache").unwrap(), true));
+    assert!(ignored(&r, "cache/blob"));
+    assert!(ignored(&r, "a/cache/blob"));
+}
+
+#[test]
+fn a_bad_pattern_fails_loading_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".pailignore"), "ok\n[z-a]\n").unwrap();
+    let err = IgnoreRules::load(dir.path()).unwrap_err();
+    assert!(matches!(&err, IndexError::IgnoreFile { path, .. } if path.ends_with(".pailignore")));
+    assert!(err.to_string().contains("line 2"), "{err}");
+}

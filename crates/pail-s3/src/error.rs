@@ -1,0 +1,413 @@
+//! The one error type of the store, and its mapping from the SDK's errors.
+//!
+//! Each variant carries the bucket or key it is about and its message says how to fix it.
+//! [`StoreError::is_transient`] tells the engine to retry later instead of giving up on a path.
+
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("s3 object {key:?} not found")]
+    NotFound { key: String },
+    #[error(
+        "s3 object {key:?} changed since it was last read (precondition failed): re-read it and merge"
+    )]
+    PreconditionFailed { key: String },
+    #[error("a concurrent conditional write to s3 object {key:?} is in progress (409): retry")]
+    ConditionalConflict { key: String },
+    #[error(
+        "bucket {bucket:?} does not exist: create it, or fix the bucket name or the endpoint in the config"
+    )]
+    NoSuchBucket { bucket: String },
+    #[error(
+        "access denied to bucket {bucket:?}{}: {message}; check the credentials and that the bucket policy allows s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject and the version actions",
+        key.as_ref().map(|k| format!(" (key {k:?})")).unwrap_or_default()
+    )]
+    AccessDenied {
+        bucket: String,
+        key: Option<String>,
+        message: String,
+    },
+    #[error(
+        "bucket {bucket:?} is in another region{}: set `region` in the config{}",
+        region.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+        region.as_ref().map(|r| format!(" to {r:?}")).unwrap_or_default()
+    )]
+    WrongRegion {
+        bucket: String,
+        region: Option<String>,
+    },
+    #[error(
+        "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or add a profile to ~/.aws/credentials ({message})"
+    )]
+    Credentials { message: String },
+    #[error(
+        "cannot reach the S3 endpoint {endpoint}: {message}; check the network and the endpoint URL"
+    )]
+    Unreachable { endpoint: String, message: String },
+    #[error("the S3 server does not implement {op} (501 NotImplemented)")]
+    NotImplemented { op: &'static str },
+    #[error(
+        "s3 object {key:?} is archived (Glacier/Deep Archive): restore it before pail can read it"
+    )]
+    InvalidObjectState { key: String },
+    #[error("this version of s3 object {key:?} is a delete marker (405 MethodNotAllowed)")]
+    MethodNotAllowed { key: String },
+    #[error("temporary S3 failure in {op} of {key:?}: {message}; will retry")]
+    Transient {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+    #[error("S3 {op} of {key:?} failed: {message}")]
+    Other {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Whether retrying the same request later may succeed. `Unreachable` counts: the network
+    /// may come back. `ConditionalConflict` counts: the racing write finishes. A
+    /// `PreconditionFailed` does not: the caller must re-read first.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Transient { .. }
+                | StoreError::Unreachable { .. }
+                | StoreError::ConditionalConflict { .. }
+        )
+    }
+
+    pub fn transient(op: &'static str, key: impl Into<String>, message: impl Into<String>) -> Self {
+        StoreError::Transient {
+            op,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn other(op: &'static str, key: impl Into<String>, message: impl Into<String>) -> Self {
+        StoreError::Other {
+            op,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where an SDK error happened, for the message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctx<'a> {
+    pub op: &'static str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub endpoint: &'a str,
+}
+
+/// The facts of a failed response that the mapping looks at. Split out of the SDK error so
+/// that the mapping is testable without the SDK.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Failure {
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub region_hint: Option<String>,
+    /// For errors with no response at all.
+    pub kind: FailureKind,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum FailureKind {
+    #[default]
+    Response,
+    Timeout,
+    /// Connection refused, DNS failure, connect timeout.
+    Connect,
+    /// Connection reset or other I/O failure mid-request.
+    Io,
+    /// The request could not be built or signed (often: no credentials).
+    Construction,
+    Other,
+}
+
+pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>, ctx: Ctx<'_>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let detail = DisplayErrorContext(&err).to_string();
+    let mut f = Failure {
+        code: err.code().map(str::to_owned),
+        message: err.message().map(str::to_owned),
+        ..Failure::default()
+    };
+    if let Some(raw) = err.raw_response() {
+        f.status = Some(raw.status().as_u16());
+        f.region_hint = raw.headers().get("x-amz-bucket-region").map(str::to_owned);
+    }
+    f.kind = match &err {
+        SdkError::ServiceError(_) | SdkError::ResponseError(_) => FailureKind::Response,
+        SdkError::TimeoutError(_) => FailureKind::Timeout,
+        SdkError::DispatchFailure(d) => match d.as_connector_error() {
+            Some(c) if c.is_timeout() => FailureKind::Timeout,
+            Some(c) if c.is_io() && looks_like_connect(&detail) => FailureKind::Connect,
+            Some(c) if c.is_io() => FailureKind::Io,
+            _ if looks_like_connect(&detail) => FailureKind::Connect,
+            _ => FailureKind::Other,
+        },
+        SdkError::ConstructionFailure(_) => FailureKind::Construction,
+        _ => FailureKind::Other,
+    };
+    f.detail = detail;
+    map_failure(f, ctx)
+}
+
+fn looks_like_connect(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    [
+        "connect",
+        "dns error",
+        "failed to lookup",
+        "connection refused",
+        "no route to host",
+    ]
+    .iter()
+    .any(|p| d.contains(p))
+}
+
+pub(crate) fn map_failure(f: Failure, ctx: Ctx<'_>) -> StoreError {
+    let key = ctx.key.to_owned();
+    let bucket = ctx.bucket.to_owned();
+    let op = ctx.op;
+    let message = f.message.clone().unwrap_or_else(|| f.detail.clone());
+    match f.kind {
+        FailureKind::Response => {}
+        FailureKind::Timeout | FailureKind::Io => {
+            return StoreError::Transient {
+                op,
+                key,
+                message: f.detail,
+            };
+        }
+        FailureKind::Connect => {
+            return StoreError::Unreachable {
+                endpoint: ctx.endpoint.to_owned(),
+                message: f.detail,
+            };
+        }
+        FailureKind::Construction | FailureKind::Other => {
+            let d = f.detail.to_ascii_lowercase();
+            if d.contains("credential") || d.contains("identity") {
+                return StoreError::Credentials { message: f.detail };
+            }
+            return StoreError::Other {
+                op,
+                key,
+                message: f.detail,
+            };
+        }
+    }
+    let status = f.status.unwrap_or(0);
+    match (f.code.as_deref(), status) {
+        (Some("NoSuchBucket"), _) => StoreError::NoSuchBucket { bucket },
+        (Some("NoSuchKey" | "NotFound" | "NoSuchVersion" | "NoSuchUpload"), _) | (None, 404) => {
+            StoreError::NotFound { key }
+        }
+        (Some("PreconditionFailed"), _) | (None, 412) => StoreError::PreconditionFailed { key },
+        (Some("ConditionalRequestConflict"), _) | (None, 409) => {
+            StoreError::ConditionalConflict { key }
+        }
+        (Some("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IncorrectEndpoint"), _)
+        | (None, 301) => StoreError::WrongRegion {
+            bucket,
+            region: f.region_hint,
+        },
+        (Some("InvalidObjectState"), _) => StoreError::InvalidObjectState { key },
+        (Some("MethodNotAllowed"), _) | (None, 405) => StoreError::MethodNotAllowed { key },
+        (Some("NotImplemented"), _) | (None, 501) => StoreError::NotImplemented { op },
+        (
+            Some(
+                "SlowDown"
+                | "InternalError"
+                | "ServiceUnavailable"
+                | "RequestTimeout"
+                | "Throttling"
+                | "ThrottlingException"
+                | "RequestTimeTooSkewed"
+                | "OperationAborted",
+            ),
+            _,
+        ) => StoreError::Transient { op, key, message },
+        (Some("InvalidAccessKeyId" | "SignatureDoesNotMatch"), _) => StoreError::AccessDenied {
+            bucket,
+            key: (!key.is_empty()).then_some(key),
+            message: format!("{message} (the access key or secret key is wrong)"),
+        },
+        (Some("AccessDenied" | "AllAccessDisabled" | "AccountProblem"), _) | (None, 403) => {
+            StoreError::AccessDenied {
+                bucket,
+                key: (!key.is_empty()).then_some(key),
+                message,
+            }
+        }
+        (_, 301) => StoreError::WrongRegion {
+            bucket,
+            region: f.region_hint,
+        },
+        (_, 500 | 502 | 503 | 504) | (_, 429) => StoreError::Transient { op, key, message },
+        _ => StoreError::Other {
+            op,
+            key,
+            message: match f.code {
+                Some(c) => format!("{c} (HTTP {status}): {message}"),
+                None => format!("HTTP {status}: {message}"),
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CTX: Ctx<'static> = Ctx {
+        op: "put",
+        bucket: "b",
+        key: "k",
+        endpoint: "http://127.0.0.1:1",
+    };
+
+    fn resp(status: u16, code: Option<&str>) -> StoreError {
+        map_failure(
+            Failure {
+                status: Some(status),
+                code: code.map(str::to_owned),
+                message: Some("msg".into()),
+                region_hint: Some("eu-west-1".into()),
+                ..Failure::default()
+            },
+            CTX,
+        )
+    }
+
+    #[test]
+    fn responses_map_to_variants() {
+        use StoreError as E;
+        assert!(matches!(resp(404, None), E::NotFound { .. }));
+        assert!(matches!(resp(404, Some("NoSuchKey")), E::NotFound { .. }));
+        assert!(matches!(
+            resp(404, Some("NoSuchBucket")),
+            E::NoSuchBucket { .. }
+        ));
+        assert!(matches!(resp(412, None), E::PreconditionFailed { .. }));
+        assert!(matches!(
+            resp(412, Some("PreconditionFailed")),
+            E::PreconditionFailed { .. }
+        ));
+        assert!(matches!(
+            resp(409, Some("ConditionalRequestConflict")),
+            E::ConditionalConflict { .. }
+        ));
+        assert!(matches!(
+            resp(409, Some("OperationAborted")),
+            E::Transient { .. }
+        ));
+        assert!(
+            matches!(resp(301, None), E::WrongRegion { region: Some(r), .. } if r == "eu-west-1")
+        );
+        assert!(matches!(
+            resp(400, Some("AuthorizationHeaderMalformed")),
+            E::WrongRegion { .. }
+        ));
+        assert!(matches!(
+            resp(403, Some("InvalidObjectState")),
+            E::InvalidObjectState { .. }
+        ));
+        assert!(matches!(
+            resp(403, None),
+            E::AccessDenied { key: Some(_), .. }
+        ));
+        assert!(matches!(
+            resp(403, Some("SignatureDoesNotMatch")),
+            E::AccessDenied { .. }
+        ));
+        assert!(matches!(resp(405, None), E::MethodNotAllowed { .. }));
+        assert!(matches!(
+            resp(501, Some("NotImplemented")),
+            E::NotImplemented { op: "put" }
+        ));
+        assert!(matches!(resp(400, Some("InvalidRequest")), E::Other { .. }));
+        for t in [
+            resp(503, Some("SlowDown")),
+            resp(500, None),
+            resp(502, None),
+            resp(400, Some("RequestTimeout")),
+        ] {
+            assert!(t.is_transient(), "{t:?}");
+        }
+        assert!(!resp(412, None).is_transient());
+    }
+
+    #[test]
+    fn failures_without_response() {
+        let f = |kind, detail: &str| {
+            map_failure(
+                Failure {
+                    kind,
+                    detail: detail.into(),
+                    ..Failure::default()
+                },
+                CTX,
+            )
+        };
+        assert!(matches!(
+            f(FailureKind::Connect, "x"),
+            StoreError::Unreachable { .. }
+        ));
+        assert!(f(FailureKind::Connect, "x").is_transient());
+        assert!(matches!(
+            f(FailureKind::Timeout, "x"),
+            StoreError::Transient { .. }
+        ));
+        assert!(matches!(
+            f(FailureKind::Io, "reset"),
+            StoreError::Transient { .. }
+        ));
+        assert!(matches!(
+            f(FailureKind::Construction, "failed to load credentials"),
+            StoreError::Credentials { .. }
+        ));
+        assert!(looks_like_connect(
+            "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused"
+        ));
+    }
+
+    #[test]
+    fn messages_say_the_fix() {
+        let e = StoreError::Credentials {
+            message: "none".into(),
+        };
+        assert!(e.to_string().contains("AWS_ACCESS_KEY_ID"));
+        let e = StoreError::WrongRegion {
+            bucket: "b".into(),
+            region: Some("eu-west-1".into()),
+        };
+        assert!(
+            e.to_string()
+                .contains("set `region` in the config to \"eu-west-1\""),
+            "{e}"
+        );
+        let e = StoreError::AccessDenied {
+            bucket: "b".into(),
+            key: None,
+            message: "m".into(),
+        };
+        assert!(e.to_string().contains("s3:PutObject"));
+    }
+}

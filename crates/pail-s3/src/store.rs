@@ -1,0 +1,229 @@
+//! The `ObjectStore` trait: exactly the S3 calls pail needs, bound to one bucket.
+
+use std::fmt::Debug;
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::error::{Result, StoreError};
+use crate::types::{
+    Condition, DeleteResult, Head, ListPage, ListedObject, ObjectMeta, ObjectVersion, PutResult,
+    Versioning, VersionsPage,
+};
+
+/// The operations of [`ObjectStore`], for request counters and fault injection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    List,
+    ListVersions,
+    Head,
+    Get,
+    Put,
+    CreateMultipart,
+    UploadPart,
+    ListParts,
+    CompleteMultipart,
+    AbortMultipart,
+    Copy,
+    Delete,
+    GetVersioning,
+}
+
+impl Op {
+    pub const ALL: [Op; 13] = [
+        Op::List,
+        Op::ListVersions,
+        Op::Head,
+        Op::Get,
+        Op::Put,
+        Op::CreateMultipart,
+        Op::UploadPart,
+        Op::ListParts,
+        Op::CompleteMultipart,
+        Op::AbortMultipart,
+        Op::Copy,
+        Op::Delete,
+        Op::GetVersioning,
+    ];
+
+    /// Snake-case name, used as counter key and in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::List => "list",
+            Op::ListVersions => "list_versions",
+            Op::Head => "head",
+            Op::Get => "get",
+            Op::Put => "put",
+            Op::CreateMultipart => "create_multipart",
+            Op::UploadPart => "upload_part",
+            Op::ListParts => "list_parts",
+            Op::CompleteMultipart => "complete_multipart",
+            Op::AbortMultipart => "abort_multipart",
+            Op::Copy => "copy",
+            Op::Delete => "delete",
+            Op::GetVersioning => "get_versioning",
+        }
+    }
+}
+
+/// A GET: the object's headers and its body as a stream. Errors in the stream (connection
+/// lost mid-body) are transient.
+pub struct GetObject {
+    pub head: Head,
+    pub body: BoxStream<'static, Result<Bytes, StoreError>>,
+}
+
+impl Debug for GetObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetObject")
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GetObject {
+    /// Reads the whole body into memory (tests and small objects).
+    pub async fn collect(self) -> Result<Bytes> {
+        use futures::TryStreamExt;
+        let chunks: Vec<Bytes> = self.body.try_collect().await?;
+        Ok(chunks.concat().into())
+    }
+}
+
+/// One bucket of an S3(-compatible) server. Keys are full keys (prefix included). ETags are
+/// quoted, exactly as the server returned them, and are opaque.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + Debug {
+    fn bucket(&self) -> &str;
+
+    /// The checksum setting in use, recorded by the probe: `"when_required"` for custom
+    /// endpoints, `"when_supported"` for AWS.
+    fn checksums(&self) -> &'static str {
+        "when_required"
+    }
+
+    /// One page of ListObjectsV2 under `prefix` (no delimiter), in key order.
+    async fn list_page(
+        &self,
+        prefix: &str,
+        continuation: Option<String>,
+        start_after: Option<String>,
+    ) -> Result<ListPage>;
+
+    /// One page of ListObjectVersions, versions and delete markers merged.
+    /// `NotImplemented` on servers without versioning.
+    async fn list_versions_page(
+        &self,
+        prefix: &str,
+        key_marker: Option<String>,
+        version_id_marker: Option<String>,
+    ) -> Result<VersionsPage>;
+
+    /// `None` when the key does not exist or its current version is a delete marker.
+    /// With a `version_id` that names a delete marker: `Some` with `delete_marker: true`.
+    async fn head(&self, key: &str, version_id: Option<&str>) -> Result<Option<Head>>;
+
+    /// `NotFound` when absent, `MethodNotAllowed` when the version is a delete marker,
+    /// `InvalidObjectState` when archived. `range` is in bytes, end exclusive.
+    async fn get(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        range: Option<Range<u64>>,
+    ) -> Result<GetObject>;
+
+    /// A single PUT (up to 5 GiB). `PreconditionFailed` when `cond` does not hold; `NotFound`
+    /// for `IfMatch` on a missing key (AWS; Ceph says `PreconditionFailed`).
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        meta: &ObjectMeta,
+        cond: Condition,
+    ) -> Result<PutResult>;
+
+    /// Starts a multipart upload; returns the upload id.
+    async fn create_multipart(&self, key: &str, meta: &ObjectMeta) -> Result<String>;
+
+    /// Uploads one part (5 MiB to 5 GiB except the last; numbers 1..=10000); returns its ETag.
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        body: Bytes,
+    ) -> Result<String>;
+
+    /// The parts uploaded so far: (number, etag, size), ascending. `NotFound` when the upload
+    /// is gone (completed, aborted or expired).
+    async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<(i32, String, u64)>>;
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(i32, String)],
+        cond: Condition,
+    ) -> Result<PutResult>;
+
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()>;
+
+    /// Server-side copy with pail's metadata replacing the source's; `cond` applies to the
+    /// destination. Sources over 5 GiB are copied part by part.
+    async fn copy(
+        &self,
+        src_key: &str,
+        src_version: Option<&str>,
+        dst_key: &str,
+        meta: &ObjectMeta,
+        cond: Condition,
+    ) -> Result<PutResult>;
+
+    /// One DeleteObject. Without `version_id` on a versioned bucket this adds a delete marker;
+    /// with one it removes that version for good. `cond` may only be `None` or `IfMatch`.
+    async fn delete(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        cond: Condition,
+    ) -> Result<DeleteResult>;
+
+    /// `Unsupported` when the server does not implement the call.
+    async fn get_versioning(&self) -> Result<Versioning>;
+}
+
+/// Lists every current object under `prefix`, page by page.
+pub async fn list_all(
+    store: &(impl ObjectStore + ?Sized),
+    prefix: &str,
+    mut f: impl FnMut(ListedObject),
+) -> Result<()> {
+    let mut token = None;
+    loop {
+        let page = store.list_page(prefix, token, None).await?;
+        page.objects.into_iter().for_each(&mut f);
+        match page.next_token {
+            Some(t) => token = Some(t),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Lists every version and delete marker under `prefix`, page by page.
+pub async fn list_all_versions(
+    store: &(impl ObjectStore + ?Sized),
+    prefix: &str,
+    mut f: impl FnMut(ObjectVersion),
+) -> Result<()> {
+    let (mut km, mut vm) = (None, None);
+    loop {
+        let page = store.list_versions_page(prefix, km, vm).await?;
+        page.versions.into_iter().for_each(&mut f);
+        if page.next_key_marker.is_none() && page.next_version_id_marker.is_none() {
+            return Ok(());
+        }
+        (km, vm) = (page.next_key_marker, page.next_version_id_marker);
+    }
+}

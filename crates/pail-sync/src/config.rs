@@ -1,0 +1,262 @@
+//! The configuration file: folder pairs and their settings, in TOML.
+//!
+//! Where it lives follows the CLI contract: `--config FILE`, else `PAIL_CONFIG`, else
+//! `<config dir>/pail/config.toml`. Secrets never go here: credentials come from the standard
+//! AWS chain at run time.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use pail_core::RemotePrefix;
+use pail_core::plan::SafetyConfig;
+use serde::{Deserialize, Serialize};
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Config {
+    #[serde(default, rename = "pair")]
+    pub pairs: Vec<PairConfig>,
+}
+
+/// One folder synced with one bucket prefix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairConfig {
+    /// Absolute path of the local folder.
+    pub folder: PathBuf,
+    /// `s3://bucket/prefix`.
+    pub remote: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// This device's name in object metadata and conflict copies.
+    pub device: String,
+    /// Parallel transfers.
+    #[serde(default = "default_transfers")]
+    pub transfers: usize,
+    /// Files at least this big are uploaded in parts.
+    #[serde(default = "default_multipart_threshold")]
+    pub multipart_threshold: u64,
+    /// Size of each part (raised automatically to stay under 10,000 parts).
+    #[serde(default = "default_part_size")]
+    pub part_size: u64,
+    /// Mass-delete safety stop: share of synced files (percent).
+    #[serde(default = "default_max_delete_percent")]
+    pub max_delete_percent: u32,
+    /// The share applies from this many deletions on.
+    #[serde(default = "default_min_deletes")]
+    pub min_deletes: u64,
+}
+
+fn default_transfers() -> usize {
+    16
+}
+fn default_multipart_threshold() -> u64 {
+    16 * 1024 * 1024
+}
+fn default_part_size() -> u64 {
+    16 * 1024 * 1024
+}
+fn default_max_delete_percent() -> u32 {
+    SafetyConfig::default().max_delete_percent
+}
+fn default_min_deletes() -> u64 {
+    SafetyConfig::default().min_deletes
+}
+
+impl PairConfig {
+    /// Parses `remote` into bucket and prefix.
+    pub fn bucket_and_prefix(&self) -> Result<(String, RemotePrefix)> {
+        parse_remote(&self.remote)
+    }
+
+    pub fn safety(&self) -> SafetyConfig {
+        SafetyConfig { max_delete_percent: self.max_delete_percent, min_deletes: self.min_deletes }
+    }
+
+    /// A stable id for this pair's state directory: two pairs with different folders or
+    /// remotes never share an index.
+    pub fn state_id(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(self.folder.as_os_str().as_encoded_bytes());
+        h.update(b"\0");
+        h.update(self.remote.as_bytes());
+        h.update(b"\0");
+        h.update(self.endpoint.as_deref().unwrap_or("").as_bytes());
+        let name = self.folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let safe: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(32).collect();
+        format!("{safe}-{}", &h.finalize().to_hex()[..16])
+    }
+
+    pub fn new(folder: PathBuf, remote: String, device: String) -> PairConfig {
+        PairConfig {
+            folder,
+            remote,
+            endpoint: None,
+            region: None,
+            profile: None,
+            device,
+            transfers: default_transfers(),
+            multipart_threshold: default_multipart_threshold(),
+            part_size: default_part_size(),
+            max_delete_percent: default_max_delete_percent(),
+            min_deletes: default_min_deletes(),
+        }
+    }
+}
+
+/// `s3://bucket[/prefix]` into its parts, with a message that shows the expected form.
+pub fn parse_remote(remote: &str) -> Result<(String, RemotePrefix)> {
+    let Some(rest) = remote.strip_prefix("s3://") else {
+        bail!("remote {remote:?} must look like s3://BUCKET or s3://BUCKET/PREFIX");
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.len() < 3
+        || bucket.len() > 63
+        || !bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    {
+        bail!(
+            "{bucket:?} in {remote:?} is not a valid bucket name: 3-63 characters of lowercase letters, digits, '-' and '.'"
+        );
+    }
+    let prefix = RemotePrefix::new(prefix)
+        .with_context(|| format!("prefix {prefix:?} in {remote:?} is not usable"))?;
+    Ok((bucket.to_owned(), prefix))
+}
+
+/// Where the config file is.
+pub fn config_path(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_owned());
+    }
+    if let Some(p) = std::env::var_os("PAIL_CONFIG").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let dirs = directories::ProjectDirs::from("", "", "pail")
+        .context("cannot find the home directory: set PAIL_CONFIG to a config file path")?;
+    Ok(dirs.config_dir().join("config.toml"))
+}
+
+/// Where pail keeps its state (indexes, logs, locks): `PAIL_STATE_DIR`, else the platform
+/// state dir (`$XDG_STATE_HOME/pail`), else the local data dir (macOS has no state dir).
+pub fn state_dir() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("PAIL_STATE_DIR").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let dirs = directories::ProjectDirs::from("", "", "pail")
+        .context("cannot find the home directory: set PAIL_STATE_DIR")?;
+    Ok(dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).to_owned())
+}
+
+impl Config {
+    /// Reads the file; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
+        };
+        toml::from_str(&text).with_context(|| format!("config {} is not valid", path.display()))
+    }
+
+    /// Writes the file atomically (temp file + rename), creating its directory.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let text = toml::to_string_pretty(self)?;
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+
+    /// The pairs a command acts on: all, or the one whose folder is `folder`.
+    pub fn select(&self, folder: Option<&Path>) -> Result<Vec<&PairConfig>> {
+        if self.pairs.is_empty() {
+            bail!("no folder pair is configured: run `pail init DIR s3://BUCKET/PREFIX` first");
+        }
+        match folder {
+            None => Ok(self.pairs.iter().collect()),
+            Some(f) => {
+                let f = std::path::absolute(f)?;
+                let found: Vec<_> = self.pairs.iter().filter(|p| p.folder == f).collect();
+                if found.is_empty() {
+                    bail!("{} is not a configured folder (see `pail status`)", f.display());
+                }
+                Ok(found)
+            }
+        }
+    }
+
+    /// The pair whose folder contains `path` (for commands that take a PATH).
+    pub fn pair_for_path(&self, path: &Path) -> Option<&PairConfig> {
+        self.pairs.iter().find(|p| path.starts_with(&p.folder))
+    }
+
+    /// Refuses a new pair whose folder nests with another pair's folder, or whose remote
+    /// overlaps another pair's remote on the same endpoint.
+    pub fn check_no_overlap(&self, new: &PairConfig) -> Result<()> {
+        let (nb, np) = new.bucket_and_prefix()?;
+        for p in &self.pairs {
+            if p.folder.starts_with(&new.folder) || new.folder.starts_with(&p.folder) {
+                bail!(
+                    "{} overlaps the already configured folder {} (synced with {}): folders of two pairs may not contain each other",
+                    new.folder.display(),
+                    p.folder.display(),
+                    p.remote
+                );
+            }
+            let (b, pr) = p.bucket_and_prefix()?;
+            if b == nb && p.endpoint == new.endpoint && prefixes_overlap(pr.as_str(), np.as_str()) {
+                bail!(
+                    "{} overlaps {} already synced with {}: two pairs may not share keys; pick a prefix outside it",
+                    new.remote,
+                    p.remote,
+                    p.folder.display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Segment-wise: `a` overlaps `a/b` and `` (whole bucket) overlaps everything; `a` does not
+/// overlap `ab`.
+fn prefixes_overlap(a: &str, b: &str) -> bool {
+    let inside = |outer: &str, inner: &str| {
+        outer.is_empty() || inner == outer || inner.starts_with(&format!("{outer}/"))
+    };
+    inside(a, b) || inside(b, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_parse_and_overlap() {
+        let (b, p) = parse_remote("s3://my-bucket/a/b/").unwrap();
+        assert_eq!((b.as_str(), p.as_str()), ("my-bucket", "a/b"));
+        assert!(parse_remote("my-bucket/x").is_err());
+        assert!(parse_remote("s3://My_Bucket").is_err());
+        assert!(parse_remote("s3://bucket/a/../b").is_err());
+        assert!(prefixes_overlap("a", "a/b"));
+        assert!(prefixes_overlap("", "a"));
+        assert!(!prefixes_overlap("a", "ab"));
+    }
+
+    #[test]
+    fn overlapping_pairs_are_refused() {
+        let mut c = Config::default();
+        c.pairs.push(PairConfig::new("/home/u/Pail".into(), "s3://bkt/laptop".into(), "d".into()));
+        let nested = PairConfig::new("/home/u/Pail/sub".into(), "s3://bkt/other".into(), "d".into());
+        assert!(c.check_no_overlap(&nested).is_err());
+        let prefix = PairConfig::new("/home/u/Other".into(), "s3://bkt/laptop/x".into(), "d".into());
+        assert!(c.check_no_overlap(&prefix).is_err());
+        let fine = PairConfig::new("/home/u/Other".into(), "s3://bkt/laptop2".into(), "d".into());
+        assert!(c.check_no_overlap(&fine).is_ok());
+    }
+}

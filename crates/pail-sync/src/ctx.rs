@@ -1,0 +1,134 @@
+//! Everything one folder pair needs at run time: its config, store, index and probed
+//! capabilities. Built once per command, shared by the engine and the executor.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{Context, Result};
+use pail_core::{RelPath, RemotePrefix};
+use pail_index::{Index, root_identity};
+use pail_s3::{AwsStore, Capabilities, ObjectStore, S3Config};
+
+use crate::config::{PairConfig, state_dir};
+
+/// Index meta keys.
+pub mod meta {
+    pub const ROOT_DEV: &str = "root_dev";
+    pub const ROOT_INODE: &str = "root_inode";
+    pub const CAPABILITIES: &str = "capabilities";
+    pub const LAST_FULL_SYNC: &str = "last_full_sync";
+    pub const STATE: &str = "state";
+    pub const STATE_REASON: &str = "state_reason";
+    pub const PENDING_UPLOADS: &str = "pending_uploads";
+    pub const PENDING_DOWNLOADS: &str = "pending_downloads";
+}
+
+#[derive(Debug)]
+pub struct PairCtx {
+    pub cfg: PairConfig,
+    pub bucket: String,
+    pub prefix: RemotePrefix,
+    pub root: PathBuf,
+    pub store: Arc<dyn ObjectStore>,
+    index: Mutex<Index>,
+    pub caps: Capabilities,
+}
+
+/// Where a pair's index lives.
+pub fn index_path(cfg: &PairConfig) -> Result<PathBuf> {
+    Ok(state_dir()?.join("pairs").join(cfg.state_id()).join("index.db"))
+}
+
+/// The S3 connection settings of a pair.
+pub fn s3_config(cfg: &PairConfig) -> Result<S3Config> {
+    let (bucket, _) = cfg.bucket_and_prefix()?;
+    Ok(S3Config {
+        bucket,
+        endpoint: cfg.endpoint.clone(),
+        region: cfg.region.clone(),
+        profile: cfg.profile.clone(),
+        force_path_style: None,
+    })
+}
+
+/// Opens the index of a configured pair (no network).
+pub fn open_index(cfg: &PairConfig) -> Result<Index> {
+    let path = index_path(cfg)?;
+    Index::open(&path).with_context(|| format!("cannot open the index of {}", cfg.folder.display()))
+}
+
+impl PairCtx {
+    /// Connects to the bucket and opens the index. The capabilities come from the index
+    /// (probed at init); `probe_again` re-probes and stores the result.
+    pub async fn open(cfg: &PairConfig, store: Option<Arc<dyn ObjectStore>>) -> Result<PairCtx> {
+        let (bucket, prefix) = cfg.bucket_and_prefix()?;
+        let store: Arc<dyn ObjectStore> = match store {
+            Some(s) => s,
+            None => Arc::new(AwsStore::connect(&s3_config(cfg)?).await?),
+        };
+        let index = open_index(cfg)?;
+        let caps = match index.meta_get(meta::CAPABILITIES)? {
+            Some(json) => serde_json::from_str(&json).context("stored capabilities are unreadable")?,
+            None => {
+                let caps = pail_s3::probe(store.as_ref(), &prefix, &cfg.device).await?;
+                index.meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
+                caps
+            }
+        };
+        Ok(PairCtx {
+            cfg: cfg.clone(),
+            bucket,
+            prefix,
+            root: cfg.folder.clone(),
+            store,
+            index: Mutex::new(index),
+            caps,
+        })
+    }
+
+    /// Probes the bucket again and records the result (done at init and on every start).
+    pub async fn reprobe(&mut self) -> Result<()> {
+        let caps = pail_s3::probe(self.store.as_ref(), &self.prefix, &self.cfg.device).await?;
+        self.db().meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
+        self.caps = caps;
+        Ok(())
+    }
+
+    /// The index, locked for a short synchronous use. Never hold it across an await.
+    pub fn db(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn key(&self, path: &RelPath) -> Result<String> {
+        self.prefix
+            .key_for(path)
+            .with_context(|| format!("{path}: cannot be stored in the bucket"))
+    }
+
+    pub fn abs(&self, path: &RelPath) -> PathBuf {
+        self.root.join(path.as_str())
+    }
+
+    pub fn remote_url(&self, path: &RelPath) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix.key_for(path).unwrap_or_default())
+    }
+
+    pub fn versioned(&self) -> bool {
+        matches!(self.caps.versioning, pail_s3::Versioning::Enabled)
+    }
+
+    /// Records the folder root's identity, which later passes compare to detect an unmounted
+    /// or replaced folder.
+    pub fn record_root_identity(&self) -> Result<()> {
+        let id = root_identity(&self.root)
+            .with_context(|| format!("cannot read {}", self.root.display()))?;
+        let db = self.db();
+        db.meta_set(meta::ROOT_DEV, &id.dev.to_string())?;
+        db.meta_set(meta::ROOT_INODE, &id.inode.to_string())?;
+        Ok(())
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}

@@ -1,0 +1,178 @@
+//! Downloads and conflicts: fetch into a verified temp file next to the target, then place it
+//! only if the local file is still what the plan saw (tenets 2, 4, 6).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use pail_core::plan::{LocalExpect, conflict_name_unique};
+use pail_core::{Base, LocalFile, RelPath, RemoteObject, RemoteRef};
+use pail_s3::{Head, StoreError};
+
+use crate::ctx::PairCtx;
+use crate::exec::Outcome;
+use crate::localfs::{Downloaded, LocalError, TempWriter, move_no_replace, place, still_expected};
+use crate::retry::transient;
+
+/// Fetches `key` (a version, or the current object) into a temp file next to `target`.
+/// `Ok(None)`: the object is gone.
+async fn fetch(
+    ctx: &PairCtx,
+    key: &str,
+    version: Option<&str>,
+    target: &Path,
+) -> Result<Option<(Head, Downloaded)>> {
+    let get = match transient(|| ctx.store.get(key, version, None)).await {
+        Ok(g) => g,
+        Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(e @ StoreError::InvalidObjectState { .. }) => {
+            bail!("{e} (it is in an archival storage class; restore it from the archive first)")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(parent) = target.parent() {
+        if let Some(clash) = file_in_the_way(ctx.root(), parent) {
+            bail!(
+                "{} is a file here but a folder in the bucket ({key}): rename one of them",
+                clash.display()
+            );
+        }
+    }
+    let mut w = TempWriter::create(target).with_context(|| format!("cannot write next to {}", target.display()))?;
+    let mut body = get.body;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.with_context(|| format!("downloading {key}"))?;
+        w.write(&chunk).with_context(|| format!("cannot write next to {}", target.display()))?;
+    }
+    let head = get.head;
+    if w.len() != head.size {
+        bail!("{key}: got {} bytes, expected {}; will retry next pass", w.len(), head.size);
+    }
+    let mtime = head.meta.mtime_ns.or(Some(head.last_modified_ns));
+    let dl = w.finish(mtime).with_context(|| format!("cannot write next to {}", target.display()))?;
+    if let Some(expected) = head.meta.blake3 {
+        if expected != dl.hash {
+            bail!(
+                "{key}: content does not match its pail-blake3 metadata (corrupt, or rewritten by a client that kept stale metadata); not placed"
+            );
+        }
+    }
+    Ok(Some((head, dl)))
+}
+
+/// The nearest ancestor of `dir` inside `root` that exists as a non-directory.
+fn file_in_the_way(root: &Path, dir: &Path) -> Option<std::path::PathBuf> {
+    let mut d = Some(dir);
+    while let Some(p) = d {
+        if p == root || !p.starts_with(root) {
+            return None;
+        }
+        if let Ok(m) = p.symlink_metadata() {
+            return if m.is_dir() { None } else { Some(p.to_owned()) };
+        }
+        d = p.parent();
+    }
+    None
+}
+
+fn remote_ref(head: &Head) -> RemoteRef {
+    RemoteRef { etag: head.etag.clone(), version_id: head.version_id.clone(), size: head.size }
+}
+
+pub(crate) async fn download(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    _remote: &RemoteObject,
+    expect: &LocalExpect,
+) -> Result<Outcome> {
+    let key = ctx.key(path)?;
+    let abs = ctx.abs(path);
+    if !still_expected(&abs, expect)? {
+        return Ok(Outcome::Deferred("local file changed since the scan".into()));
+    }
+    let Some((head, dl)) = fetch(ctx, &key, None, &abs).await? else {
+        return Ok(Outcome::Deferred("deleted remotely since the listing".into()));
+    };
+    let hash = dl.hash;
+    let size = dl.len;
+    match place(dl, &abs, expect) {
+        Ok(stat) => {
+            ctx.db().set_base(path, &Base { hash, local: stat, remote: remote_ref(&head) })?;
+            Ok(Outcome::Transferred(size))
+        }
+        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred("local file changed during download".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Both sides changed: the remote keeps the name, the local content moves to a conflict copy
+/// (uploaded by the next pass). Equal content after all is recorded, not a conflict.
+pub(crate) async fn conflict(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    local: &LocalFile,
+    _remote: &RemoteObject,
+) -> Result<Outcome> {
+    let key = ctx.key(path)?;
+    let abs = ctx.abs(path);
+    let expect = LocalExpect::Is { stat: local.stat, hash: local.hash };
+    if !still_expected(&abs, &expect)? {
+        return Ok(Outcome::Deferred("local file changed since the scan".into()));
+    }
+    let Some((head, dl)) = fetch(ctx, &key, None, &abs).await? else {
+        return Ok(Outcome::Deferred("deleted remotely since the listing".into()));
+    };
+    if dl.hash == local.hash {
+        drop(dl);
+        ctx.db().set_base(path, &Base { hash: local.hash, local: local.stat, remote: remote_ref(&head) })?;
+        return Ok(Outcome::Done);
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let copy = conflict_name_unique(path, &ctx.cfg.device, now, |p| ctx.abs(p).symlink_metadata().is_ok())
+        .context("no usable conflict copy name")?;
+    // Re-check right before moving the user's file (tenet 2).
+    if !still_expected(&abs, &expect)? {
+        return Ok(Outcome::Deferred("local file changed during download".into()));
+    }
+    move_no_replace(&abs, &ctx.abs(&copy))?;
+    ctx.db().add_conflict(&copy, path, &ctx.cfg.device, &rfc3339(now))?;
+    tracing::warn!(%path, copy = %copy, "conflict: both sides changed; local version kept as a conflict copy");
+    let hash = dl.hash;
+    let size = dl.len;
+    match place(dl, &abs, &LocalExpect::Absent) {
+        Ok(stat) => {
+            ctx.db().set_base(path, &Base { hash, local: stat, remote: remote_ref(&head) })?;
+            Ok(Outcome::Conflict(size))
+        }
+        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred("a new local file appeared during the conflict".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Brings one remote version into the folder as a conflict copy of `path` (used when a lost
+/// race buried another device's version).
+pub(crate) async fn version_to_conflict_copy(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    key: &str,
+    version: &str,
+    _expect: &LocalExpect,
+) -> Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    let head = transient(|| ctx.store.head(key, Some(version))).await?;
+    let device = head.as_ref().and_then(|h| h.meta.device.clone()).unwrap_or_else(|| "other client".into());
+    let copy = conflict_name_unique(path, &device, now, |p| ctx.abs(p).symlink_metadata().is_ok())
+        .context("no usable conflict copy name")?;
+    let target = ctx.abs(&copy);
+    let Some((_, dl)) = fetch(ctx, key, Some(version), &target).await? else {
+        return Ok(());
+    };
+    place(dl, &target, &LocalExpect::Absent)?;
+    ctx.db().add_conflict(&copy, path, &device, &rfc3339(now))?;
+    Ok(())
+}
+
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}

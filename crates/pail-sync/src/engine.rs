@@ -1,0 +1,316 @@
+//! One full reconcile of a pair: check the root, scan the folder, list the prefix, look up
+//! the hashes the planner needs, plan, stop for safety or execute, and repeat until a pass
+//! finds nothing to do (conflict copies and deferred actions need a second pass).
+
+use std::io;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use pail_core::RemoteObject;
+use pail_core::plan::{Action, Planner, SafetyStop};
+use pail_index::{IgnoreRules, ScanOptions, root_identity, scan_local};
+
+use crate::ctx::{PairCtx, meta};
+use crate::download::rfc3339;
+use crate::exec::{ExecReport, execute};
+use crate::retry::transient;
+
+/// How `sync` was asked to run.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Plan and print, change nothing.
+    pub dry_run: bool,
+    /// The user confirmed what a safety stop would otherwise hold back.
+    pub confirm: bool,
+}
+
+/// Totals over all passes of one sync.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Totals {
+    pub passes: u32,
+    pub uploads: u64,
+    pub downloads: u64,
+    pub copies: u64,
+    pub local_deletes: u64,
+    pub remote_deletes: u64,
+    pub conflicts: u64,
+    pub bytes: u64,
+    pub skipped: u64,
+}
+
+/// How a sync ended.
+#[derive(Debug)]
+pub enum SyncResult {
+    /// Both sides agree.
+    Converged(Totals),
+    /// Nothing was changed: the user must confirm (exit code 3).
+    SafetyStop(String),
+    /// `--dry-run`: the first pass's plan.
+    DryRun(Vec<Action>, Option<String>),
+    /// Some paths failed (exit code 1); the rest is synced.
+    Errors(Totals, Vec<(String, String)>),
+}
+
+/// Passes before giving up on paths that keep changing under us.
+const MAX_PASSES: u32 = 5;
+
+fn stop_text(s: &SafetyStop) -> String {
+    match s {
+        SafetyStop::MassDelete { local_deletes, remote_deletes, synced, percent } => format!(
+            "this pass would delete {local_deletes} local and {remote_deletes} remote file(s) out of {synced} synced ({percent}%), over the safety limit; if that is intended, run `pail sync --confirm-deletes`"
+        ),
+    }
+}
+
+fn set_state(ctx: &PairCtx, state: &str, reason: &str) -> Result<()> {
+    let db = ctx.db();
+    db.meta_set(meta::STATE, state)?;
+    db.meta_set(meta::STATE_REASON, reason)?;
+    Ok(())
+}
+
+/// Runs one full reconcile of the pair.
+pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult> {
+    set_state(ctx, "syncing", "")?;
+    ctx.db().clear_errors()?;
+    let result = run_passes(ctx, opts).await;
+    let now = rfc3339(time::OffsetDateTime::now_utc());
+    match &result {
+        Ok(SyncResult::Converged(_)) => {
+            set_state(ctx, "idle", "")?;
+            ctx.db().meta_set(meta::LAST_FULL_SYNC, &now)?;
+        }
+        Ok(SyncResult::SafetyStop(why)) => set_state(ctx, "safety_stop", why)?,
+        Ok(SyncResult::DryRun(..)) => set_state(ctx, "idle", "")?,
+        Ok(SyncResult::Errors(_, errors)) => {
+            set_state(ctx, "error", &format!("{} path(s) failed", errors.len()))?;
+            let db = ctx.db();
+            for (path, msg) in errors {
+                db.add_error(path, msg, &now)?;
+            }
+        }
+        Err(e) => {
+            set_state(ctx, "error", &format!("{e:#}"))?;
+            ctx.db().add_error("", &format!("{e:#}"), &now)?;
+        }
+    }
+    result
+}
+
+async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult> {
+    let mut totals = Totals::default();
+    loop {
+        totals.passes += 1;
+        let plan = match prepare_pass(ctx, opts, &mut totals).await? {
+            Prepared::Stop(why) => return Ok(SyncResult::SafetyStop(why)),
+            Prepared::Plan(p) => p,
+        };
+        let stop = plan.safety_stop.as_ref().map(stop_text);
+        if opts.dry_run {
+            return Ok(SyncResult::DryRun(plan.actions, stop));
+        }
+        if let Some(why) = stop.filter(|_| !opts.confirm) {
+            return Ok(SyncResult::SafetyStop(why));
+        }
+        let work = plan.actions.iter().filter(|a| !matches!(a, Action::Record { .. } | Action::Forget { .. })).count();
+        {
+            let db = ctx.db();
+            let ups = plan.actions.iter().filter(|a| matches!(a, Action::Upload { .. } | Action::CopyRemote { .. })).count();
+            let downs = plan.actions.iter().filter(|a| matches!(a, Action::Download { .. } | Action::Conflict { .. })).count();
+            db.meta_set(meta::PENDING_UPLOADS, &ups.to_string())?;
+            db.meta_set(meta::PENDING_DOWNLOADS, &downs.to_string())?;
+        }
+        count(&plan.actions, &mut totals);
+        let report = execute(ctx, plan.actions).await;
+        let ExecReport { bytes, conflicts, deferred, errors, .. } = report;
+        totals.bytes += bytes;
+        totals.conflicts += conflicts;
+        {
+            let db = ctx.db();
+            db.meta_set(meta::PENDING_UPLOADS, "0")?;
+            db.meta_set(meta::PENDING_DOWNLOADS, "0")?;
+        }
+        // A pass with work is followed by another that must find nothing left: that pass is
+        // the proof of convergence (and uploads the conflict copies this one made). Paths
+        // that fail for good end the loop once nothing else is left.
+        if work == 0 || errors.len() == work {
+            return Ok(if errors.is_empty() { SyncResult::Converged(totals) } else { SyncResult::Errors(totals, errors) });
+        }
+        if totals.passes >= MAX_PASSES {
+            let mut errors = errors;
+            for (p, why) in deferred {
+                errors.push((p.to_string(), format!("still changing after {MAX_PASSES} passes: {why}")));
+            }
+            return Ok(if errors.is_empty() { SyncResult::Converged(totals) } else { SyncResult::Errors(totals, errors) });
+        }
+    }
+}
+
+fn count(actions: &[Action], t: &mut Totals) {
+    for a in actions {
+        match a {
+            Action::Upload { .. } => t.uploads += 1,
+            Action::CopyRemote { .. } => t.copies += 1,
+            Action::Download { .. } => t.downloads += 1,
+            Action::DeleteLocal { .. } => t.local_deletes += 1,
+            Action::DeleteRemote { .. } => t.remote_deletes += 1,
+            Action::Conflict { .. } | Action::Record { .. } | Action::Forget { .. } => {}
+        }
+    }
+}
+
+enum Prepared {
+    Stop(String),
+    Plan(pail_core::plan::Plan),
+}
+
+/// Checks that the folder root is the one that was synced (tenet 7).
+fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<String>> {
+    let root = ctx.root();
+    match std::fs::metadata(root) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Some(format!(
+                "the folder {} is missing (unmounted disk?); nothing was changed. Mount or recreate it, or remove the pair from the config",
+                root.display()
+            )));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", root.display())),
+        Ok(m) if !m.is_dir() => {
+            return Ok(Some(format!("{} is not a directory; nothing was changed", root.display())));
+        }
+        Ok(_) => {}
+    }
+    let id = root_identity(root).with_context(|| format!("cannot read {}", root.display()))?;
+    let (dev, ino) = {
+        let db = ctx.db();
+        (db.meta_get(meta::ROOT_DEV)?, db.meta_get(meta::ROOT_INODE)?)
+    };
+    let same = dev.as_deref() == Some(id.dev.to_string().as_str())
+        && ino.as_deref() == Some(id.inode.to_string().as_str());
+    if dev.is_some() && !same {
+        if confirm {
+            ctx.record_root_identity()?;
+        } else {
+            return Ok(Some(format!(
+                "{} is not the folder that was synced before (another filesystem, or the folder was replaced); nothing was changed. If this is intended, run `pail sync --confirm-deletes`",
+                root.display()
+            )));
+        }
+    } else if dev.is_none() {
+        ctx.record_root_identity()?;
+    }
+    Ok(None)
+}
+
+async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Totals) -> Result<Prepared> {
+    if let Some(why) = check_root(ctx, opts.confirm)? {
+        return Ok(Prepared::Stop(why));
+    }
+    let root = ctx.root().to_owned();
+    let rules = Arc::new(IgnoreRules::load(&root)?);
+
+    // Local scan: blocking file I/O and hashing, off the async threads.
+    let scan = {
+        let (ctx, rules) = (ctx.clone(), rules.clone());
+        tokio::task::spawn_blocking(move || {
+            let db = ctx.db();
+            scan_local(ctx.root(), &db, &rules, &ScanOptions::default())
+        })
+        .await??
+    };
+
+    // Remote listing, streamed into the index page by page.
+    let mut skipped = scan.skipped.clone();
+    let mut listed = 0u64;
+    ctx.db().clear_remote_scan()?;
+    let list_prefix = ctx.prefix.list_prefix();
+    let mut token = None;
+    loop {
+        let page = transient(|| ctx.store.list_page(&list_prefix, token.clone(), None))
+            .await
+            .with_context(|| format!("listing s3://{}/{list_prefix}", ctx.bucket))?;
+        let mut batch = Vec::with_capacity(page.objects.len());
+        for o in page.objects {
+            match ctx.prefix.path_for(&o.key) {
+                Ok(Some(path)) => {
+                    if rules.is_ignored(&path, false) {
+                        continue;
+                    }
+                    listed += 1;
+                    let object = pail_core::RemoteRef { etag: o.etag, version_id: None, size: o.size };
+                    batch.push((path, RemoteObject { object, hash: None, last_modified_ns: o.last_modified_ns }));
+                }
+                Ok(None) => {}
+                Err(e) => skipped.push((o.key.clone(), format!("remote key not synced: {e}"))),
+            }
+        }
+        ctx.db().insert_remote_scan(&batch)?;
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    totals.skipped = skipped.len() as u64;
+    ctx.db().set_skipped(&skipped)?;
+
+    // Tenet 7: an empty side that had files is a stop, not a mass delete.
+    let synced = ctx.db().base_count()?;
+    if synced > 0 && !opts.confirm {
+        if scan.files == 0 {
+            return Ok(Prepared::Stop(format!(
+                "the folder {} is empty but {synced} file(s) were synced before (unmounted disk?); nothing was changed. If you deleted everything on purpose, run `pail sync --confirm-deletes`",
+                root.display()
+            )));
+        }
+        if listed == 0 {
+            return Ok(Prepared::Stop(format!(
+                "s3://{}/{list_prefix} lists no objects but {synced} file(s) were synced before (wrong bucket or prefix, or emptied by another client); nothing was changed. If intended, run `pail sync --confirm-deletes`",
+                ctx.bucket
+            )));
+        }
+    }
+
+    // Remote hashes the planner needs: objects that changed where a local file exists.
+    let needed = ctx.db().remote_needing_hash()?;
+    let heads: Vec<_> = futures::stream::iter(needed)
+        .map(|(path, etag)| {
+            let ctx = ctx.clone();
+            async move {
+                let key = ctx.key(&path)?;
+                let head = transient(|| ctx.store.head(&key, None)).await?;
+                anyhow::Ok((path, key, etag, head))
+            }
+        })
+        .buffer_unordered(ctx.cfg.transfers.max(1))
+        .collect()
+        .await;
+    {
+        let db = ctx.db();
+        for h in heads {
+            let (path, key, etag, head) = h?;
+            if let Some(hash) = head.as_ref().filter(|h| h.etag == etag).and_then(|h| h.meta.blake3) {
+                db.cache_remote_hash(&key, &etag, &hash)?;
+                db.set_remote_scan_hash(&path, &hash)?;
+            }
+        }
+    }
+
+    // Paths that became ignored: forget their base, touch nothing (tenet 10).
+    {
+        let db = ctx.db();
+        for path in db.bases_now_ignored(&|p: &pail_core::RelPath| rules.is_ignored(p, false))? {
+            db.remove_base(&path)?;
+        }
+    }
+
+    let mut planner = Planner::new();
+    ctx.db().for_each_state(
+        |p: &pail_core::RelPath| rules.is_ignored(p, false),
+        |state| -> Result<(), pail_index::IndexError> {
+            planner.push(&state);
+            Ok(())
+        },
+    )?;
+    Ok(Prepared::Plan(planner.finish(&ctx.cfg.safety())))
+}

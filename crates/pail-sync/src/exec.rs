@@ -1,0 +1,126 @@
+//! The executor: runs a plan's actions, phase by phase (so that the copies of a rename
+//! happen before its delete), with bounded parallelism inside each phase. Each action
+//! records its own outcome in the index; an action that finds the world changed since the
+//! plan is deferred to the next pass rather than forced.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use pail_core::RelPath;
+use pail_core::plan::Action;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use crate::ctx::PairCtx;
+use crate::{delete, download, upload};
+
+/// What one action came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    /// Done, with this many bytes sent or received.
+    Transferred(u64),
+    /// A conflict copy was made (and this many bytes received).
+    Conflict(u64),
+    /// Not done: the world changed since the plan; the next pass decides again.
+    Deferred(String),
+}
+
+/// What a plan's execution came to.
+#[derive(Debug, Default)]
+pub struct ExecReport {
+    pub done: u64,
+    pub bytes: u64,
+    pub conflicts: u64,
+    pub deferred: Vec<(RelPath, String)>,
+    /// (path, message) of actions that failed for good.
+    pub errors: Vec<(String, String)>,
+}
+
+fn phase(a: &Action) -> u8 {
+    match a {
+        Action::Record { .. } | Action::Forget { .. } => 0,
+        Action::Conflict { .. } => 1,
+        Action::Download { .. } => 2,
+        Action::CopyRemote { .. } => 3,
+        Action::Upload { .. } => 4,
+        Action::DeleteRemote { .. } => 5,
+        Action::DeleteLocal { .. } => 6,
+    }
+}
+
+async fn run_one(ctx: &Arc<PairCtx>, action: &Action, parts: &Arc<Semaphore>) -> anyhow::Result<Outcome> {
+    match action {
+        Action::Record { path, base } => {
+            ctx.db().set_base(path, base)?;
+            Ok(Outcome::Done)
+        }
+        Action::Forget { path } => {
+            ctx.db().remove_base(path)?;
+            Ok(Outcome::Done)
+        }
+        Action::Upload { path, local, expect } => {
+            let out = upload::upload(ctx, path, local, expect, parts).await?;
+            Ok(match out {
+                Outcome::Done => Outcome::Transferred(local.stat.size),
+                o => o,
+            })
+        }
+        Action::CopyRemote { path, local, from, from_object, expect } => {
+            upload::copy(ctx, path, local, from, from_object, expect, parts).await
+        }
+        Action::Download { path, remote, expect } => download::download(ctx, path, remote, expect).await,
+        Action::Conflict { path, local, remote } => download::conflict(ctx, path, local, remote).await,
+        Action::DeleteRemote { path, expect, .. } => delete::delete_remote(ctx, path, expect).await,
+        Action::DeleteLocal { path, expect } => delete::delete_local(ctx, path, expect),
+    }
+}
+
+/// Runs the actions; never fails as a whole: errors are per path.
+pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport {
+    actions.sort_by(|a, b| phase(a).cmp(&phase(b)).then_with(|| a.path().cmp(b.path())));
+    let transfers = ctx.cfg.transfers.max(1);
+    // Parts of multipart uploads share their own limit, so a big file cannot starve or
+    // deadlock the per-file slots.
+    let parts = Arc::new(Semaphore::new(transfers));
+    let mut report = ExecReport::default();
+    let mut start = 0;
+    while start < actions.len() {
+        let p = phase(&actions[start]);
+        let end = start + actions[start..].iter().take_while(|a| phase(a) == p).count();
+        let outcomes: Vec<_> = futures::stream::iter(&actions[start..end])
+            .map(|a| {
+                let parts = parts.clone();
+                let span = tracing::info_span!("action", path = %a.path());
+                async move { (a, run_one(ctx, a, &parts).await) }.instrument(span)
+            })
+            .buffer_unordered(transfers)
+            .collect()
+            .await;
+        for (action, outcome) in outcomes {
+            match outcome {
+                Ok(Outcome::Done) => report.done += 1,
+                Ok(Outcome::Transferred(n)) => {
+                    report.done += 1;
+                    report.bytes += n;
+                }
+                Ok(Outcome::Conflict(n)) => {
+                    report.done += 1;
+                    report.conflicts += 1;
+                    report.bytes += n;
+                }
+                Ok(Outcome::Deferred(why)) => {
+                    tracing::info!(path = %action.path(), %why, "deferred to the next pass");
+                    report.deferred.push((action.path().clone(), why));
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    tracing::error!(path = %action.path(), error = %msg, "action failed");
+                    report.errors.push((action.path().to_string(), msg));
+                }
+            }
+        }
+        start = end;
+    }
+    report
+}

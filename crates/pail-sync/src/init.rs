@@ -1,0 +1,124 @@
+//! `pail init`: record a folder pair, check access, probe the bucket, say what was found.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use pail_s3::{Capabilities, ObjectStore, Versioning};
+
+use crate::config::{Config, PairConfig};
+use crate::ctx::{PairCtx, meta, open_index};
+use crate::retry::transient;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct InitRequest {
+    pub folder: PathBuf,
+    pub remote: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub device: Option<String>,
+}
+
+/// What init found.
+#[derive(Debug)]
+pub struct InitReport {
+    pub pair: PairConfig,
+    pub created_folder: bool,
+    pub existing_objects: bool,
+    pub caps: Capabilities,
+    pub recommendations: Vec<String>,
+}
+
+/// This machine's name, as a default device name.
+pub fn default_device() -> String {
+    let name = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let clean: String = name.chars().filter(|c| c.is_ascii_graphic() && *c != '/').collect();
+    if clean.is_empty() { "device".into() } else { clean }
+}
+
+/// Records the pair in the config at `config_path` and probes the bucket. `store` replaces
+/// the real S3 client (tests).
+pub async fn init_pair(
+    config_path: &Path,
+    req: InitRequest,
+    store: Option<Arc<dyn ObjectStore>>,
+) -> Result<InitReport> {
+    let mut created_folder = false;
+    let abs = std::path::absolute(&req.folder)
+        .with_context(|| format!("{} is not a usable path", req.folder.display()))?;
+    match std::fs::metadata(&abs) {
+        Ok(m) if !m.is_dir() => bail!("{} is not a directory: pick a folder to sync", abs.display()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(&abs).with_context(|| format!("cannot create {}", abs.display()))?;
+            created_folder = true;
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", abs.display())),
+    }
+    let folder = abs.canonicalize().with_context(|| format!("cannot resolve {}", abs.display()))?;
+    let device = match req.device {
+        Some(d) if d.trim().is_empty() || d.contains('/') || d.chars().any(char::is_control) => {
+            bail!("device name {d:?} must be non-empty, without '/' or control characters")
+        }
+        Some(d) => d,
+        None => default_device(),
+    };
+    let mut pair = PairConfig::new(folder.clone(), req.remote.clone(), device);
+    pair.endpoint = req.endpoint.or_else(|| env_endpoint());
+    pair.region = req.region;
+    pair.profile = req.profile;
+    let (_, prefix) = pair.bucket_and_prefix()?;
+
+    let mut config = Config::load(config_path)?;
+    // Re-running init for the same pair refreshes it; anything else must not overlap.
+    config.pairs.retain(|p| !(p.folder == pair.folder && p.remote == pair.remote));
+    config.check_no_overlap(&pair)?;
+
+    let mut ctx_store = store;
+    let store: Arc<dyn ObjectStore> = match ctx_store.take() {
+        Some(s) => s,
+        None => Arc::new(pail_s3::AwsStore::connect(&crate::ctx::s3_config(&pair)?).await?),
+    };
+    let first = transient(|| store.list_page(&prefix.list_prefix(), None, None))
+        .await
+        .with_context(|| format!("cannot list {}", pair.remote))?;
+    let existing_objects = first.objects.iter().any(|o| prefix.path_for(&o.key).ok().flatten().is_some());
+    let caps = pail_s3::probe(store.as_ref(), &prefix, &pair.device)
+        .await
+        .with_context(|| format!("probing {}", pair.remote))?;
+
+    config.pairs.push(pair.clone());
+    config.save(config_path)?;
+    {
+        let db = open_index(&pair)?;
+        db.meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
+    }
+    let ctx = PairCtx::open(&pair, Some(store)).await?;
+    ctx.record_root_identity()?;
+
+    let mut recommendations = Vec::new();
+    let (bucket, _) = pair.bucket_and_prefix()?;
+    match caps.versioning {
+        Versioning::Enabled => {}
+        Versioning::Unsupported => recommendations.push(
+            "this server has no bucket versioning: pail keeps a trash copy under .pail/trash/ before it overwrites or deletes anything".into(),
+        ),
+        Versioning::Off | Versioning::Suspended => recommendations.push(format!(
+            "versioning is off: pail keeps trash copies under .pail/trash/, but versioning keeps every change; enable it with `aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled`"
+        )),
+    }
+    if !caps.conditional_writes {
+        recommendations.push(
+            "the server does not honour conditional writes: pail checks the object right before each write and, on a versioned bucket, detects lost races from the version list afterwards".into(),
+        );
+    }
+    Ok(InitReport { pair, created_folder, existing_objects, caps, recommendations })
+}
+
+fn env_endpoint() -> Option<String> {
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+}

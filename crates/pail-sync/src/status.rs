@@ -1,0 +1,102 @@
+//! `pail status`: what the index knows about each pair (the daemon issue adds live data from
+//! a running `pail run`). The JSON shape is the CLI contract's.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::config::PairConfig;
+use crate::ctx::{meta, open_index};
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub pairs: Vec<PairStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InFlight {
+    pub path: String,
+    pub direction: String,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorEntry {
+    pub path: String,
+    pub message: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Bucket {
+    pub versioning: Option<String>,
+    pub conditional_writes: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PairStatus {
+    pub folder: String,
+    pub remote: String,
+    pub device: String,
+    /// idle, syncing, paused, safety_stop, error (or never_synced).
+    pub state: String,
+    pub state_reason: Option<String>,
+    /// Whether a daemon reported this state live (false: read from the index).
+    pub live: bool,
+    pub last_full_sync: Option<String>,
+    pub synced_files: u64,
+    pub pending_uploads: u64,
+    pub pending_downloads: u64,
+    pub in_flight: Vec<InFlight>,
+    pub conflicts: u64,
+    pub errors: Vec<ErrorEntry>,
+    pub skipped: Vec<Skipped>,
+    pub bucket: Bucket,
+}
+
+/// Reads a pair's status from its index.
+pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
+    let db = open_index(cfg)?;
+    let get = |k: &str| db.meta_get(k);
+    let caps: Option<pail_s3::Capabilities> =
+        get(meta::CAPABILITIES)?.and_then(|j| serde_json::from_str(&j).ok());
+    let last = get(meta::LAST_FULL_SYNC)?;
+    let state = get(meta::STATE)?.unwrap_or_else(|| "never_synced".into());
+    // A "syncing" state with no process behind it is what a killed sync leaves.
+    let reason = get(meta::STATE_REASON)?.filter(|r| !r.is_empty());
+    let num = |k: &str| -> Result<u64> { Ok(get(k)?.and_then(|v| v.parse().ok()).unwrap_or(0)) };
+    Ok(PairStatus {
+        folder: cfg.folder.display().to_string(),
+        remote: cfg.remote.clone(),
+        device: cfg.device.clone(),
+        state,
+        state_reason: reason,
+        live: false,
+        last_full_sync: last,
+        synced_files: db.base_count()?,
+        pending_uploads: num(meta::PENDING_UPLOADS)?,
+        pending_downloads: num(meta::PENDING_DOWNLOADS)?,
+        in_flight: Vec::new(),
+        conflicts: db.conflict_count()?,
+        errors: db
+            .recent_errors(20)?
+            .into_iter()
+            .map(|(path, message, at)| ErrorEntry { path, message, at })
+            .collect(),
+        skipped: db
+            .list_skipped()?
+            .into_iter()
+            .map(|(path, reason)| Skipped { path, reason })
+            .collect(),
+        bucket: Bucket {
+            versioning: caps.as_ref().map(|c| format!("{:?}", c.versioning).to_lowercase()),
+            conditional_writes: caps.as_ref().map(|c| c.conditional_writes),
+        },
+    })
+}

@@ -1,0 +1,174 @@
+//! One device and the bucket: both directions, status, dry run, ignore rules.
+
+use crate::harness::*;
+use crate::on_servers;
+
+fn upload_and_download_both_ways(s: Server) {
+    let r = Remote::new(&s, "both-ways");
+    let d = Device::new(&r, "laptop");
+    d.write("a.txt", b"hello");
+    d.write("dir/sub/b.bin", &[7u8; 3000]);
+    d.write("empty", b"");
+    d.sync();
+    let remote = r.files();
+    assert_eq!(remote.get("a.txt").map(Vec::as_slice), Some(&b"hello"[..]));
+    assert_eq!(remote.get("dir/sub/b.bin").map(Vec::len), Some(3000));
+    assert_eq!(remote.get("empty").map(Vec::len), Some(0));
+    let meta = r.metadata("a.txt");
+    assert_eq!(meta.get("pail-device").map(String::as_str), Some("laptop"));
+    assert_eq!(meta.get("pail-blake3").map(String::as_str), Some(blake3::hash(b"hello").to_hex().as_str()));
+
+    // Another S3 client writes; the folder follows.
+    r.put_foreign("from-elsewhere.txt", b"written by another client");
+    d.sync();
+    assert_eq!(d.read("from-elsewhere.txt").unwrap(), b"written by another client");
+    assert_eq!(d.files(), r.files());
+    // No temp file survives a finished sync.
+    assert!(d.files().keys().all(|k| !k.contains(".pail-tmp-")));
+}
+on_servers!(upload_and_download_both_ways);
+
+fn no_change_resync_transfers_nothing(s: Server) {
+    let r = Remote::new(&s, "no-change");
+    let d = Device::new(&r, "laptop");
+    for i in 0..20 {
+        d.write(&format!("f{i}.txt"), format!("file {i}").as_bytes());
+    }
+    d.sync();
+    let out = d.sync();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("0 uploaded") && stdout.contains("0 downloaded") && stdout.contains("1 pass"), "{stdout}");
+}
+on_servers!(no_change_resync_transfers_nothing);
+
+fn status_json_follows_the_contract(s: Server) {
+    let r = Remote::new(&s, "status");
+    let d = Device::new(&r, "laptop");
+    let before = d.status_json();
+    assert_eq!(before["pairs"][0]["last_full_sync"], serde_json::Value::Null);
+    d.write("x.txt", b"x");
+    d.sync();
+    let st = d.status_json();
+    let p = &st["pairs"][0];
+    assert_eq!(p["folder"].as_str().unwrap(), d.folder.canonicalize().unwrap().to_str().unwrap());
+    assert_eq!(p["remote"], r.url().as_str());
+    assert_eq!(p["state"], "idle");
+    assert!(p["last_full_sync"].is_string());
+    for k in ["pending_uploads", "pending_downloads", "conflicts"] {
+        assert_eq!(p[k], 0, "{k}");
+    }
+    assert!(p["in_flight"].as_array().unwrap().is_empty());
+    assert!(p["errors"].as_array().unwrap().is_empty());
+    let versioning = p["bucket"]["versioning"].as_str().unwrap();
+    if s.versioned {
+        assert_eq!(versioning, "enabled");
+    } else {
+        assert!(versioning == "unsupported" || versioning == "off", "{versioning}");
+    }
+    assert_eq!(p["bucket"]["conditional_writes"], s.conditional_writes);
+}
+on_servers!(status_json_follows_the_contract);
+
+fn dry_run_changes_nothing(s: Server) {
+    let r = Remote::new(&s, "dry-run");
+    let d = Device::new(&r, "laptop");
+    d.write("new.txt", b"new");
+    r.put_foreign("remote.txt", b"remote");
+    let out = d.pail(&["sync", "--dry-run"]);
+    assert_ok(&out, "dry run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("upload") && stdout.contains("new.txt"), "{stdout}");
+    assert!(stdout.contains("download") && stdout.contains("remote.txt"), "{stdout}");
+    assert!(d.read("remote.txt").is_none());
+    assert!(!r.files().contains_key("new.txt"));
+}
+on_servers!(dry_run_changes_nothing);
+
+fn ignored_paths_stay_untouched_both_ways(s: Server) {
+    let r = Remote::new(&s, "ignore");
+    let d = Device::new(&r, "laptop");
+    d.write(".pailignore", b"*.log\nbuild/\n");
+    d.write("keep.txt", b"keep");
+    d.write("debug.log", b"local log");
+    d.write("build/out.o", b"obj");
+    d.write(".DS_Store", b"mac junk");
+    d.write("notes.txt.swp", b"vim swap");
+    r.put_foreign("server.log", b"remote log");
+    d.sync();
+    let remote = r.files();
+    assert!(remote.contains_key("keep.txt") && remote.contains_key(".pailignore"));
+    for k in ["debug.log", "build/out.o", ".DS_Store", "notes.txt.swp"] {
+        assert!(!remote.contains_key(k), "{k} must not be uploaded");
+    }
+    assert!(d.read("server.log").is_none(), "ignored remote key must not be downloaded");
+
+    // Ignoring a synced file later deletes nothing on either side (tenet 10).
+    d.write(".pailignore", b"*.log\nbuild/\nkeep.txt\n");
+    d.sync();
+    assert!(d.read("keep.txt").is_some());
+    assert!(r.files().contains_key("keep.txt"));
+    // And an edit of the now-ignored file is not uploaded.
+    d.write("keep.txt", b"edited while ignored");
+    d.sync();
+    assert_eq!(r.files()["keep.txt"], b"keep");
+}
+on_servers!(ignored_paths_stay_untouched_both_ways);
+
+fn symlinks_and_fifos_are_skipped_and_reported(s: Server) {
+    let r = Remote::new(&s, "special");
+    let d = Device::new(&r, "laptop");
+    d.write("real.txt", b"real");
+    std::os::unix::fs::symlink("/etc/passwd", d.path("link-out")).unwrap();
+    let fifo = d.path("pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    d.sync();
+    let remote = r.files();
+    assert_eq!(remote.keys().collect::<Vec<_>>(), vec!["real.txt"]);
+    let st = d.status_json();
+    let skipped = st["pairs"][0]["skipped"].as_array().unwrap();
+    let paths: Vec<&str> = skipped.iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"link-out") && paths.contains(&"pipe"), "{skipped:?}");
+}
+on_servers!(symlinks_and_fifos_are_skipped_and_reported);
+
+fn multipart_upload_round_trips(s: Server) {
+    let r = Remote::new(&s, "multipart");
+    let a = Device::new(&r, "a");
+    a.set_config("multipart_threshold", "6291456");
+    a.set_config("part_size", "5242880");
+    let big: Vec<u8> = (0..13_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    a.write("big.bin", &big);
+    a.sync();
+    let b = Device::new(&r, "b");
+    b.sync();
+    assert!(b.read("big.bin").unwrap() == big, "multipart content differs after the round trip");
+    assert_eq!(r.metadata("big.bin").get("pail-blake3").unwrap(), &blake3::hash(&big).to_hex().to_string());
+}
+on_servers!(multipart_upload_round_trips);
+
+fn unversioned_bucket_keeps_trash_copies(s: Server) {
+    let r = Remote::new(&s, "trash");
+    let a = Device::new(&r, "a");
+    a.write("doc.txt", b"version 1");
+    a.write("gone.txt", b"to be deleted");
+    a.sync();
+    a.write("doc.txt", b"version 2");
+    a.remove("gone.txt");
+    a.sync();
+    let trash = r.keys_under(".pail/trash/");
+    assert!(trash.iter().any(|k| k.contains("/trash/doc.txt/")), "{trash:?}");
+    assert!(trash.iter().any(|k| k.contains("/trash/gone.txt/")), "{trash:?}");
+}
+on_servers!(unversioned_bucket_keeps_trash_copies: garage);
+
+fn versioned_bucket_keeps_every_version(s: Server) {
+    let r = Remote::new(&s, "versions");
+    let a = Device::new(&r, "a");
+    a.write("doc.txt", b"version 1");
+    a.sync();
+    a.write("doc.txt", b"version 2, longer");
+    a.sync();
+    assert_eq!(r.version_count("doc.txt"), 2);
+    assert!(r.keys_under(".pail/trash/").is_empty(), "no trash copies needed with versioning");
+}
+on_servers!(versioned_bucket_keeps_every_version: ceph, moto);

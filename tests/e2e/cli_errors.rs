@@ -1,0 +1,90 @@
+//! Clear errors for bad input: each names what is wrong and how to fix it.
+
+use crate::harness::*;
+use crate::on_servers;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn folder_that_is_a_file(s: Server) {
+    let r = Remote::new(&s, "not-dir");
+    let d = Device::uninit(&r, "a");
+    std::fs::remove_dir(&d.folder).unwrap();
+    std::fs::write(&d.folder, b"a file").unwrap();
+    let out = d.init();
+    assert_code(&out, 1, "init on a file");
+    assert!(stderr(&out).contains("is not a directory"), "{}", text(&out));
+}
+on_servers!(folder_that_is_a_file: moto);
+
+fn unknown_bucket(s: Server) {
+    let mut s = s;
+    s.bucket = "pail-no-such-bucket-here".into();
+    let r = Remote::new(&s, "no-bucket");
+    let d = Device::uninit(&r, "a");
+    let out = d.init();
+    assert_code(&out, 1, "init with an unknown bucket");
+    let e = stderr(&out);
+    assert!(e.contains("pail-no-such-bucket-here") && e.to_lowercase().contains("bucket"), "{}", text(&out));
+}
+on_servers!(unknown_bucket);
+
+fn wrong_secret_is_access_denied(s: Server) {
+    let mut s = s;
+    s.secret_key = "definitely-not-the-secret-key-000000000".into();
+    let r = Remote::new(&s, "denied");
+    let d = Device::uninit(&r, "a");
+    let out = d.init();
+    assert_code(&out, 1, "init with a wrong secret");
+    let e = stderr(&out).to_lowercase();
+    assert!(e.contains("denied") || e.contains("signature") || e.contains("credentials"), "{}", text(&out));
+    assert!(!stderr(&out).contains("definitely-not-the-secret"), "secrets never reach the output");
+}
+on_servers!(wrong_secret_is_access_denied: ceph, garage);
+
+fn missing_credentials(s: Server) {
+    let r = Remote::new(&s, "no-creds");
+    let d = Device::uninit(&r, "a");
+    let out = d
+        .command(&["init", d.folder.to_str().unwrap(), &r.url(), "--endpoint", &s.endpoint, "--region", &s.region])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert_code(&out, 1, "init without credentials");
+    assert!(stderr(&out).contains("AWS_ACCESS_KEY_ID"), "{}", text(&out));
+}
+on_servers!(missing_credentials: moto);
+
+fn unreachable_endpoint(s: Server) {
+    let mut s = s;
+    s.endpoint = "http://127.0.0.1:9".into();
+    let r = Remote::new(&s, "unreachable");
+    let d = Device::uninit(&r, "a");
+    let out = d.init();
+    assert_code(&out, 1, "init with nothing listening");
+    assert!(stderr(&out).contains("127.0.0.1:9"), "{}", text(&out));
+}
+on_servers!(unreachable_endpoint: moto);
+
+fn overlapping_prefix_is_refused(s: Server) {
+    let r = Remote::new(&s, "overlap");
+    let d = Device::new(&r, "a");
+    let other = tempfile::tempdir().unwrap();
+    let inner = format!("{}/sub", r.url());
+    let out = d.pail(&["init", other.path().to_str().unwrap(), &inner, "--endpoint", &s.endpoint, "--region", &s.region]);
+    assert_code(&out, 1, "init of an overlapping prefix");
+    assert!(stderr(&out).contains("overlaps"), "{}", text(&out));
+}
+on_servers!(overlapping_prefix_is_refused: moto);
+
+fn usage_errors_exit_2(s: Server) {
+    let r = Remote::new(&s, "usage");
+    let d = Device::uninit(&r, "a");
+    assert_code(&d.pail(&["sync", "--no-such-flag"]), 2, "unknown flag");
+    let out = d.pail(&["sync"]);
+    assert_code(&out, 1, "sync with no pair configured");
+    assert!(stderr(&out).contains("pail init"), "{}", text(&out));
+}
+on_servers!(usage_errors_exit_2: moto);

@@ -1,0 +1,145 @@
+//! Two devices on one prefix: every pairing of concurrent changes converges and loses nothing.
+
+use crate::harness::*;
+use crate::on_servers;
+
+/// Two devices that have both synced `seed` files.
+fn pair(s: &Server, test: &str, seed: &[(&str, &[u8])]) -> (Remote, Device, Device) {
+    let r = Remote::new(s, test);
+    let a = Device::new(&r, "alpha");
+    for (p, c) in seed {
+        a.write(p, c);
+    }
+    a.sync();
+    let b = Device::new(&r, "beta");
+    b.sync();
+    assert_eq!(a.files(), b.files());
+    (r, a, b)
+}
+
+/// Syncs both devices twice and checks that they and the bucket agree.
+fn converge(r: &Remote, a: &Device, b: &Device) {
+    a.sync();
+    b.sync();
+    a.sync();
+    b.sync();
+    assert_eq!(a.files(), b.files(), "devices differ");
+    assert_eq!(a.files(), r.files(), "device and bucket differ");
+}
+
+fn edit_edit_keeps_both(s: Server) {
+    let (r, a, b) = pair(&s, "edit-edit", &[("notes.txt", b"base")]);
+    a.write("notes.txt", b"alpha's edit");
+    b.write("notes.txt", b"beta's edit");
+    a.sync();
+    b.sync();
+    converge(&r, &a, &b);
+    let files = a.files();
+    // The remote (first synced: alpha) keeps the name; beta's edit is a conflict copy.
+    assert_eq!(files["notes.txt"], b"alpha's edit");
+    let copies = conflict_copies(&files);
+    assert_eq!(copies.len(), 1, "{:?}", files.keys());
+    assert!(copies[0].0.starts_with("notes (conflict from beta ") && copies[0].0.ends_with(").txt"), "{}", copies[0].0);
+    assert_eq!(copies[0].1, b"beta's edit");
+    assert_eq!(b.status_json()["pairs"][0]["conflicts"], 1);
+}
+on_servers!(edit_edit_keeps_both);
+
+fn edit_delete_edit_wins(s: Server) {
+    let (r, a, b) = pair(&s, "edit-delete", &[("x.txt", b"base")]);
+    a.write("x.txt", b"edited");
+    b.remove("x.txt");
+    b.sync();
+    a.sync();
+    converge(&r, &a, &b);
+    assert_eq!(a.files()["x.txt"], b"edited");
+}
+on_servers!(edit_delete_edit_wins);
+
+fn delete_edit_edit_wins(s: Server) {
+    let (r, a, b) = pair(&s, "delete-edit", &[("x.txt", b"base")]);
+    a.remove("x.txt");
+    b.write("x.txt", b"edited by beta");
+    b.sync();
+    a.sync();
+    converge(&r, &a, &b);
+    assert_eq!(a.files()["x.txt"], b"edited by beta");
+    // And the other order: the delete reaches the bucket first.
+    let (r, a, b) = pair(&s, "delete-edit-2", &[("y.txt", b"base")]);
+    a.remove("y.txt");
+    b.write("y.txt", b"edited by beta");
+    a.sync();
+    b.sync();
+    converge(&r, &a, &b);
+    assert_eq!(b.files()["y.txt"], b"edited by beta");
+}
+on_servers!(delete_edit_edit_wins);
+
+fn new_new_different_content_conflicts(s: Server) {
+    let (r, a, b) = pair(&s, "new-new", &[]);
+    a.write("same-name.md", b"from alpha");
+    b.write("same-name.md", b"from beta");
+    a.sync();
+    b.sync();
+    converge(&r, &a, &b);
+    let files = a.files();
+    assert_eq!(files["same-name.md"], b"from alpha");
+    let copies = conflict_copies(&files);
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0].1, b"from beta");
+}
+on_servers!(new_new_different_content_conflicts);
+
+fn new_new_equal_content_is_not_a_conflict(s: Server) {
+    let (r, a, b) = pair(&s, "new-equal", &[]);
+    a.write("same.txt", b"identical");
+    b.write("same.txt", b"identical");
+    a.sync();
+    b.sync();
+    converge(&r, &a, &b);
+    assert!(conflict_copies(&a.files()).is_empty());
+    if s.versioned {
+        assert_eq!(r.version_count("same.txt"), 1, "equal content must not be uploaded twice");
+    }
+}
+on_servers!(new_new_equal_content_is_not_a_conflict);
+
+fn rename_on_one_side_edit_on_the_other(s: Server) {
+    let (r, a, b) = pair(&s, "rename-edit", &[("old.txt", b"original content")]);
+    std::fs::rename(a.path("old.txt"), a.path("new.txt")).unwrap();
+    b.write("old.txt", b"edited on beta");
+    a.sync();
+    b.sync();
+    converge(&r, &a, &b);
+    let files = a.files();
+    // Nothing lost: the edit stays at the old name, the original content at the new one.
+    assert_eq!(files["old.txt"], b"edited on beta");
+    assert_eq!(files["new.txt"], b"original content");
+}
+on_servers!(rename_on_one_side_edit_on_the_other);
+
+fn rename_is_a_server_side_copy(s: Server) {
+    let (r, a, b) = pair(&s, "rename", &[("photos/img.jpg", &[42u8; 50_000])]);
+    std::fs::create_dir_all(a.path("archive")).unwrap();
+    std::fs::rename(a.path("photos/img.jpg"), a.path("archive/img.jpg")).unwrap();
+    let out = a.sync();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("1 copied server-side") && stdout.contains("0 uploaded"), "{stdout}");
+    b.sync();
+    assert_eq!(b.read("archive/img.jpg").unwrap(), vec![42u8; 50_000]);
+    assert!(b.read("photos/img.jpg").is_none());
+    assert!(!b.path("photos").exists(), "emptied directory is removed");
+    converge(&r, &a, &b);
+}
+on_servers!(rename_is_a_server_side_copy);
+
+fn remote_edit_while_local_unchanged_downloads(s: Server) {
+    let (r, a, b) = pair(&s, "fast-forward", &[("a.txt", b"v1"), ("b.txt", b"v1")]);
+    a.write("a.txt", b"v2 from alpha");
+    a.sync();
+    b.sync();
+    assert_eq!(b.read("a.txt").unwrap(), b"v2 from alpha");
+    converge(&r, &a, &b);
+    assert!(conflict_copies(&a.files()).is_empty());
+}
+on_servers!(remote_edit_while_local_unchanged_downloads);
