@@ -11,7 +11,6 @@ PAIL_TS_VENV=$PAIL_TS_CACHE/venv
 PAIL_TS_GARAGE_VERSION=2.5.0
 PAIL_TS_GARAGE_ROOT=$PAIL_TS_CACHE/garage-$PAIL_TS_GARAGE_VERSION
 PAIL_TS_GARAGE_BIN=$PAIL_TS_GARAGE_ROOT/bin/garage
-PAIL_TS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 _pail_ts_t0=${_pail_ts_t0:-$(date +%s%N)}
 # log TAG MESSAGE...   (to stderr, with seconds since the script started)
@@ -50,6 +49,14 @@ spawn() {
   setsid "$@" </dev/null >>"$logf" 2>&1 &
   local pid=$!
   printf '%s %s %s\n' "$pid" "$(starttime "$pid")" "$marker" >"$run/$name.pid"
+  # Until the forked shell has exec()ed, its cmdline is still this script's: wait for that
+  # (a few ms) so that `ours` does not take a daemon that is still starting for a dead one.
+  local i
+  for ((i = 0; i < 100; i++)); do
+    ours "$run/$name.pid" && return 0
+    [ -e "/proc/$pid" ] || return 0
+    sleep 0.05
+  done
 }
 
 # ours PIDFILE -> 0 if the recorded process is alive and still the one we started.
@@ -127,7 +134,7 @@ pail_aws() {
     clean_env
     export AWS_CONFIG_FILE=$cfg/config AWS_SHARED_CREDENTIALS_FILE=$cfg/credentials \
       AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_DEFAULT_REGION=$region \
-      AWS_PAGER= AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=3
+      AWS_PAGER='' AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=3
     exec "$PAIL_TS_VENV/bin/aws" "$@"
   )
 }

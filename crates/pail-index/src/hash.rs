@@ -58,8 +58,8 @@ pub fn hash_bytes(data: &[u8]) -> ContentHash {
 /// The hash of a regular file's content. Symlinks are not followed and anything that is not a
 /// regular file (FIFO, device) is refused rather than read.
 pub fn hash_file(path: &Path) -> io::Result<ContentHash> {
-    let (file, stat) = open_regular(path)?;
-    hash_open_file(file, stat.size)
+    let (mut file, stat) = open_regular(path)?;
+    hash_open_file(&mut file, stat.size)
 }
 
 /// A hash together with the file's stat, taken from the same open file before reading.
@@ -74,10 +74,9 @@ pub struct StatHash {
 
 /// Hashes a file and reports whether it stayed unchanged while it was read.
 pub fn hash_file_checked(path: &Path) -> io::Result<StatHash> {
-    let (file, stat) = open_regular(path)?;
-    let after_file = file.try_clone()?;
-    let hash = hash_open_file(file, stat.size)?;
-    let after = local_stat(&after_file.metadata()?);
+    let (mut file, stat) = open_regular(path)?;
+    let hash = hash_open_file(&mut file, stat.size)?;
+    let after = local_stat(&file.metadata()?);
     Ok(StatHash {
         stat,
         hash,
@@ -103,19 +102,19 @@ fn open_regular(path: &Path) -> io::Result<(File, LocalStat)> {
     Ok((file, local_stat(&meta)))
 }
 
-fn hash_open_file(mut file: File, size: u64) -> io::Result<ContentHash> {
+fn hash_open_file(file: &mut File, size: u64) -> io::Result<ContentHash> {
     let mut hasher = blake3::Hasher::new();
     if size >= PARALLEL_HASH_THRESHOLD {
         let mut buf = vec![0u8; CHUNK];
         loop {
-            let n = read_full(&mut file, &mut buf)?;
+            let n = read_full(file, &mut buf)?;
             if n == 0 {
                 break;
             }
             hasher.update_rayon(&buf[..n]);
         }
     } else {
-        hasher.update_reader(&mut file)?;
+        hasher.update_reader(file)?;
     }
     Ok(ContentHash(*hasher.finalize().as_bytes()))
 }

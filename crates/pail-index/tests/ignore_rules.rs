@@ -29,7 +29,14 @@ fn defaults_cover_os_editor_and_pail_temp_files() {
     ] {
         assert!(ignored(&r, p), "{p} should be ignored");
     }
-    for p in ["notes.txt", "a/photo.jpg", "swp", "tilde~x", "report.docx", "pail-tmp"] {
+    for p in [
+        "notes.txt",
+        "a/photo.jpg",
+        "swp",
+        "tilde~x",
+        "report.docx",
+        "pail-tmp",
+    ] {
         assert!(!ignored(&r, p), "{p} should sync");
     }
 }
@@ -41,7 +48,11 @@ fn root_and_nested_pailignore_with_git_semantics() {
     fs::create_dir_all(root.join("src/gen")).unwrap();
     fs::create_dir_all(root.join("build/sub")).unwrap();
     fs::create_dir_all(root.join("docs")).unwrap();
-    fs::write(root.join(".pailignore"), "# comment\n/build/\n*.log\n!keep.log\n/top.txt\n").unwrap();
+    fs::write(
+        root.join(".pailignore"),
+        "# comment\n/build/\n*.log\n!keep.log\n/top.txt\n",
+    )
+    .unwrap();
     // Relative to src/: anchored patterns name src/..., and it can re-include a root rule.
     fs::write(root.join("src/.pailignore"), "/gen/\n*.o\n!important.log\n").unwrap();
     // Inside an ignored directory: never read.

@@ -238,12 +238,12 @@ impl AwsStore {
         &self,
         src_key: &str,
         src_version: Option<&str>,
-        src_etag: &str,
-        size_bytes: u64,
+        src: &Head,
         dst_key: &str,
         meta: &ObjectMeta,
         cond: Condition,
     ) -> Result<PutResult> {
+        let (src_etag, size_bytes) = (src.etag.as_str(), src.size);
         let upload_id = self.create_multipart(dst_key, meta).await?;
         let part = COPY_PART_BYTES.max(size_bytes.div_ceil(10_000));
         let source = copy_source(&self.bucket, src_key, src_version);
@@ -314,6 +314,70 @@ fn head_from_parts(
         storage_class: storage_class.map(str::to_owned),
         delete_marker: false,
     }
+}
+
+/// Reads the status from a 200 GetBucketVersioning body the SDK could not parse.
+fn sniff_versioning(raw: &aws_smithy_runtime_api::http::Response) -> Option<Versioning> {
+    if raw.status().as_u16() != 200 {
+        return None;
+    }
+    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    Some(if body.contains("<Status>Enabled</Status>") {
+        Versioning::Enabled
+    } else if body.contains("<Status>Suspended</Status>") {
+        Versioning::Suspended
+    } else {
+        Versioning::Off
+    })
+}
+
+/// The text of each `<tag>…</tag>` in `xml`, in order (no nesting of the same tag).
+fn xml_texts<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(j) = after.find(&close) else { break };
+        out.push(&after[..j]);
+        rest = &after[j + close.len()..];
+    }
+    out
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+type PartsPage = (Vec<(i32, String, u64)>, bool, Option<String>);
+
+/// Reads a 200 ListParts body the SDK could not parse.
+fn sniff_list_parts(raw: &aws_smithy_runtime_api::http::Response) -> Option<PartsPage> {
+    if raw.status().as_u16() != 200 {
+        return None;
+    }
+    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    if !body.contains("<ListPartsResponse") {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for p in xml_texts(body, "Part") {
+        let n = xml_texts(p, "PartNumber").first()?.trim().parse().ok()?;
+        let etag = xml_unescape(xml_texts(p, "ETag").first()?.trim());
+        let size = xml_texts(p, "Size").first()?.trim().parse().ok()?;
+        parts.push((n, etag, size));
+    }
+    let truncated = xml_texts(body, "IsTruncated")
+        .first()
+        .is_some_and(|t| t.trim() == "true");
+    let next = xml_texts(body, "NextPartNumberMarker")
+        .first()
+        .map(|t| t.trim().to_owned());
+    Some((parts, truncated, next))
 }
 
 /// Total size from a `Content-Range: bytes a-b/total` header.
@@ -628,7 +692,7 @@ impl ObjectStore for AwsStore {
         let mut parts = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let out = self
+            let res = self
                 .client
                 .list_parts()
                 .bucket(&self.bucket)
@@ -636,15 +700,24 @@ impl ObjectStore for AwsStore {
                 .upload_id(upload_id)
                 .set_part_number_marker(marker.clone())
                 .send()
-                .await
-                .map_err(|e| from_sdk(e, self.ctx("list_parts", key)))?;
-            for p in out.parts() {
-                if let (Some(n), Some(e)) = (p.part_number(), p.e_tag()) {
-                    parts.push((n, e.to_owned(), size(p.size())));
-                }
-            }
-            let next = out.next_part_number_marker().map(str::to_owned);
-            if !out.is_truncated().unwrap_or(false) || next.is_none() || next == marker {
+                .await;
+            let (page, truncated, next) = match res {
+                Ok(out) => (
+                    out.parts()
+                        .iter()
+                        .filter_map(|p| {
+                            Some((p.part_number()?, p.e_tag()?.to_owned(), size(p.size())))
+                        })
+                        .collect(),
+                    out.is_truncated().unwrap_or(false),
+                    out.next_part_number_marker().map(str::to_owned),
+                ),
+                // moto 5.2 answers with a `ListPartsResponse` root the SDK rejects.
+                Err(e) if let Some(p) = e.raw_response().and_then(sniff_list_parts) => p,
+                Err(e) => return Err(from_sdk(e, self.ctx("list_parts", key))),
+            };
+            parts.extend(page);
+            if !truncated || next.is_none() || next == marker {
                 break;
             }
             marker = next;
@@ -722,15 +795,7 @@ impl ObjectStore for AwsStore {
         };
         if src.size > MAX_COPY_OBJECT_BYTES {
             return self
-                .copy_multipart(
-                    src_key,
-                    src_version,
-                    &src.etag,
-                    src.size,
-                    dst_key,
-                    meta,
-                    cond,
-                )
+                .copy_multipart(src_key, src_version, &src, dst_key, meta, cond)
                 .await;
         }
         let (if_match, if_none_match) = apply_put_cond(&cond);
@@ -800,6 +865,8 @@ impl ObjectStore for AwsStore {
                 Some(BucketVersioningStatus::Suspended) => Versioning::Suspended,
                 _ => Versioning::Off,
             }),
+            // moto 5.2.1 answers with a `GetBucketVersioningResponse` root the SDK rejects.
+            Err(e) if let Some(v) = e.raw_response().and_then(sniff_versioning) => Ok(v),
             Err(e) => match from_sdk(e, self.ctx("get_versioning", "")) {
                 StoreError::NotImplemented { .. } => Ok(Versioning::Unsupported),
                 e => Err(e),
@@ -879,6 +946,26 @@ mod tests {
             copy_source("b", "k", Some("x+y/z=")),
             "b/k?versionId=x%2By%2Fz%3D"
         );
+    }
+
+    #[test]
+    fn moto_style_bodies_are_read() {
+        let mut r = raw(200);
+        *r.body_mut() = SdkBody::from(
+            "<?xml version=\"1.0\"?><ListPartsResponse xmlns=\"x\"><IsTruncated>false</IsTruncated>\
+             <Part><PartNumber>1</PartNumber><ETag>&quot;ab&quot;</ETag><Size>5</Size></Part>\
+             <Part><PartNumber>2</PartNumber><ETag>\"cd\"</ETag><Size>1</Size></Part></ListPartsResponse>",
+        );
+        let (parts, truncated, _) = sniff_list_parts(&r).unwrap();
+        assert_eq!(
+            parts,
+            vec![(1, "\"ab\"".into(), 5), (2, "\"cd\"".into(), 1)]
+        );
+        assert!(!truncated);
+        *r.body_mut() = SdkBody::from(
+            "<GetBucketVersioningResponse><Status>Suspended</Status></GetBucketVersioningResponse>",
+        );
+        assert_eq!(sniff_versioning(&r), Some(Versioning::Suspended));
     }
 
     #[test]

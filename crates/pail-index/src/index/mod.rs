@@ -5,6 +5,7 @@
 //! [`Index::transaction`], which nests (inner calls become savepoints), so batch methods can
 //! be used inside a caller's transaction.
 
+mod join;
 mod migrations;
 mod paths;
 mod records;
