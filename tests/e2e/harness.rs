@@ -88,7 +88,7 @@ pub struct Remote {
 
 impl Remote {
     pub fn new(server: &Server, test: &str) -> Remote {
-        Remote { server: server.clone(), prefix: unique_prefix(test) }
+        Remote { server: server.clone(), prefix: unique_prefix(&format!("{}-{test}", server.name)) }
     }
 
     pub fn url(&self) -> String {

@@ -46,7 +46,7 @@ fn edit_edit_keeps_both(s: Server) {
 on_servers!(edit_edit_keeps_both);
 
 fn edit_delete_edit_wins(s: Server) {
-    let (r, a, b) = pair(&s, "edit-delete", &[("x.txt", b"base")]);
+    let (r, a, b) = pair(&s, "edit-delete", &[("x.txt", b"base"), ("other.txt", b"o")]);
     a.write("x.txt", b"edited");
     b.remove("x.txt");
     b.sync();
@@ -57,7 +57,7 @@ fn edit_delete_edit_wins(s: Server) {
 on_servers!(edit_delete_edit_wins);
 
 fn delete_edit_edit_wins(s: Server) {
-    let (r, a, b) = pair(&s, "delete-edit", &[("x.txt", b"base")]);
+    let (r, a, b) = pair(&s, "delete-edit", &[("x.txt", b"base"), ("other.txt", b"o")]);
     a.remove("x.txt");
     b.write("x.txt", b"edited by beta");
     b.sync();
@@ -65,7 +65,7 @@ fn delete_edit_edit_wins(s: Server) {
     converge(&r, &a, &b);
     assert_eq!(a.files()["x.txt"], b"edited by beta");
     // And the other order: the delete reaches the bucket first.
-    let (r, a, b) = pair(&s, "delete-edit-2", &[("y.txt", b"base")]);
+    let (r, a, b) = pair(&s, "delete-edit-2", &[("y.txt", b"base"), ("other.txt", b"o")]);
     a.remove("y.txt");
     b.write("y.txt", b"edited by beta");
     a.sync();

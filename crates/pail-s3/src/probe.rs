@@ -9,7 +9,8 @@ use crate::error::{Result, StoreError};
 use crate::store::{ObjectStore, list_all_versions};
 use crate::types::{Capabilities, Condition, ObjectMeta, Versioning};
 
-/// Finds the bucket's versioning status and whether conditional writes work as on AWS, with
+/// Finds the bucket's versioning status (`Unsupported` when ListObjectVersions is not
+/// implemented, whatever GetBucketVersioning says) and whether conditional writes work as on AWS, with
 /// four PUTs to a scratch key under `PREFIX/.pail/probe/`, which it removes afterwards
 /// (every version of it, where the bucket keeps versions).
 ///
@@ -22,7 +23,19 @@ pub async fn probe(
     prefix: &RemotePrefix,
     device: &str,
 ) -> Result<Capabilities> {
-    let versioning = store.get_versioning().await?;
+    let mut versioning = store.get_versioning().await?;
+    if versioning == Versioning::Off {
+        // Garage's GetBucketVersioning is a stub that says "never enabled"; its
+        // ListObjectVersions is what tells.
+        match store
+            .list_versions_page(&prefix.reserved_key("probe/"), None, None)
+            .await
+        {
+            Err(StoreError::NotImplemented { .. }) => versioning = Versioning::Unsupported,
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+    }
     let safe: String = device
         .chars()
         .map(|c| {
@@ -222,6 +235,20 @@ mod tests {
         let s = MemStore::new("b");
         s.set_conditionals(Conditionals::Ignored);
         assert!(!probe(&s, &prefix(), "d").await.unwrap().conditional_writes);
+    }
+
+    #[tokio::test]
+    async fn stub_versioning_api_reads_as_unsupported() {
+        use crate::faulty::FaultyStore;
+        let s = FaultyStore::new(MemStore::new("b"));
+        s.inner().set_versioning(Versioning::Off);
+        s.inner().set_conditionals(Conditionals::Ignored);
+        s.fail_next(Op::ListVersions, 1, || StoreError::NotImplemented {
+            op: "list_versions",
+        });
+        let caps = probe(&s, &prefix(), "d").await.unwrap();
+        assert_eq!(caps.versioning, Versioning::Unsupported);
+        assert!(s.inner().keys().is_empty());
     }
 
     #[tokio::test]

@@ -83,7 +83,9 @@ async fn basic_ops(s: &AwsStore, caps: &Capabilities) {
         .await
         .unwrap();
     assert!(put.etag.starts_with('"'), "ETag kept quoted: {}", put.etag);
-    assert_eq!(put.version_id.is_some(), versioned);
+    // Garage returns an x-amz-version-id without versioning: only "versioned => Some" holds.
+    println!("  PUT version id: {:?}", put.version_id);
+    assert!(put.version_id.is_some() || !versioned);
     let head = s.head(&key, None).await.unwrap().expect("head");
     assert_eq!(head.etag, put.etag);
     assert_eq!(head.size, body.len() as u64);
@@ -294,5 +296,6 @@ async fn live_ceph() {
 
 #[tokio::test]
 async fn live_garage() {
-    run("GARAGE", &[Versioning::Off, Versioning::Unsupported], false).await;
+    // GetBucketVersioning is a stub; ListObjectVersions is NotImplemented.
+    run("GARAGE", &[Versioning::Unsupported], false).await;
 }

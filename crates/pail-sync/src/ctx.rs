@@ -48,6 +48,7 @@ pub fn s3_config(cfg: &PairConfig) -> Result<S3Config> {
         region: cfg.region.clone(),
         profile: cfg.profile.clone(),
         force_path_style: None,
+        credentials: None,
     })
 }
 

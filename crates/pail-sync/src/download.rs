@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use pail_core::plan::{LocalExpect, conflict_name_unique};
 use pail_core::{Base, LocalFile, RelPath, RemoteObject, RemoteRef};
+use pail_index::ConflictRecord;
 use pail_s3::{Head, StoreError};
 
 use crate::ctx::PairCtx;
@@ -136,7 +137,12 @@ pub(crate) async fn conflict(
         return Ok(Outcome::Deferred("local file changed during download".into()));
     }
     move_no_replace(&abs, &ctx.abs(&copy))?;
-    ctx.db().add_conflict(&copy, path, &ctx.cfg.device, &rfc3339(now))?;
+    ctx.db().add_conflict(&ConflictRecord {
+        path: copy.clone(),
+        original: path.clone(),
+        device: ctx.cfg.device.clone(),
+        created_at: now,
+    })?;
     tracing::warn!(%path, copy = %copy, "conflict: both sides changed; local version kept as a conflict copy");
     let hash = dl.hash;
     let size = dl.len;
@@ -169,7 +175,7 @@ pub(crate) async fn version_to_conflict_copy(
         return Ok(());
     };
     place(dl, &target, &LocalExpect::Absent)?;
-    ctx.db().add_conflict(&copy, path, &device, &rfc3339(now))?;
+    ctx.db().add_conflict(&ConflictRecord { path: copy, original: path.clone(), device, created_at: now })?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use pail_core::RemoteObject;
-use pail_core::plan::{Action, Planner, SafetyStop};
+use pail_core::plan::{Action, CopySource, Planner, SafetyStop};
 use pail_index::{IgnoreRules, ScanOptions, root_identity, scan_local};
 
 use crate::ctx::{PairCtx, meta};
@@ -87,12 +87,12 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
             set_state(ctx, "error", &format!("{} path(s) failed", errors.len()))?;
             let db = ctx.db();
             for (path, msg) in errors {
-                db.add_error(path, msg, &now)?;
+                db.add_error(Some(path), msg)?;
             }
         }
         Err(e) => {
             set_state(ctx, "error", &format!("{e:#}"))?;
-            ctx.db().add_error("", &format!("{e:#}"), &now)?;
+            ctx.db().add_error(None, &format!("{e:#}"))?;
         }
     }
     result
@@ -226,6 +226,7 @@ async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Total
     ctx.db().clear_remote_scan()?;
     let list_prefix = ctx.prefix.list_prefix();
     let mut token = None;
+    let mut collisions = crate::names::CollisionFinder::default();
     loop {
         let page = transient(|| ctx.store.list_page(&list_prefix, token.clone(), None))
             .await
@@ -238,6 +239,7 @@ async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Total
                         continue;
                     }
                     listed += 1;
+                    collisions.push(&path);
                     let object = pail_core::RemoteRef { etag: o.etag, version_id: None, size: o.size };
                     batch.push((path, RemoteObject { object, hash: None, last_modified_ns: o.last_modified_ns }));
                 }
@@ -251,6 +253,9 @@ async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Total
             break;
         }
     }
+    let collided = collisions.finish();
+    let collided_set = crate::names::path_set(&collided);
+    skipped.extend(collided.into_iter().map(|(p, why)| (p.to_string(), why)));
     totals.skipped = skipped.len() as u64;
     ctx.db().set_skipped(&skipped)?;
 
@@ -288,9 +293,8 @@ async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Total
     {
         let db = ctx.db();
         for h in heads {
-            let (path, key, etag, head) = h?;
+            let (path, _key, etag, head) = h?;
             if let Some(hash) = head.as_ref().filter(|h| h.etag == etag).and_then(|h| h.meta.blake3) {
-                db.cache_remote_hash(&key, &etag, &hash)?;
                 db.set_remote_scan_hash(&path, &hash)?;
             }
         }
@@ -306,11 +310,19 @@ async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Total
 
     let mut planner = Planner::new();
     ctx.db().for_each_state(
-        |p: &pail_core::RelPath| rules.is_ignored(p, false),
+        |p: &pail_core::RelPath| rules.is_ignored(p, false) || collided_set.contains(p),
         |state| -> Result<(), pail_index::IndexError> {
             planner.push(&state);
             Ok(())
         },
     )?;
-    Ok(Prepared::Plan(planner.finish(&ctx.cfg.safety())))
+    // Content already in the bucket under another name becomes a server-side copy.
+    let db = ctx.db();
+    let mut locate = |hash: &pail_core::ContentHash| {
+        db.find_base_by_hash(hash)
+            .ok()
+            .flatten()
+            .map(|(path, base)| CopySource { path, object: base.remote })
+    };
+    Ok(Prepared::Plan(planner.finish_with(&ctx.cfg.safety(), &mut locate)))
 }

@@ -81,7 +81,8 @@ pub async fn init_pair(
         Some(s) => s,
         None => Arc::new(pail_s3::AwsStore::connect(&crate::ctx::s3_config(&pair)?).await?),
     };
-    let first = transient(|| store.list_page(&prefix.list_prefix(), None, None))
+    let list_prefix = prefix.list_prefix();
+    let first = transient(|| store.list_page(&list_prefix, None, None))
         .await
         .with_context(|| format!("cannot list {}", pair.remote))?;
     let existing_objects = first.objects.iter().any(|o| prefix.path_for(&o.key).ok().flatten().is_some());

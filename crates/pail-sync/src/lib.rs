@@ -14,6 +14,7 @@ pub mod status;
 
 mod delete;
 mod download;
+mod names;
 mod race;
 mod retry;
 mod trash;

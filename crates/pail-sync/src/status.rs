@@ -87,7 +87,11 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
         errors: db
             .recent_errors(20)?
             .into_iter()
-            .map(|(path, message, at)| ErrorEntry { path, message, at })
+            .map(|e| ErrorEntry {
+                path: e.path.unwrap_or_default(),
+                message: e.message,
+                at: crate::download::rfc3339(e.at),
+            })
             .collect(),
         skipped: db
             .list_skipped()?

@@ -193,6 +193,7 @@ async fn multipart(
                 mtime_ns: local.stat.mtime_ns,
                 inode: local.stat.inode,
                 part_size: psize,
+                created_at: time::OffsetDateTime::now_utc(),
                 parts: Vec::new(),
             };
             ctx.db().put_multipart(&m)?;

@@ -1,0 +1,91 @@
+//! Remote names that cannot all exist in one folder (tenet 9): a key that is both a file and
+//! a "directory" of other keys, and keys that differ only by Unicode normalization. They are
+//! found while the listing streams by, in bounded memory, and left out of planning on both
+//! sides (so that skipping them never looks like a delete).
+
+use std::collections::HashSet;
+
+use pail_core::RelPath;
+use pail_core::collisions::{Collision, find_collisions};
+
+/// Collects name collisions from a listing in S3 (UTF-8 byte) order.
+#[derive(Debug, Default)]
+pub struct CollisionFinder {
+    /// Listed paths that may still turn out to be directories of later keys. Keys between
+    /// `a` and `a/` (`a b`, `a.txt`) keep `a` here; the first key past `a/` drops it.
+    open: Vec<RelPath>,
+    /// Non-ASCII paths, the only ones normalization can merge.
+    non_ascii: Vec<RelPath>,
+    skipped: Vec<(RelPath, String)>,
+}
+
+impl CollisionFinder {
+    pub fn push(&mut self, path: &RelPath) {
+        let p = path.as_str();
+        while let Some(top) = self.open.last() {
+            let dir = format!("{}/", top.as_str());
+            if p.starts_with(&dir) {
+                let file = self.open.pop().expect("top");
+                self.skipped.push((
+                    file.clone(),
+                    format!("a file in the bucket and also a folder of other keys (e.g. {p}): the folder is synced, rename the file"),
+                ));
+            } else if p > dir.as_str() {
+                self.open.pop();
+            } else {
+                break;
+            }
+        }
+        self.open.push(path.clone());
+        if !p.is_ascii() {
+            self.non_ascii.push(path.clone());
+        }
+    }
+
+    /// The paths to leave out, with the reason.
+    pub fn finish(mut self) -> Vec<(RelPath, String)> {
+        for skip in find_collisions(&self.non_ascii, false) {
+            if let Collision::NormalizationDuplicate { kept } = skip.reason {
+                self.skipped.push((
+                    skip.path,
+                    format!("same name as {kept} after Unicode normalization (NFC/NFD): rename one of them"),
+                ));
+            }
+        }
+        self.skipped
+    }
+}
+
+/// The set form, for filtering.
+pub fn path_set(skipped: &[(RelPath, String)]) -> HashSet<RelPath> {
+    skipped.iter().map(|(p, _)| p.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(keys: &[&str]) -> Vec<String> {
+        let mut f = CollisionFinder::default();
+        let mut paths: Vec<RelPath> = keys.iter().map(|k| RelPath::new(k).unwrap()).collect();
+        paths.sort();
+        for p in &paths {
+            f.push(p);
+        }
+        f.finish().into_iter().map(|(p, _)| p.to_string()).collect()
+    }
+
+    #[test]
+    fn file_that_is_also_a_directory() {
+        assert_eq!(run(&["a", "a b", "a.txt", "a/x", "b"]), vec!["a"]);
+        assert_eq!(run(&["a/b", "a/b/c", "a/c"]), vec!["a/b"]);
+        assert!(run(&["a.txt", "ab", "b/c"]).is_empty());
+    }
+
+    #[test]
+    fn normalization_duplicates() {
+        let nfc = "caf\u{e9}.txt";
+        let nfd = "cafe\u{301}.txt";
+        assert_eq!(run(&[nfc, nfd]).len(), 1);
+    }
+}
