@@ -67,6 +67,24 @@ fn default_min_deletes() -> u64 {
 }
 
 impl PairConfig {
+    /// Checks the values a user may have edited by hand.
+    pub fn validate(&self) -> Result<()> {
+        self.bucket_and_prefix()?;
+        if self.part_size < 5 * 1024 * 1024 {
+            bail!("part_size = {} is too small: S3 rejects parts under 5 MiB (5242880)", self.part_size);
+        }
+        if self.multipart_threshold < self.part_size {
+            bail!("multipart_threshold must be at least part_size ({})", self.part_size);
+        }
+        if self.transfers == 0 || self.transfers > 256 {
+            bail!("transfers = {} must be between 1 and 256", self.transfers);
+        }
+        if self.max_delete_percent > 100 {
+            bail!("max_delete_percent = {} must be at most 100", self.max_delete_percent);
+        }
+        Ok(())
+    }
+
     /// Parses `remote` into bucket and prefix.
     pub fn bucket_and_prefix(&self) -> Result<(String, RemotePrefix)> {
         parse_remote(&self.remote)
@@ -159,7 +177,12 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
         };
-        toml::from_str(&text).with_context(|| format!("config {} is not valid", path.display()))
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("config {} is not valid", path.display()))?;
+        for p in &config.pairs {
+            p.validate().with_context(|| format!("config {}, pair {}", path.display(), p.folder.display()))?;
+        }
+        Ok(config)
     }
 
     /// Writes the file atomically (temp file + rename), creating its directory.

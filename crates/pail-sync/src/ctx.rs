@@ -32,6 +32,46 @@ pub struct PairCtx {
     pub store: Arc<dyn ObjectStore>,
     index: Mutex<Index>,
     pub caps: Capabilities,
+    /// Held while this process works on the pair: one sync (or daemon) per pair at a time.
+    _lock: Option<std::fs::File>,
+}
+
+/// Takes the pair's lock file next to its index, or says who holds it.
+pub fn lock_pair(index_path: &Path) -> Result<std::fs::File> {
+    let path = index_path.with_file_name("lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::{Seek, Write};
+            file.set_len(0)?;
+            file.seek(std::io::SeekFrom::Start(0))?;
+            write!(file, "{}", std::process::id())?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            anyhow::bail!(
+                "another pail process (pid {}) is syncing this folder pair; wait for it, or stop it",
+                pid.trim()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
+/// Whether a pail process holds the pair's lock right now.
+pub fn pair_locked(index_path: &Path) -> bool {
+    let path = index_path.with_file_name("lock");
+    match std::fs::File::open(&path) {
+        Ok(f) => matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
 }
 
 /// Where a pair's index lives.
@@ -62,12 +102,20 @@ impl PairCtx {
     /// Connects to the bucket and opens the index. The capabilities come from the index
     /// (probed at init); `probe_again` re-probes and stores the result.
     pub async fn open(cfg: &PairConfig, store: Option<Arc<dyn ObjectStore>>) -> Result<PairCtx> {
-        let (bucket, prefix) = cfg.bucket_and_prefix()?;
         let store: Arc<dyn ObjectStore> = match store {
             Some(s) => s,
             None => Arc::new(AwsStore::connect(&s3_config(cfg)?).await?),
         };
-        let index = open_index(cfg)?;
+        PairCtx::open_with_index(cfg, store, open_index(cfg)?).await
+    }
+
+    /// As `open`, with the store and the index given (tests, tools).
+    pub async fn open_with_index(cfg: &PairConfig, store: Arc<dyn ObjectStore>, index: Index) -> Result<PairCtx> {
+        let (bucket, prefix) = cfg.bucket_and_prefix()?;
+        let lock = match index.path() {
+            p if p == Path::new(":memory:") => None,
+            p => Some(lock_pair(p)?),
+        };
         let caps = match index.meta_get(meta::CAPABILITIES)? {
             Some(json) => serde_json::from_str(&json).context("stored capabilities are unreadable")?,
             None => {
@@ -84,6 +132,7 @@ impl PairCtx {
             store,
             index: Mutex::new(index),
             caps,
+            _lock: lock,
         })
     }
 
@@ -114,8 +163,15 @@ impl PairCtx {
         format!("s3://{}/{}", self.bucket, self.prefix.key_for(path).unwrap_or_default())
     }
 
+    /// Whether the bucket keeps old versions (else pail keeps trash copies).
     pub fn versioned(&self) -> bool {
         matches!(self.caps.versioning, pail_s3::Versioning::Enabled)
+    }
+
+    /// A version id worth recording: Garage returns ids although it keeps no versions, and
+    /// such an id must never be used to address an object.
+    pub fn version_id(&self, v: Option<String>) -> Option<String> {
+        v.filter(|_| self.caps.versioning.keeps_versions())
     }
 
     /// Records the folder root's identity, which later passes compare to detect an unmounted

@@ -77,8 +77,8 @@ fn file_in_the_way(root: &Path, dir: &Path) -> Option<std::path::PathBuf> {
     None
 }
 
-fn remote_ref(head: &Head) -> RemoteRef {
-    RemoteRef { etag: head.etag.clone(), version_id: head.version_id.clone(), size: head.size }
+fn remote_ref(ctx: &PairCtx, head: &Head) -> RemoteRef {
+    RemoteRef { etag: head.etag.clone(), version_id: ctx.version_id(head.version_id.clone()), size: head.size }
 }
 
 pub(crate) async fn download(
@@ -99,7 +99,7 @@ pub(crate) async fn download(
     let size = dl.len;
     match place(dl, &abs, expect) {
         Ok(stat) => {
-            ctx.db().set_base(path, &Base { hash, local: stat, remote: remote_ref(&head) })?;
+            ctx.db().set_base(path, &Base { hash, local: stat, remote: remote_ref(ctx, &head) })?;
             Ok(Outcome::Transferred(size))
         }
         Err(LocalError::Changed(_)) => Ok(Outcome::Deferred("local file changed during download".into())),
@@ -126,7 +126,7 @@ pub(crate) async fn conflict(
     };
     if dl.hash == local.hash {
         drop(dl);
-        ctx.db().set_base(path, &Base { hash: local.hash, local: local.stat, remote: remote_ref(&head) })?;
+        ctx.db().set_base(path, &Base { hash: local.hash, local: local.stat, remote: remote_ref(ctx, &head) })?;
         return Ok(Outcome::Done);
     }
     let now = time::OffsetDateTime::now_utc();
@@ -148,7 +148,7 @@ pub(crate) async fn conflict(
     let size = dl.len;
     match place(dl, &abs, &LocalExpect::Absent) {
         Ok(stat) => {
-            ctx.db().set_base(path, &Base { hash, local: stat, remote: remote_ref(&head) })?;
+            ctx.db().set_base(path, &Base { hash, local: stat, remote: remote_ref(ctx, &head) })?;
             Ok(Outcome::Conflict(size))
         }
         Err(LocalError::Changed(_)) => Ok(Outcome::Deferred("a new local file appeared during the conflict".into())),

@@ -67,9 +67,13 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
     let caps: Option<pail_s3::Capabilities> =
         get(meta::CAPABILITIES)?.and_then(|j| serde_json::from_str(&j).ok());
     let last = get(meta::LAST_FULL_SYNC)?;
-    let state = get(meta::STATE)?.unwrap_or_else(|| "never_synced".into());
+    let mut state = get(meta::STATE)?.unwrap_or_else(|| "never_synced".into());
+    let mut reason = get(meta::STATE_REASON)?.filter(|r| !r.is_empty());
     // A "syncing" state with no process behind it is what a killed sync leaves.
-    let reason = get(meta::STATE_REASON)?.filter(|r| !r.is_empty());
+    if state == "syncing" && !crate::ctx::pair_locked(&crate::ctx::index_path(cfg)?) {
+        state = "error".into();
+        reason = Some("the last sync was interrupted before it finished; run `pail sync`".into());
+    }
     let num = |k: &str| -> Result<u64> { Ok(get(k)?.and_then(|v| v.parse().ok()).unwrap_or(0)) };
     Ok(PairStatus {
         folder: cfg.folder.display().to_string(),

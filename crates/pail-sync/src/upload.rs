@@ -135,6 +135,7 @@ pub(crate) async fn finish_write(
     } else {
         (put.etag, put.version_id)
     };
+    let version_id = ctx.version_id(version_id);
     let remote = RemoteRef { etag, version_id: version_id.clone(), size: local.stat.size };
     ctx.db().set_base(path, &Base { hash: local.hash, local: local.stat, remote })?;
     if !ctx.caps.conditional_writes && ctx.versioned() {
@@ -145,10 +146,15 @@ pub(crate) async fn finish_write(
     Ok(Outcome::Done)
 }
 
-/// Part size for a file: the configured size, raised to keep under 10,000 parts.
+/// Part size for a file: the configured size (S3 wants at least 5 MiB, which the config
+/// check enforces), raised to keep under 10,000 parts.
 fn part_size(ctx: &PairCtx, size: u64) -> u64 {
-    let min = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
-    ctx.cfg.part_size.max(min).max(5 * MIB)
+    let configured = ctx.cfg.part_size.max(1);
+    if configured.saturating_mul(MAX_PARTS) >= size {
+        configured
+    } else {
+        size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB
+    }
 }
 
 /// Multipart upload with parallel parts, resumed from the index when the same file content
