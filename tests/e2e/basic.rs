@@ -16,12 +16,18 @@ fn upload_and_download_both_ways(s: Server) {
     assert_eq!(remote.get("empty").map(Vec::len), Some(0));
     let meta = r.metadata("a.txt");
     assert_eq!(meta.get("pail-device").map(String::as_str), Some("laptop"));
-    assert_eq!(meta.get("pail-blake3").map(String::as_str), Some(blake3::hash(b"hello").to_hex().as_str()));
+    assert_eq!(
+        meta.get("pail-blake3").map(String::as_str),
+        Some(blake3::hash(b"hello").to_hex().as_str())
+    );
 
     // Another S3 client writes; the folder follows.
     r.put_foreign("from-elsewhere.txt", b"written by another client");
     d.sync();
-    assert_eq!(d.read("from-elsewhere.txt").unwrap(), b"written by another client");
+    assert_eq!(
+        d.read("from-elsewhere.txt").unwrap(),
+        b"written by another client"
+    );
     assert_eq!(d.files(), r.files());
     // No temp file survives a finished sync.
     assert!(d.files().keys().all(|k| !k.contains(".pail-tmp-")));
@@ -37,7 +43,12 @@ fn no_change_resync_transfers_nothing(s: Server) {
     d.sync();
     let out = d.sync();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("0 uploaded") && stdout.contains("0 downloaded") && stdout.contains("1 pass"), "{stdout}");
+    assert!(
+        stdout.contains("0 uploaded")
+            && stdout.contains("0 downloaded")
+            && stdout.contains("1 pass"),
+        "{stdout}"
+    );
 }
 on_servers!(no_change_resync_transfers_nothing);
 
@@ -45,12 +56,18 @@ fn status_json_follows_the_contract(s: Server) {
     let r = Remote::new(&s, "status");
     let d = Device::new(&r, "laptop");
     let before = d.status_json();
-    assert_eq!(before["pairs"][0]["last_full_sync"], serde_json::Value::Null);
+    assert_eq!(
+        before["pairs"][0]["last_full_sync"],
+        serde_json::Value::Null
+    );
     d.write("x.txt", b"x");
     d.sync();
     let st = d.status_json();
     let p = &st["pairs"][0];
-    assert_eq!(p["folder"].as_str().unwrap(), d.folder.canonicalize().unwrap().to_str().unwrap());
+    assert_eq!(
+        p["folder"].as_str().unwrap(),
+        d.folder.canonicalize().unwrap().to_str().unwrap()
+    );
     assert_eq!(p["remote"], r.url().as_str());
     assert_eq!(p["state"], "idle");
     assert!(p["last_full_sync"].is_string());
@@ -63,7 +80,10 @@ fn status_json_follows_the_contract(s: Server) {
     if s.versioned {
         assert_eq!(versioning, "enabled");
     } else {
-        assert!(versioning == "unsupported" || versioning == "off", "{versioning}");
+        assert!(
+            versioning == "unsupported" || versioning == "off",
+            "{versioning}"
+        );
     }
     assert_eq!(p["bucket"]["conditional_writes"], s.conditional_writes);
 }
@@ -77,8 +97,14 @@ fn dry_run_changes_nothing(s: Server) {
     let out = d.pail(&["sync", "--dry-run"]);
     assert_ok(&out, "dry run");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("upload") && stdout.contains("new.txt"), "{stdout}");
-    assert!(stdout.contains("download") && stdout.contains("remote.txt"), "{stdout}");
+    assert!(
+        stdout.contains("upload") && stdout.contains("new.txt"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("download") && stdout.contains("remote.txt"),
+        "{stdout}"
+    );
     assert!(d.read("remote.txt").is_none());
     assert!(!r.files().contains_key("new.txt"));
 }
@@ -100,7 +126,10 @@ fn ignored_paths_stay_untouched_both_ways(s: Server) {
     for k in ["debug.log", "build/out.o", ".DS_Store", "notes.txt.swp"] {
         assert!(!remote.contains_key(k), "{k} must not be uploaded");
     }
-    assert!(d.read("server.log").is_none(), "ignored remote key must not be downloaded");
+    assert!(
+        d.read("server.log").is_none(),
+        "ignored remote key must not be downloaded"
+    );
 
     // Ignoring a synced file later deletes nothing on either side (tenet 10).
     d.write(".pailignore", b"*.log\nbuild/\nkeep.txt\n");
@@ -120,14 +149,26 @@ fn symlinks_and_fifos_are_skipped_and_reported(s: Server) {
     d.write("real.txt", b"real");
     std::os::unix::fs::symlink("/etc/passwd", d.path("link-out")).unwrap();
     let fifo = d.path("pipe");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     d.sync();
     let remote = r.files();
     assert_eq!(remote.keys().collect::<Vec<_>>(), vec!["real.txt"]);
     let st = d.status_json();
     let skipped = st["pairs"][0]["skipped"].as_array().unwrap();
-    let paths: Vec<&str> = skipped.iter().map(|e| e["path"].as_str().unwrap()).collect();
-    assert!(paths.contains(&"link-out") && paths.contains(&"pipe"), "{skipped:?}");
+    let paths: Vec<&str> = skipped
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"link-out") && paths.contains(&"pipe"),
+        "{skipped:?}"
+    );
 }
 on_servers!(symlinks_and_fifos_are_skipped_and_reported);
 
@@ -136,13 +177,21 @@ fn multipart_upload_round_trips(s: Server) {
     let a = Device::new(&r, "a");
     a.set_config("multipart_threshold", "6291456");
     a.set_config("part_size", "5242880");
-    let big: Vec<u8> = (0..13_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..13_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     a.write("big.bin", &big);
     a.sync();
     let b = Device::new(&r, "b");
     b.sync();
-    assert!(b.read("big.bin").unwrap() == big, "multipart content differs after the round trip");
-    assert_eq!(r.metadata("big.bin").get("pail-blake3").unwrap(), &blake3::hash(&big).to_hex().to_string());
+    assert!(
+        b.read("big.bin").unwrap() == big,
+        "multipart content differs after the round trip"
+    );
+    assert_eq!(
+        r.metadata("big.bin").get("pail-blake3").unwrap(),
+        &blake3::hash(&big).to_hex().to_string()
+    );
 }
 on_servers!(multipart_upload_round_trips);
 
@@ -156,8 +205,14 @@ fn unversioned_bucket_keeps_trash_copies(s: Server) {
     a.remove("gone.txt");
     a.sync();
     let trash = r.keys_under(".pail/trash/");
-    assert!(trash.iter().any(|k| k.contains("/trash/doc.txt/")), "{trash:?}");
-    assert!(trash.iter().any(|k| k.contains("/trash/gone.txt/")), "{trash:?}");
+    assert!(
+        trash.iter().any(|k| k.contains("/trash/doc.txt/")),
+        "{trash:?}"
+    );
+    assert!(
+        trash.iter().any(|k| k.contains("/trash/gone.txt/")),
+        "{trash:?}"
+    );
 }
 on_servers!(unversioned_bucket_keeps_trash_copies: garage);
 
@@ -169,6 +224,9 @@ fn versioned_bucket_keeps_every_version(s: Server) {
     a.write("doc.txt", b"version 2, longer");
     a.sync();
     assert_eq!(r.version_count("doc.txt"), 2);
-    assert!(r.keys_under(".pail/trash/").is_empty(), "no trash copies needed with versioning");
+    assert!(
+        r.keys_under(".pail/trash/").is_empty(),
+        "no trash copies needed with versioning"
+    );
 }
 on_servers!(versioned_bucket_keeps_every_version: ceph, moto);

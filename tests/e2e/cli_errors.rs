@@ -14,7 +14,11 @@ fn folder_that_is_a_file(s: Server) {
     std::fs::write(&d.folder, b"a file").unwrap();
     let out = d.init();
     assert_code(&out, 1, "init on a file");
-    assert!(stderr(&out).contains("is not a directory"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("is not a directory"),
+        "{}",
+        text(&out)
+    );
 }
 on_servers!(folder_that_is_a_file: moto);
 
@@ -26,7 +30,11 @@ fn unknown_bucket(s: Server) {
     let out = d.init();
     assert_code(&out, 1, "init with an unknown bucket");
     let e = stderr(&out);
-    assert!(e.contains("pail-no-such-bucket-here") && e.to_lowercase().contains("bucket"), "{}", text(&out));
+    assert!(
+        e.contains("pail-no-such-bucket-here") && e.to_lowercase().contains("bucket"),
+        "{}",
+        text(&out)
+    );
 }
 on_servers!(unknown_bucket);
 
@@ -38,8 +46,15 @@ fn wrong_secret_is_access_denied(s: Server) {
     let out = d.init();
     assert_code(&out, 1, "init with a wrong secret");
     let e = stderr(&out).to_lowercase();
-    assert!(e.contains("denied") || e.contains("signature") || e.contains("credentials"), "{}", text(&out));
-    assert!(!stderr(&out).contains("definitely-not-the-secret"), "secrets never reach the output");
+    assert!(
+        e.contains("denied") || e.contains("signature") || e.contains("credentials"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !stderr(&out).contains("definitely-not-the-secret"),
+        "secrets never reach the output"
+    );
 }
 on_servers!(wrong_secret_is_access_denied: ceph, garage);
 
@@ -47,7 +62,15 @@ fn missing_credentials(s: Server) {
     let r = Remote::new(&s, "no-creds");
     let d = Device::uninit(&r, "a");
     let out = d
-        .command(&["init", d.folder.to_str().unwrap(), &r.url(), "--endpoint", &s.endpoint, "--region", &s.region])
+        .command(&[
+            "init",
+            d.folder.to_str().unwrap(),
+            &r.url(),
+            "--endpoint",
+            &s.endpoint,
+            "--region",
+            &s.region,
+        ])
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .output()
@@ -73,7 +96,15 @@ fn overlapping_prefix_is_refused(s: Server) {
     let d = Device::new(&r, "a");
     let other = tempfile::tempdir().unwrap();
     let inner = format!("{}/sub", r.url());
-    let out = d.pail(&["init", other.path().to_str().unwrap(), &inner, "--endpoint", &s.endpoint, "--region", &s.region]);
+    let out = d.pail(&[
+        "init",
+        other.path().to_str().unwrap(),
+        &inner,
+        "--endpoint",
+        &s.endpoint,
+        "--region",
+        &s.region,
+    ]);
     assert_code(&out, 1, "init of an overlapping prefix");
     assert!(stderr(&out).contains("overlaps"), "{}", text(&out));
 }

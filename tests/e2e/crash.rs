@@ -12,7 +12,10 @@ fn kill_9_mid_sync_then_converge(s: Server) {
     a.set_config("part_size", "5242880");
     a.set_config("transfers", "4");
     for i in 0..150 {
-        a.write(&format!("small/{i:03}.txt"), format!("small file {i}").repeat(50).as_bytes());
+        a.write(
+            &format!("small/{i:03}.txt"),
+            format!("small file {i}").repeat(50).as_bytes(),
+        );
     }
     let big: Vec<u8> = (0..24_000_000u32).map(|i| (i % 251) as u8).collect();
     a.write("big.bin", &big);
@@ -68,7 +71,10 @@ fn file_changing_during_upload_is_uploaded_again(s: Server) {
         std::thread::spawn(move || {
             use std::io::Write;
             for i in 0..40 {
-                let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
                 f.write_all(format!("line {i}\n").as_bytes()).unwrap();
                 drop(f);
                 std::thread::sleep(Duration::from_millis(25));
@@ -83,6 +89,11 @@ fn file_changing_during_upload_is_uploaded_again(s: Server) {
     let remote = r.files();
     assert_eq!(remote["growing.log"], std::fs::read(&path).unwrap());
     let meta = r.metadata("growing.log");
-    assert_eq!(meta["pail-blake3"], blake3::hash(&std::fs::read(&path).unwrap()).to_hex().to_string());
+    assert_eq!(
+        meta["pail-blake3"],
+        blake3::hash(&std::fs::read(&path).unwrap())
+            .to_hex()
+            .to_string()
+    );
 }
 on_servers!(file_changing_during_upload_is_uploaded_again);

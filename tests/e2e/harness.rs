@@ -53,15 +53,25 @@ impl Server {
 
     /// An independent client for checks and for writes by "another S3 client".
     pub fn client(&self) -> aws_sdk_s3::Client {
-        let creds = aws_sdk_s3::config::Credentials::new(&self.access_key, &self.secret_key, None, None, "test");
+        let creds = aws_sdk_s3::config::Credentials::new(
+            &self.access_key,
+            &self.secret_key,
+            None,
+            None,
+            "test",
+        );
         let conf = aws_sdk_s3::config::Builder::new()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .region(aws_sdk_s3::config::Region::new(self.region.clone()))
             .endpoint_url(&self.endpoint)
             .credentials_provider(creds)
             .force_path_style(true)
-            .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            )
             .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
@@ -70,12 +80,21 @@ impl Server {
 /// A runtime for the test's own S3 calls.
 pub fn rt() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 /// A fresh prefix per test, so tests share a bucket without seeing each other.
 pub fn unique_prefix(test: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("t/{test}-{nanos:x}-{:x}", std::process::id())
 }
 
@@ -88,7 +107,10 @@ pub struct Remote {
 
 impl Remote {
     pub fn new(server: &Server, test: &str) -> Remote {
-        Remote { server: server.clone(), prefix: unique_prefix(&format!("{}-{test}", server.name)) }
+        Remote {
+            server: server.clone(),
+            prefix: unique_prefix(&format!("{}-{test}", server.name)),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -105,7 +127,12 @@ impl Remote {
         let c = self.server.client();
         let body = body.to_vec();
         rt().block_on(async {
-            c.put_object().bucket(&self.server.bucket).key(&key).body(ByteStream::from(body)).send().await
+            c.put_object()
+                .bucket(&self.server.bucket)
+                .key(&key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
         })
         .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
     }
@@ -115,7 +142,12 @@ impl Remote {
         let c = self.server.client();
         let body = body.to_vec();
         rt().block_on(async {
-            c.put_object().bucket(&self.server.bucket).key(key).body(ByteStream::from(body)).send().await
+            c.put_object()
+                .bucket(&self.server.bucket)
+                .key(key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
         })
         .map(|_| ())
         .map_err(|e| format!("{e:?}"))
@@ -124,8 +156,14 @@ impl Remote {
     pub fn delete_foreign(&self, rel_key: &str) {
         let key = self.key(rel_key);
         let c = self.server.client();
-        rt().block_on(async { c.delete_object().bucket(&self.server.bucket).key(&key).send().await })
-            .unwrap_or_else(|e| panic!("delete {key}: {e:?}"));
+        rt().block_on(async {
+            c.delete_object()
+                .bucket(&self.server.bucket)
+                .key(&key)
+                .send()
+                .await
+        })
+        .unwrap_or_else(|e| panic!("delete {key}: {e:?}"));
     }
 
     /// Current objects under the prefix (relative key -> content), pail's own `.pail/` excluded.
@@ -134,7 +172,12 @@ impl Remote {
         let lp = format!("{}/", self.prefix);
         rt().block_on(async {
             let mut out = BTreeMap::new();
-            let mut pages = c.list_objects_v2().bucket(&self.server.bucket).prefix(&lp).into_paginator().send();
+            let mut pages = c
+                .list_objects_v2()
+                .bucket(&self.server.bucket)
+                .prefix(&lp)
+                .into_paginator()
+                .send();
             while let Some(page) = pages.next().await {
                 for o in page.unwrap().contents() {
                     let key = o.key().unwrap().to_owned();
@@ -142,8 +185,17 @@ impl Remote {
                     if rel.starts_with(".pail/") {
                         continue;
                     }
-                    let body = c.get_object().bucket(&self.server.bucket).key(&key).send().await.unwrap();
-                    out.insert(rel, body.body.collect().await.unwrap().into_bytes().to_vec());
+                    let body = c
+                        .get_object()
+                        .bucket(&self.server.bucket)
+                        .key(&key)
+                        .send()
+                        .await
+                        .unwrap();
+                    out.insert(
+                        rel,
+                        body.body.collect().await.unwrap().into_bytes().to_vec(),
+                    );
                 }
             }
             out
@@ -156,9 +208,19 @@ impl Remote {
         let lp = format!("{}/{under}", self.prefix);
         rt().block_on(async {
             let mut out = Vec::new();
-            let mut pages = c.list_objects_v2().bucket(&self.server.bucket).prefix(&lp).into_paginator().send();
+            let mut pages = c
+                .list_objects_v2()
+                .bucket(&self.server.bucket)
+                .prefix(&lp)
+                .into_paginator()
+                .send();
             while let Some(page) = pages.next().await {
-                out.extend(page.unwrap().contents().iter().map(|o| o.key().unwrap().to_owned()));
+                out.extend(
+                    page.unwrap()
+                        .contents()
+                        .iter()
+                        .map(|o| o.key().unwrap().to_owned()),
+                );
             }
             out
         })
@@ -169,8 +231,17 @@ impl Remote {
         let key = self.key(rel_key);
         let c = self.server.client();
         rt().block_on(async {
-            let r = c.list_object_versions().bucket(&self.server.bucket).prefix(&key).send().await.unwrap();
-            r.versions().iter().filter(|v| v.key() == Some(key.as_str())).count()
+            let r = c
+                .list_object_versions()
+                .bucket(&self.server.bucket)
+                .prefix(&key)
+                .send()
+                .await
+                .unwrap();
+            r.versions()
+                .iter()
+                .filter(|v| v.key() == Some(key.as_str()))
+                .count()
         })
     }
 
@@ -178,11 +249,17 @@ impl Remote {
     pub fn metadata(&self, rel_key: &str) -> std::collections::HashMap<String, String> {
         let key = self.key(rel_key);
         let c = self.server.client();
-        rt().block_on(async { c.head_object().bucket(&self.server.bucket).key(&key).send().await })
-            .unwrap_or_else(|e| panic!("head {key}: {e:?}"))
-            .metadata()
-            .cloned()
-            .unwrap_or_default()
+        rt().block_on(async {
+            c.head_object()
+                .bucket(&self.server.bucket)
+                .key(&key)
+                .send()
+                .await
+        })
+        .unwrap_or_else(|e| panic!("head {key}: {e:?}"))
+        .metadata()
+        .cloned()
+        .unwrap_or_default()
     }
 }
 
@@ -254,7 +331,10 @@ impl Device {
             .env("AWS_SECRET_ACCESS_KEY", &s.secret_key)
             .env("AWS_REGION", &s.region)
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("PAIL_LOG", std::env::var("PAIL_TEST_LOG").unwrap_or_else(|_| "warn".into()));
+            .env(
+                "PAIL_LOG",
+                std::env::var("PAIL_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            );
         c
     }
 
@@ -297,8 +377,15 @@ impl Device {
     /// Sets a config key of this device's pair (e.g. smaller multipart parts for tests).
     pub fn set_config(&self, key: &str, value: &str) {
         let text = std::fs::read_to_string(&self.config).unwrap();
-        let mut lines: Vec<String> = text.lines().filter(|l| !l.starts_with(&format!("{key} ="))).map(String::from).collect();
-        let at = lines.iter().position(|l| l.starts_with("device =")).unwrap();
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{key} =")))
+            .map(String::from)
+            .collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("device ="))
+            .unwrap();
         lines.insert(at + 1, format!("{key} = {value}"));
         std::fs::write(&self.config, lines.join("\n") + "\n").unwrap();
     }
@@ -343,7 +430,10 @@ pub fn assert_code(out: &Output, code: i32, what: &str) {
 
 /// Files whose names mark them as conflict copies.
 pub fn conflict_copies(files: &BTreeMap<String, Vec<u8>>) -> Vec<(&String, &Vec<u8>)> {
-    files.iter().filter(|(k, _)| k.contains(" (conflict from ")).collect()
+    files
+        .iter()
+        .filter(|(k, _)| k.contains(" (conflict from "))
+        .collect()
 }
 
 /// Generates one `#[test]` per server for a test body `fn name(server: Server)`.

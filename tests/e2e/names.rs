@@ -28,11 +28,18 @@ fn hostile_remote_keys_never_escape_the_folder(s: Server) {
     assert!(!parent.join("b.txt").exists());
     assert!(!std::path::Path::new("/abs.txt").exists());
     let files = a.files();
-    assert_eq!(files.keys().collect::<Vec<_>>(), vec!["fine.txt"], "only the safe key is written");
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        vec!["fine.txt"],
+        "only the safe key is written"
+    );
     let st = a.status_json();
     let skipped = st["pairs"][0]["skipped"].as_array().unwrap();
     for k in &written {
-        assert!(skipped.iter().any(|e| e["path"] == k.as_str()), "{k} must be reported, got {skipped:?}");
+        assert!(
+            skipped.iter().any(|e| e["path"] == k.as_str()),
+            "{k} must be reported, got {skipped:?}"
+        );
     }
 }
 on_servers!(hostile_remote_keys_never_escape_the_folder);
@@ -49,7 +56,12 @@ fn over_long_names_are_reported(s: Server) {
     if ok.is_ok() {
         let st = a.status_json();
         let skipped = st["pairs"][0]["skipped"].as_array().unwrap();
-        assert!(skipped.iter().any(|e| e["path"].as_str().unwrap().contains(&long)), "{skipped:?}");
+        assert!(
+            skipped
+                .iter()
+                .any(|e| e["path"].as_str().unwrap().contains(&long)),
+            "{skipped:?}"
+        );
     }
 }
 on_servers!(over_long_names_are_reported);
@@ -57,7 +69,13 @@ on_servers!(over_long_names_are_reported);
 fn unicode_and_special_characters_round_trip(s: Server) {
     let r = Remote::new(&s, "unicode");
     let a = Device::new(&r, "a");
-    let names = ["café.txt", "日本語/ファイル.md", "with space & plus+.txt", "percent%20sign.txt", "q?mark#hash.txt"];
+    let names = [
+        "café.txt",
+        "日本語/ファイル.md",
+        "with space & plus+.txt",
+        "percent%20sign.txt",
+        "q?mark#hash.txt",
+    ];
     for n in names {
         a.write(n, n.as_bytes());
     }

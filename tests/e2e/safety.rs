@@ -11,8 +11,15 @@ fn missing_root_stops(s: Server) {
     std::fs::remove_dir_all(&a.folder).unwrap();
     let out = a.pail(&["sync"]);
     assert_code(&out, 3, "sync with the folder missing");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"), "{}", text(&out));
-    assert!(r.files().contains_key("important.txt"), "nothing deleted remotely");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        r.files().contains_key("important.txt"),
+        "nothing deleted remotely"
+    );
     let st = a.status_json();
     assert_eq!(st["pairs"][0]["state"], "safety_stop");
 }
@@ -45,7 +52,11 @@ fn mass_delete_stops_and_renames_do_not_count(s: Server) {
     // Renaming every file is not a mass delete.
     std::fs::create_dir(a.path("moved")).unwrap();
     for i in 0..30 {
-        std::fs::rename(a.path(&format!("f{i:02}.txt")), a.path(&format!("moved/f{i:02}.txt"))).unwrap();
+        std::fs::rename(
+            a.path(&format!("f{i:02}.txt")),
+            a.path(&format!("moved/f{i:02}.txt")),
+        )
+        .unwrap();
     }
     a.sync();
     assert_eq!(r.files().len(), 30);
@@ -57,7 +68,11 @@ fn mass_delete_stops_and_renames_do_not_count(s: Server) {
     assert_code(&out, 3, "mass delete");
     assert_eq!(r.files().len(), 30, "nothing deleted before confirmation");
     let dry = a.pail(&["sync", "--dry-run"]);
-    assert!(String::from_utf8_lossy(&dry.stdout).contains("safety stop"), "{}", text(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("safety stop"),
+        "{}",
+        text(&dry)
+    );
     assert_ok(&a.pail(&["sync", "--confirm-deletes"]), "confirmed");
     assert_eq!(r.files().len(), 10);
     // A second device sees the deletes as remote deletes: also a mass delete for it? No:

@@ -39,14 +39,22 @@ fn edit_edit_keeps_both(s: Server) {
     assert_eq!(files["notes.txt"], b"alpha's edit");
     let copies = conflict_copies(&files);
     assert_eq!(copies.len(), 1, "{:?}", files.keys());
-    assert!(copies[0].0.starts_with("notes (conflict from beta ") && copies[0].0.ends_with(").txt"), "{}", copies[0].0);
+    assert!(
+        copies[0].0.starts_with("notes (conflict from beta ") && copies[0].0.ends_with(").txt"),
+        "{}",
+        copies[0].0
+    );
     assert_eq!(copies[0].1, b"beta's edit");
     assert_eq!(b.status_json()["pairs"][0]["conflicts"], 1);
 }
 on_servers!(edit_edit_keeps_both);
 
 fn edit_delete_edit_wins(s: Server) {
-    let (r, a, b) = pair(&s, "edit-delete", &[("x.txt", b"base"), ("other.txt", b"o")]);
+    let (r, a, b) = pair(
+        &s,
+        "edit-delete",
+        &[("x.txt", b"base"), ("other.txt", b"o")],
+    );
     a.write("x.txt", b"edited");
     b.remove("x.txt");
     b.sync();
@@ -57,7 +65,11 @@ fn edit_delete_edit_wins(s: Server) {
 on_servers!(edit_delete_edit_wins);
 
 fn delete_edit_edit_wins(s: Server) {
-    let (r, a, b) = pair(&s, "delete-edit", &[("x.txt", b"base"), ("other.txt", b"o")]);
+    let (r, a, b) = pair(
+        &s,
+        "delete-edit",
+        &[("x.txt", b"base"), ("other.txt", b"o")],
+    );
     a.remove("x.txt");
     b.write("x.txt", b"edited by beta");
     b.sync();
@@ -65,7 +77,11 @@ fn delete_edit_edit_wins(s: Server) {
     converge(&r, &a, &b);
     assert_eq!(a.files()["x.txt"], b"edited by beta");
     // And the other order: the delete reaches the bucket first.
-    let (r, a, b) = pair(&s, "delete-edit-2", &[("y.txt", b"base"), ("other.txt", b"o")]);
+    let (r, a, b) = pair(
+        &s,
+        "delete-edit-2",
+        &[("y.txt", b"base"), ("other.txt", b"o")],
+    );
     a.remove("y.txt");
     b.write("y.txt", b"edited by beta");
     a.sync();
@@ -99,7 +115,11 @@ fn new_new_equal_content_is_not_a_conflict(s: Server) {
     converge(&r, &a, &b);
     assert!(conflict_copies(&a.files()).is_empty());
     if s.versioned {
-        assert_eq!(r.version_count("same.txt"), 1, "equal content must not be uploaded twice");
+        assert_eq!(
+            r.version_count("same.txt"),
+            1,
+            "equal content must not be uploaded twice"
+        );
     }
 }
 on_servers!(new_new_equal_content_is_not_a_conflict);
@@ -124,7 +144,10 @@ fn rename_is_a_server_side_copy(s: Server) {
     std::fs::rename(a.path("photos/img.jpg"), a.path("archive/img.jpg")).unwrap();
     let out = a.sync();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("1 copied server-side") && stdout.contains("0 uploaded"), "{stdout}");
+    assert!(
+        stdout.contains("1 copied server-side") && stdout.contains("0 uploaded"),
+        "{stdout}"
+    );
     b.sync();
     assert_eq!(b.read("archive/img.jpg").unwrap(), vec![42u8; 50_000]);
     assert!(b.read("photos/img.jpg").is_none());

@@ -71,16 +71,25 @@ impl PairConfig {
     pub fn validate(&self) -> Result<()> {
         self.bucket_and_prefix()?;
         if self.part_size < 5 * 1024 * 1024 {
-            bail!("part_size = {} is too small: S3 rejects parts under 5 MiB (5242880)", self.part_size);
+            bail!(
+                "part_size = {} is too small: S3 rejects parts under 5 MiB (5242880)",
+                self.part_size
+            );
         }
         if self.multipart_threshold < self.part_size {
-            bail!("multipart_threshold must be at least part_size ({})", self.part_size);
+            bail!(
+                "multipart_threshold must be at least part_size ({})",
+                self.part_size
+            );
         }
         if self.transfers == 0 || self.transfers > 256 {
             bail!("transfers = {} must be between 1 and 256", self.transfers);
         }
         if self.max_delete_percent > 100 {
-            bail!("max_delete_percent = {} must be at most 100", self.max_delete_percent);
+            bail!(
+                "max_delete_percent = {} must be at most 100",
+                self.max_delete_percent
+            );
         }
         Ok(())
     }
@@ -91,7 +100,10 @@ impl PairConfig {
     }
 
     pub fn safety(&self) -> SafetyConfig {
-        SafetyConfig { max_delete_percent: self.max_delete_percent, min_deletes: self.min_deletes }
+        SafetyConfig {
+            max_delete_percent: self.max_delete_percent,
+            min_deletes: self.min_deletes,
+        }
     }
 
     /// A stable id for this pair's state directory: two pairs with different folders or
@@ -103,9 +115,16 @@ impl PairConfig {
         h.update(self.remote.as_bytes());
         h.update(b"\0");
         h.update(self.endpoint.as_deref().unwrap_or("").as_bytes());
-        let name = self.folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let safe: String =
-            name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(32).collect();
+        let name = self
+            .folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(32)
+            .collect();
         format!("{safe}-{}", &h.finalize().to_hex()[..16])
     }
 
@@ -134,7 +153,9 @@ pub fn parse_remote(remote: &str) -> Result<(String, RemotePrefix)> {
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.len() < 3
         || bucket.len() > 63
-        || !bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        || !bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
     {
         bail!(
             "{bucket:?} in {remote:?} is not a valid bucket name: 3-63 characters of lowercase letters, digits, '-' and '.'"
@@ -166,7 +187,10 @@ pub fn state_dir() -> Result<PathBuf> {
     }
     let dirs = directories::ProjectDirs::from("", "", "pail")
         .context("cannot find the home directory: set PAIL_STATE_DIR")?;
-    Ok(dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).to_owned())
+    Ok(dirs
+        .state_dir()
+        .unwrap_or_else(|| dirs.data_local_dir())
+        .to_owned())
 }
 
 impl Config {
@@ -175,12 +199,16 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read config {}", path.display()));
+            }
         };
-        let config: Config =
-            toml::from_str(&text).with_context(|| format!("config {} is not valid", path.display()))?;
+        let config: Config = toml::from_str(&text)
+            .with_context(|| format!("config {} is not valid", path.display()))?;
         for p in &config.pairs {
-            p.validate().with_context(|| format!("config {}, pair {}", path.display(), p.folder.display()))?;
+            p.validate().with_context(|| {
+                format!("config {}, pair {}", path.display(), p.folder.display())
+            })?;
         }
         Ok(config)
     }
@@ -207,7 +235,10 @@ impl Config {
                 let f = std::path::absolute(f)?;
                 let found: Vec<_> = self.pairs.iter().filter(|p| p.folder == f).collect();
                 if found.is_empty() {
-                    bail!("{} is not a configured folder (see `pail status`)", f.display());
+                    bail!(
+                        "{} is not a configured folder (see `pail status`)",
+                        f.display()
+                    );
                 }
                 Ok(found)
             }
@@ -274,12 +305,28 @@ mod tests {
     #[test]
     fn overlapping_pairs_are_refused() {
         let mut c = Config::default();
-        c.pairs.push(PairConfig::new("/home/u/Pail".into(), "s3://bkt/laptop".into(), "d".into()));
-        let nested = PairConfig::new("/home/u/Pail/sub".into(), "s3://bkt/other".into(), "d".into());
+        c.pairs.push(PairConfig::new(
+            "/home/u/Pail".into(),
+            "s3://bkt/laptop".into(),
+            "d".into(),
+        ));
+        let nested = PairConfig::new(
+            "/home/u/Pail/sub".into(),
+            "s3://bkt/other".into(),
+            "d".into(),
+        );
         assert!(c.check_no_overlap(&nested).is_err());
-        let prefix = PairConfig::new("/home/u/Other".into(), "s3://bkt/laptop/x".into(), "d".into());
+        let prefix = PairConfig::new(
+            "/home/u/Other".into(),
+            "s3://bkt/laptop/x".into(),
+            "d".into(),
+        );
         assert!(c.check_no_overlap(&prefix).is_err());
-        let fine = PairConfig::new("/home/u/Other".into(), "s3://bkt/laptop2".into(), "d".into());
+        let fine = PairConfig::new(
+            "/home/u/Other".into(),
+            "s3://bkt/laptop2".into(),
+            "d".into(),
+        );
         assert!(c.check_no_overlap(&fine).is_ok());
     }
 }

@@ -61,7 +61,9 @@ pub fn lock_pair(index_path: &Path) -> Result<std::fs::File> {
                 pid.trim()
             )
         }
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
     }
 }
 
@@ -76,7 +78,10 @@ pub fn pair_locked(index_path: &Path) -> bool {
 
 /// Where a pair's index lives.
 pub fn index_path(cfg: &PairConfig) -> Result<PathBuf> {
-    Ok(state_dir()?.join("pairs").join(cfg.state_id()).join("index.db"))
+    Ok(state_dir()?
+        .join("pairs")
+        .join(cfg.state_id())
+        .join("index.db"))
 }
 
 /// The S3 connection settings of a pair.
@@ -110,14 +115,20 @@ impl PairCtx {
     }
 
     /// As `open`, with the store and the index given (tests, tools).
-    pub async fn open_with_index(cfg: &PairConfig, store: Arc<dyn ObjectStore>, index: Index) -> Result<PairCtx> {
+    pub async fn open_with_index(
+        cfg: &PairConfig,
+        store: Arc<dyn ObjectStore>,
+        index: Index,
+    ) -> Result<PairCtx> {
         let (bucket, prefix) = cfg.bucket_and_prefix()?;
         let lock = match index.path() {
             p if p == Path::new(":memory:") => None,
             p => Some(lock_pair(p)?),
         };
         let caps = match index.meta_get(meta::CAPABILITIES)? {
-            Some(json) => serde_json::from_str(&json).context("stored capabilities are unreadable")?,
+            Some(json) => {
+                serde_json::from_str(&json).context("stored capabilities are unreadable")?
+            }
             None => {
                 let caps = pail_s3::probe(store.as_ref(), &prefix, &cfg.device).await?;
                 index.meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
@@ -139,7 +150,8 @@ impl PairCtx {
     /// Probes the bucket again and records the result (done at init and on every start).
     pub async fn reprobe(&mut self) -> Result<()> {
         let caps = pail_s3::probe(self.store.as_ref(), &self.prefix, &self.cfg.device).await?;
-        self.db().meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
+        self.db()
+            .meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
         self.caps = caps;
         Ok(())
     }
@@ -160,7 +172,11 @@ impl PairCtx {
     }
 
     pub fn remote_url(&self, path: &RelPath) -> String {
-        format!("s3://{}/{}", self.bucket, self.prefix.key_for(path).unwrap_or_default())
+        format!(
+            "s3://{}/{}",
+            self.bucket,
+            self.prefix.key_for(path).unwrap_or_default()
+        )
     }
 
     /// Whether the bucket keeps old versions (else pail keeps trash copies).

@@ -14,18 +14,28 @@ use crate::localfs::{LocalError, remove_expected};
 use crate::retry::transient;
 use crate::upload::remote_still;
 
-pub(crate) async fn delete_remote(ctx: &Arc<PairCtx>, path: &RelPath, expect: &RemoteRef) -> Result<Outcome> {
+pub(crate) async fn delete_remote(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    expect: &RemoteRef,
+) -> Result<Outcome> {
     let key = ctx.key(path)?;
     let expect_remote = RemoteExpect::Is(expect.clone());
     if !remote_still(ctx, &key, &expect_remote).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
     crate::trash::keep(ctx, &key).await?;
-    let cond = if ctx.caps.conditional_writes { Condition::IfMatch(expect.etag.clone()) } else { Condition::None };
+    let cond = if ctx.caps.conditional_writes {
+        Condition::IfMatch(expect.etag.clone())
+    } else {
+        Condition::None
+    };
     match transient(|| ctx.store.delete(&key, None, cond.clone())).await {
         Ok(_) | Err(StoreError::NotFound { .. }) => {}
         Err(StoreError::PreconditionFailed { .. }) => {
-            return Ok(Outcome::Deferred("changed remotely by another device (412)".into()));
+            return Ok(Outcome::Deferred(
+                "changed remotely by another device (412)".into(),
+            ));
         }
         Err(e) => return Err(e).with_context(|| format!("deleting {}", ctx.remote_url(path))),
     }
@@ -39,7 +49,9 @@ pub(crate) fn delete_local(ctx: &PairCtx, path: &RelPath, expect: &LocalExpect) 
             ctx.db().remove_base(path)?;
             Ok(Outcome::Done)
         }
-        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred("local file changed: the edit wins".into())),
+        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred(
+            "local file changed: the edit wins".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }

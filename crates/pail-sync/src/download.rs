@@ -32,32 +32,39 @@ async fn fetch(
         }
         Err(e) => return Err(e.into()),
     };
-    if let Some(parent) = target.parent() {
-        if let Some(clash) = file_in_the_way(ctx.root(), parent) {
-            bail!(
-                "{} is a file here but a folder in the bucket ({key}): rename one of them",
-                clash.display()
-            );
-        }
+    if let Some(clash) = target
+        .parent()
+        .and_then(|parent| file_in_the_way(ctx.root(), parent))
+    {
+        bail!(
+            "{} is a file here but a folder in the bucket ({key}): rename one of them",
+            clash.display()
+        );
     }
-    let mut w = TempWriter::create(target).with_context(|| format!("cannot write next to {}", target.display()))?;
+    let mut w = TempWriter::create(target)
+        .with_context(|| format!("cannot write next to {}", target.display()))?;
     let mut body = get.body;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.with_context(|| format!("downloading {key}"))?;
-        w.write(&chunk).with_context(|| format!("cannot write next to {}", target.display()))?;
+        w.write(&chunk)
+            .with_context(|| format!("cannot write next to {}", target.display()))?;
     }
     let head = get.head;
     if w.len() != head.size {
-        bail!("{key}: got {} bytes, expected {}; will retry next pass", w.len(), head.size);
+        bail!(
+            "{key}: got {} bytes, expected {}; will retry next pass",
+            w.len(),
+            head.size
+        );
     }
     let mtime = head.meta.mtime_ns.or(Some(head.last_modified_ns));
-    let dl = w.finish(mtime).with_context(|| format!("cannot write next to {}", target.display()))?;
-    if let Some(expected) = head.meta.blake3 {
-        if expected != dl.hash {
-            bail!(
-                "{key}: content does not match its pail-blake3 metadata (corrupt, or rewritten by a client that kept stale metadata); not placed"
-            );
-        }
+    let dl = w
+        .finish(mtime)
+        .with_context(|| format!("cannot write next to {}", target.display()))?;
+    if head.meta.blake3.is_some_and(|expected| expected != dl.hash) {
+        bail!(
+            "{key}: content does not match its pail-blake3 metadata (corrupt, or rewritten by a client that kept stale metadata); not placed"
+        );
     }
     Ok(Some((head, dl)))
 }
@@ -78,7 +85,11 @@ fn file_in_the_way(root: &Path, dir: &Path) -> Option<std::path::PathBuf> {
 }
 
 fn remote_ref(ctx: &PairCtx, head: &Head) -> RemoteRef {
-    RemoteRef { etag: head.etag.clone(), version_id: ctx.version_id(head.version_id.clone()), size: head.size }
+    RemoteRef {
+        etag: head.etag.clone(),
+        version_id: ctx.version_id(head.version_id.clone()),
+        size: head.size,
+    }
 }
 
 pub(crate) async fn download(
@@ -90,19 +101,32 @@ pub(crate) async fn download(
     let key = ctx.key(path)?;
     let abs = ctx.abs(path);
     if !still_expected(&abs, expect)? {
-        return Ok(Outcome::Deferred("local file changed since the scan".into()));
+        return Ok(Outcome::Deferred(
+            "local file changed since the scan".into(),
+        ));
     }
     let Some((head, dl)) = fetch(ctx, &key, None, &abs).await? else {
-        return Ok(Outcome::Deferred("deleted remotely since the listing".into()));
+        return Ok(Outcome::Deferred(
+            "deleted remotely since the listing".into(),
+        ));
     };
     let hash = dl.hash;
     let size = dl.len;
     match place(dl, &abs, expect) {
         Ok(stat) => {
-            ctx.db().set_base(path, &Base { hash, local: stat, remote: remote_ref(ctx, &head) })?;
+            ctx.db().set_base(
+                path,
+                &Base {
+                    hash,
+                    local: stat,
+                    remote: remote_ref(ctx, &head),
+                },
+            )?;
             Ok(Outcome::Transferred(size))
         }
-        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred("local file changed during download".into())),
+        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred(
+            "local file changed during download".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -117,24 +141,42 @@ pub(crate) async fn conflict(
 ) -> Result<Outcome> {
     let key = ctx.key(path)?;
     let abs = ctx.abs(path);
-    let expect = LocalExpect::Is { stat: local.stat, hash: local.hash };
+    let expect = LocalExpect::Is {
+        stat: local.stat,
+        hash: local.hash,
+    };
     if !still_expected(&abs, &expect)? {
-        return Ok(Outcome::Deferred("local file changed since the scan".into()));
+        return Ok(Outcome::Deferred(
+            "local file changed since the scan".into(),
+        ));
     }
     let Some((head, dl)) = fetch(ctx, &key, None, &abs).await? else {
-        return Ok(Outcome::Deferred("deleted remotely since the listing".into()));
+        return Ok(Outcome::Deferred(
+            "deleted remotely since the listing".into(),
+        ));
     };
     if dl.hash == local.hash {
         drop(dl);
-        ctx.db().set_base(path, &Base { hash: local.hash, local: local.stat, remote: remote_ref(ctx, &head) })?;
+        ctx.db().set_base(
+            path,
+            &Base {
+                hash: local.hash,
+                local: local.stat,
+                remote: remote_ref(ctx, &head),
+            },
+        )?;
         return Ok(Outcome::Done);
     }
     let now = time::OffsetDateTime::now_utc();
-    let copy = conflict_name_unique(path, &ctx.cfg.device, now, |p| ctx.abs(p).symlink_metadata().is_ok())
-        .context("no usable conflict copy name")?;
+    let copy = conflict_name_unique(path, &ctx.cfg.device, now, |p| {
+        ctx.abs(p).symlink_metadata().is_ok()
+    })
+    .context("no usable conflict copy name")?;
     // Re-check right before moving the user's file (tenet 2).
     if !still_expected(&abs, &expect)? {
-        return Ok(Outcome::Deferred("local file changed during download".into()));
+        return Ok(Outcome::Deferred(
+            "local file changed during download".into(),
+        ));
     }
     move_no_replace(&abs, &ctx.abs(&copy))?;
     ctx.db().add_conflict(&ConflictRecord {
@@ -148,10 +190,19 @@ pub(crate) async fn conflict(
     let size = dl.len;
     match place(dl, &abs, &LocalExpect::Absent) {
         Ok(stat) => {
-            ctx.db().set_base(path, &Base { hash, local: stat, remote: remote_ref(ctx, &head) })?;
+            ctx.db().set_base(
+                path,
+                &Base {
+                    hash,
+                    local: stat,
+                    remote: remote_ref(ctx, &head),
+                },
+            )?;
             Ok(Outcome::Conflict(size))
         }
-        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred("a new local file appeared during the conflict".into())),
+        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred(
+            "a new local file appeared during the conflict".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -167,18 +218,29 @@ pub(crate) async fn version_to_conflict_copy(
 ) -> Result<()> {
     let now = time::OffsetDateTime::now_utc();
     let head = transient(|| ctx.store.head(key, Some(version))).await?;
-    let device = head.as_ref().and_then(|h| h.meta.device.clone()).unwrap_or_else(|| "other client".into());
-    let copy = conflict_name_unique(path, &device, now, |p| ctx.abs(p).symlink_metadata().is_ok())
-        .context("no usable conflict copy name")?;
+    let device = head
+        .as_ref()
+        .and_then(|h| h.meta.device.clone())
+        .unwrap_or_else(|| "other client".into());
+    let copy = conflict_name_unique(path, &device, now, |p| {
+        ctx.abs(p).symlink_metadata().is_ok()
+    })
+    .context("no usable conflict copy name")?;
     let target = ctx.abs(&copy);
     let Some((_, dl)) = fetch(ctx, key, Some(version), &target).await? else {
         return Ok(());
     };
     place(dl, &target, &LocalExpect::Absent)?;
-    ctx.db().add_conflict(&ConflictRecord { path: copy, original: path.clone(), device, created_at: now })?;
+    ctx.db().add_conflict(&ConflictRecord {
+        path: copy,
+        original: path.clone(),
+        device,
+        created_at: now,
+    })?;
     Ok(())
 }
 
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

@@ -57,7 +57,12 @@ const MAX_PASSES: u32 = 5;
 
 fn stop_text(s: &SafetyStop) -> String {
     match s {
-        SafetyStop::MassDelete { local_deletes, remote_deletes, synced, percent } => format!(
+        SafetyStop::MassDelete {
+            local_deletes,
+            remote_deletes,
+            synced,
+            percent,
+        } => format!(
             "this pass would delete {local_deletes} local and {remote_deletes} remote file(s) out of {synced} synced ({percent}%), over the safety limit; if that is intended, run `pail sync --confirm-deletes`"
         ),
     }
@@ -113,17 +118,35 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         if let Some(why) = stop.filter(|_| !opts.confirm) {
             return Ok(SyncResult::SafetyStop(why));
         }
-        let work = plan.actions.iter().filter(|a| !matches!(a, Action::Record { .. } | Action::Forget { .. })).count();
+        let work = plan
+            .actions
+            .iter()
+            .filter(|a| !matches!(a, Action::Record { .. } | Action::Forget { .. }))
+            .count();
         {
             let db = ctx.db();
-            let ups = plan.actions.iter().filter(|a| matches!(a, Action::Upload { .. } | Action::CopyRemote { .. })).count();
-            let downs = plan.actions.iter().filter(|a| matches!(a, Action::Download { .. } | Action::Conflict { .. })).count();
+            let ups = plan
+                .actions
+                .iter()
+                .filter(|a| matches!(a, Action::Upload { .. } | Action::CopyRemote { .. }))
+                .count();
+            let downs = plan
+                .actions
+                .iter()
+                .filter(|a| matches!(a, Action::Download { .. } | Action::Conflict { .. }))
+                .count();
             db.meta_set(meta::PENDING_UPLOADS, &ups.to_string())?;
             db.meta_set(meta::PENDING_DOWNLOADS, &downs.to_string())?;
         }
         count(&plan.actions, &mut totals);
         let report = execute(ctx, plan.actions).await;
-        let ExecReport { bytes, conflicts, deferred, errors, .. } = report;
+        let ExecReport {
+            bytes,
+            conflicts,
+            deferred,
+            errors,
+            ..
+        } = report;
         totals.bytes += bytes;
         totals.conflicts += conflicts;
         {
@@ -135,14 +158,25 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         // the proof of convergence (and uploads the conflict copies this one made). Paths
         // that fail for good end the loop once nothing else is left.
         if work == 0 || errors.len() == work {
-            return Ok(if errors.is_empty() { SyncResult::Converged(totals) } else { SyncResult::Errors(totals, errors) });
+            return Ok(if errors.is_empty() {
+                SyncResult::Converged(totals)
+            } else {
+                SyncResult::Errors(totals, errors)
+            });
         }
         if totals.passes >= MAX_PASSES {
             let mut errors = errors;
             for (p, why) in deferred {
-                errors.push((p.to_string(), format!("still changing after {MAX_PASSES} passes: {why}")));
+                errors.push((
+                    p.to_string(),
+                    format!("still changing after {MAX_PASSES} passes: {why}"),
+                ));
             }
-            return Ok(if errors.is_empty() { SyncResult::Converged(totals) } else { SyncResult::Errors(totals, errors) });
+            return Ok(if errors.is_empty() {
+                SyncResult::Converged(totals)
+            } else {
+                SyncResult::Errors(totals, errors)
+            });
         }
     }
 }
@@ -177,7 +211,10 @@ fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<String>> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", root.display())),
         Ok(m) if !m.is_dir() => {
-            return Ok(Some(format!("{} is not a directory; nothing was changed", root.display())));
+            return Ok(Some(format!(
+                "{} is not a directory; nothing was changed",
+                root.display()
+            )));
         }
         Ok(_) => {}
     }
@@ -203,7 +240,11 @@ fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<String>> {
     Ok(None)
 }
 
-async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Totals) -> Result<Prepared> {
+async fn prepare_pass(
+    ctx: &Arc<PairCtx>,
+    opts: &SyncOptions,
+    totals: &mut Totals,
+) -> Result<Prepared> {
     if let Some(why) = check_root(ctx, opts.confirm)? {
         return Ok(Prepared::Stop(why));
     }
@@ -240,8 +281,19 @@ async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Total
                     }
                     listed += 1;
                     collisions.push(&path);
-                    let object = pail_core::RemoteRef { etag: o.etag, version_id: None, size: o.size };
-                    batch.push((path, RemoteObject { object, hash: None, last_modified_ns: o.last_modified_ns }));
+                    let object = pail_core::RemoteRef {
+                        etag: o.etag,
+                        version_id: None,
+                        size: o.size,
+                    };
+                    batch.push((
+                        path,
+                        RemoteObject {
+                            object,
+                            hash: None,
+                            last_modified_ns: o.last_modified_ns,
+                        },
+                    ));
                 }
                 Ok(None) => {}
                 Err(e) => skipped.push((o.key.clone(), format!("remote key not synced: {e}"))),
@@ -294,7 +346,11 @@ async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Total
         let db = ctx.db();
         for h in heads {
             let (path, _key, etag, head) = h?;
-            if let Some(hash) = head.as_ref().filter(|h| h.etag == etag).and_then(|h| h.meta.blake3) {
+            if let Some(hash) = head
+                .as_ref()
+                .filter(|h| h.etag == etag)
+                .and_then(|h| h.meta.blake3)
+            {
                 db.set_remote_scan_hash(&path, &hash)?;
             }
         }
@@ -303,7 +359,7 @@ async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Total
     // Paths that became ignored: forget their base, touch nothing (tenet 10).
     {
         let db = ctx.db();
-        for path in db.bases_now_ignored(&|p: &pail_core::RelPath| rules.is_ignored(p, false))? {
+        for path in db.bases_now_ignored(|p: &pail_core::RelPath| rules.is_ignored(p, false))? {
             db.remove_base(&path)?;
         }
     }
@@ -322,7 +378,12 @@ async fn prepare_pass(ctx: &Arc<PairCtx>, opts: &SyncOptions, totals: &mut Total
         db.find_base_by_hash(hash)
             .ok()
             .flatten()
-            .map(|(path, base)| CopySource { path, object: base.remote })
+            .map(|(path, base)| CopySource {
+                path,
+                object: base.remote,
+            })
     };
-    Ok(Prepared::Plan(planner.finish_with(&ctx.cfg.safety(), &mut locate)))
+    Ok(Prepared::Plan(
+        planner.finish_with(&ctx.cfg.safety(), &mut locate),
+    ))
 }

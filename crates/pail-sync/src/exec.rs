@@ -49,7 +49,11 @@ fn phase(a: &Action) -> u8 {
     }
 }
 
-async fn run_one(ctx: &Arc<PairCtx>, action: &Action, parts: &Arc<Semaphore>) -> anyhow::Result<Outcome> {
+async fn run_one(
+    ctx: &Arc<PairCtx>,
+    action: &Action,
+    parts: &Arc<Semaphore>,
+) -> anyhow::Result<Outcome> {
     match action {
         Action::Record { path, base } => {
             ctx.db().set_base(path, base)?;
@@ -59,18 +63,34 @@ async fn run_one(ctx: &Arc<PairCtx>, action: &Action, parts: &Arc<Semaphore>) ->
             ctx.db().remove_base(path)?;
             Ok(Outcome::Done)
         }
-        Action::Upload { path, local, expect } => {
+        Action::Upload {
+            path,
+            local,
+            expect,
+        } => {
             let out = upload::upload(ctx, path, local, expect, parts).await?;
             Ok(match out {
                 Outcome::Done => Outcome::Transferred(local.stat.size),
                 o => o,
             })
         }
-        Action::CopyRemote { path, local, from, from_object, expect } => {
-            upload::copy(ctx, path, local, from, from_object, expect, parts).await
-        }
-        Action::Download { path, remote, expect } => download::download(ctx, path, remote, expect).await,
-        Action::Conflict { path, local, remote } => download::conflict(ctx, path, local, remote).await,
+        Action::CopyRemote {
+            path,
+            local,
+            from,
+            from_object,
+            expect,
+        } => upload::copy(ctx, path, local, from, from_object, expect, parts).await,
+        Action::Download {
+            path,
+            remote,
+            expect,
+        } => download::download(ctx, path, remote, expect).await,
+        Action::Conflict {
+            path,
+            local,
+            remote,
+        } => download::conflict(ctx, path, local, remote).await,
         Action::DeleteRemote { path, expect, .. } => delete::delete_remote(ctx, path, expect).await,
         Action::DeleteLocal { path, expect } => delete::delete_local(ctx, path, expect),
     }
@@ -87,7 +107,11 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
     let mut start = 0;
     while start < actions.len() {
         let p = phase(&actions[start]);
-        let end = start + actions[start..].iter().take_while(|a| phase(a) == p).count();
+        let end = start
+            + actions[start..]
+                .iter()
+                .take_while(|a| phase(a) == p)
+                .count();
         let outcomes: Vec<_> = futures::stream::iter(&actions[start..end])
             .map(|a| {
                 let parts = parts.clone();

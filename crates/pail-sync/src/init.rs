@@ -33,9 +33,18 @@ pub struct InitReport {
 
 /// This machine's name, as a default device name.
 pub fn default_device() -> String {
-    let name = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    let clean: String = name.chars().filter(|c| c.is_ascii_graphic() && *c != '/').collect();
-    if clean.is_empty() { "device".into() } else { clean }
+    let name = hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let clean: String = name
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '/')
+        .collect();
+    if clean.is_empty() {
+        "device".into()
+    } else {
+        clean
+    }
 }
 
 /// Records the pair in the config at `config_path` and probes the bucket. `store` replaces
@@ -49,15 +58,21 @@ pub async fn init_pair(
     let abs = std::path::absolute(&req.folder)
         .with_context(|| format!("{} is not a usable path", req.folder.display()))?;
     match std::fs::metadata(&abs) {
-        Ok(m) if !m.is_dir() => bail!("{} is not a directory: pick a folder to sync", abs.display()),
+        Ok(m) if !m.is_dir() => bail!(
+            "{} is not a directory: pick a folder to sync",
+            abs.display()
+        ),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(&abs).with_context(|| format!("cannot create {}", abs.display()))?;
+            std::fs::create_dir_all(&abs)
+                .with_context(|| format!("cannot create {}", abs.display()))?;
             created_folder = true;
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", abs.display())),
     }
-    let folder = abs.canonicalize().with_context(|| format!("cannot resolve {}", abs.display()))?;
+    let folder = abs
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", abs.display()))?;
     let device = match req.device {
         Some(d) if d.trim().is_empty() || d.contains('/') || d.chars().any(char::is_control) => {
             bail!("device name {d:?} must be non-empty, without '/' or control characters")
@@ -66,14 +81,16 @@ pub async fn init_pair(
         None => default_device(),
     };
     let mut pair = PairConfig::new(folder.clone(), req.remote.clone(), device);
-    pair.endpoint = req.endpoint.or_else(|| env_endpoint());
+    pair.endpoint = req.endpoint.or_else(env_endpoint);
     pair.region = req.region;
     pair.profile = req.profile;
     let (_, prefix) = pair.bucket_and_prefix()?;
 
     let mut config = Config::load(config_path)?;
     // Re-running init for the same pair refreshes it; anything else must not overlap.
-    config.pairs.retain(|p| !(p.folder == pair.folder && p.remote == pair.remote));
+    config
+        .pairs
+        .retain(|p| !(p.folder == pair.folder && p.remote == pair.remote));
     config.check_no_overlap(&pair)?;
 
     let mut ctx_store = store;
@@ -85,7 +102,10 @@ pub async fn init_pair(
     let first = transient(|| store.list_page(&list_prefix, None, None))
         .await
         .with_context(|| format!("cannot list {}", pair.remote))?;
-    let existing_objects = first.objects.iter().any(|o| prefix.path_for(&o.key).ok().flatten().is_some());
+    let existing_objects = first
+        .objects
+        .iter()
+        .any(|o| prefix.path_for(&o.key).ok().flatten().is_some());
     let caps = pail_s3::probe(store.as_ref(), &prefix, &pair.device)
         .await
         .with_context(|| format!("probing {}", pair.remote))?;
@@ -115,7 +135,13 @@ pub async fn init_pair(
             "the server does not honour conditional writes: pail checks the object right before each write and, on a versioned bucket, detects lost races from the version list afterwards".into(),
         );
     }
-    Ok(InitReport { pair, created_folder, existing_objects, caps, recommendations })
+    Ok(InitReport {
+        pair,
+        created_folder,
+        existing_objects,
+        caps,
+        recommendations,
+    })
 }
 
 fn env_endpoint() -> Option<String> {

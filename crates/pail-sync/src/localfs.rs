@@ -17,7 +17,10 @@ pub const TEMP_MARKER: &str = ".pail-tmp-";
 
 /// A temp file next to `target`, so that the final rename stays on one filesystem.
 pub fn temp_path_for(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // Keep the temp name under NAME_MAX even for a 255-byte target name.
     let mut cut = name.len().min(180);
     while !name.is_char_boundary(cut) {
@@ -43,7 +46,12 @@ impl TempWriter {
         }
         let path = temp_path_for(target);
         let file = File::options().write(true).create_new(true).open(&path)?;
-        Ok(TempWriter { path, file: Some(file), hasher: blake3::Hasher::new(), len: 0 })
+        Ok(TempWriter {
+            path,
+            file: Some(file),
+            hasher: blake3::Hasher::new(),
+            len: 0,
+        })
     }
 
     pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
@@ -65,11 +73,19 @@ impl TempWriter {
         let file = self.file.take().expect("open");
         if let Some(ns) = mtime_ns.filter(|ns| *ns > 0) {
             let t = UNIX_EPOCH + Duration::from_nanos(ns as u64);
-            file.set_times(FileTimes::new().set_modified(t).set_accessed(SystemTime::now()))?;
+            file.set_times(
+                FileTimes::new()
+                    .set_modified(t)
+                    .set_accessed(SystemTime::now()),
+            )?;
         }
         file.sync_all()?;
         let hash = ContentHash(*self.hasher.finalize().as_bytes());
-        Ok(Downloaded { path: std::mem::take(&mut self.path), hash, len: self.len })
+        Ok(Downloaded {
+            path: std::mem::take(&mut self.path),
+            hash,
+            len: self.len,
+        })
     }
 }
 
@@ -108,7 +124,10 @@ pub enum LocalError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LocalError + '_ {
-    move |source| LocalError::Io { path: path.to_owned(), source }
+    move |source| LocalError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Does the file at `target` still match what the plan expected? (tenet 2)
@@ -118,7 +137,10 @@ pub fn still_expected(target: &Path, expect: &LocalExpect) -> Result<bool, Local
         (LocalExpect::Absent, Ok(_)) => Ok(false),
         (LocalExpect::Is { stat, .. }, Ok(now)) => Ok(same_stat(stat, &now)),
         (LocalExpect::Is { .. }, Err(e)) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        (_, Err(e)) => Err(LocalError::Io { path: target.to_owned(), source: e }),
+        (_, Err(e)) => Err(LocalError::Io {
+            path: target.to_owned(),
+            source: e,
+        }),
     }
 }
 
@@ -129,7 +151,11 @@ pub fn same_stat(a: &LocalStat, b: &LocalStat) -> bool {
 
 /// Puts a verified temp file at `target` if the target is still what `expect` says, and
 /// returns the stat of the placed file.
-pub fn place(mut tmp: Downloaded, target: &Path, expect: &LocalExpect) -> Result<LocalStat, LocalError> {
+pub fn place(
+    mut tmp: Downloaded,
+    target: &Path,
+    expect: &LocalExpect,
+) -> Result<LocalStat, LocalError> {
     match expect {
         LocalExpect::Absent => {
             // A hard link fails if the target exists: "create if absent" without a window in
@@ -168,9 +194,10 @@ pub fn place(mut tmp: Downloaded, target: &Path, expect: &LocalExpect) -> Result
 pub fn move_no_replace(from: &Path, to: &Path) -> Result<(), LocalError> {
     match fs::hard_link(from, to) {
         Ok(()) => fs::remove_file(from).map_err(io_err(from)),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            Err(LocalError::Io { path: to.to_owned(), source: e })
-        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(LocalError::Io {
+            path: to.to_owned(),
+            source: e,
+        }),
         Err(_) => {
             if to.symlink_metadata().is_ok() {
                 return Err(LocalError::Io {
@@ -192,7 +219,12 @@ pub fn remove_expected(root: &Path, target: &Path, expect: &LocalExpect) -> Resu
     match fs::remove_file(target) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(LocalError::Io { path: target.to_owned(), source: e }),
+        Err(e) => {
+            return Err(LocalError::Io {
+                path: target.to_owned(),
+                source: e,
+            });
+        }
     }
     let mut dir = target.parent();
     while let Some(d) = dir {
@@ -229,7 +261,10 @@ mod tests {
         fs::write(&target, b"user's new file").unwrap();
         let tmp = download(d.path(), "a.txt", b"remote");
         let tmp_path = tmp.path.clone();
-        assert!(matches!(place(tmp, &target, &LocalExpect::Absent), Err(LocalError::Changed(_))));
+        assert!(matches!(
+            place(tmp, &target, &LocalExpect::Absent),
+            Err(LocalError::Changed(_))
+        ));
         assert_eq!(fs::read(&target).unwrap(), b"user's new file");
         assert!(!tmp_path.exists(), "temp file must not survive");
     }
@@ -240,7 +275,10 @@ mod tests {
         let target = d.path().join("a.txt");
         fs::write(&target, b"old").unwrap();
         let stat = stat_path(&target).unwrap();
-        let expect = LocalExpect::Is { stat, hash: ContentHash([0; 32]) };
+        let expect = LocalExpect::Is {
+            stat,
+            hash: ContentHash([0; 32]),
+        };
         std::thread::sleep(Duration::from_millis(20));
         fs::write(&target, b"edited").unwrap();
         let tmp = download(d.path(), "a.txt", b"remote");
@@ -248,12 +286,19 @@ mod tests {
         assert_eq!(fs::read(&target).unwrap(), b"edited");
 
         let stat = stat_path(&target).unwrap();
-        let expect = LocalExpect::Is { stat, hash: ContentHash([0; 32]) };
+        let expect = LocalExpect::Is {
+            stat,
+            hash: ContentHash([0; 32]),
+        };
         let tmp = download(d.path(), "a.txt", b"remote");
         let placed = place(tmp, &target, &expect).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"remote");
         assert_eq!(placed.mtime_ns, 1_600_000_000_000_000_000);
-        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]
@@ -263,8 +308,15 @@ mod tests {
         fs::create_dir_all(target.parent().unwrap()).unwrap();
         fs::write(&target, b"z").unwrap();
         let stat = stat_path(&target).unwrap();
-        remove_expected(d.path(), &target, &LocalExpect::Is { stat, hash: ContentHash([0; 32]) })
-            .unwrap();
+        remove_expected(
+            d.path(),
+            &target,
+            &LocalExpect::Is {
+                stat,
+                hash: ContentHash([0; 32]),
+            },
+        )
+        .unwrap();
         assert!(!d.path().join("x").exists());
         assert!(d.path().exists());
     }

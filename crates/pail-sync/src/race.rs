@@ -55,5 +55,12 @@ pub(crate) async fn check_after_write(
         return Ok(());
     }
     tracing::warn!(%path, version = %below.version_id, "lost a write race: keeping the other version as a conflict copy");
-    crate::download::version_to_conflict_copy(ctx, path, key, &below.version_id, &LocalExpect::Absent).await
+    crate::download::version_to_conflict_copy(
+        ctx,
+        path,
+        key,
+        &below.version_id,
+        &LocalExpect::Absent,
+    )
+    .await
 }

@@ -103,7 +103,9 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
             .map(|(path, reason)| Skipped { path, reason })
             .collect(),
         bucket: Bucket {
-            versioning: caps.as_ref().map(|c| format!("{:?}", c.versioning).to_lowercase()),
+            versioning: caps
+                .as_ref()
+                .map(|c| format!("{:?}", c.versioning).to_lowercase()),
             conditional_writes: caps.as_ref().map(|c| c.conditional_writes),
         },
     })

@@ -16,11 +16,16 @@ pub fn trash_key(ctx: &PairCtx, rel: &str, at: time::OffsetDateTime, device: &st
             "[year][month][day]T[hour][minute][second].[subsecond digits:6]Z"
         ))
         .unwrap_or_default();
-    ctx.prefix.reserved_key(&format!("trash/{rel}/{stamp}-{device}"))
+    ctx.prefix
+        .reserved_key(&format!("trash/{rel}/{stamp}-{device}"))
 }
 
 /// Keeps the current object at `key` in the trash if the bucket would otherwise lose it.
-pub(crate) async fn keep_before_overwrite(ctx: &PairCtx, key: &str, expect: &RemoteExpect) -> Result<()> {
+pub(crate) async fn keep_before_overwrite(
+    ctx: &PairCtx,
+    key: &str,
+    expect: &RemoteExpect,
+) -> Result<()> {
     if ctx.versioned() || matches!(expect, RemoteExpect::Absent) {
         return Ok(());
     }

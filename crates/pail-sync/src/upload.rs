@@ -104,9 +104,13 @@ pub(crate) async fn upload(
     let put = match put {
         Ok(p) => p,
         Err(StoreError::PreconditionFailed { .. }) | Err(StoreError::NotFound { .. }) => {
-            return Ok(Outcome::Deferred("another device wrote it first (412)".into()));
+            return Ok(Outcome::Deferred(
+                "another device wrote it first (412)".into(),
+            ));
         }
-        Err(e) => return Err(e).with_context(|| format!("uploading {path} to {}", ctx.remote_url(path))),
+        Err(e) => {
+            return Err(e).with_context(|| format!("uploading {path} to {}", ctx.remote_url(path)));
+        }
     };
     // Tenet 6: a file that changed while it was sent is sent again, never recorded.
     let after = stat_path(&abs).with_context(|| format!("cannot read {}", abs.display()))?;
@@ -136,12 +140,21 @@ pub(crate) async fn finish_write(
         (put.etag, put.version_id)
     };
     let version_id = ctx.version_id(version_id);
-    let remote = RemoteRef { etag, version_id: version_id.clone(), size: local.stat.size };
-    ctx.db().set_base(path, &Base { hash: local.hash, local: local.stat, remote })?;
-    if !ctx.caps.conditional_writes && ctx.versioned() {
-        if let Some(v) = version_id {
-            crate::race::check_after_write(ctx, path, key, &v, expect).await?;
-        }
+    let remote = RemoteRef {
+        etag,
+        version_id: version_id.clone(),
+        size: local.stat.size,
+    };
+    ctx.db().set_base(
+        path,
+        &Base {
+            hash: local.hash,
+            local: local.stat,
+            remote,
+        },
+    )?;
+    if let Some(v) = version_id.filter(|_| !ctx.caps.conditional_writes && ctx.versioned()) {
+        crate::race::check_after_write(ctx, path, key, &v, expect).await?;
     }
     Ok(Outcome::Done)
 }
@@ -211,7 +224,12 @@ async fn multipart(
     let todo: Vec<i32> = (1..=count as i32).filter(|n| !done.contains(n)).collect();
     let results: Vec<(i32, String)> = futures::stream::iter(todo)
         .map(|n| {
-            let (ctx, file, upload_id, key) = (ctx.clone(), file.clone(), upload.upload_id.clone(), key.to_owned());
+            let (ctx, file, upload_id, key) = (
+                ctx.clone(),
+                file.clone(),
+                upload.upload_id.clone(),
+                key.to_owned(),
+            );
             let limit = parts_limit.clone();
             async move {
                 let _permit = limit.acquire_owned().await?;
@@ -224,8 +242,10 @@ async fn multipart(
                 })
                 .await??;
                 let body = Bytes::from(data);
-                let etag = transient(|| ctx.store.upload_part(&key, &upload_id, n, body.clone())).await?;
-                ctx.db().add_multipart_part(&upload_id, n, &etag, len as u64)?;
+                let etag =
+                    transient(|| ctx.store.upload_part(&key, &upload_id, n, body.clone())).await?;
+                ctx.db()
+                    .add_multipart_part(&upload_id, n, &etag, len as u64)?;
                 anyhow::Ok((n, etag))
             }
         })
@@ -241,7 +261,11 @@ async fn multipart(
         ctx.db().remove_multipart(path)?;
         return Ok(None);
     }
-    let result = transient(|| ctx.store.complete_multipart(key, &upload.upload_id, &upload.parts, cond.clone())).await;
+    let result = transient(|| {
+        ctx.store
+            .complete_multipart(key, &upload.upload_id, &upload.parts, cond.clone())
+    })
+    .await;
     if !matches!(result, Err(ref e) if e.is_transient()) {
         // Completed, or refused for good (412): either way this upload id is finished.
         if result.is_err() {
@@ -287,9 +311,9 @@ pub(crate) async fn copy(
     let res = transient(|| ctx.store.copy(&src, version, &key, &meta, cond.clone())).await;
     match res {
         Ok(put) => finish_write(ctx, path, &key, local, put, expect).await,
-        Err(StoreError::PreconditionFailed { .. }) => {
-            Ok(Outcome::Deferred("another device wrote it first (412)".into()))
-        }
+        Err(StoreError::PreconditionFailed { .. }) => Ok(Outcome::Deferred(
+            "another device wrote it first (412)".into(),
+        )),
         Err(e) => {
             tracing::info!(%path, %from, error = %e, "server-side copy failed, uploading instead");
             upload(ctx, path, local, expect, parts).await

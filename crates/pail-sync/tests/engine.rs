@@ -19,7 +19,11 @@ struct Dev {
     ctx: Arc<PairCtx>,
 }
 
-async fn device(store: Arc<dyn ObjectStore>, name: &str, tweak: impl FnOnce(&mut PairConfig)) -> Dev {
+async fn device(
+    store: Arc<dyn ObjectStore>,
+    name: &str,
+    tweak: impl FnOnce(&mut PairConfig),
+) -> Dev {
     let tmp = tempfile::tempdir().unwrap();
     let folder = tmp.path().join("folder");
     std::fs::create_dir(&folder).unwrap();
@@ -27,7 +31,11 @@ async fn device(store: Arc<dyn ObjectStore>, name: &str, tweak: impl FnOnce(&mut
     tweak(&mut cfg);
     let index = Index::open(&tmp.path().join("index.db")).unwrap();
     let ctx = Arc::new(PairCtx::open_with_index(&cfg, store, index).await.unwrap());
-    Dev { _tmp: tmp, folder, ctx }
+    Dev {
+        _tmp: tmp,
+        folder,
+        ctx,
+    }
 }
 
 impl Dev {
@@ -50,7 +58,10 @@ impl Dev {
         for e in std::fs::read_dir(&self.folder).unwrap() {
             let p = e.unwrap().path();
             if p.is_file() {
-                out.insert(p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
         out
@@ -61,7 +72,10 @@ fn remote_files(mem: &MemStore) -> BTreeMap<String, Vec<u8>> {
     mem.keys()
         .into_iter()
         .filter(|k| !k.starts_with("pfx/.pail/"))
-        .filter_map(|k| mem.current(&k).map(|b| (k.trim_start_matches("pfx/").to_owned(), b.to_vec())))
+        .filter_map(|k| {
+            mem.current(&k)
+                .map(|b| (k.trim_start_matches("pfx/").to_owned(), b.to_vec()))
+        })
         .collect()
 }
 
@@ -98,7 +112,10 @@ async fn race(mem: MemStore, at: Op) {
     let contents: Vec<&[u8]> = files.values().map(Vec::as_slice).collect();
     assert!(contents.contains(&&b"alpha's edit"[..]), "{files:?}");
     assert!(contents.contains(&&b"beta's edit"[..]), "{files:?}");
-    assert!(files.keys().any(|k| k.contains(" (conflict from ")), "{files:?}");
+    assert!(
+        files.keys().any(|k| k.contains(" (conflict from ")),
+        "{files:?}"
+    );
     assert_eq!(remote_files(&mem), files);
 }
 
@@ -147,28 +164,47 @@ async fn interrupted_multipart_upload_resumes_from_its_parts() {
     let parts = Arc::new(AtomicUsize::new(0));
     let p = parts.clone();
     faulty.set_hook(Arc::new(move |op, _| {
-        (op == Op::UploadPart && p.fetch_add(1, Ordering::SeqCst) >= 4)
-            .then(|| StoreError::Other { op: "UploadPart".into(), key: "pfx/big.bin".into(), message: "cable cut".into() })
+        (op == Op::UploadPart && p.fetch_add(1, Ordering::SeqCst) >= 4).then(|| StoreError::Other {
+            op: "UploadPart",
+            key: "pfx/big.bin".into(),
+            message: "cable cut".into(),
+        })
     }));
     let r = a.sync().await;
     assert!(matches!(r, SyncResult::Errors(..)), "{r:?}");
     faulty.heal();
     mem.reset_counts();
     a.sync_ok().await;
-    assert_eq!(mem.count(Op::CreateMultipart), 0, "the upload must resume, not restart");
-    assert_eq!(mem.count(Op::UploadPart), 13 - 4, "only the missing parts are sent");
+    assert_eq!(
+        mem.count(Op::CreateMultipart),
+        0,
+        "the upload must resume, not restart"
+    );
+    assert_eq!(
+        mem.count(Op::UploadPart),
+        13 - 4,
+        "only the missing parts are sent"
+    );
     assert_eq!(mem.current("pfx/big.bin").unwrap().to_vec(), big);
 }
 
 #[tokio::test]
 async fn corrupt_download_is_never_placed() {
     let mem = MemStore::new("bkt");
-    mem.put_foreign_meta("pfx/doc.txt", &b"the real content"[..], beta_meta(b"the real content"));
+    mem.put_foreign_meta(
+        "pfx/doc.txt",
+        &b"the real content"[..],
+        beta_meta(b"the real content"),
+    );
     let faulty = FaultyStore::new(mem.clone());
     let a = device(Arc::new(faulty.clone()), "alpha", |_| {}).await;
     faulty.corrupt_next_gets(1);
     assert!(matches!(a.sync().await, SyncResult::Errors(..)));
-    assert!(a.files().is_empty(), "a corrupt download must not land: {:?}", a.files());
+    assert!(
+        a.files().is_empty(),
+        "a corrupt download must not land: {:?}",
+        a.files()
+    );
     a.sync_ok().await;
     assert_eq!(a.files()["doc.txt"], b"the real content");
 }
@@ -188,7 +224,10 @@ async fn no_change_sync_lists_once_and_reads_nothing() {
     let counts = mem.counts();
     let total: u64 = counts.values().sum();
     assert_eq!(mem.count(Op::List), 1, "{counts:?}");
-    assert_eq!(total, 1, "a no-change sync makes only the listing request: {counts:?}");
+    assert_eq!(
+        total, 1,
+        "a no-change sync makes only the listing request: {counts:?}"
+    );
 }
 
 #[tokio::test]
@@ -197,9 +236,11 @@ async fn second_sync_of_the_same_pair_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = PairConfig::new(tmp.path().to_owned(), "s3://bkt/pfx".into(), "a".into());
     let path = tmp.path().join("state/index.db");
-    let first = PairCtx::open_with_index(&cfg, Arc::new(mem.clone()), Index::open(&path).unwrap()).await.unwrap();
+    let first = PairCtx::open_with_index(&cfg, Arc::new(mem.clone()), Index::open(&path).unwrap())
+        .await
+        .unwrap();
     let second = PairCtx::open_with_index(&cfg, Arc::new(mem), Index::open(&path).unwrap()).await;
     assert!(format!("{:#}", second.unwrap_err()).contains("another pail process"));
     drop(first);
-    assert!(pail_sync::ctx::pair_locked(Path::new(&path)) == false);
+    assert!(!pail_sync::ctx::pair_locked(Path::new(&path)));
 }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "pail", version, about = "Keep a folder and your own S3 bucket in sync, both ways")]
+#[command(
+    name = "pail",
+    version,
+    about = "Keep a folder and your own S3 bucket in sync, both ways"
+)]
 pub struct Cli {
     /// Config file (default: <config dir>/pail/config.toml).
     #[arg(long, global = true, env = "PAIL_CONFIG")]
