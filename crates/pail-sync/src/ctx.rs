@@ -34,6 +34,8 @@ pub struct PairCtx {
     pub caps: Capabilities,
     /// Held while this process works on the pair: one sync (or daemon) per pair at a time.
     _lock: Option<std::fs::File>,
+    /// Writes whose predecessor version must be checked (servers without conditional writes).
+    written: Mutex<Vec<crate::race::Written>>,
 }
 
 /// Takes the pair's lock file next to its index, or says who holds it.
@@ -144,6 +146,7 @@ impl PairCtx {
             index: Mutex::new(index),
             caps,
             _lock: lock,
+            written: Mutex::default(),
         })
     }
 
@@ -154,6 +157,19 @@ impl PairCtx {
             .meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
         self.caps = caps;
         Ok(())
+    }
+
+    /// Queues a write for the race check after its phase.
+    pub(crate) fn written(&self, w: crate::race::Written) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(w);
+    }
+
+    /// Takes the queued writes.
+    pub(crate) fn take_written(&self) -> Vec<crate::race::Written> {
+        std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The index, locked for a short synchronous use. Never hold it across an await.

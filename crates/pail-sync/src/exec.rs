@@ -144,6 +144,10 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
                 }
             }
         }
+        // Writes that a server without conditional writes may have raced (tenet 5).
+        report
+            .errors
+            .extend(crate::race::check_writes(ctx, ctx.take_written()).await);
         start = end;
     }
     report

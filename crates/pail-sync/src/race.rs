@@ -2,16 +2,33 @@
 //! writes (tenet 5): after a write, the version just below ours must be the one the plan
 //! expected. If another device's version sits there instead, its content was buried under
 //! ours; pail brings it back as a conflict copy, which the next pass uploads.
+//!
+//! The checks run after each upload phase, in one go: a few keys are checked one listing
+//! each, many keys with one paged listing of the whole prefix, so that an initial upload of
+//! 10,000 files costs tens of LIST requests, not 10,000.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Result;
 use pail_core::RelPath;
 use pail_core::plan::{LocalExpect, RemoteExpect};
-use pail_s3::ObjectVersion;
+use pail_s3::{ObjectVersion, list_all_versions};
 
 use crate::ctx::PairCtx;
 use crate::retry::transient;
+
+/// Up to this many written keys are checked with a listing of their own.
+const PER_KEY_LIMIT: usize = 32;
+
+/// A write whose predecessor must be checked.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: RelPath,
+    pub key: String,
+    pub version: String,
+    pub expect: RemoteExpect,
+}
 
 /// All versions of exactly `key`, newest first.
 async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>> {
@@ -21,7 +38,7 @@ async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>> {
         let page = transient(|| ctx.store.list_versions_page(key, km.clone(), vm.clone())).await?;
         let past = page.versions.iter().any(|v| v.key.as_str() > key);
         out.extend(page.versions.into_iter().filter(|v| v.key == key));
-        if past || page.next_key_marker.is_none() {
+        if past || (page.next_key_marker.is_none() && page.next_version_id_marker.is_none()) {
             break;
         }
         km = page.next_key_marker;
@@ -30,37 +47,129 @@ async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>> {
     Ok(out)
 }
 
-pub(crate) async fn check_after_write(
+/// Checks the writes of one phase; returns (path, message) of checks that failed.
+pub(crate) async fn check_writes(
     ctx: &Arc<PairCtx>,
-    path: &RelPath,
-    key: &str,
-    ours: &str,
-    expect: &RemoteExpect,
-) -> Result<()> {
-    let versions = versions_of(ctx, key).await?;
-    let Some(pos) = versions.iter().position(|v| v.version_id == ours) else {
-        return Ok(());
-    };
-    let Some(below) = versions.get(pos + 1) else {
-        return Ok(());
-    };
+    written: Vec<Written>,
+) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    if written.is_empty() {
+        return errors;
+    }
+    let mut versions: HashMap<String, Vec<ObjectVersion>> = HashMap::new();
+    if written.len() <= PER_KEY_LIMIT {
+        for w in &written {
+            match versions_of(ctx, &w.key).await {
+                Ok(v) => {
+                    versions.insert(w.key.clone(), v);
+                }
+                Err(e) => errors.push((
+                    w.path.to_string(),
+                    format!("checking for a write race: {e:#}"),
+                )),
+            }
+        }
+    } else {
+        let wanted: std::collections::HashSet<&str> =
+            written.iter().map(|w| w.key.as_str()).collect();
+        let listed = list_all_versions(ctx.store.as_ref(), &ctx.prefix.list_prefix(), |v| {
+            if wanted.contains(v.key.as_str()) {
+                versions.entry(v.key.clone()).or_default().push(v);
+            }
+        })
+        .await;
+        if let Err(e) = listed {
+            return written
+                .iter()
+                .map(|w| (w.path.to_string(), format!("checking for write races: {e}")))
+                .collect();
+        }
+    }
+    for w in written {
+        let Some(list) = versions.get(&w.key) else {
+            continue;
+        };
+        if let Some(buried) = buried_version(list, &w.version, &w.expect) {
+            tracing::warn!(path = %w.path, version = %buried, "lost a write race: keeping the other version as a conflict copy");
+            let res = crate::download::version_to_conflict_copy(
+                ctx,
+                &w.path,
+                &w.key,
+                &buried,
+                &LocalExpect::Absent,
+            )
+            .await;
+            if let Err(e) = res {
+                errors.push((
+                    w.path.to_string(),
+                    format!("keeping a buried version as a conflict copy: {e:#}"),
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// The version directly below ours, if it is another writer's content that the plan did not
+/// expect (newest-first list of one key).
+fn buried_version(versions: &[ObjectVersion], ours: &str, expect: &RemoteExpect) -> Option<String> {
+    let pos = versions.iter().position(|v| v.version_id == ours)?;
+    let below = versions.get(pos + 1)?;
+    if below.is_delete_marker {
+        return None;
+    }
     let expected = match expect {
-        RemoteExpect::Absent => below.is_delete_marker,
+        RemoteExpect::Absent => false,
         RemoteExpect::Is(r) => match &r.version_id {
             Some(v) => &below.version_id == v,
             None => below.etag.as_deref() == Some(r.etag.as_str()),
         },
     };
-    if expected || below.is_delete_marker {
-        return Ok(());
+    (!expected).then(|| below.version_id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pail_core::RemoteRef;
+
+    fn v(id: &str, etag: &str, marker: bool) -> ObjectVersion {
+        ObjectVersion {
+            key: "k".into(),
+            version_id: id.into(),
+            etag: Some(etag.into()),
+            size: 1,
+            last_modified_ns: 0,
+            is_latest: false,
+            is_delete_marker: marker,
+        }
     }
-    tracing::warn!(%path, version = %below.version_id, "lost a write race: keeping the other version as a conflict copy");
-    crate::download::version_to_conflict_copy(
-        ctx,
-        path,
-        key,
-        &below.version_id,
-        &LocalExpect::Absent,
-    )
-    .await
+
+    #[test]
+    fn only_an_unexpected_version_below_ours_is_buried() {
+        let base = RemoteExpect::Is(RemoteRef {
+            etag: "e1".into(),
+            version_id: Some("v1".into()),
+            size: 1,
+        });
+        let clean = [v("v3", "e3", false), v("v1", "e1", false)];
+        assert_eq!(buried_version(&clean, "v3", &base), None);
+        let raced = [
+            v("v3", "e3", false),
+            v("v2", "e2", false),
+            v("v1", "e1", false),
+        ];
+        assert_eq!(buried_version(&raced, "v3", &base).as_deref(), Some("v2"));
+        let new_key = [
+            v("v3", "e3", false),
+            v("v2", "", true),
+            v("v1", "e1", false),
+        ];
+        assert_eq!(buried_version(&new_key, "v3", &RemoteExpect::Absent), None);
+        let new_key_raced = [v("v3", "e3", false), v("v2", "e2", false)];
+        assert_eq!(
+            buried_version(&new_key_raced, "v3", &RemoteExpect::Absent).as_deref(),
+            Some("v2")
+        );
+    }
 }

@@ -153,8 +153,13 @@ pub(crate) async fn finish_write(
             remote,
         },
     )?;
-    if let Some(v) = version_id.filter(|_| !ctx.caps.conditional_writes && ctx.versioned()) {
-        crate::race::check_after_write(ctx, path, key, &v, expect).await?;
+    if let Some(version) = version_id.filter(|_| !ctx.caps.conditional_writes && ctx.versioned()) {
+        ctx.written(crate::race::Written {
+            path: path.clone(),
+            key: key.to_owned(),
+            version,
+            expect: expect.clone(),
+        });
     }
     Ok(Outcome::Done)
 }

@@ -90,7 +90,7 @@ fn beta_meta(body: &[u8]) -> ObjectMeta {
 /// Another device writes `x.txt` at the worst moment: after alpha planned its upload, right
 /// before the write (`at` = Put) or before its pre-write check (`at` = Head). Both contents
 /// must survive, in the folder and in the bucket (tenets 1, 4, 5).
-async fn race(mem: MemStore, at: Op) {
+async fn race(mem: MemStore, at: Op, others: usize) {
     let faulty = FaultyStore::new(mem.clone());
     let store: Arc<dyn ObjectStore> = Arc::new(faulty.clone());
     let a = device(store, "alpha", |_| {}).await;
@@ -98,6 +98,10 @@ async fn race(mem: MemStore, at: Op) {
     a.write("other.txt", b"o");
     a.sync_ok().await;
     a.write("x.txt", b"alpha's edit");
+    // Other uploads in the same pass (many of them switch the check to one prefix listing).
+    for i in 0..others {
+        a.write(&format!("n{i}.txt"), format!("{i}").as_bytes());
+    }
     let fired = Arc::new(AtomicBool::new(false));
     let (m, f) = (mem.clone(), fired.clone());
     faulty.set_hook(Arc::new(move |op, key| {
@@ -121,17 +125,22 @@ async fn race(mem: MemStore, at: Op) {
 
 #[tokio::test]
 async fn race_with_conditional_writes_becomes_a_conflict() {
-    race(MemStore::new("bkt"), Op::Put).await;
+    race(MemStore::new("bkt"), Op::Put, 0).await;
 }
 
 #[tokio::test]
 async fn race_without_conditional_writes_is_found_in_the_version_list() {
-    race(MemStore::ceph_like("bkt"), Op::Put).await;
+    race(MemStore::ceph_like("bkt"), Op::Put, 0).await;
+}
+
+#[tokio::test]
+async fn race_among_many_writes_is_found_with_one_listing() {
+    race(MemStore::ceph_like("bkt"), Op::Put, 40).await;
 }
 
 #[tokio::test]
 async fn race_before_the_check_is_caught_without_versioning() {
-    race(MemStore::garage_like("bkt"), Op::Head).await;
+    race(MemStore::garage_like("bkt"), Op::Head, 0).await;
 }
 
 #[tokio::test]
