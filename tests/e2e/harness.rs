@@ -170,33 +170,25 @@ impl Remote {
     pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
         let c = self.server.client();
         let lp = format!("{}/", self.prefix);
+        let keys = self.keys_under("");
         rt().block_on(async {
             let mut out = BTreeMap::new();
-            let mut pages = c
-                .list_objects_v2()
-                .bucket(&self.server.bucket)
-                .prefix(&lp)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                for o in page.unwrap().contents() {
-                    let key = o.key().unwrap().to_owned();
-                    let rel = key.strip_prefix(&lp).unwrap().to_owned();
-                    if rel.starts_with(".pail/") {
-                        continue;
-                    }
-                    let body = c
-                        .get_object()
-                        .bucket(&self.server.bucket)
-                        .key(&key)
-                        .send()
-                        .await
-                        .unwrap();
-                    out.insert(
-                        rel,
-                        body.body.collect().await.unwrap().into_bytes().to_vec(),
-                    );
+            for key in keys {
+                let rel = key.strip_prefix(&lp).unwrap().to_owned();
+                if rel.starts_with(".pail/") {
+                    continue;
                 }
+                let body = c
+                    .get_object()
+                    .bucket(&self.server.bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap();
+                out.insert(
+                    rel,
+                    body.body.collect().await.unwrap().into_bytes().to_vec(),
+                );
             }
             out
         })

@@ -110,23 +110,33 @@ pub(crate) async fn download(
             "deleted remotely since the listing".into(),
         ));
     };
-    let hash = dl.hash;
-    let size = dl.len;
-    match place(dl, &abs, expect) {
+    Ok(match place_recorded(ctx, path, dl, &head, expect)? {
+        Some(size) => Outcome::Transferred(size),
+        None => Outcome::Deferred("local file changed during download".into()),
+    })
+}
+
+/// Places a verified download at `path` if the local file is still as expected, and records
+/// the new base. `None`: the local file changed, nothing was replaced.
+fn place_recorded(
+    ctx: &PairCtx,
+    path: &RelPath,
+    dl: Downloaded,
+    head: &Head,
+    expect: &LocalExpect,
+) -> Result<Option<u64>> {
+    let (hash, size) = (dl.hash, dl.len);
+    match place(dl, &ctx.abs(path), expect) {
         Ok(stat) => {
-            ctx.db().set_base(
-                path,
-                &Base {
-                    hash,
-                    local: stat,
-                    remote: remote_ref(ctx, &head),
-                },
-            )?;
-            Ok(Outcome::Transferred(size))
+            let base = Base {
+                hash,
+                local: stat,
+                remote: remote_ref(ctx, head),
+            };
+            ctx.db().set_base(path, &base)?;
+            Ok(Some(size))
         }
-        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred(
-            "local file changed during download".into(),
-        )),
+        Err(LocalError::Changed(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -186,25 +196,12 @@ pub(crate) async fn conflict(
         created_at: now,
     })?;
     tracing::warn!(%path, copy = %copy, "conflict: both sides changed; local version kept as a conflict copy");
-    let hash = dl.hash;
-    let size = dl.len;
-    match place(dl, &abs, &LocalExpect::Absent) {
-        Ok(stat) => {
-            ctx.db().set_base(
-                path,
-                &Base {
-                    hash,
-                    local: stat,
-                    remote: remote_ref(ctx, &head),
-                },
-            )?;
-            Ok(Outcome::Conflict(size))
-        }
-        Err(LocalError::Changed(_)) => Ok(Outcome::Deferred(
-            "a new local file appeared during the conflict".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    Ok(
+        match place_recorded(ctx, path, dl, &head, &LocalExpect::Absent)? {
+            Some(size) => Outcome::Conflict(size),
+            None => Outcome::Deferred("a new local file appeared during the conflict".into()),
+        },
+    )
 }
 
 /// Brings one remote version into the folder as a conflict copy of `path` (used when a lost

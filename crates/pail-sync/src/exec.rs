@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use pail_core::RelPath;
-use pail_core::plan::Action;
+use pail_core::plan::{Action, phase};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -35,18 +35,6 @@ pub struct ExecReport {
     pub deferred: Vec<(RelPath, String)>,
     /// (path, message) of actions that failed for good.
     pub errors: Vec<(String, String)>,
-}
-
-fn phase(a: &Action) -> u8 {
-    match a {
-        Action::Record { .. } | Action::Forget { .. } => 0,
-        Action::Conflict { .. } => 1,
-        Action::Download { .. } => 2,
-        Action::CopyRemote { .. } => 3,
-        Action::Upload { .. } => 4,
-        Action::DeleteRemote { .. } => 5,
-        Action::DeleteLocal { .. } => 6,
-    }
 }
 
 async fn run_one(
