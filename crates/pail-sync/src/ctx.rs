@@ -36,6 +36,8 @@ pub struct PairCtx {
     _lock: Option<std::fs::File>,
     /// Writes whose predecessor version must be checked (servers without conditional writes).
     written: Mutex<Vec<crate::race::Written>>,
+    /// Transfers in flight (read by the daemon's live status).
+    pub progress: crate::progress::Progress,
 }
 
 /// Takes the pair's lock file next to its index, or says who holds it.
@@ -147,6 +149,7 @@ impl PairCtx {
             caps,
             _lock: lock,
             written: Mutex::default(),
+            progress: Default::default(),
         })
     }
 

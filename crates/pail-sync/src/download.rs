@@ -23,6 +23,7 @@ async fn fetch(
     key: &str,
     version: Option<&str>,
     target: &Path,
+    progress: Option<&RelPath>,
 ) -> Result<Option<(Head, Downloaded)>> {
     let get = match transient(|| ctx.store.get(key, version, None)).await {
         Ok(g) => g,
@@ -46,6 +47,9 @@ async fn fetch(
     let mut body = get.body;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.with_context(|| format!("downloading {key}"))?;
+        if let Some(p) = progress {
+            ctx.progress.advance(p, chunk.len() as u64);
+        }
         w.write(&chunk)
             .with_context(|| format!("cannot write next to {}", target.display()))?;
     }
@@ -105,7 +109,7 @@ pub(crate) async fn download(
             "local file changed since the scan".into(),
         ));
     }
-    let Some((head, dl)) = fetch(ctx, &key, None, &abs).await? else {
+    let Some((head, dl)) = fetch(ctx, &key, None, &abs, Some(path)).await? else {
         return Ok(Outcome::Deferred(
             "deleted remotely since the listing".into(),
         ));
@@ -160,7 +164,7 @@ pub(crate) async fn conflict(
             "local file changed since the scan".into(),
         ));
     }
-    let Some((head, dl)) = fetch(ctx, &key, None, &abs).await? else {
+    let Some((head, dl)) = fetch(ctx, &key, None, &abs, Some(path)).await? else {
         return Ok(Outcome::Deferred(
             "deleted remotely since the listing".into(),
         ));
@@ -224,7 +228,7 @@ pub(crate) async fn version_to_conflict_copy(
     })
     .context("no usable conflict copy name")?;
     let target = ctx.abs(&copy);
-    let Some((_, dl)) = fetch(ctx, key, Some(version), &target).await? else {
+    let Some((_, dl)) = fetch(ctx, key, Some(version), &target, None).await? else {
         return Ok(());
     };
     place(dl, &target, &LocalExpect::Absent)?;

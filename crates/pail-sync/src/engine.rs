@@ -39,6 +39,18 @@ pub struct Totals {
     pub skipped: u64,
 }
 
+impl Totals {
+    /// Whether this sync changed anything in the bucket (peers should look).
+    pub fn changed_remote(&self) -> bool {
+        self.uploads + self.copies + self.remote_deletes + self.conflicts > 0
+    }
+
+    /// Whether this sync changed anything at all.
+    pub fn changed_anything(&self) -> bool {
+        self.changed_remote() || self.downloads + self.local_deletes > 0
+    }
+}
+
 /// How a sync ended.
 #[derive(Debug)]
 pub enum SyncResult {

@@ -37,7 +37,32 @@ pub struct ExecReport {
     pub errors: Vec<(String, String)>,
 }
 
+/// Runs one action, listed as in flight while it transfers.
 async fn run_one(
+    ctx: &Arc<PairCtx>,
+    action: &Action,
+    parts: &Arc<Semaphore>,
+) -> anyhow::Result<Outcome> {
+    let transfer = match action {
+        Action::Upload { path, local, .. } | Action::CopyRemote { path, local, .. } => {
+            Some((path, "upload", local.stat.size))
+        }
+        Action::Download { path, remote, .. } | Action::Conflict { path, remote, .. } => {
+            Some((path, "download", remote.object.size))
+        }
+        _ => None,
+    };
+    if let Some((path, direction, total)) = transfer {
+        ctx.progress.start(path, direction, total);
+    }
+    let outcome = run_action(ctx, action, parts).await;
+    if let Some((path, ..)) = transfer {
+        ctx.progress.finish(path);
+    }
+    outcome
+}
+
+async fn run_action(
     ctx: &Arc<PairCtx>,
     action: &Action,
     parts: &Arc<Semaphore>,

@@ -9,7 +9,9 @@ pub mod ctx;
 pub mod engine;
 pub mod exec;
 pub mod init;
+pub mod journal;
 pub mod localfs;
+pub mod progress;
 pub mod status;
 
 mod delete;

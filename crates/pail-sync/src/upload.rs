@@ -227,6 +227,8 @@ async fn multipart(
     let file = Arc::new(File::open(ctx.abs(path)).with_context(|| format!("cannot read {path}"))?);
     let done: std::collections::HashSet<i32> = upload.parts.iter().map(|(n, _)| *n).collect();
     let todo: Vec<i32> = (1..=count as i32).filter(|n| !done.contains(n)).collect();
+    let resumed_bytes = size.saturating_sub(todo.len() as u64 * psize);
+    ctx.progress.advance(path, resumed_bytes);
     let results: Vec<(i32, String)> = futures::stream::iter(todo)
         .map(|n| {
             let (ctx, file, upload_id, key) = (
@@ -251,6 +253,7 @@ async fn multipart(
                     transient(|| ctx.store.upload_part(&key, &upload_id, n, body.clone())).await?;
                 ctx.db()
                     .add_multipart_part(&upload_id, n, &etag, len as u64)?;
+                ctx.progress.advance(path, len as u64);
                 anyhow::Ok((n, etag))
             }
         })

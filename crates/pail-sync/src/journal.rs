@@ -1,0 +1,156 @@
+//! The change journal: how devices tell each other "I changed the bucket" for the price of
+//! one LIST per poll, instead of listing the whole prefix.
+//!
+//! After a pass that changed the remote, a device writes a tiny object
+//! `PREFIX/.pail/journal/<UTC time, ms>-<device>-<nonce>` whose body summarises the pass. Peers list `PREFIX/.pail/journal/` starting after (last seen time − skew margin),
+//! skip their own entries and those already seen, and run a pass when anything is new.
+//! Writes by other S3 clients leave no journal entry: the periodic full reconcile catches
+//! them. Entries older than a day are removed by the device that wrote them.
+
+use std::collections::HashSet;
+
+use anyhow::Result;
+use bytes::Bytes;
+use pail_s3::{Condition, ObjectMeta};
+use time::OffsetDateTime;
+
+use crate::ctx::PairCtx;
+use crate::retry::transient;
+
+/// Clocks of two devices may differ by this much: entries are looked for that far back.
+const SKEW_MARGIN: time::Duration = time::Duration::minutes(5);
+/// Own entries older than this are deleted.
+const KEEP: time::Duration = time::Duration::days(1);
+
+fn stamp(t: OffsetDateTime) -> String {
+    t.format(&time::macros::format_description!(
+        "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
+    ))
+    .unwrap_or_default()
+}
+
+fn journal_prefix(ctx: &PairCtx) -> String {
+    ctx.prefix.reserved_key("journal/")
+}
+
+/// Device names may hold characters that are awkward in keys: keep them readable and safe.
+fn device_tag(device: &str) -> String {
+    device.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' }).collect()
+}
+
+/// Records that this device changed the remote (`summary` is informational).
+pub async fn append(ctx: &PairCtx, summary: &impl serde::Serialize) -> Result<()> {
+    let nonce: u32 = rand::random();
+    let key = format!(
+        "{}{}-{}-{nonce:08x}",
+        journal_prefix(ctx),
+        stamp(OffsetDateTime::now_utc()),
+        device_tag(&ctx.cfg.device)
+    );
+    let body = Bytes::from(serde_json::to_vec(summary)?);
+    let meta = ObjectMeta { blake3: None, mtime_ns: None, device: Some(ctx.cfg.device.clone()) };
+    transient(|| ctx.store.put(&key, body.clone(), &meta, Condition::None)).await?;
+    Ok(())
+}
+
+/// What a poll of the journal found.
+#[derive(Debug, Default)]
+pub struct PollResult {
+    /// Entries by other devices not seen before.
+    pub new_entries: usize,
+    /// LIST requests made.
+    pub requests: u32,
+}
+
+/// Remembers which entries were seen, across polls.
+#[derive(Debug, Default)]
+pub struct JournalCursor {
+    /// Newest entry time seen (as its key stamp).
+    last: Option<OffsetDateTime>,
+    /// Entries within the skew margin of `last`, to skip them on the next poll.
+    seen: HashSet<String>,
+}
+
+impl JournalCursor {
+    /// Starts from now: only entries written from here on (minus the margin) count.
+    pub fn starting_now() -> JournalCursor {
+        JournalCursor { last: Some(OffsetDateTime::now_utc()), seen: HashSet::new() }
+    }
+
+    /// Lists the journal from the cursor on; one LIST request per 1,000 entries.
+    pub async fn poll(&mut self, ctx: &PairCtx) -> Result<PollResult> {
+        let prefix = journal_prefix(ctx);
+        let from = self.last.map(|t| format!("{prefix}{}", stamp(t - SKEW_MARGIN)));
+        let own = format!("-{}-", device_tag(&ctx.cfg.device));
+        let mut result = PollResult::default();
+        let mut token = None;
+        let mut newest = self.last;
+        loop {
+            let page = transient(|| ctx.store.list_page(&prefix, token.clone(), from.clone())).await?;
+            result.requests += 1;
+            for o in page.objects {
+                let name = o.key[prefix.len()..].to_owned();
+                let at = parse_stamp(&name);
+                if let Some(t) = at {
+                    newest = newest.max(Some(t));
+                }
+                if self.seen.insert(name.clone()) && !name.contains(&own) {
+                    result.new_entries += 1;
+                }
+            }
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        self.last = newest;
+        // Forget entries that can no longer come back in a poll.
+        if let Some(last) = self.last {
+            let horizon = last - SKEW_MARGIN - SKEW_MARGIN;
+            self.seen.retain(|n| parse_stamp(n).is_none_or(|t| t >= horizon));
+        }
+        Ok(result)
+    }
+}
+
+fn parse_stamp(name: &str) -> Option<OffsetDateTime> {
+    let s = name.get(..19)?;
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second].[subsecond digits:3]");
+    time::PrimitiveDateTime::parse(s, &fmt).ok().map(|t| t.assume_utc())
+}
+
+/// Deletes this device's entries older than a day.
+pub async fn prune_own(ctx: &PairCtx) -> Result<u32> {
+    let prefix = journal_prefix(ctx);
+    let own = format!("-{}-", device_tag(&ctx.cfg.device));
+    let cutoff = OffsetDateTime::now_utc() - KEEP;
+    let mut old = Vec::new();
+    pail_s3::list_all(ctx.store.as_ref(), &prefix, |o| {
+        let name = &o.key[prefix.len()..];
+        if name.contains(&own) && parse_stamp(name).is_some_and(|t| t < cutoff) {
+            old.push(o.key.clone());
+        }
+    })
+    .await?;
+    for key in &old {
+        // Journal entries are pail's own bookkeeping: no trash copy, and on a versioned
+        // bucket the delete marker is enough.
+        transient(|| ctx.store.delete(key, None, Condition::None)).await?;
+    }
+    Ok(old.len() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_sort_like_time_and_parse_back() {
+        let t = time::macros::datetime!(2026-11-28 23:05:01.123 UTC);
+        let s = stamp(t);
+        assert_eq!(s, "20261128T230501.123Z");
+        assert_eq!(parse_stamp(&format!("{s}-dev-0001")), Some(t));
+        assert!(stamp(t) < stamp(t + time::Duration::milliseconds(1)));
+        assert_eq!(device_tag("my laptop/2"), "my_laptop_2");
+    }
+}
