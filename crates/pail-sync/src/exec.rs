@@ -117,19 +117,24 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
     // deadlock the per-file slots.
     let parts = Arc::new(Semaphore::new(transfers));
     let mut report = ExecReport::default();
-    let mut start = 0;
-    while start < actions.len() {
-        let p = phase(&actions[start]);
-        let end = start
-            + actions[start..]
-                .iter()
-                .take_while(|a| phase(a) == p)
-                .count();
-        let outcomes: Vec<_> = futures::stream::iter(&actions[start..end])
+    let mut rest = actions.into_iter().peekable();
+    while let Some(first) = rest.next() {
+        let p = phase(&first);
+        let mut batch = vec![first];
+        while let Some(a) = rest.next_if(|a| phase(a) == p) {
+            batch.push(a);
+        }
+        // Each task owns its action: borrowed items in a buffered stream make the future
+        // impossible to prove `Send` for the daemon's spawned workers.
+        let outcomes: Vec<_> = futures::stream::iter(batch)
             .map(|a| {
-                let parts = parts.clone();
+                let (ctx, parts) = (ctx.clone(), parts.clone());
                 let span = tracing::info_span!("action", path = %a.path());
-                async move { (a, run_one(ctx, a, &parts).await) }.instrument(span)
+                async move {
+                    let out = run_one(&ctx, &a, &parts).await;
+                    (a, out)
+                }
+                .instrument(span)
             })
             .buffer_unordered(transfers)
             .collect()
@@ -161,7 +166,6 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
         report
             .errors
             .extend(crate::race::check_writes(ctx, ctx.take_written()).await);
-        start = end;
     }
     report
 }

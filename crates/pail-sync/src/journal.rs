@@ -35,7 +35,16 @@ fn journal_prefix(ctx: &PairCtx) -> String {
 
 /// Device names may hold characters that are awkward in keys: keep them readable and safe.
 fn device_tag(device: &str) -> String {
-    device.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' }).collect()
+    device
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Records that this device changed the remote (`summary` is informational).
@@ -48,7 +57,11 @@ pub async fn append(ctx: &PairCtx, summary: &impl serde::Serialize) -> Result<()
         device_tag(&ctx.cfg.device)
     );
     let body = Bytes::from(serde_json::to_vec(summary)?);
-    let meta = ObjectMeta { blake3: None, mtime_ns: None, device: Some(ctx.cfg.device.clone()) };
+    let meta = ObjectMeta {
+        blake3: None,
+        mtime_ns: None,
+        device: Some(ctx.cfg.device.clone()),
+    };
     transient(|| ctx.store.put(&key, body.clone(), &meta, Condition::None)).await?;
     Ok(())
 }
@@ -74,19 +87,25 @@ pub struct JournalCursor {
 impl JournalCursor {
     /// Starts from now: only entries written from here on (minus the margin) count.
     pub fn starting_now() -> JournalCursor {
-        JournalCursor { last: Some(OffsetDateTime::now_utc()), seen: HashSet::new() }
+        JournalCursor {
+            last: Some(OffsetDateTime::now_utc()),
+            seen: HashSet::new(),
+        }
     }
 
     /// Lists the journal from the cursor on; one LIST request per 1,000 entries.
     pub async fn poll(&mut self, ctx: &PairCtx) -> Result<PollResult> {
         let prefix = journal_prefix(ctx);
-        let from = self.last.map(|t| format!("{prefix}{}", stamp(t - SKEW_MARGIN)));
+        let from = self
+            .last
+            .map(|t| format!("{prefix}{}", stamp(t - SKEW_MARGIN)));
         let own = format!("-{}-", device_tag(&ctx.cfg.device));
         let mut result = PollResult::default();
         let mut token = None;
         let mut newest = self.last;
         loop {
-            let page = transient(|| ctx.store.list_page(&prefix, token.clone(), from.clone())).await?;
+            let page =
+                transient(|| ctx.store.list_page(&prefix, token.clone(), from.clone())).await?;
             result.requests += 1;
             for o in page.objects {
                 let name = o.key[prefix.len()..].to_owned();
@@ -107,7 +126,8 @@ impl JournalCursor {
         // Forget entries that can no longer come back in a poll.
         if let Some(last) = self.last {
             let horizon = last - SKEW_MARGIN - SKEW_MARGIN;
-            self.seen.retain(|n| parse_stamp(n).is_none_or(|t| t >= horizon));
+            self.seen
+                .retain(|n| parse_stamp(n).is_none_or(|t| t >= horizon));
         }
         Ok(result)
     }
@@ -115,8 +135,12 @@ impl JournalCursor {
 
 fn parse_stamp(name: &str) -> Option<OffsetDateTime> {
     let s = name.get(..19)?;
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second].[subsecond digits:3]");
-    time::PrimitiveDateTime::parse(s, &fmt).ok().map(|t| t.assume_utc())
+    let fmt = time::macros::format_description!(
+        "[year][month][day]T[hour][minute][second].[subsecond digits:3]"
+    );
+    time::PrimitiveDateTime::parse(s, &fmt)
+        .ok()
+        .map(|t| t.assume_utc())
 }
 
 /// Deletes this device's entries older than a day.

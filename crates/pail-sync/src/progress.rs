@@ -6,11 +6,11 @@ use std::sync::Mutex;
 use pail_core::RelPath;
 
 /// One transfer in flight.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct InFlight {
     pub path: String,
     /// "upload" or "download".
-    pub direction: &'static str,
+    pub direction: String,
     pub bytes_done: u64,
     pub bytes_total: u64,
 }
@@ -29,7 +29,7 @@ impl Progress {
     pub fn start(&self, path: &RelPath, direction: &'static str, bytes_total: u64) {
         let entry = InFlight {
             path: path.to_string(),
-            direction,
+            direction: direction.into(),
             bytes_done: 0,
             bytes_total,
         };

@@ -7,39 +7,31 @@ use serde::Serialize;
 use crate::config::PairConfig;
 use crate::ctx::{meta, open_index};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct StatusReport {
     pub pairs: Vec<PairStatus>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct InFlight {
-    pub path: String,
-    pub direction: String,
-    pub bytes_done: u64,
-    pub bytes_total: u64,
-}
-
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct ErrorEntry {
     pub path: String,
     pub message: String,
     pub at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Bucket {
     pub versioning: Option<String>,
     pub conditional_writes: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Skipped {
     pub path: String,
     pub reason: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct PairStatus {
     pub folder: String,
     pub remote: String,
@@ -53,7 +45,10 @@ pub struct PairStatus {
     pub synced_files: u64,
     pub pending_uploads: u64,
     pub pending_downloads: u64,
-    pub in_flight: Vec<InFlight>,
+    pub in_flight: Vec<crate::progress::InFlight>,
+    /// How local changes are noticed (daemon only): the watcher, or periodic scans and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watcher: Option<String>,
     pub conflicts: u64,
     pub errors: Vec<ErrorEntry>,
     pub skipped: Vec<Skipped>,
@@ -87,6 +82,7 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
         pending_uploads: num(meta::PENDING_UPLOADS)?,
         pending_downloads: num(meta::PENDING_DOWNLOADS)?,
         in_flight: Vec::new(),
+        watcher: None,
         conflicts: db.conflict_count()?,
         errors: db
             .recent_errors(20)?

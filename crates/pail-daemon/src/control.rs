@@ -1,0 +1,139 @@
+//! The control socket: a Unix socket (user-only) through which `pail status`, `pail pause`
+//! and `pail resume` talk to a running `pail run`. One JSON request per line, one JSON
+//! response per line.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::Daemon;
+
+/// What a client asks.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+    Pause,
+    Resume,
+}
+
+/// What the daemon answers.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    pub message: String,
+    /// For `status`: the same shape as `pail status --json`.
+    pub status: Option<pail_sync::status::StatusReport>,
+}
+
+/// The socket of the daemon that serves the config at `config_path`: one daemon per
+/// config, so the path is derived from the config's path.
+pub fn socket_path(config_path: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(config_path)?;
+    let id = blake3::hash(abs.as_os_str().as_encoded_bytes()).to_hex();
+    Ok(pail_sync::config::state_dir()?
+        .join("run")
+        .join(format!("daemon-{}.sock", &id[..16])))
+}
+
+/// Sends one request. `Ok(None)`: no daemon is running for this config.
+pub async fn request(socket: &Path, req: Request) -> Result<Option<Response>> {
+    let stream = match UnixStream::connect(socket).await {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot reach the daemon at {}", socket.display()));
+        }
+    };
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(&req)?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await?;
+    let mut reply = String::new();
+    BufReader::new(read).read_line(&mut reply).await?;
+    let resp = serde_json::from_str(&reply).context("the daemon sent an unreadable answer")?;
+    Ok(Some(resp))
+}
+
+/// Binds the socket with user-only permissions, replacing a stale one.
+pub(crate) fn bind(socket: &Path) -> Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = socket.parent().context("socket path has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    // The pair locks make sure no other daemon runs for these pairs, so a socket file left
+    // here is stale (a killed daemon).
+    let _ = std::fs::remove_file(socket);
+    let listener = UnixListener::bind(socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Answers clients until cancelled.
+pub(crate) async fn serve(listener: UnixListener, daemon: Arc<Daemon>, cancel: CancellationToken) {
+    loop {
+        let conn = tokio::select! {
+            _ = cancel.cancelled() => return,
+            c = listener.accept() => c,
+        };
+        let Ok((stream, _)) = conn else { continue };
+        let daemon = daemon.clone();
+        tokio::spawn(async move {
+            if let Err(e) = answer(stream, &daemon).await {
+                tracing::debug!(error = %e, "control client");
+            }
+        });
+    }
+}
+
+async fn answer(stream: UnixStream, daemon: &Daemon) -> Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    BufReader::new(read).read_line(&mut line).await?;
+    let resp = match serde_json::from_str::<Request>(&line) {
+        Ok(Request::Status) => Response {
+            ok: true,
+            message: String::new(),
+            status: Some(daemon.status()?),
+        },
+        Ok(Request::Pause) => {
+            daemon.set_paused(true);
+            Response {
+                ok: true,
+                message: "paused: no transfers until `pail resume`".into(),
+                status: None,
+            }
+        }
+        Ok(Request::Resume) => {
+            daemon.set_paused(false);
+            Response {
+                ok: true,
+                message: "resumed".into(),
+                status: None,
+            }
+        }
+        Err(e) => Response {
+            ok: false,
+            message: format!("bad request: {e}"),
+            status: None,
+        },
+    };
+    let mut out = serde_json::to_string(&resp)?;
+    out.push('\n');
+    write.write_all(out.as_bytes()).await?;
+    Ok(())
+}

@@ -1,0 +1,450 @@
+//! `pail run`: one worker per folder pair, a control socket, signal handling and systemd
+//! notifications. Each worker turns hints (watcher events, journal entries from other
+//! devices, timers) into full passes of the same engine `pail sync` runs; it never acts on an
+//! event directly, so the daemon inherits every guarantee of the one-shot sync.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use pail_sync::config::Config;
+use pail_sync::journal::JournalCursor;
+use pail_sync::status::{PairStatus, StatusReport, pair_status};
+use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, sync_pair};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::control;
+use crate::notify::Systemd;
+
+/// Timers and limits of the daemon.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// How often the bucket's change journal is polled (one LIST).
+    pub poll_interval: Duration,
+    /// How often a full reconcile runs even without hints (catches other S3 clients).
+    pub full_reconcile: Duration,
+    /// How often the folder is rescanned even without watcher events.
+    pub rescan_interval: Duration,
+    /// Rescan interval when the watcher cannot run (inotify limits, unsupported filesystem).
+    pub fallback_scan_interval: Duration,
+    /// Quiet time after the last watcher event before a pass starts (files being written).
+    pub settle: Duration,
+    /// How long SIGTERM waits for in-flight work before abandoning it.
+    pub shutdown_deadline: Duration,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        DaemonOptions {
+            poll_interval: Duration::from_secs(30),
+            full_reconcile: Duration::from_secs(6 * 3600),
+            rescan_interval: Duration::from_secs(3600),
+            fallback_scan_interval: Duration::from_secs(60),
+            settle: Duration::from_millis(700),
+            shutdown_deadline: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What a worker shows in the live status.
+#[derive(Debug, Default, Clone)]
+struct Live {
+    state: String,
+    reason: Option<String>,
+    watcher: String,
+}
+
+/// One folder pair under the daemon.
+#[derive(Debug)]
+pub(crate) struct PairWorker {
+    cfg: PairConfig,
+    ctx: Arc<PairCtx>,
+    live: Mutex<Live>,
+    /// Wakes the worker for a pass (resume, control requests).
+    wake: Notify,
+}
+
+impl PairWorker {
+    fn set(&self, state: &str, reason: Option<String>) {
+        let mut l = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        l.state = state.into();
+        l.reason = reason;
+    }
+
+    fn set_watcher(&self, text: String) {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).watcher = text;
+    }
+
+    fn snapshot(&self, paused: bool) -> Result<PairStatus> {
+        let mut st = pair_status(&self.cfg)?;
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        st.live = true;
+        st.state = if paused { "paused".into() } else { live.state };
+        st.state_reason = live.reason.or(st.state_reason);
+        st.in_flight = self.ctx.progress.snapshot();
+        st.watcher = Some(live.watcher);
+        Ok(st)
+    }
+}
+
+/// The running daemon, shared by the workers and the control socket.
+#[derive(Debug)]
+pub struct Daemon {
+    pairs: Vec<Arc<PairWorker>>,
+    paused: watch::Sender<bool>,
+}
+
+impl Daemon {
+    pub(crate) fn status(&self) -> Result<StatusReport> {
+        let paused = *self.paused.borrow();
+        let pairs = self
+            .pairs
+            .iter()
+            .map(|p| p.snapshot(paused))
+            .collect::<Result<_>>()?;
+        Ok(StatusReport { pairs })
+    }
+
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+        if !paused {
+            for p in &self.pairs {
+                p.wake.notify_one();
+            }
+        }
+    }
+}
+
+/// Runs the daemon for every pair of the config until SIGTERM/SIGINT.
+pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let pairs = config.select(None)?;
+    let systemd = Systemd::from_env();
+    let mut workers = Vec::new();
+    for cfg in pairs {
+        let mut ctx = PairCtx::open(cfg, None).await.with_context(|| {
+            format!(
+                "cannot start the pair {} <-> {}",
+                cfg.folder.display(),
+                cfg.remote
+            )
+        })?;
+        // The bucket may have changed since init (versioning turned on, server upgraded).
+        if let Err(e) = ctx.reprobe().await {
+            tracing::warn!(folder = %cfg.folder.display(), error = %format!("{e:#}"), "capability probe failed; using the recorded capabilities");
+        }
+        workers.push(Arc::new(PairWorker {
+            cfg: cfg.clone(),
+            ctx: Arc::new(ctx),
+            live: Mutex::new(Live {
+                state: "starting".into(),
+                ..Live::default()
+            }),
+            wake: Notify::new(),
+        }));
+    }
+    let (paused, _) = watch::channel(false);
+    let daemon = Arc::new(Daemon {
+        pairs: workers,
+        paused,
+    });
+    let cancel = CancellationToken::new();
+
+    let socket = control::socket_path(config_path)?;
+    let listener = control::bind(&socket)?;
+    let server = tokio::spawn(control::serve(listener, daemon.clone(), cancel.clone()));
+
+    let mut tasks = Vec::new();
+    for w in &daemon.pairs {
+        let (w, cancel, opts, paused) = (
+            w.clone(),
+            cancel.clone(),
+            opts.clone(),
+            daemon.paused.subscribe(),
+        );
+        tasks.push(tokio::spawn(async move {
+            worker(w, cancel, opts, paused).await
+        }));
+    }
+    systemd.ready(&format!("watching {} folder pair(s)", daemon.pairs.len()));
+    tracing::info!(socket = %socket.display(), pairs = daemon.pairs.len(), "pail daemon running");
+
+    let signals = shutdown_signal();
+    tokio::pin!(signals);
+    let mut watchdog = tokio::time::interval(
+        systemd
+            .watchdog_period()
+            .unwrap_or(Duration::from_secs(3600)),
+    );
+    loop {
+        tokio::select! {
+            _ = &mut signals => break,
+            _ = watchdog.tick() => {
+                // The watchdog proves the main loop runs and no worker has died.
+                if tasks.iter().all(|t| !t.is_finished()) {
+                    systemd.watchdog();
+                }
+                systemd.status(&summary(&daemon));
+            }
+        }
+    }
+    systemd.stopping();
+    tracing::info!("shutting down");
+    cancel.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = server.await;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+fn summary(d: &Daemon) -> String {
+    let paused = *d.paused.borrow();
+    d.pairs
+        .iter()
+        .map(|p| {
+            let l = p.live.lock().unwrap_or_else(|e| e.into_inner());
+            let state = if paused { "paused" } else { l.state.as_str() };
+            format!("{}: {state}", p.cfg.folder.display())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Why the next pass runs (for the logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    Start,
+    Local,
+    Remote,
+    Timer,
+    Retry,
+    Resume,
+}
+
+async fn worker(
+    w: Arc<PairWorker>,
+    cancel: CancellationToken,
+    opts: DaemonOptions,
+    mut paused: watch::Receiver<bool>,
+) {
+    let root: PathBuf = w.cfg.folder.clone();
+    let (watcher, mut hints) = match pail_watch::Watcher::start(&root, opts.settle, 4096) {
+        Ok((watcher, rx)) => {
+            w.set_watcher("watching for changes".into());
+            (Some(watcher), Some(rx))
+        }
+        Err(e) => {
+            let text = format!(
+                "{e}; scanning every {}s instead",
+                opts.fallback_scan_interval.as_secs()
+            );
+            tracing::warn!(folder = %root.display(), "{text}");
+            w.set_watcher(text);
+            (None, None)
+        }
+    };
+    let scan_every = if watcher.is_some() {
+        opts.rescan_interval
+    } else {
+        opts.fallback_scan_interval
+    };
+    let mut journal = JournalCursor::starting_now();
+    let mut poll = tokio::time::interval(opts.poll_interval);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut next_scan = Instant::now() + scan_every;
+    let mut next_full = Instant::now() + opts.full_reconcile;
+    let mut pending = Some(Why::Start);
+    let mut failures = 0u32;
+    let mut retry_at: Option<Instant> = None;
+
+    loop {
+        if let Some(why) = pending.filter(|_| !*paused.borrow()) {
+            tracing::info!(folder = %root.display(), ?why, "sync pass");
+            w.set("syncing", None);
+            let done = run_pass(&w, &cancel, opts.shutdown_deadline).await;
+            match done {
+                PassEnd::Cancelled => break,
+                PassEnd::Ok { changed_remote } => {
+                    failures = 0;
+                    retry_at = None;
+                    w.set("idle", None);
+                    if changed_remote
+                        && let Err(e) = pail_sync::journal::append(&w.ctx, &"pass").await
+                    {
+                        tracing::warn!(error = %format!("{e:#}"), "cannot write the change journal; peers will see the change at their next full reconcile");
+                    }
+                    if why == Why::Timer && Instant::now() >= next_full {
+                        next_full = Instant::now() + opts.full_reconcile;
+                        let _ = pail_sync::journal::prune_own(&w.ctx).await;
+                    }
+                }
+                PassEnd::Stopped(reason) => {
+                    // A safety stop waits for the user; retrying changes nothing anyway.
+                    w.set("safety_stop", Some(reason));
+                    retry_at =
+                        Some(Instant::now() + opts.poll_interval.max(Duration::from_secs(60)));
+                }
+                PassEnd::Failed(reason) => {
+                    failures += 1;
+                    let wait = backoff(failures);
+                    w.set(
+                        "error",
+                        Some(format!("{reason} (retrying in {}s)", wait.as_secs())),
+                    );
+                    retry_at = Some(Instant::now() + wait);
+                }
+            }
+            pending = None;
+        }
+        let retry_sleep = async {
+            match retry_at {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = w.wake.notified() => pending = Some(Why::Resume),
+            _ = paused.changed() => {
+                if !*paused.borrow() {
+                    pending = Some(Why::Resume);
+                }
+            }
+            hint = recv_hint(&mut hints) => {
+                match hint {
+                    Some(h) => {
+                        tracing::debug!(?h, "watcher hint");
+                        // Let a burst (an unpacked archive, a checkout) settle into one pass.
+                        settle(&mut hints, opts.settle).await;
+                        pending = Some(Why::Local);
+                    }
+                    None => {
+                        w.set_watcher(format!("the watcher stopped; scanning every {}s instead", opts.fallback_scan_interval.as_secs()));
+                        hints = None;
+                        next_scan = Instant::now() + opts.fallback_scan_interval;
+                    }
+                }
+            }
+            _ = poll.tick() => {
+                let now = Instant::now();
+                if now >= next_scan || now >= next_full {
+                    next_scan = now + if hints.is_some() { opts.rescan_interval } else { opts.fallback_scan_interval };
+                    pending = Some(Why::Timer);
+                } else {
+                    match journal.poll(&w.ctx).await {
+                        Ok(r) if r.new_entries > 0 => pending = Some(Why::Remote),
+                        Ok(_) => {}
+                        Err(e) => tracing::debug!(error = %format!("{e:#}"), "journal poll failed"),
+                    }
+                }
+            }
+            _ = retry_sleep => {
+                retry_at = None;
+                pending = Some(Why::Retry);
+            }
+        }
+    }
+    drop(watcher);
+    w.set("stopped", None);
+}
+
+async fn recv_hint(
+    hints: &mut Option<tokio::sync::mpsc::Receiver<pail_watch::Hint>>,
+) -> Option<pail_watch::Hint> {
+    match hints {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Drains hints until none came for `quiet`.
+async fn settle(
+    hints: &mut Option<tokio::sync::mpsc::Receiver<pail_watch::Hint>>,
+    quiet: Duration,
+) {
+    let Some(rx) = hints else { return };
+    let deadline = Instant::now() + quiet * 20;
+    while Instant::now() < deadline {
+        match tokio::time::timeout(quiet, rx.recv()).await {
+            Ok(Some(_)) => continue,
+            _ => break,
+        }
+    }
+}
+
+/// Exponential backoff with jitter, capped at five minutes.
+fn backoff(failures: u32) -> Duration {
+    let base = 2u64.saturating_pow(failures.min(8)).min(300);
+    let jitter = rand::random::<u64>() % (base / 2 + 1);
+    Duration::from_secs(base / 2 + jitter + 1)
+}
+
+enum PassEnd {
+    Ok { changed_remote: bool },
+    Stopped(String),
+    Failed(String),
+    Cancelled,
+}
+
+/// One pass, abandoned after `deadline` once shutdown was asked for: everything done so far
+/// is recorded action by action, and an interrupted multipart upload resumes next start.
+async fn run_pass(w: &PairWorker, cancel: &CancellationToken, deadline: Duration) -> PassEnd {
+    let ctx = w.ctx.clone();
+    // Boxed with an explicit `Send`: the compiler cannot prove it through the select below
+    // otherwise (rust-lang/rust#102211).
+    let mut pass: std::pin::Pin<Box<dyn std::future::Future<Output = Result<SyncResult>> + Send>> =
+        Box::pin(async move { sync_pair(&ctx, &SyncOptions::default()).await });
+    let cancelled: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(cancel.clone().cancelled_owned());
+    let result = tokio::select! {
+        r = &mut pass => r,
+        _ = cancelled => {
+            match tokio::time::timeout(deadline, &mut pass).await {
+                Ok(r) => { let _ = r; }
+                Err(_) => tracing::warn!("shutdown deadline reached: abandoning in-flight transfers (they resume next start)"),
+            }
+            return PassEnd::Cancelled;
+        }
+    };
+    match result {
+        Ok(SyncResult::Converged(t)) => PassEnd::Ok {
+            changed_remote: t.changed_remote(),
+        },
+        Ok(SyncResult::SafetyStop(why)) => PassEnd::Stopped(why),
+        Ok(SyncResult::Errors(t, errors)) => {
+            if t.changed_remote() {
+                let _ = pail_sync::journal::append(&w.ctx, &"pass").await;
+            }
+            PassEnd::Failed(format!(
+                "{} path(s) failed, first: {}: {}",
+                errors.len(),
+                errors[0].0,
+                errors[0].1
+            ))
+        }
+        Ok(SyncResult::DryRun(..)) => PassEnd::Ok {
+            changed_remote: false,
+        },
+        Err(e) => PassEnd::Failed(format!("{e:#}")),
+    }
+}

@@ -1,0 +1,12 @@
+//! `pail run`: keeps every folder pair of a config in sync continuously, until SIGTERM.
+//!
+//! Workers per pair turn hints into passes of pail-sync's engine: watcher events (local
+//! changes), entries in the bucket's change journal (other devices), and timers (hourly
+//! rescans, a full reconcile every six hours for changes by other S3 clients). A control
+//! socket serves live status, pause and resume. See ARCHITECTURE.md.
+
+pub mod control;
+mod daemon;
+mod notify;
+
+pub use daemon::{Daemon, DaemonOptions, run};
