@@ -7,6 +7,7 @@ mod harness;
 mod basic;
 mod cli_errors;
 mod crash;
+mod daemon;
 mod names;
 mod safety;
 mod semantics_doc;

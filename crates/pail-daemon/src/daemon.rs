@@ -34,6 +34,8 @@ pub struct DaemonOptions {
     pub settle: Duration,
     /// How long SIGTERM waits for in-flight work before abandoning it.
     pub shutdown_deadline: Duration,
+    /// Use the filesystem watcher (else: scans every `fallback_scan_interval`).
+    pub use_watcher: bool,
 }
 
 impl Default for DaemonOptions {
@@ -45,6 +47,7 @@ impl Default for DaemonOptions {
             fallback_scan_interval: Duration::from_secs(60),
             settle: Duration::from_millis(700),
             shutdown_deadline: Duration::from_secs(20),
+            use_watcher: true,
         }
     }
 }
@@ -248,7 +251,12 @@ async fn worker(
     mut paused: watch::Receiver<bool>,
 ) {
     let root: PathBuf = w.cfg.folder.clone();
-    let (watcher, mut hints) = match pail_watch::Watcher::start(&root, opts.settle, 4096) {
+    let started = if opts.use_watcher {
+        pail_watch::Watcher::start(&root, opts.settle, 4096).map_err(|e| e.to_string())
+    } else {
+        Err("the watcher is off (--no-watcher)".to_owned())
+    };
+    let (watcher, mut hints) = match started {
         Ok((watcher, rx)) => {
             w.set_watcher("watching for changes".into());
             (Some(watcher), Some(rx))
@@ -284,15 +292,10 @@ async fn worker(
             let done = run_pass(&w, &cancel, opts.shutdown_deadline).await;
             match done {
                 PassEnd::Cancelled => break,
-                PassEnd::Ok { changed_remote } => {
+                PassEnd::Ok => {
                     failures = 0;
                     retry_at = None;
                     w.set("idle", None);
-                    if changed_remote
-                        && let Err(e) = pail_sync::journal::append(&w.ctx, &"pass").await
-                    {
-                        tracing::warn!(error = %format!("{e:#}"), "cannot write the change journal; peers will see the change at their next full reconcile");
-                    }
                     if why == Why::Timer && Instant::now() >= next_full {
                         next_full = Instant::now() + opts.full_reconcile;
                         let _ = pail_sync::journal::prune_own(&w.ctx).await;
@@ -400,7 +403,7 @@ fn backoff(failures: u32) -> Duration {
 }
 
 enum PassEnd {
-    Ok { changed_remote: bool },
+    Ok,
     Stopped(String),
     Failed(String),
     Cancelled,
@@ -427,24 +430,15 @@ async fn run_pass(w: &PairWorker, cancel: &CancellationToken, deadline: Duration
         }
     };
     match result {
-        Ok(SyncResult::Converged(t)) => PassEnd::Ok {
-            changed_remote: t.changed_remote(),
-        },
+        Ok(SyncResult::Converged(_)) => PassEnd::Ok,
         Ok(SyncResult::SafetyStop(why)) => PassEnd::Stopped(why),
-        Ok(SyncResult::Errors(t, errors)) => {
-            if t.changed_remote() {
-                let _ = pail_sync::journal::append(&w.ctx, &"pass").await;
-            }
-            PassEnd::Failed(format!(
-                "{} path(s) failed, first: {}: {}",
-                errors.len(),
-                errors[0].0,
-                errors[0].1
-            ))
-        }
-        Ok(SyncResult::DryRun(..)) => PassEnd::Ok {
-            changed_remote: false,
-        },
+        Ok(SyncResult::Errors(_, errors)) => PassEnd::Failed(format!(
+            "{} path(s) failed, first: {}: {}",
+            errors.len(),
+            errors[0].0,
+            errors[0].1
+        )),
+        Ok(SyncResult::DryRun(..)) => PassEnd::Ok,
         Err(e) => PassEnd::Failed(format!("{e:#}")),
     }
 }

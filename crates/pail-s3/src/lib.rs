@@ -6,10 +6,12 @@
 //! Content identity is the blake3 hash in the `pail-blake3` user metadata ([`ObjectMeta`]).
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod aws;
 pub mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod faulty;
+mod lifecycle_json;
 #[cfg(any(test, feature = "fake"))]
 pub mod mem;
 pub mod probe;

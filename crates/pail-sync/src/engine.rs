@@ -92,6 +92,14 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
     set_state(ctx, "syncing", "")?;
     ctx.db().clear_errors()?;
     let result = run_passes(ctx, opts).await;
+    // Tell the other devices, for the price of one small PUT (see journal.rs).
+    let changed = match &result {
+        Ok(SyncResult::Converged(t)) | Ok(SyncResult::Errors(t, _)) => t.changed_remote(),
+        _ => false,
+    };
+    if changed && let Err(e) = crate::journal::append(ctx, &"sync").await {
+        tracing::warn!(error = %format!("{e:#}"), "cannot write the change journal; other devices see the change at their next full reconcile");
+    }
     let now = rfc3339(time::OffsetDateTime::now_utc());
     match &result {
         Ok(SyncResult::Converged(_)) => {

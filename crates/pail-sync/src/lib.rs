@@ -5,14 +5,19 @@
 //! each outcome in the index (pail-index), through the store trait (pail-s3).
 
 pub mod config;
+pub mod conflicts;
 pub mod ctx;
 pub mod engine;
 pub mod exec;
+pub mod history;
 pub mod init;
 pub mod journal;
 pub mod localfs;
 pub mod progress;
+pub mod restore;
 pub mod status;
+pub mod versions;
+pub mod when;
 
 mod delete;
 mod download;

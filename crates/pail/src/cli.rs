@@ -28,6 +28,12 @@ pub enum Command {
     Sync(SyncArgs),
     /// State of each pair.
     Status(StatusArgs),
+    /// The daemon: watch the folders, poll the buckets, sync continuously until SIGTERM.
+    Run(RunArgs),
+    /// Stop transfers in the running daemon (until `pail resume`).
+    Pause,
+    /// Restart transfers in the running daemon.
+    Resume,
 }
 
 #[derive(Debug, Args)]
@@ -71,4 +77,24 @@ pub struct StatusArgs {
     /// Only the pair of this folder.
     #[arg(long)]
     pub folder: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Seconds between polls of the buckets' change journals (one LIST each).
+    #[arg(long, default_value_t = 30)]
+    pub poll_interval: u64,
+    /// Seconds between full reconciles (catch changes by other S3 clients).
+    #[arg(long, default_value_t = 6 * 3600)]
+    pub full_reconcile: u64,
+    /// Seconds between full rescans of the folders even without watcher events.
+    #[arg(long, default_value_t = 3600)]
+    pub rescan_interval: u64,
+    /// Do not use the filesystem watcher: scan every `--fallback-scan-interval` seconds
+    /// (network filesystems, or to test the fallback).
+    #[arg(long)]
+    pub no_watcher: bool,
+    /// Seconds between scans when the watcher is off or cannot run.
+    #[arg(long, default_value_t = 60)]
+    pub fallback_scan_interval: u64,
 }

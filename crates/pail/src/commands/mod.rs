@@ -1,6 +1,7 @@
 //! Each subcommand in its own module: call the engine, print for a person (or JSON for
 //! scripts), pick the exit code.
 
+mod daemon;
 mod init;
 mod status;
 mod sync;
@@ -25,6 +26,11 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Init(a) => init::run(&config_file, a).await,
         Command::Sync(a) => sync::run(&config_file, a).await,
-        Command::Status(a) => status::run(&config_file, a),
+        Command::Status(a) => status::run(&config_file, a).await,
+        Command::Run(a) => daemon::run(&config_file, a).await,
+        Command::Pause => daemon::control(&config_file, pail_daemon::control::Request::Pause).await,
+        Command::Resume => {
+            daemon::control(&config_file, pail_daemon::control::Request::Resume).await
+        }
     }
 }

@@ -1,0 +1,110 @@
+//! Reading the TIME of `pail restore --at TIME`: RFC 3339, plain dates and times, and the
+//! relative forms of GNU `date -d` ("2 hours ago", "yesterday 18:00"), through the
+//! `parse_datetime` crate (uutils). Times without a zone are local time.
+
+use anyhow::{Result, bail};
+use jiff::Zoned;
+use parse_datetime::{ParsedDateTime, parse_datetime_at_date};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The instant `s` names, in Unix nanoseconds, relative to now.
+pub fn parse_time(s: &str) -> Result<i64> {
+    parse_time_at(s, Zoned::now())
+}
+
+/// As [`parse_time`], relative to `now` (whose zone is the one of times without a zone).
+pub fn parse_time_at(s: &str, now: Zoned) -> Result<i64> {
+    let s = s.trim();
+    let now_ns = now.timestamp().as_nanosecond();
+    // RFC 3339 exactly as written (with its offset) before the looser grammar.
+    let ns = if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        t.unix_timestamp_nanos()
+    } else {
+        match parse_datetime_at_date(now, s) {
+            Ok(ParsedDateTime::InRange(z)) => z.timestamp().as_nanosecond(),
+            Ok(ParsedDateTime::Extended(_)) => bail!("the time {s:?} is out of range"),
+            Err(_) => bail!(
+                "cannot read the time {s:?}: use RFC 3339 (2026-11-20T14:00:00Z), a local date and time \
+                 (\"2026-11-20 14:00\"), or a relative time (\"2 hours ago\", \"yesterday 18:00\")"
+            ),
+        }
+    };
+    if ns > now_ns {
+        bail!(
+            "the time {s:?} is in the future; give a moment in the past (see `pail history PATH`)"
+        );
+    }
+    i64::try_from(ns).or_else(|_| bail!("the time {s:?} is out of range"))
+}
+
+/// RFC 3339 (UTC, seconds) of Unix nanoseconds, for output.
+pub fn rfc3339_ns(ns: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
+        .ok()
+        .and_then(|t| t.replace_nanosecond(0).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::tz::TimeZone;
+
+    const HOUR: i64 = 3_600_000_000_000;
+
+    /// 2026-11-21 10:30:00 UTC.
+    fn now() -> Zoned {
+        jiff::Timestamp::from_second(1_795_257_000)
+            .unwrap()
+            .to_zoned(TimeZone::UTC)
+    }
+
+    fn at(s: &str) -> i64 {
+        parse_time_at(s, now()).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn utc(y: i32, mo: u8, d: u8, h: u8, mi: u8) -> i64 {
+        let date = time::Date::from_calendar_date(y, mo.try_into().unwrap(), d).unwrap();
+        let t = date.with_hms(h, mi, 0).unwrap().assume_utc();
+        i64::try_from(t.unix_timestamp_nanos()).unwrap()
+    }
+
+    #[test]
+    fn rfc3339_keeps_its_offset() {
+        assert_eq!(at("2026-11-20T14:00:00Z"), utc(2026, 11, 20, 14, 0));
+        assert_eq!(at("2026-11-20T15:00:00+01:00"), utc(2026, 11, 20, 14, 0));
+        assert_eq!(
+            at("2026-11-20T14:00:00.5Z"),
+            utc(2026, 11, 20, 14, 0) + 500_000_000
+        );
+    }
+
+    #[test]
+    fn human_forms() {
+        let n = now().timestamp().as_nanosecond() as i64;
+        assert_eq!(at("2 hours ago"), n - 2 * HOUR);
+        assert_eq!(at("90 minutes ago"), n - 3 * HOUR / 2);
+        assert_eq!(at("yesterday 18:00"), utc(2026, 11, 20, 18, 0));
+        assert_eq!(at("2026-11-20 14:00"), utc(2026, 11, 20, 14, 0));
+        assert_eq!(at("2026-11-20"), utc(2026, 11, 20, 0, 0));
+        assert_eq!(at("now"), n);
+    }
+
+    #[test]
+    fn bad_and_future_times_say_what_to_write() {
+        let e = parse_time_at("last blue moon", now()).unwrap_err();
+        assert!(e.to_string().contains("2 hours ago"), "{e}");
+        let e = parse_time_at("tomorrow", now()).unwrap_err();
+        assert!(e.to_string().contains("future"), "{e}");
+    }
+
+    #[test]
+    fn output_is_rfc3339() {
+        assert_eq!(
+            rfc3339_ns(utc(2026, 11, 20, 14, 0) + 7),
+            "2026-11-20T14:00:00Z"
+        );
+    }
+}

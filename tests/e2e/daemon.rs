@@ -1,0 +1,192 @@
+//! `pail run` on the real servers: a daemon per device, changes made while it runs, and
+//! assertions on outcomes (polled with generous time limits, never on timing).
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+use crate::on_servers;
+
+/// A running `pail run`, stopped (SIGKILL) when dropped if the test did not stop it.
+struct Daemon {
+    child: Option<Child>,
+}
+
+impl Daemon {
+    fn start(d: &Device, extra: &[&str]) -> Daemon {
+        let mut args = vec!["run", "--poll-interval", "1"];
+        args.extend_from_slice(extra);
+        let child = d
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon { child: Some(child) };
+        // Ready when it answers on its socket.
+        wait_until("the daemon answers", || {
+            d.pail(&["status", "--json"]).status.success()
+                && serde_json::from_slice::<serde_json::Value>(
+                    &d.pail(&["status", "--json"]).stdout,
+                )
+                .is_ok_and(|v| v["pairs"][0]["live"] == true)
+        });
+        daemon
+    }
+
+    /// SIGTERM, then the exit code.
+    fn terminate(mut self) -> Option<i32> {
+        let mut child = self.child.take().unwrap();
+        let pid = child.id().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the daemon did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn live_status(d: &Device) -> serde_json::Value {
+    d.status_json()["pairs"][0].clone()
+}
+
+fn daemon_follows_both_sides(s: Server) {
+    let r = Remote::new(&s, "daemon-both");
+    let a = Device::new(&r, "alpha");
+    a.write("seed.txt", b"seed");
+    a.sync();
+    let b = Device::new(&r, "beta");
+    b.sync();
+    let daemon = Daemon::start(&a, &[]);
+    // Local change: in the bucket without any command.
+    a.write("dropped-in.txt", b"dropped into the folder");
+    wait_until("the new file is in the bucket", || {
+        r.files().contains_key("dropped-in.txt")
+    });
+    // Change by another device: in the folder through the journal.
+    b.write("from-beta.txt", b"from beta");
+    b.sync();
+    wait_until("beta's file reaches alpha", || {
+        a.read("from-beta.txt").is_some()
+    });
+    // A burst of files (an unpacked archive).
+    for i in 0..200 {
+        a.write(&format!("burst/{i:03}.txt"), format!("{i}").as_bytes());
+    }
+    wait_until("the burst is in the bucket", || r.files().len() == 203);
+    let st = live_status(&a);
+    assert_eq!(st["live"], true);
+    assert_eq!(daemon.terminate(), Some(0), "SIGTERM is a clean shutdown");
+    b.sync();
+    assert_eq!(a.files(), b.files());
+}
+on_servers!(daemon_follows_both_sides);
+
+fn pause_resume_and_a_second_daemon_is_refused(s: Server) {
+    let r = Remote::new(&s, "daemon-pause");
+    let a = Device::new(&r, "alpha");
+    a.write("seed.txt", b"seed");
+    a.sync();
+    let _daemon = Daemon::start(&a, &[]);
+    let second = a.pail(&["run"]);
+    assert_code(&second, 1, "a second daemon for the same pair");
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another pail process"),
+        "{}",
+        text(&second)
+    );
+    assert_ok(&a.pail(&["pause"]), "pause");
+    assert_eq!(live_status(&a)["state"], "paused");
+    a.write("while-paused.txt", b"waits");
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !r.files().contains_key("while-paused.txt"),
+        "nothing is transferred while paused"
+    );
+    assert_ok(&a.pail(&["resume"]), "resume");
+    wait_until("the file is uploaded after resume", || {
+        r.files().contains_key("while-paused.txt")
+    });
+}
+on_servers!(pause_resume_and_a_second_daemon_is_refused: moto);
+
+fn without_a_watcher_the_daemon_scans(s: Server) {
+    let r = Remote::new(&s, "daemon-scan");
+    let a = Device::new(&r, "alpha");
+    a.write("seed.txt", b"seed");
+    a.sync();
+    let _daemon = Daemon::start(&a, &["--no-watcher", "--fallback-scan-interval", "2"]);
+    let st = live_status(&a);
+    assert!(
+        st["watcher"]
+            .as_str()
+            .unwrap()
+            .contains("scanning every 2s"),
+        "{st}"
+    );
+    a.write("found-by-scan.txt", b"x");
+    wait_until("the scan finds the file", || {
+        r.files().contains_key("found-by-scan.txt")
+    });
+}
+on_servers!(without_a_watcher_the_daemon_scans: moto);
+
+fn sigterm_during_a_large_upload_resumes_next_start(s: Server) {
+    let r = Remote::new(&s, "daemon-term");
+    let a = Device::new(&r, "alpha");
+    a.set_config("multipart_threshold", "5242880");
+    a.set_config("part_size", "5242880");
+    a.set_config("transfers", "1");
+    a.write("seed.txt", b"seed");
+    a.sync();
+    let daemon = Daemon::start(&a, &[]);
+    let big: Vec<u8> = (0..40_000_000u32).map(|i| (i % 241) as u8).collect();
+    a.write("big.bin", &big);
+    wait_until("the upload is in flight", || {
+        live_status(&a)["in_flight"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty())
+    });
+    assert_eq!(daemon.terminate(), Some(0));
+    let _daemon = Daemon::start(&a, &[]);
+    wait_until("the upload completes after restart", || {
+        r.files()
+            .get("big.bin")
+            .is_some_and(|b| b.len() == big.len())
+    });
+    assert!(r.files()["big.bin"] == big);
+}
+on_servers!(sigterm_during_a_large_upload_resumes_next_start: ceph, moto);
