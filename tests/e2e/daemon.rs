@@ -16,10 +16,13 @@ impl Daemon {
     fn start(d: &Device, extra: &[&str]) -> Daemon {
         let mut args = vec!["run", "--poll-interval", "1"];
         args.extend_from_slice(extra);
-        let child = d
-            .command(&args)
+        Daemon::spawn(d, d.command(&args))
+    }
+
+    fn spawn(d: &Device, mut cmd: std::process::Command) -> Daemon {
+        let child = cmd
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let daemon = Daemon { child: Some(child) };
@@ -190,3 +193,82 @@ fn sigterm_during_a_large_upload_resumes_next_start(s: Server) {
     assert!(r.files()["big.bin"] == big);
 }
 on_servers!(sigterm_during_a_large_upload_resumes_next_start: ceph, moto);
+
+fn service_install_writes_a_hardened_unit(s: Server) {
+    let r = Remote::new(&s, "service");
+    let a = Device::new(&r, "alpha");
+    let xdg = a.folder.parent().unwrap().join("xdg");
+    let out = a
+        .command(&["service", "install", "--no-start"])
+        .env("XDG_CONFIG_HOME", &xdg)
+        .output()
+        .unwrap();
+    assert_ok(&out, "service install --no-start");
+    let unit = std::fs::read_to_string(xdg.join("systemd/user/pail.service")).unwrap();
+    assert!(
+        unit.contains(&format!(
+            "ExecStart={} run --config {}",
+            pail_bin(),
+            a.config.display()
+        )),
+        "{unit}"
+    );
+    assert!(
+        unit.contains(&format!("-{}", a.folder.canonicalize().unwrap().display())),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("Type=notify") && unit.contains("ProtectSystem=strict"),
+        "{unit}"
+    );
+    let status = a
+        .command(&["service", "status"])
+        .env("XDG_CONFIG_HOME", &xdg)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("installed"),
+        "{}",
+        text(&status)
+    );
+}
+on_servers!(service_install_writes_a_hardened_unit: moto);
+
+fn out_of_inotify_watches_falls_back_to_scanning(s: Server) {
+    let r = Remote::new(&s, "daemon-inotify");
+    let a = Device::new(&r, "alpha");
+    for i in 0..10 {
+        a.write(&format!("dir{i}/f.txt"), b"x");
+    }
+    a.sync();
+    // A user namespace has its own inotify limits: lower them to 3 watches for this daemon.
+    let env = a.command(&[]);
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "-Ur",
+        "sh",
+        "-c",
+        "echo 3 > /proc/sys/fs/inotify/max_user_watches && exec \"$0\" run --poll-interval 1 --fallback-scan-interval 2",
+        pail_bin(),
+    ])
+    .env_clear();
+    for (k, v) in env.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let _daemon = Daemon::spawn(&a, cmd);
+    let st = live_status(&a);
+    let watcher = st["watcher"].as_str().unwrap().to_owned();
+    assert!(watcher.contains("fs.inotify.max_user_watches"), "{watcher}");
+    assert!(
+        watcher.contains("sudo sysctl fs.inotify.max_user_watches="),
+        "{watcher}"
+    );
+    assert!(watcher.contains("scanning every 2s"), "{watcher}");
+    a.write("dir3/new.txt", b"found by scanning");
+    wait_until("the scan finds the file", || {
+        r.files().contains_key("dir3/new.txt")
+    });
+}
+on_servers!(out_of_inotify_watches_falls_back_to_scanning: moto);

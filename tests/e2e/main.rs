@@ -12,3 +12,4 @@ mod names;
 mod safety;
 mod semantics_doc;
 mod two_devices;
+mod versions;

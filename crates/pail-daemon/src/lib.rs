@@ -8,5 +8,6 @@
 pub mod control;
 mod daemon;
 mod notify;
+pub mod service;
 
 pub use daemon::{Daemon, DaemonOptions, run};

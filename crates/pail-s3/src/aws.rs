@@ -24,7 +24,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tracing::debug;
 
 use crate::error::{Ctx, Result, StoreError, from_sdk};
-use crate::store::{GetObject, ObjectStore};
+use crate::store::{ArchiveRestore, GetObject, ObjectStore};
 use crate::types::{
     Condition, DeleteResult, Head, ListPage, ListedObject, ObjectMeta, ObjectVersion, PutResult,
     Versioning, VersionsPage,
@@ -872,6 +872,54 @@ impl ObjectStore for AwsStore {
                 e => Err(e),
             },
         }
+    }
+
+    async fn restore_archived(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        days: i32,
+    ) -> Result<ArchiveRestore> {
+        use aws_sdk_s3::error::ProvideErrorMetadata;
+        let res = self
+            .client
+            .restore_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .restore_request(
+                aws_sdk_s3::types::RestoreRequest::builder()
+                    .days(days)
+                    .build(),
+            )
+            .send()
+            .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("RestoreAlreadyInProgress") => {
+                return Ok(ArchiveRestore::InProgress);
+            }
+            // "Restore is not allowed for the object's current storage class".
+            Err(e) if e.code() == Some("InvalidObjectState") => {
+                return Ok(ArchiveRestore::NotArchived);
+            }
+            Err(e) => return Err(from_sdk(e, self.ctx("restore_archived", key))),
+        }
+        // The output does not say 200 (already restored) from 202 (started); the
+        // `x-amz-restore` header of a HEAD does, for one cheap request.
+        let out = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, self.ctx("head", key)))?;
+        Ok(match out.restore() {
+            Some(r) if r.contains("ongoing-request=\"false\"") => ArchiveRestore::Done,
+            _ => ArchiveRestore::Started,
+        })
     }
 }
 

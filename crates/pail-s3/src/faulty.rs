@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::error::{Result, StoreError};
-use crate::store::{GetObject, ObjectStore, Op};
+use crate::store::{ArchiveRestore, GetObject, ObjectStore, Op};
 use crate::types::{
     Condition, DeleteResult, Head, ListPage, ObjectMeta, PutResult, Versioning, VersionsPage,
 };
@@ -343,6 +343,17 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         self.before(Op::GetVersioning, "").await?;
         let r = self.inner.get_versioning().await;
         self.after(Op::GetVersioning, "", r)
+    }
+
+    async fn restore_archived(
+        &self,
+        key: &str,
+        v: Option<&str>,
+        days: i32,
+    ) -> Result<ArchiveRestore> {
+        self.before(Op::RestoreArchived, key).await?;
+        let r = self.inner.restore_archived(key, v, days).await;
+        self.after(Op::RestoreArchived, key, r)
     }
 }
 

@@ -25,7 +25,7 @@ pub use faulty::FaultyStore;
 #[cfg(any(test, feature = "fake"))]
 pub use mem::{Conditionals, MemStore};
 pub use probe::probe;
-pub use store::{GetObject, ObjectStore, Op, list_all, list_all_versions};
+pub use store::{ArchiveRestore, GetObject, ObjectStore, Op, list_all, list_all_versions};
 pub use types::{
     Capabilities, Condition, DeleteResult, Head, ListPage, ListedObject, ObjectMeta, ObjectVersion,
     PutResult, Versioning, VersionsPage,

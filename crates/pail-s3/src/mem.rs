@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::error::{Result, StoreError};
-use crate::store::{GetObject, ObjectStore, Op};
+use crate::store::{ArchiveRestore, GetObject, ObjectStore, Op};
 use crate::types::{
     Condition, DeleteResult, Head, ListPage, ListedObject, ObjectMeta, ObjectVersion, PutResult,
     Versioning, VersionsPage,
@@ -779,6 +779,36 @@ impl ObjectStore for MemStore {
     async fn get_versioning(&self) -> Result<Versioning> {
         Ok(self.begin(Op::GetVersioning).versioning)
     }
+
+    /// Readable at once: the archived flag is cleared (AWS takes hours).
+    async fn restore_archived(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        _days: i32,
+    ) -> Result<ArchiveRestore> {
+        let mut g = self.begin(Op::RestoreArchived);
+        let list = g
+            .objects
+            .get_mut(key)
+            .ok_or_else(|| StoreError::NotFound { key: key.into() })?;
+        let e = match version_id {
+            None => list.last_mut(),
+            Some(id) => list.iter_mut().find(|e| e.version_id == id),
+        }
+        .ok_or_else(|| StoreError::NotFound { key: key.into() })?;
+        let Some(s) = e.body.as_mut() else {
+            return Err(StoreError::MethodNotAllowed { key: key.into() });
+        };
+        Ok(
+            if matches!(s.storage_class.as_deref(), Some("GLACIER" | "DEEP_ARCHIVE")) {
+                s.storage_class = None;
+                ArchiveRestore::Started
+            } else {
+                ArchiveRestore::NotArchived
+            },
+        )
+    }
 }
 
 #[cfg(test)]
@@ -1077,5 +1107,33 @@ mod tests {
         ));
         s.delete_foreign("f");
         assert_eq!(s.head("f", None).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn archived_objects_come_back_after_a_restore_request() {
+        let s = MemStore::new("b");
+        put(&s, "cold", b"old", Condition::None).await.unwrap();
+        s.archive("cold");
+        assert!(matches!(
+            s.get("cold", None, None).await.unwrap_err(),
+            StoreError::InvalidObjectState { .. }
+        ));
+        let r = s.restore_archived("cold", None, 3).await.unwrap();
+        assert_eq!(r, ArchiveRestore::Started);
+        assert_eq!(
+            &s.get("cold", None, None)
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap()[..],
+            b"old"
+        );
+        let r = s.restore_archived("cold", None, 3).await.unwrap();
+        assert_eq!(r, ArchiveRestore::NotArchived);
+        assert!(matches!(
+            s.restore_archived("nope", None, 3).await.unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
     }
 }

@@ -29,10 +29,11 @@ pub enum Op {
     Copy,
     Delete,
     GetVersioning,
+    RestoreArchived,
 }
 
 impl Op {
-    pub const ALL: [Op; 13] = [
+    pub const ALL: [Op; 14] = [
         Op::List,
         Op::ListVersions,
         Op::Head,
@@ -46,6 +47,7 @@ impl Op {
         Op::Copy,
         Op::Delete,
         Op::GetVersioning,
+        Op::RestoreArchived,
     ];
 
     /// Snake-case name, used as counter key and in error messages.
@@ -64,6 +66,7 @@ impl Op {
             Op::Copy => "copy",
             Op::Delete => "delete",
             Op::GetVersioning => "get_versioning",
+            Op::RestoreArchived => "restore_archived",
         }
     }
 }
@@ -192,6 +195,28 @@ pub trait ObjectStore: Send + Sync + Debug {
 
     /// `Unsupported` when the server does not implement the call.
     async fn get_versioning(&self) -> Result<Versioning>;
+
+    /// Asks for a temporary readable copy of an archived (GLACIER, DEEP_ARCHIVE) object
+    /// version, kept `days` days (RestoreObject). Says where the restore stands.
+    async fn restore_archived(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        days: i32,
+    ) -> Result<ArchiveRestore>;
+}
+
+/// The state of a restore from an archival storage class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchiveRestore {
+    /// Requested now (202): it takes minutes to hours (Deep Archive: up to 48 hours).
+    Started,
+    /// An earlier request is still running (409 RestoreAlreadyInProgress).
+    InProgress,
+    /// Readable now (200: already restored; the call extended the days).
+    Done,
+    /// The object is not in an archival class, so it is readable as it is.
+    NotArchived,
 }
 
 /// Lists every current object under `prefix`, page by page.

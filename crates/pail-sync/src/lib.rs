@@ -7,6 +7,7 @@
 pub mod config;
 pub mod conflicts;
 pub mod ctx;
+pub mod doctor;
 pub mod engine;
 pub mod exec;
 pub mod history;
@@ -15,6 +16,7 @@ pub mod journal;
 pub mod localfs;
 pub mod progress;
 pub mod restore;
+pub mod setup;
 pub mod status;
 pub mod versions;
 pub mod when;

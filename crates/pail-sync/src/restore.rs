@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
 use pail_core::RelPath;
 use pail_core::plan::LocalExpect;
-use pail_s3::{Condition, ObjectMeta, StoreError};
+use pail_s3::{ArchiveRestore, Condition, ObjectMeta, StoreError};
 
 use crate::localfs::{LocalError, TempWriter, place};
 use crate::retry::transient;
@@ -402,6 +402,36 @@ pub async fn restore_to(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Asks the bucket to bring an archived version of `path` back from Glacier/Deep Archive for
+/// `days` days (the current version unless `pick` names another). Returns the version and
+/// where its restore stands; once done, `pail restore` and the sync can read it.
+pub async fn request_from_archive(
+    bucket: &Bucket,
+    path: &RelPath,
+    pick: Option<&Pick>,
+    days: i32,
+) -> Result<(Version, ArchiveRestore)> {
+    let versions = versions_of(bucket, path).await?;
+    let v = match pick {
+        Some(p) => match plan_file(path, &versions, p)? {
+            Some(Step::Copy { from, .. }) => from,
+            _ => current(&versions)
+                .cloned()
+                .ok_or_else(|| anyhow!("{path}: nothing found"))?,
+        },
+        None => current(&versions).cloned().ok_or_else(|| {
+            anyhow!(
+                "{path} is deleted; name a version with --version ID (see `pail history {path}`)"
+            )
+        })?,
+    };
+    let (key, vid) = source_of(bucket, path, &v)?;
+    let state = transient(|| bucket.store.restore_archived(&key, vid.as_deref(), days))
+        .await
+        .with_context(|| format!("asking to restore {path} from the archive"))?;
+    Ok((v, state))
 }
 
 #[cfg(test)]

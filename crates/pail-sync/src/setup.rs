@@ -104,32 +104,42 @@ pub async fn run_setup(admin: &dyn BucketAdmin, opts: &SetupOptions) -> Result<S
     let mut steps = Vec::new();
     let mut report = |s: Step| steps.push(s);
 
-    let bucket = match admin.exists().await {
-        Ok(true) => step("bucket", Outcome::Already, None),
-        Ok(false) => match admin.create(opts.region.as_deref()).await {
-            Ok(_) => step(
+    let name_check =
+        plan::check_bucket_name(admin.bucket()).map_err(|message| AdminError::InvalidName {
+            bucket: admin.bucket().to_owned(),
+            message,
+        });
+    let bucket = match name_check {
+        Err(e) => step("bucket", Outcome::Failed(e.to_string()), None),
+        Ok(()) => match admin.exists().await {
+            Ok(true) => step("bucket", Outcome::Already, None),
+            Ok(false) => match admin.create(opts.region.as_deref()).await {
+                Ok(_) => step(
+                    "bucket",
+                    Outcome::Done,
+                    Some(format!(
+                        "created {}{}",
+                        admin.bucket(),
+                        opts.region
+                            .as_deref()
+                            .map(|r| format!(" in {r}"))
+                            .unwrap_or_default()
+                    )),
+                ),
+                Err(e) => step("bucket", Outcome::Failed(e.to_string()), None),
+            },
+            // HEAD answers have no body: a wrong secret, a bucket of another account and a
+            // denying policy all look the same.
+            Err(AdminError::Store(pail_s3::StoreError::AccessDenied { message, .. })) => step(
                 "bucket",
-                Outcome::Done,
-                Some(format!(
-                    "created {}{}",
-                    admin.bucket(),
-                    opts.region
-                        .as_deref()
-                        .map(|r| format!(" in {r}"))
-                        .unwrap_or_default()
+                Outcome::Failed(format!(
+                    "bucket {:?} cannot be used with these credentials ({message}): the secret key may be wrong, the bucket may belong to another account, or a policy denies it; fix the credentials or pick another name",
+                    admin.bucket()
                 )),
+                None,
             ),
-            Err(e) => step("bucket", Outcome::Failed(e.to_string()), None),
+            Err(e) => step("bucket", failed(e), None),
         },
-        Err(AdminError::Store(pail_s3::StoreError::AccessDenied { message, .. })) => step(
-            "bucket",
-            Outcome::Failed(format!(
-                "bucket {:?} exists but these credentials may not use it ({message}): it belongs to another account, or your policy denies it; pick another name or fix the credentials",
-                admin.bucket()
-            )),
-            None,
-        ),
-        Err(e) => step("bucket", failed(e), None),
     };
     let stop = matches!(bucket.outcome, Outcome::Failed(_));
     report(bucket);
@@ -183,11 +193,17 @@ async fn public_access(admin: &dyn BucketAdmin) -> Step {
         Ok(_) => {}
         Err(e) => return step(N, failed(e), None),
     }
-    match admin.set_public_access_block(PublicAccessBlock::ALL_ON).await {
+    match admin
+        .set_public_access_block(PublicAccessBlock::ALL_ON)
+        .await
+    {
         Ok(()) => step(
             N,
             Outcome::Done,
-            Some("BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets on".into()),
+            Some(
+                "BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets on"
+                    .into(),
+            ),
         ),
         Err(e) => step(N, failed(e), None),
     }
@@ -254,9 +270,15 @@ async fn policy(admin: &dyn BucketAdmin, opts: &SetupOptions) -> Step {
         Err(e) => return step(N, Outcome::Failed(e.to_string()), None),
     };
     if merge.changed.is_empty() {
-        return step(N, Outcome::Already, (!notes.is_empty()).then(|| notes.join("; ")));
+        return step(
+            N,
+            Outcome::Already,
+            (!notes.is_empty()).then(|| notes.join("; ")),
+        );
     }
-    let old: Option<Value> = current.as_deref().and_then(|c| serde_json::from_str(c).ok());
+    let old: Option<Value> = current
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok());
     let diff = plan::json_diff(old.as_ref(), &doc);
     if let Err(e) = admin.set_policy(&doc.to_string()).await {
         return step(N, failed(e), Some(diff));
@@ -274,15 +296,25 @@ async fn policy(admin: &dyn BucketAdmin, opts: &SetupOptions) -> Step {
             N,
             Outcome::Failed(format!(
                 "after writing the policy this plain-HTTP endpoint refuses pail ({e}){}; use an https:// endpoint",
-                if restored { "; the previous policy was put back" } else { "" }
+                if restored {
+                    "; the previous policy was put back"
+                } else {
+                    ""
+                }
             )),
             Some(diff),
         );
     }
     match admin.policy().await {
-        Ok(Some(p)) if plan::merge_policy(Some(&p), &desired).is_ok_and(|(_, m)| m.changed.is_empty()) => {
+        Ok(Some(p))
+            if plan::merge_policy(Some(&p), &desired).is_ok_and(|(_, m)| m.changed.is_empty()) =>
+        {
             notes.insert(0, format!("statements {}", merge.changed.join(", ")));
-            step(N, Outcome::Done, Some(format!("{}\n{diff}", notes.join("; "))))
+            step(
+                N,
+                Outcome::Done,
+                Some(format!("{}\n{diff}", notes.join("; "))),
+            )
         }
         Ok(_) => step(
             N,

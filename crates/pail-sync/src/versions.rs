@@ -205,11 +205,13 @@ fn finish(mut versions: Vec<Version>) -> Vec<Version> {
         versions[i].since_ns = prev;
         prev = versions[i].shown_ns;
     }
-    // Stable: versions listed with equal times keep the server's newest-first order.
+    // The current entry first whatever the clocks say (servers with second-precision times
+    // can date it before the trash copy made just before it); the rest newest first. Stable:
+    // versions listed with equal times keep the server's newest-first order.
     versions.sort_by(|a, b| {
-        b.since_ns
-            .cmp(&a.since_ns)
-            .then(b.is_current.cmp(&a.is_current))
+        b.is_current
+            .cmp(&a.is_current)
+            .then(b.since_ns.cmp(&a.since_ns))
     });
     versions
 }
@@ -454,8 +456,8 @@ mod tests {
 
     #[tokio::test]
     async fn trash_keys_parse_back_to_paths() {
-        let cfg = PairConfig::new("/nonexistent/x".into(), "s3://b/t/x".into(), "d".into());
-        let store = Arc::new(pail_s3::MemStore::new("b"));
+        let cfg = PairConfig::new("/nonexistent/x".into(), "s3://bkt/t/x".into(), "d".into());
+        let store = Arc::new(pail_s3::MemStore::new("bkt"));
         let index = pail_index::Index::open_in_memory().unwrap();
         let ctx = PairCtx::open_with_index(&cfg, store, index).await.unwrap();
         // Exactly what the sync writes before it replaces an object.

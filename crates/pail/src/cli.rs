@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +34,25 @@ pub enum Command {
     Pause,
     /// Restart transfers in the running daemon.
     Resume,
+    /// Audit the buckets and this machine; print the fix for each problem.
+    ///
+    /// Exit codes: 0 all good, 1 problems found.
+    Doctor(DoctorArgs),
+    /// Run the daemon as a systemd user service (Linux) or launchd agent (macOS).
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// Every version of a file, or the files of a folder that have old versions or were
+    /// deleted.
+    History(HistoryArgs),
+    /// Bring back a file or a whole folder as it was: a version, or a moment.
+    ///
+    /// In place, the old content becomes the new current version in the bucket (nothing is
+    /// destroyed) and the folder follows by a sync. `--to DEST` writes a copy elsewhere.
+    Restore(RestoreArgs),
+    /// Bring back a deleted file, or every deleted file under a folder.
+    Undelete(UndeleteArgs),
+    /// Conflict copies pail made and not yet resolved.
+    Conflicts(ConflictsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +72,43 @@ pub struct InitArgs {
     /// This device's name (default: the host name).
     #[arg(long)]
     pub device: Option<String>,
+    /// Also set the bucket up: create it if missing, versioning, Block Public Access, default
+    /// encryption, a TLS-only policy, lifecycle rules (see README "Setting up your bucket").
+    #[arg(long)]
+    pub setup: bool,
+    /// Move noncurrent versions to CLASS after DAYS (repeatable; default 30:STANDARD_IA).
+    #[arg(long, value_name = "DAYS:CLASS", requires = "setup")]
+    pub storage_class_after: Vec<pail_sync::setup::Transition>,
+    /// Delete noncurrent versions DAYS after they stop being current (default: keep them).
+    #[arg(long, value_name = "DAYS", requires = "setup", value_parser = clap::value_parser!(u32).range(1..))]
+    pub expire_noncurrent_after: Option<u32>,
+    /// The one IAM user or role allowed to use the bucket (default: your own identity).
+    #[arg(long, value_name = "ARN", requires = "setup")]
+    pub allow_principal: Option<String>,
+    /// Send upload and delete events to this SNS topic.
+    #[arg(
+        long,
+        value_name = "ARN",
+        requires = "setup",
+        conflicts_with = "notify_queue"
+    )]
+    pub notify_topic: Option<String>,
+    /// Send upload and delete events to this SQS queue.
+    #[arg(long, value_name = "ARN", requires = "setup")]
+    pub notify_queue: Option<String>,
+    /// Default encryption with this KMS key (SSE-KMS) instead of SSE-S3.
+    #[arg(long, value_name = "ARN", requires = "setup")]
+    pub kms_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// Only the pair of this folder.
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -97,4 +153,101 @@ pub struct RunArgs {
     /// Seconds between scans when the watcher is off or cannot run.
     #[arg(long, default_value_t = 60)]
     pub fallback_scan_interval: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Write the unit for this config and start it (enabled at login).
+    Install {
+        /// Only write the unit file; do not enable or start it.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Stop and remove the unit.
+    Uninstall,
+    /// Whether the unit is installed, and the service manager's view of it.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// A file or folder inside a synced folder (absolute, or relative to here).
+    pub path: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// For a folder: only the files that were deleted.
+    #[arg(long)]
+    pub deleted: bool,
+    /// Space taken by old versions, per folder (to choose lifecycle rules).
+    #[arg(long, conflicts_with = "deleted")]
+    pub size: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A file or folder inside a synced folder (absolute, or relative to here).
+    pub path: PathBuf,
+    /// The version to bring back, as `pail history` shows it.
+    #[arg(long, conflicts_with = "at")]
+    pub version: Option<String>,
+    /// The moment to go back to: RFC 3339, "2026-11-20 14:00", "2 hours ago", "yesterday 18:00".
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Download the version to this new file (or into this folder) and leave the bucket alone.
+    #[arg(long, conflicts_with_all = ["exact", "dry_run"])]
+    pub to: Option<PathBuf>,
+    /// Folder restore: also delete files made after TIME (undoable: a delete marker).
+    #[arg(long, requires = "at")]
+    pub exact: bool,
+    /// Print what would be restored and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Ask the bucket to bring an archived (Glacier, Deep Archive) version back for reading.
+    #[arg(long, conflicts_with_all = ["to", "exact", "dry_run"])]
+    pub from_archive: bool,
+    /// With --from-archive: days the readable copy is kept.
+    #[arg(long, default_value_t = 7, requires = "from_archive")]
+    pub days: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct UndeleteArgs {
+    /// A deleted file, or a folder whose deleted files come back.
+    pub path: PathBuf,
+    /// Print what would come back and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConflictsArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// Only the pair of this folder.
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
+    #[command(subcommand)]
+    pub action: Option<ConflictsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConflictsAction {
+    /// Resolve the conflict of PATH (the original or the copy), or all conflicts.
+    Resolve {
+        /// The original file or its conflict copy; all conflicts when left out.
+        path: Option<PathBuf>,
+        /// local: the copy's content takes the original name; remote: delete the copy;
+        /// both: keep both files and forget the conflict.
+        #[arg(long, value_enum)]
+        keep: KeepArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeepArg {
+    Local,
+    Remote,
+    Both,
 }

@@ -25,6 +25,32 @@ const CLASSES: &[&str] = &[
     "DEEP_ARCHIVE",
 ];
 
+/// S3's bucket naming rules, checked before any request so the message can say which rule
+/// (servers answer a bad name with anything from 400 to a 404 on HEAD).
+pub fn check_bucket_name(name: &str) -> std::result::Result<(), String> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ip_like = name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok());
+    let why = if !(3..=63).contains(&name.len()) {
+        "it must be 3 to 63 characters long"
+    } else if !ok_chars {
+        "only lowercase letters, digits, '-' and '.' are allowed"
+    } else if !edge(name.chars().next()) || !edge(name.chars().last()) {
+        "it must start and end with a letter or digit"
+    } else if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        "dots may not be next to each other or to a '-'"
+    } else if ip_like {
+        "it may not look like an IP address"
+    } else if name.starts_with("xn--") || name.ends_with("-s3alias") {
+        "the prefix xn-- and the suffix -s3alias are reserved"
+    } else {
+        return Ok(());
+    };
+    Err(why.to_owned())
+}
+
 /// One `--storage-class-after DAYS:CLASS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
@@ -78,7 +104,10 @@ pub fn desired_lifecycle(
     ts.sort_by_key(|t| t.days);
     for w in ts.windows(2) {
         if w[0].days == w[1].days {
-            bail!("two storage classes after {} days: give each a different day", w[0].days);
+            bail!(
+                "two storage classes after {} days: give each a different day",
+                w[0].days
+            );
         }
     }
     let mut noncurrent = json!({
@@ -142,7 +171,9 @@ pub struct Merge {
 
 /// Replaces existing rules with the IDs pail owns, appends missing ones, keeps the rest.
 pub fn merge_lifecycle(existing: &[Value], desired: &[Value]) -> Merge {
-    merge_by(existing, desired, "ID", |a, b| normalize_rule(a) == normalize_rule(b))
+    merge_by(existing, desired, "ID", |a, b| {
+        normalize_rule(a) == normalize_rule(b)
+    })
 }
 
 fn merge_by(
@@ -189,22 +220,32 @@ pub fn principal_for(caller_arn: &str) -> String {
 /// pail's statements: deny anything not over TLS and, with a principal, deny every other
 /// principal. A Deny with `aws:PrincipalArn` (not `NotPrincipal`) is what AWS recommends: it
 /// matches the role of any session of that role.
-pub fn desired_statements(bucket: &str, principal: Option<&str>) -> Vec<Value> {
-    let resources = json!([format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")]);
-    let mut v = vec![json!({
-        "Sid": SID_TLS,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": resources,
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    })];
+///
+/// The principal statement leaves the bucket-policy actions out (`NotAction`), so that a wrong
+/// ARN can never lock the owner out of fixing the policy itself. `tls` is false on plain-HTTP
+/// endpoints, where a TLS-only statement would refuse pail's own requests.
+pub fn desired_statements(bucket: &str, principal: Option<&str>, tls: bool) -> Vec<Value> {
+    let resources = json!([
+        format!("arn:aws:s3:::{bucket}"),
+        format!("arn:aws:s3:::{bucket}/*")
+    ]);
+    let mut v = Vec::new();
+    if tls {
+        v.push(json!({
+            "Sid": SID_TLS,
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": resources,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }));
+    }
     if let Some(p) = principal {
         v.push(json!({
             "Sid": SID_PRINCIPAL,
             "Effect": "Deny",
             "Principal": "*",
-            "Action": "s3:*",
+            "NotAction": ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
             "Resource": resources,
             "Condition": {"StringNotEquals": {"aws:PrincipalArn": p}},
         }));
@@ -221,9 +262,15 @@ fn normalize_statement(s: &Value) -> Value {
             Value::Array(a) => {
                 let mut items: Vec<Value> = a.iter().map(norm).collect();
                 items.sort_by_key(|x| x.to_string());
-                if items.len() == 1 { items.remove(0) } else { Value::Array(items) }
+                if items.len() == 1 {
+                    items.remove(0)
+                } else {
+                    Value::Array(items)
+                }
             }
-            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), norm(v))).collect()),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), norm(v))).collect())
+            }
             other => json!([other.to_string()]),
         }
     }
@@ -240,7 +287,9 @@ fn normalize_statement(s: &Value) -> Value {
 pub fn merge_policy(existing: Option<&str>, desired: &[Value]) -> Result<(Value, Merge)> {
     let mut doc = match existing {
         Some(text) => serde_json::from_str::<Value>(text).map_err(|e| {
-            anyhow::anyhow!("the bucket's current policy is not valid JSON ({e}); fix or delete it first")
+            anyhow::anyhow!(
+                "the bucket's current policy is not valid JSON ({e}); fix or delete it first"
+            )
         })?,
         None => json!({"Version": "2012-10-17", "Statement": []}),
     };
@@ -277,7 +326,12 @@ pub fn denies_insecure_transport(policy: &Value) -> bool {
 /// A line diff of two JSON documents, pretty-printed: `-` old, `+` new, two-space context.
 pub fn json_diff(old: Option<&Value>, new: &Value) -> String {
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    let a: Vec<String> = old.map(pretty).unwrap_or_default().lines().map(str::to_owned).collect();
+    let a: Vec<String> = old
+        .map(pretty)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let b: Vec<String> = pretty(new).lines().map(str::to_owned).collect();
     // Longest common subsequence: these documents are a few hundred lines at most.
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
@@ -311,12 +365,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bucket_names() {
+        assert!(check_bucket_name("my-pail.files-2").is_ok());
+        for bad in [
+            "ab",
+            "-abc",
+            "abc-",
+            "a..b",
+            "Abc",
+            "a_b",
+            "192.168.1.1",
+            "xn--abc",
+        ] {
+            assert!(check_bucket_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn transitions_parse_and_validate() {
         let t: Transition = "90:glacier".parse().unwrap();
         assert_eq!((t.days, t.class.as_str()), (90, "GLACIER"));
-        assert!("10:STANDARD_IA".parse::<Transition>().unwrap_err().contains("30 days"));
+        assert!(
+            "10:STANDARD_IA"
+                .parse::<Transition>()
+                .unwrap_err()
+                .contains("30 days")
+        );
         assert!("x:GLACIER".parse::<Transition>().is_err());
-        assert!("30:TAPE".parse::<Transition>().unwrap_err().contains("DEEP_ARCHIVE"));
+        assert!(
+            "30:TAPE"
+                .parse::<Transition>()
+                .unwrap_err()
+                .contains("DEEP_ARCHIVE")
+        );
         assert!("0:GLACIER".parse::<Transition>().is_err());
         assert!("5:GLACIER_IR".parse::<Transition>().is_ok());
     }
@@ -330,15 +411,30 @@ mod tests {
             json!([{"NoncurrentDays": 30, "StorageClass": "STANDARD_IA"}])
         );
         assert!(rules[0].get("NoncurrentVersionExpiration").is_none());
-        assert_eq!(rules[1]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"], 7);
+        assert_eq!(
+            rules[1]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"],
+            7
+        );
         assert_eq!(rules[2]["Expiration"]["ExpiredObjectDeleteMarker"], true);
 
-        let ts = ["90:GLACIER".parse().unwrap(), "30:STANDARD_IA".parse().unwrap()];
+        let ts = [
+            "90:GLACIER".parse().unwrap(),
+            "30:STANDARD_IA".parse().unwrap(),
+        ];
         let rules = desired_lifecycle(&ts, Some(365)).unwrap();
-        assert_eq!(rules[0]["NoncurrentVersionTransitions"][1]["StorageClass"], "GLACIER");
-        assert_eq!(rules[0]["NoncurrentVersionExpiration"]["NoncurrentDays"], 365);
+        assert_eq!(
+            rules[0]["NoncurrentVersionTransitions"][1]["StorageClass"],
+            "GLACIER"
+        );
+        assert_eq!(
+            rules[0]["NoncurrentVersionExpiration"]["NoncurrentDays"],
+            365
+        );
         assert!(desired_lifecycle(&ts, Some(60)).is_err());
-        let dup = ["90:GLACIER".parse().unwrap(), "90:DEEP_ARCHIVE".parse().unwrap()];
+        let dup = [
+            "90:GLACIER".parse().unwrap(),
+            "90:DEEP_ARCHIVE".parse().unwrap(),
+        ];
         assert!(desired_lifecycle(&dup, None).is_err());
     }
 
@@ -372,7 +468,7 @@ mod tests {
 
     #[test]
     fn policy_merges_by_sid() {
-        let desired = desired_statements("b", Some("arn:aws:iam::1:user/me"));
+        let desired = desired_statements("b", Some("arn:aws:iam::1:user/me"), true);
         let (doc, m) = merge_policy(None, &desired).unwrap();
         assert_eq!(m.changed, [SID_TLS, SID_PRINCIPAL]);
         assert!(denies_insecure_transport(&doc));
@@ -389,12 +485,14 @@ mod tests {
         let mut reformatted = doc.clone();
         reformatted["Statement"][1]["Principal"] = json!({"AWS": ["*"]});
         reformatted["Statement"][1]["Action"] = json!(["s3:*"]);
+        reformatted["Statement"][2]["NotAction"] =
+            json!(["s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:PutBucketPolicy"]);
         let text = reformatted.to_string();
         let (_, m) = merge_policy(Some(&text), &desired).unwrap();
         assert!(m.changed.is_empty(), "{m:?}");
 
         // Another principal replaces pail's statement, not adds one.
-        let other = desired_statements("b", Some("arn:aws:iam::1:role/R"));
+        let other = desired_statements("b", Some("arn:aws:iam::1:role/R"), true);
         let (doc2, m) = merge_policy(Some(&text), &other).unwrap();
         assert_eq!(m.changed, [SID_PRINCIPAL]);
         assert_eq!(doc2["Statement"].as_array().unwrap().len(), 3);
@@ -407,18 +505,30 @@ mod tests {
             principal_for("arn:aws:sts::123:assumed-role/Admin/alice@x"),
             "arn:aws:iam::123:role/Admin"
         );
-        assert_eq!(principal_for("arn:aws:iam::123:user/bob"), "arn:aws:iam::123:user/bob");
+        assert_eq!(
+            principal_for("arn:aws:iam::123:user/bob"),
+            "arn:aws:iam::123:user/bob"
+        );
         assert!(!denies_insecure_transport(&json!({"Statement": []})));
-        assert!(denies_insecure_transport(&json!({"Statement": {"Effect": "Deny",
-            "Condition": {"Bool": {"aws:SecureTransport": false}}}})));
+        assert!(denies_insecure_transport(
+            &json!({"Statement": {"Effect": "Deny",
+            "Condition": {"Bool": {"aws:SecureTransport": false}}}})
+        ));
     }
 
     #[test]
     fn diffs_mark_added_and_removed_lines() {
         let d = json_diff(Some(&json!({"a": 1, "b": 2})), &json!({"a": 1, "c": 3}));
         assert!(d.contains("  \"a\": 1,\n"), "{d}");
-        assert!(d.contains("- \"b\": 2\n") || d.contains("-   \"b\": 2\n"), "{d}");
+        assert!(
+            d.contains("- \"b\": 2\n") || d.contains("-   \"b\": 2\n"),
+            "{d}"
+        );
         assert!(d.contains("+   \"c\": 3\n"), "{d}");
-        assert!(json_diff(None, &json!({"x": 1})).lines().all(|l| l.starts_with('+')));
+        assert!(
+            json_diff(None, &json!({"x": 1}))
+                .lines()
+                .all(|l| l.starts_with('+'))
+        );
     }
 }

@@ -5,7 +5,8 @@ use pail_sync::init::{InitRequest, init_pair};
 
 use crate::cli::InitArgs;
 
-pub async fn run(config_file: &std::path::Path, a: InitArgs) -> Result<u8> {
+pub async fn run(config_file: &std::path::Path, mut a: InitArgs) -> Result<u8> {
+    let setup = super::setup::options(&mut a);
     let req = InitRequest {
         folder: a.dir,
         remote: a.remote,
@@ -13,6 +14,10 @@ pub async fn run(config_file: &std::path::Path, a: InitArgs) -> Result<u8> {
         region: a.region,
         profile: a.profile,
         device: a.device,
+    };
+    let setup_failed = match &setup {
+        Some(opts) => super::setup::run(&req, opts).await?,
+        None => false,
     };
     let r = init_pair(config_file, req, None).await?;
     println!(
@@ -44,5 +49,11 @@ pub async fn run(config_file: &std::path::Path, a: InitArgs) -> Result<u8> {
     }
     println!("  config: {}", config_file.display());
     println!("next: `pail sync` (or `pail sync --dry-run` to see the plan first)");
+    if setup_failed {
+        eprintln!(
+            "pail: some bucket setup steps failed (see above); fix them and run `pail init --setup` again"
+        );
+        return Ok(1);
+    }
     Ok(0)
 }

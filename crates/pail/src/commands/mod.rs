@@ -1,10 +1,17 @@
 //! Each subcommand in its own module: call the engine, print for a person (or JSON for
 //! scripts), pick the exit code.
 
+mod conflicts;
 mod daemon;
+mod doctor;
+mod history;
 mod init;
+mod restore;
+mod service;
+mod setup;
 mod status;
 mod sync;
+mod undelete;
 
 use anyhow::Result;
 use pail_sync::config::config_path;
@@ -25,9 +32,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let config_file = config_path(cli.config.as_deref())?;
     match cli.command {
         Command::Init(a) => init::run(&config_file, a).await,
+        Command::Doctor(a) => doctor::run(&config_file, a).await,
         Command::Sync(a) => sync::run(&config_file, a).await,
         Command::Status(a) => status::run(&config_file, a).await,
         Command::Run(a) => daemon::run(&config_file, a).await,
+        Command::Service(c) => service::run(&config_file, c),
+        Command::History(a) => history::run(&config_file, a).await,
+        Command::Restore(a) => restore::run(&config_file, a).await,
+        Command::Undelete(a) => undelete::run(&config_file, a).await,
+        Command::Conflicts(a) => conflicts::run(&config_file, a).await,
         Command::Pause => daemon::control(&config_file, pail_daemon::control::Request::Pause).await,
         Command::Resume => {
             daemon::control(&config_file, pail_daemon::control::Request::Resume).await

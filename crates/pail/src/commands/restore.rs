@@ -1,0 +1,288 @@
+//! `pail restore`, and what history, undelete and conflicts share with it: finding the pair
+//! and the relative path of a PATH argument, and the sync that brings a change to the folder.
+
+use std::io::IsTerminal;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use pail_core::RelPath;
+use pail_s3::ArchiveRestore;
+use pail_sync::config::{Config, PairConfig};
+use pail_sync::ctx::{index_path, pair_locked};
+use pail_sync::restore::{
+    Pick, Step, TreePlan, TreeReport, apply, execute, plan_one, plan_tree, request_from_archive,
+    restore_to,
+};
+use pail_sync::versions::{Bucket, versions_of};
+use pail_sync::when::{parse_time, rfc3339_ns};
+use pail_sync::{PairCtx, SyncOptions, SyncResult, sync_pair};
+
+use crate::cli::RestoreArgs;
+
+/// A PATH argument: its pair, and the path inside the pair's folder (`None`: the folder).
+pub(super) struct Target {
+    pub pair: PairConfig,
+    pub rel: Option<RelPath>,
+    pub abs: PathBuf,
+}
+
+impl Target {
+    pub fn shown(&self) -> String {
+        self.rel.as_ref().map_or(".".to_owned(), |r| r.to_string())
+    }
+}
+
+/// `..` and `.` removed without touching the disk (the file may be deleted).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Finds the pair whose folder holds `path` (absolute or relative to the current directory).
+/// A folder given through a symlink is found through its real path.
+pub(super) fn target(config_file: &Path, path: &Path) -> Result<Target> {
+    let config = Config::load(config_file)?;
+    config.select(None)?;
+    let abs = lexical(&std::path::absolute(path)?);
+    let mut candidates = vec![abs.clone()];
+    // The longest existing ancestor, resolved, plus the rest as given.
+    if let Some(real) = abs.ancestors().find_map(|a| {
+        let rest = abs.strip_prefix(a).ok()?;
+        Some(a.canonicalize().ok()?.join(rest))
+    }) {
+        candidates.push(real);
+    }
+    for abs in candidates {
+        let Some(pair) = config.pair_for_path(&abs) else {
+            continue;
+        };
+        let rest = abs.strip_prefix(&pair.folder)?;
+        let parts: Vec<&str> = rest
+            .components()
+            .map(|c| c.as_os_str().to_str())
+            .collect::<Option<_>>()
+            .with_context(|| format!("{} is not valid UTF-8", abs.display()))?;
+        let rel = if parts.is_empty() {
+            None
+        } else {
+            Some(
+                RelPath::new(&parts.join("/"))
+                    .with_context(|| format!("{} cannot be a synced path", abs.display()))?,
+            )
+        };
+        return Ok(Target {
+            pair: pair.clone(),
+            rel,
+            abs,
+        });
+    }
+    bail!(
+        "{} is not inside a synced folder (`pail status` lists them)",
+        path.display()
+    )
+}
+
+/// Whether `t` names a folder: the pair itself, a local directory, or a path the bucket has
+/// no versions of as a file (a deleted folder).
+pub(super) async fn is_folder(bucket: &Bucket, t: &Target) -> Result<bool> {
+    let Some(rel) = &t.rel else { return Ok(true) };
+    if t.abs.is_dir() {
+        return Ok(true);
+    }
+    if t.abs.exists() {
+        return Ok(false);
+    }
+    Ok(versions_of(bucket, rel).await?.is_empty())
+}
+
+/// Runs a sync of the pair so the folder shows what changed in the bucket, unless a running
+/// pail (the daemon) holds the pair: it brings the change itself. Returns the exit code.
+pub(super) async fn sync_after(pair: &PairConfig, confirm: bool) -> Result<u8> {
+    if pair_locked(&index_path(pair)?) {
+        println!(
+            "a running pail process (the daemon?) syncs {}; it brings the change to the folder",
+            pair.folder.display()
+        );
+        return Ok(0);
+    }
+    let ctx = Arc::new(PairCtx::open(pair, None).await?);
+    let opts = SyncOptions {
+        dry_run: false,
+        confirm,
+    };
+    Ok(match sync_pair(&ctx, &opts).await? {
+        SyncResult::Converged(t) => {
+            println!(
+                "folder synced: {} downloaded, {} deleted locally, {} conflict(s)",
+                t.downloads, t.local_deletes, t.conflicts
+            );
+            0
+        }
+        SyncResult::SafetyStop(why) => {
+            eprintln!("pail: the bucket is restored, but the sync stopped for safety: {why}");
+            3
+        }
+        SyncResult::Errors(_, errors) => {
+            eprintln!(
+                "pail: the bucket is restored; {} path(s) failed to sync:",
+                errors.len()
+            );
+            for (path, msg) in errors {
+                eprintln!("  {path}: {msg}");
+            }
+            1
+        }
+        SyncResult::DryRun(..) => 0,
+    })
+}
+
+/// Prints a plan (dry run) or runs it with a progress line, then the summary. Returns the
+/// exit code of the bucket side (1 if any file failed).
+pub(super) async fn run_plan(
+    bucket: &Bucket,
+    plan: &TreePlan,
+    what: &str,
+    dry_run: bool,
+) -> Result<(u8, TreeReport)> {
+    let (copies, deletes) = plan.steps.iter().fold((0, 0), |(c, d), (_, s)| match s {
+        Step::Copy { .. } => (c + 1, d),
+        Step::Delete { .. } => (c, d + 1),
+    });
+    if dry_run {
+        println!(
+            "{what}: {copies} file(s) to bring back, {deletes} to delete, {} already as wanted, {} made later left alone; nothing was changed",
+            plan.unchanged,
+            plan.left_alone.len()
+        );
+        for (path, step) in &plan.steps {
+            match step {
+                Step::Copy { from, .. } => println!(
+                    "  restore  {path}  (version {} of {})",
+                    from.id(),
+                    rfc3339_ns(from.shown_ns)
+                ),
+                Step::Delete { .. } => println!("  delete   {path}  (made later; --exact)"),
+            }
+        }
+        for path in &plan.left_alone {
+            println!("  keep     {path}  (made later; --exact would delete it)");
+        }
+        return Ok((0, TreeReport::default()));
+    }
+    let tty = std::io::stderr().is_terminal();
+    let progress = move |done: usize, total: usize| {
+        if tty {
+            eprint!("\r{what}: {done}/{total}");
+        }
+    };
+    let report = execute(bucket, &plan.steps, &progress).await;
+    if tty && !plan.steps.is_empty() {
+        eprintln!();
+    }
+    println!(
+        "{what}: {} restored, {} deleted, {} already as wanted, {} made later left alone, {} failed",
+        report.restored,
+        report.deleted,
+        plan.unchanged,
+        plan.left_alone.len(),
+        report.errors.len()
+    );
+    for (path, e) in &report.errors {
+        eprintln!("  {path}: {e}");
+    }
+    Ok((u8::from(!report.errors.is_empty()), report))
+}
+
+pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
+    let t = target(config_file, &a.path)?;
+    let bucket = Bucket::connect(&t.pair, None).await?;
+    let pick = match (&a.version, &a.at) {
+        (Some(v), _) => Some(Pick::Version(v.clone())),
+        (_, Some(at)) => Some(Pick::At(parse_time(at)?)),
+        _ => None,
+    };
+    if a.from_archive {
+        let rel = t
+            .rel
+            .as_ref()
+            .context("--from-archive takes a file, not a folder")?;
+        let (v, state) = request_from_archive(&bucket, rel, pick.as_ref(), a.days).await?;
+        let id = v.id();
+        match state {
+            ArchiveRestore::Started => println!(
+                "{rel}: restore of version {id} from the archive requested; it takes minutes to hours (Deep Archive: up to 48 h). Run this again to see where it stands"
+            ),
+            ArchiveRestore::InProgress => {
+                println!("{rel}: restore of version {id} from the archive is in progress")
+            }
+            ArchiveRestore::Done => println!(
+                "{rel}: version {id} is readable for {} day(s): `pail sync` or `pail restore` can use it now",
+                a.days
+            ),
+            ArchiveRestore::NotArchived => {
+                println!("{rel}: version {id} is not archived; it can be read as it is")
+            }
+        }
+        return Ok(0);
+    }
+    if let Some(dest) = &a.to {
+        let rel = t.rel.as_ref().context("--to takes a file, not a folder")?;
+        let pick = pick.unwrap_or(Pick::Newest);
+        let written = restore_to(&bucket, rel, &pick, dest).await?;
+        println!(
+            "{rel}: written to {} (the bucket is unchanged)",
+            written.display()
+        );
+        return Ok(0);
+    }
+    if is_folder(&bucket, &t).await? {
+        let Some(Pick::At(at)) = pick else {
+            bail!(
+                "{} is a folder: say when to go back to with --at TIME (a folder has no single --version)",
+                t.shown()
+            );
+        };
+        let plan = plan_tree(&bucket, t.rel.as_ref(), at, a.exact).await?;
+        let what = format!("restore {} to {}", t.shown(), rfc3339_ns(at));
+        let (code, report) = run_plan(&bucket, &plan, &what, a.dry_run).await?;
+        if a.dry_run || report.restored + report.deleted == 0 {
+            return Ok(code);
+        }
+        return Ok(code.max(sync_after(&t.pair, a.exact).await?));
+    }
+    let rel = t.rel.clone().context("a file")?;
+    let Some(pick) = pick else {
+        bail!(
+            "say which version of {rel} to bring back: --version ID or --at TIME (`pail history {rel}` lists them)"
+        );
+    };
+    match plan_one(&bucket, &rel, &pick).await? {
+        None => {
+            println!("{rel} already has that content; nothing to do");
+            Ok(0)
+        }
+        Some(step) => {
+            let Step::Copy { from, .. } = &step else {
+                unreachable!("a single file restore only copies")
+            };
+            let shown = format!("version {} of {}", from.id(), rfc3339_ns(from.shown_ns));
+            if a.dry_run {
+                println!("would restore {rel} to {shown}; nothing was changed");
+                return Ok(0);
+            }
+            apply(&bucket, &rel, &step).await?;
+            println!("{rel}: restored {shown} as the current version");
+            sync_after(&t.pair, false).await
+        }
+    }
+}

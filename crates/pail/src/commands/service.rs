@@ -1,0 +1,116 @@
+//! `pail service install|uninstall|status`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use anyhow::{Context, Result, bail};
+use pail_daemon::service::{ServiceSpec, render, unit_path};
+use pail_sync::config::{Config, state_dir};
+
+use crate::cli::ServiceCommand;
+
+pub fn run(config_file: &Path, cmd: ServiceCommand) -> Result<u8> {
+    let unit = unit_path()?;
+    match cmd {
+        ServiceCommand::Install { no_start } => install(config_file, &unit, no_start),
+        ServiceCommand::Uninstall => uninstall(&unit),
+        ServiceCommand::Status => status(&unit),
+    }
+}
+
+fn manager(args: &[&str]) -> Result<()> {
+    let (prog, full): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
+        ("launchctl", args.to_vec())
+    } else {
+        ("systemctl", [&["--user"][..], args].concat())
+    };
+    let status = Process::new(prog)
+        .args(&full)
+        .status()
+        .with_context(|| format!("cannot run {prog}"))?;
+    if !status.success() {
+        bail!("`{prog} {}` failed ({status})", full.join(" "));
+    }
+    Ok(())
+}
+
+fn install(config_file: &Path, unit: &Path, no_start: bool) -> Result<u8> {
+    let config = Config::load(config_file)?;
+    config.select(None)?;
+    let config_abs = std::path::absolute(config_file)?;
+    let mut writable: Vec<PathBuf> = config.pairs.iter().map(|p| p.folder.clone()).collect();
+    writable.push(state_dir()?);
+    if let Some(dir) = config_abs.parent() {
+        writable.push(dir.to_owned());
+    }
+    let log_file = std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Logs/pail.log"));
+    let spec = ServiceSpec {
+        binary: std::env::current_exe().context("cannot find the pail binary")?,
+        config: config_abs,
+        writable,
+        log_file,
+    };
+    let dir = unit.parent().context("unit path has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(unit, render(&spec))
+        .with_context(|| format!("cannot write {}", unit.display()))?;
+    println!("wrote {}", unit.display());
+    if no_start {
+        println!("not started (--no-start)");
+        return Ok(0);
+    }
+    if cfg!(target_os = "macos") {
+        let uid = Process::new("id").arg("-u").output()?.stdout;
+        let domain = format!("gui/{}", String::from_utf8_lossy(&uid).trim());
+        manager(&["bootstrap", &domain, &unit.display().to_string()])?;
+    } else {
+        manager(&["daemon-reload"])?;
+        manager(&["enable", "--now", "pail.service"])?;
+        println!("started; logs: journalctl --user -u pail.service -f");
+        println!("to keep it running without a login session: loginctl enable-linger $USER");
+    }
+    Ok(0)
+}
+
+fn uninstall(unit: &Path) -> Result<u8> {
+    if !unit.exists() {
+        println!("not installed ({} does not exist)", unit.display());
+        return Ok(0);
+    }
+    let stopped = if cfg!(target_os = "macos") {
+        let uid = Process::new("id").arg("-u").output()?.stdout;
+        let target = format!(
+            "gui/{}/com.pail.daemon",
+            String::from_utf8_lossy(&uid).trim()
+        );
+        manager(&["bootout", &target])
+    } else {
+        manager(&["disable", "--now", "pail.service"])
+    };
+    if let Err(e) = stopped {
+        eprintln!("pail: {e:#} (removing the unit anyway)");
+    }
+    std::fs::remove_file(unit).with_context(|| format!("cannot remove {}", unit.display()))?;
+    if !cfg!(target_os = "macos") {
+        let _ = manager(&["daemon-reload"]);
+    }
+    println!("removed {}", unit.display());
+    Ok(0)
+}
+
+fn status(unit: &Path) -> Result<u8> {
+    if !unit.exists() {
+        println!("not installed (run `pail service install`)");
+        return Ok(0);
+    }
+    println!("installed: {}", unit.display());
+    let shown = if cfg!(target_os = "macos") {
+        manager(&["list", "com.pail.daemon"])
+    } else {
+        manager(&["status", "--no-pager", "pail.service"])
+    };
+    if let Err(e) = shown {
+        println!("the service manager does not report it running: {e:#}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,58 @@
+//! `pail undelete PATH`: the newest version with content of a deleted file, or of every
+//! deleted file under a folder, becomes current again; then the folder follows by a sync.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use pail_sync::restore::{Pick, apply, plan_one, plan_undelete};
+use pail_sync::versions::{Bucket, current, versions_of};
+use pail_sync::when::rfc3339_ns;
+
+use super::restore::{is_folder, run_plan, sync_after, target};
+use crate::cli::UndeleteArgs;
+
+pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
+    let t = target(config_file, &a.path)?;
+    let bucket = Bucket::connect(&t.pair, None).await?;
+    if is_folder(&bucket, &t).await? {
+        let plan = plan_undelete(&bucket, t.rel.as_ref()).await?;
+        if plan.steps.is_empty() {
+            println!(
+                "nothing to undelete under {}: no deleted file with a kept version{}",
+                t.shown(),
+                if bucket.versioned() {
+                    ""
+                } else {
+                    " (this bucket has no versioning; pail can only bring back what it kept in its trash)"
+                }
+            );
+            return Ok(0);
+        }
+        let what = format!("undelete {}", t.shown());
+        let (code, report) = run_plan(&bucket, &plan, &what, a.dry_run).await?;
+        if a.dry_run || report.restored == 0 {
+            return Ok(code);
+        }
+        return Ok(code.max(sync_after(&t.pair, false).await?));
+    }
+    let rel = t.rel.clone().expect("a file has a path");
+    let versions = versions_of(&bucket, &rel).await?;
+    if let Some(c) = current(&versions) {
+        println!(
+            "{rel} is not deleted (current version {} of {}); nothing to do",
+            c.id(),
+            rfc3339_ns(c.shown_ns)
+        );
+        return Ok(0);
+    }
+    let Some(step) = plan_one(&bucket, &rel, &Pick::Newest).await? else {
+        bail!("{rel}: nothing to restore from");
+    };
+    if a.dry_run {
+        println!("would undelete {rel}; nothing was changed");
+        return Ok(0);
+    }
+    apply(&bucket, &rel, &step).await?;
+    println!("{rel}: undeleted");
+    sync_after(&t.pair, false).await
+}

@@ -1,0 +1,414 @@
+//! history, restore, undelete and conflicts against the real servers: versions on Ceph and
+//! moto, pail's trash copies on Garage (no versioning).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::on_servers;
+
+fn json(d: &Device, args: &[&str]) -> Value {
+    let out = d.pail(args);
+    assert_ok(&out, &format!("{args:?}"));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?} is not JSON ({e}):\n{}", text(&out)))
+}
+
+fn history(d: &Device, rel: &str) -> Value {
+    json(d, &["history", d.path(rel).to_str().unwrap(), "--json"])
+}
+
+/// Runs pail with `cwd` as the current directory (PATH arguments relative to it).
+fn pail_in(d: &Device, cwd: &Path, args: &[&str]) -> std::process::Output {
+    d.command(args).current_dir(cwd).output().unwrap()
+}
+
+fn ok(d: &Device, args: &[&str]) -> String {
+    let out = d.pail(args);
+    assert_ok(&out, &format!("{args:?}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The moment now, with the bucket's clock a safe distance on either side of it.
+fn moment() -> String {
+    std::thread::sleep(Duration::from_millis(1500));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    rfc3339(now.as_secs() as i64, now.subsec_millis())
+}
+
+/// RFC 3339 in UTC of Unix seconds (Howard Hinnant's days-to-civil).
+fn rfc3339(secs: i64, millis: u32) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[test]
+fn rfc3339_of_known_instants() {
+    assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+    assert_eq!(rfc3339(1_795_257_000, 5), "2026-11-21T10:30:00.005Z");
+}
+
+fn overwrite_then_restore_a_file_with_special_characters(s: Server) {
+    let r = Remote::new(&s, "restore-file");
+    let d = Device::new(&r, "laptop");
+    let rel = "my thesis/ünï code & +plus (1).txt";
+    for body in ["draft one", "draft two", "draft three"] {
+        d.write(rel, body.as_bytes());
+        d.sync();
+    }
+    let h = history(&d, rel);
+    assert_eq!(h["path"], rel);
+    assert_eq!(h["deleted"], false);
+    let versions = h["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 3, "{h:#}");
+    for v in versions {
+        for k in ["version_id", "time", "source", "etag"] {
+            assert!(v[k].is_string(), "{k} in {v}");
+        }
+        assert!(v["size"].is_u64() && v["current"].is_boolean());
+        assert_eq!(v["delete_marker"], false);
+        assert_eq!(v["device"], "laptop");
+    }
+    assert_eq!(versions[0]["current"], true, "newest first");
+    assert_eq!(versions[0]["size"], 11);
+    let source = if s.versioned { "version" } else { "trash" };
+    assert_eq!(versions[2]["source"], source);
+    assert_eq!(h["note"].is_string(), !s.versioned);
+    let oldest = versions[2]["version_id"].as_str().unwrap().to_owned();
+
+    // A copy elsewhere leaves the bucket alone.
+    let elsewhere = d.folder.parent().unwrap().join("old draft.txt");
+    ok(
+        &d,
+        &[
+            "restore",
+            d.path(rel).to_str().unwrap(),
+            "--version",
+            &oldest,
+            "--to",
+            elsewhere.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), b"draft one");
+    assert_eq!(r.files()[rel], b"draft three");
+
+    // In place, named relative to the current directory: a new current version.
+    let out = pail_in(
+        &d,
+        &d.path("my thesis"),
+        &["restore", "ünï code & +plus (1).txt", "--version", &oldest],
+    );
+    assert_ok(&out, "restore in place");
+    assert_eq!(d.read(rel).unwrap(), b"draft one");
+    assert_eq!(r.files()[rel], b"draft one");
+    let after = history(&d, rel);
+    let versions = after["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 4, "nothing was destroyed: {after:#}");
+    assert_eq!(versions[0]["current"], true);
+    assert_eq!(versions[0]["size"], 9);
+    // The folder and the bucket agree; a second sync has nothing to do.
+    let out = d.sync();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 downloaded"));
+    assert_eq!(d.files(), r.files());
+}
+on_servers!(overwrite_then_restore_a_file_with_special_characters);
+
+fn delete_then_undelete_files_and_folders(s: Server) {
+    let r = Remote::new(&s, "undelete");
+    let d = Device::new(&r, "laptop");
+    d.write("a.txt", b"alpha");
+    d.write("photos/1.jpg", b"one");
+    d.write("photos/2015/2.jpg", b"two");
+    d.write("keep.txt", b"stays");
+    d.sync();
+    d.remove("a.txt");
+    std::fs::remove_dir_all(d.path("photos")).unwrap();
+    d.sync();
+    assert!(!r.files().contains_key("a.txt"));
+
+    let listed = json(
+        &d,
+        &["history", d.folder.to_str().unwrap(), "--deleted", "--json"],
+    );
+    let paths: Vec<&str> = listed["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["a.txt", "photos/1.jpg", "photos/2015/2.jpg"]);
+    let h = history(&d, "a.txt");
+    assert_eq!(h["deleted"], true, "{h:#}");
+
+    let out = ok(&d, &["undelete", d.path("a.txt").to_str().unwrap()]);
+    assert!(out.contains("undeleted"), "{out}");
+    assert_eq!(d.read("a.txt").unwrap(), b"alpha");
+    let out = ok(
+        &d,
+        &["undelete", d.path("photos").to_str().unwrap(), "--dry-run"],
+    );
+    assert!(out.contains("photos/2015/2.jpg"), "{out}");
+    assert!(!d.path("photos").exists(), "a dry run changes nothing");
+    ok(&d, &["undelete", d.path("photos").to_str().unwrap()]);
+    assert_eq!(d.read("photos/1.jpg").unwrap(), b"one");
+    assert_eq!(d.read("photos/2015/2.jpg").unwrap(), b"two");
+    assert_eq!(d.files(), r.files());
+
+    // Nothing kept for a name that never existed: said plainly.
+    let out = ok(&d, &["undelete", d.path("never/was.txt").to_str().unwrap()]);
+    assert!(out.contains("nothing to undelete"), "{out}");
+}
+on_servers!(delete_then_undelete_files_and_folders);
+
+fn folder_restore_to_a_moment_between_edits_on_two_devices(s: Server) {
+    let r = Remote::new(&s, "restore-folder");
+    let a = Device::new(&r, "laptop");
+    let b = Device::new(&r, "desktop");
+    for i in 0..6 {
+        a.write(&format!("work/f{i}.txt"), format!("v1 of {i}").as_bytes());
+    }
+    a.write("other/untouched.txt", b"outside the folder");
+    a.sync();
+    b.sync();
+    let t = moment();
+    a.write("work/f0.txt", b"v2 by laptop");
+    a.write("work/f1.txt", b"v2 by laptop");
+    a.remove("work/f2.txt");
+    a.write("work/new.txt", b"made after the moment");
+    a.write("other/untouched.txt", b"changed, but outside");
+    a.sync();
+    b.sync();
+    b.write("work/f3.txt", b"v2 by desktop");
+    b.remove("work/f1.txt");
+    b.sync();
+    a.sync();
+
+    let work = a.path("work");
+    let plan = ok(
+        &a,
+        &["restore", work.to_str().unwrap(), "--at", &t, "--dry-run"],
+    );
+    for f in ["work/f0.txt", "work/f1.txt", "work/f2.txt", "work/f3.txt"] {
+        assert!(plan.contains(&format!("restore  {f}")), "{f}: {plan}");
+    }
+    assert!(plan.contains("keep     work/new.txt"), "{plan}");
+    assert!(plan.contains("4 file(s) to bring back"), "{plan}");
+
+    let out = ok(&a, &["restore", work.to_str().unwrap(), "--at", &t]);
+    assert!(out.contains("4 restored"), "{out}");
+    for i in 0..6 {
+        assert_eq!(
+            a.read(&format!("work/f{i}.txt")).unwrap(),
+            format!("v1 of {i}").as_bytes(),
+            "f{i}"
+        );
+    }
+    assert_eq!(a.read("work/new.txt").unwrap(), b"made after the moment");
+    assert_eq!(
+        a.read("other/untouched.txt").unwrap(),
+        b"changed, but outside"
+    );
+    // --exact also removes what was made later (a delete marker: undoable).
+    ok(
+        &a,
+        &["restore", work.to_str().unwrap(), "--at", &t, "--exact"],
+    );
+    assert!(a.read("work/new.txt").is_none());
+    b.sync();
+    assert_eq!(a.files(), b.files());
+    assert_eq!(a.files(), r.files());
+    ok(&a, &["undelete", a.path("work/new.txt").to_str().unwrap()]);
+    assert_eq!(a.read("work/new.txt").unwrap(), b"made after the moment");
+}
+on_servers!(folder_restore_to_a_moment_between_edits_on_two_devices: ceph, moto);
+
+fn versions_of_multipart_objects_restore(s: Server) {
+    let r = Remote::new(&s, "restore-multipart");
+    let d = Device::new(&r, "laptop");
+    d.set_config("multipart_threshold", "5242880");
+    d.set_config("part_size", "5242880");
+    let one: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let two: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    d.write("big.bin", &one);
+    d.sync();
+    d.write("big.bin", &two);
+    d.sync();
+    let h = history(&d, "big.bin");
+    let versions = h["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{h:#}");
+    assert!(
+        versions[1]["etag"].as_str().unwrap().contains('-'),
+        "a multipart ETag: {h:#}"
+    );
+    let id = versions[1]["version_id"].as_str().unwrap();
+    ok(
+        &d,
+        &[
+            "restore",
+            d.path("big.bin").to_str().unwrap(),
+            "--version",
+            id,
+        ],
+    );
+    assert!(
+        d.read("big.bin").unwrap() == one,
+        "restored content differs"
+    );
+    assert!(r.files()["big.bin"] == one);
+}
+on_servers!(versions_of_multipart_objects_restore);
+
+fn delete_markers_on_delete_markers(s: Server) {
+    let r = Remote::new(&s, "double-delete");
+    let d = Device::new(&r, "laptop");
+    d.write("a.txt", b"precious");
+    d.sync();
+    r.delete_foreign("a.txt");
+    r.delete_foreign("a.txt");
+    let h = history(&d, "a.txt");
+    let markers = h["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["delete_marker"] == true)
+        .count();
+    assert_eq!(markers, 2, "{h:#}");
+    assert_eq!(h["deleted"], true);
+    assert_eq!(h["versions"][0]["device"], Value::Null);
+    d.sync();
+    assert!(d.read("a.txt").is_none());
+    ok(&d, &["undelete", d.path("a.txt").to_str().unwrap()]);
+    assert_eq!(d.read("a.txt").unwrap(), b"precious");
+    assert_eq!(r.files()["a.txt"], b"precious");
+}
+on_servers!(delete_markers_on_delete_markers: ceph, moto);
+
+fn conflicts_are_listed_and_resolved(s: Server) {
+    let r = Remote::new(&s, "conflicts");
+    let a = Device::new(&r, "laptop");
+    let b = Device::new(&r, "desktop");
+    a.write("notes.txt", b"base");
+    a.sync();
+    b.sync();
+    a.write("notes.txt", b"laptop's words");
+    a.sync();
+    b.write("notes.txt", b"desktop's words");
+    b.sync();
+    let listed = json(&b, &["conflicts", "--json"]);
+    let items = listed["conflicts"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed:#}");
+    let c = &items[0];
+    assert_eq!(c["original"], "notes.txt");
+    assert_eq!(c["device"], "desktop");
+    assert!(c["created_at"].is_string() && c["folder"].is_string());
+    let copy = c["path"].as_str().unwrap().to_owned();
+    assert_eq!(b.read(&copy).unwrap(), b"desktop's words");
+    b.sync();
+
+    // Keep the desktop's words under the original name; the copy goes away everywhere.
+    ok(
+        &b,
+        &[
+            "conflicts",
+            "resolve",
+            b.path(&copy).to_str().unwrap(),
+            "--keep",
+            "local",
+        ],
+    );
+    assert_eq!(b.read("notes.txt").unwrap(), b"desktop's words");
+    assert!(b.read(&copy).is_none());
+    a.sync();
+    assert_eq!(a.read("notes.txt").unwrap(), b"desktop's words");
+    assert!(a.read(&copy).is_none());
+    let listed = json(&b, &["conflicts", "--json"]);
+    assert!(listed["conflicts"].as_array().unwrap().is_empty());
+    // The laptop's words were not lost: they are an older version (or trash copy).
+    let h = history(&b, "notes.txt");
+    assert!(h["versions"].as_array().unwrap().len() >= 3, "{h:#}");
+
+    // A second conflict, resolved by keeping the other side: the copy is deleted.
+    a.write("notes.txt", b"laptop again");
+    a.sync();
+    b.write("notes.txt", b"desktop again");
+    b.sync();
+    b.sync();
+    let out = ok(&b, &["conflicts", "resolve", "--keep", "remote"]);
+    assert!(out.contains("copy deleted"), "{out}");
+    assert_eq!(b.read("notes.txt").unwrap(), b"laptop again");
+    assert!(conflict_copies(&b.files()).is_empty());
+    a.sync();
+    assert_eq!(a.files(), b.files());
+}
+on_servers!(conflicts_are_listed_and_resolved);
+
+fn nothing_to_restore_is_said_clearly(s: Server) {
+    let r = Remote::new(&s, "nothing");
+    let d = Device::new(&r, "laptop");
+    d.write("a.txt", b"only version");
+    d.sync();
+    let out = d.pail(&[
+        "restore",
+        d.path("a.txt").to_str().unwrap(),
+        "--at",
+        "2000-01-01",
+    ]);
+    assert_code(&out, 1, "restore before the file existed");
+    assert!(text(&out).contains("did not exist yet"), "{}", text(&out));
+    let out = d.pail(&[
+        "restore",
+        d.path("a.txt").to_str().unwrap(),
+        "--version",
+        "nope",
+    ]);
+    assert_code(&out, 1, "unknown version");
+    assert!(text(&out).contains("pail history"), "{}", text(&out));
+    let out = d.pail(&[
+        "restore",
+        d.path("a.txt").to_str().unwrap(),
+        "--at",
+        "whenever",
+    ]);
+    assert_code(&out, 1, "bad time");
+    assert!(text(&out).contains("2 hours ago"), "{}", text(&out));
+    let out = d.pail(&["restore", "/definitely/not/synced", "--at", "1 hour ago"]);
+    assert_code(&out, 1, "outside");
+    assert!(
+        text(&out).contains("not inside a synced folder"),
+        "{}",
+        text(&out)
+    );
+    // Restoring to the current content changes nothing.
+    let h = history(&d, "a.txt");
+    let id = h["versions"][0]["version_id"].as_str().unwrap().to_owned();
+    let out = ok(
+        &d,
+        &[
+            "restore",
+            d.path("a.txt").to_str().unwrap(),
+            "--version",
+            &id,
+        ],
+    );
+    assert!(out.contains("already has that content"), "{out}");
+}
+on_servers!(nothing_to_restore_is_said_clearly);
