@@ -11,5 +11,6 @@ mod daemon;
 mod names;
 mod safety;
 mod semantics_doc;
+mod setup;
 mod two_devices;
 mod versions;

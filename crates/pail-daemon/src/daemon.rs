@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use pail_sync::config::Config;
 use pail_sync::journal::JournalCursor;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
-use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, sync_pair};
+use pail_sync::{PairConfig, PairCtx, RemoteView, SyncOptions, SyncResult, sync_pair};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,7 @@ pub struct DaemonOptions {
 impl Default for DaemonOptions {
     fn default() -> Self {
         DaemonOptions {
-            poll_interval: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(60),
             full_reconcile: Duration::from_secs(6 * 3600),
             rescan_interval: Duration::from_secs(3600),
             fallback_scan_interval: Duration::from_secs(60),
@@ -239,7 +239,10 @@ enum Why {
     Start,
     Local,
     Remote,
-    Timer,
+    /// The periodic rescan of the folder (no listing).
+    Rescan,
+    /// The periodic full reconcile (catches other S3 clients).
+    Full,
     Retry,
     Resume,
 }
@@ -289,14 +292,20 @@ async fn worker(
         if let Some(why) = pending.filter(|_| !*paused.borrow()) {
             tracing::info!(folder = %root.display(), ?why, "sync pass");
             w.set("syncing", None);
-            let done = run_pass(&w, &cancel, opts.shutdown_deadline).await;
+            // Local hints and rescans need no listing: the bucket is taken as last synced
+            // (writes still check it). Everything else lists the prefix.
+            let view = match why {
+                Why::Local | Why::Rescan => RemoteView::FromBase,
+                _ => RemoteView::List,
+            };
+            let done = run_pass(&w, &cancel, opts.shutdown_deadline, view).await;
             match done {
                 PassEnd::Cancelled => break,
                 PassEnd::Ok => {
                     failures = 0;
                     retry_at = None;
                     w.set("idle", None);
-                    if why == Why::Timer && Instant::now() >= next_full {
+                    if why == Why::Full {
                         next_full = Instant::now() + opts.full_reconcile;
                         let _ = pail_sync::journal::prune_own(&w.ctx).await;
                     }
@@ -350,9 +359,11 @@ async fn worker(
             }
             _ = poll.tick() => {
                 let now = Instant::now();
-                if now >= next_scan || now >= next_full {
+                if now >= next_full {
+                    pending = Some(Why::Full);
+                } else if now >= next_scan {
                     next_scan = now + if hints.is_some() { opts.rescan_interval } else { opts.fallback_scan_interval };
-                    pending = Some(Why::Timer);
+                    pending = Some(Why::Rescan);
                 } else {
                     match journal.poll(&w.ctx).await {
                         Ok(r) if r.new_entries > 0 => pending = Some(Why::Remote),
@@ -411,12 +422,26 @@ enum PassEnd {
 
 /// One pass, abandoned after `deadline` once shutdown was asked for: everything done so far
 /// is recorded action by action, and an interrupted multipart upload resumes next start.
-async fn run_pass(w: &PairWorker, cancel: &CancellationToken, deadline: Duration) -> PassEnd {
+async fn run_pass(
+    w: &PairWorker,
+    cancel: &CancellationToken,
+    deadline: Duration,
+    view: RemoteView,
+) -> PassEnd {
     let ctx = w.ctx.clone();
     // Boxed with an explicit `Send`: the compiler cannot prove it through the select below
     // otherwise (rust-lang/rust#102211).
     let mut pass: std::pin::Pin<Box<dyn std::future::Future<Output = Result<SyncResult>> + Send>> =
-        Box::pin(async move { sync_pair(&ctx, &SyncOptions::default()).await });
+        Box::pin(async move {
+            sync_pair(
+                &ctx,
+                &SyncOptions {
+                    remote: view,
+                    ..SyncOptions::default()
+                },
+            )
+            .await
+        });
     let cancelled: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
         Box::pin(cancel.clone().cancelled_owned());
     let result = tokio::select! {

@@ -505,3 +505,22 @@ fn passes_and_skipped() {
         ]
     );
 }
+
+#[test]
+fn remote_scan_from_base_mirrors_the_synced_state() {
+    let ix = Index::open_in_memory().unwrap();
+    ix.set_base(&rp("a.txt"), &base(1, "\"e1\"")).unwrap();
+    ix.set_base(&rp("b/c.txt"), &base(2, "\"e2\"")).unwrap();
+    ix.insert_remote_scan(&[(rp("stale.txt"), remote("\"x\"", None))])
+        .unwrap();
+    ix.remote_scan_from_base().unwrap();
+    assert_eq!(ix.remote_scan_count().unwrap(), 2);
+    let got = states(&ix);
+    assert_eq!(got.len(), 2, "the stale listing row is gone");
+    for st in got {
+        let b = st.base.unwrap();
+        let r = st.remote.unwrap();
+        assert_eq!(r.object, b.remote);
+        assert_eq!(r.hash, Some(b.hash));
+    }
+}

@@ -171,6 +171,8 @@ pub trait BucketAdmin: Send + Sync {
     /// Whether the endpoint is plain HTTP (a TLS-only policy then refuses pail itself,
     /// on servers that enforce it).
     fn plain_http(&self) -> bool;
+    /// Whether this is an S3-compatible server rather than AWS.
+    fn custom_endpoint(&self) -> bool;
     /// HeadBucket: `false` when it does not exist; AccessDenied when it exists but is not ours
     /// to read.
     async fn exists(&self) -> AdminResult<bool>;
@@ -303,7 +305,7 @@ impl AwsAdmin {
 /// The body of a 200 answer the SDK could not parse: S3-compatible servers answer some bucket
 /// sub-resources with another document (Ceph 16 lists the bucket for `?encryption` and names
 /// its public-access-block root differently; moto has its own root for empty configurations).
-fn unreadable_ok<E>(err: &SdkError<E, HttpResponse>) -> Option<String> {
+fn unreadable_ok<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Option<String> {
     let raw = err.raw_response()?;
     if raw.status().as_u16() != 200 || err.code().is_some() {
         return None;
@@ -353,6 +355,10 @@ impl BucketAdmin for AwsAdmin {
 
     fn plain_http(&self) -> bool {
         self.custom_endpoint && self.endpoint.starts_with("http://")
+    }
+
+    fn custom_endpoint(&self) -> bool {
+        self.custom_endpoint
     }
 
     async fn exists(&self) -> AdminResult<bool> {
@@ -449,12 +455,12 @@ impl BucketAdmin for AwsAdmin {
                     restrict_public_buckets: xml_flag(&b, "RestrictPublicBuckets"),
                 })),
                 _ => self
-                .map(
-                    "get_public_access_block",
-                    e,
-                    &["NoSuchPublicAccessBlockConfiguration"],
-                )
-                .map(|()| None),
+                    .map(
+                        "get_public_access_block",
+                        e,
+                        &["NoSuchPublicAccessBlockConfiguration"],
+                    )
+                    .map(|()| None),
             },
         }
     }
@@ -590,7 +596,13 @@ impl BucketAdmin for AwsAdmin {
     }
 
     async fn delete_policy(&self) -> AdminResult<()> {
-        match self.c().delete_bucket_policy().bucket(&self.bucket).send().await {
+        match self
+            .c()
+            .delete_bucket_policy()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => self.map("delete_bucket_policy", e, &["NoSuchBucketPolicy"]),
         }

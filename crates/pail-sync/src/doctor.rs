@@ -221,6 +221,14 @@ async fn audit_bucket(
     }
 
     match admin.policy().await {
+        // A TLS-only policy would refuse pail itself on a plain-HTTP endpoint.
+        Ok(_) if admin.plain_http() => out.add(
+            "bucket policy",
+            Level::NotSupported,
+            "the endpoint is plain HTTP: a TLS-only policy cannot apply; use an https:// endpoint"
+                .into(),
+            None,
+        ),
         Ok(Some(text)) => match serde_json::from_str::<Value>(&text) {
             Ok(p) if plan::denies_insecure_transport(&p) => {
                 out.ok("bucket policy", "denies requests not over TLS")

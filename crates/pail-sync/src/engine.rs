@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
-use pail_core::RemoteObject;
 use pail_core::plan::{Action, CopySource, Planner, SafetyStop};
 use pail_index::{IgnoreRules, ScanOptions, root_identity, scan_local};
 
@@ -23,6 +22,20 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// The user confirmed what a safety stop would otherwise hold back.
     pub confirm: bool,
+    /// Where the remote side of the first pass comes from.
+    pub remote: RemoteView,
+}
+
+/// How a pass learns the remote side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RemoteView {
+    /// List the prefix (a full reconcile).
+    #[default]
+    List,
+    /// Assume the bucket is as the last sync left it, to pick up local changes without
+    /// listing (the daemon, on watcher events). Writes still check the real object; any
+    /// surprise switches the next pass to a listing.
+    FromBase,
 }
 
 /// Totals over all passes of one sync.
@@ -125,9 +138,10 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
 
 async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult> {
     let mut totals = Totals::default();
+    let mut view = opts.remote;
     loop {
         totals.passes += 1;
-        let plan = match prepare_pass(ctx, opts, &mut totals).await? {
+        let plan = match prepare_pass(ctx, opts, view, &mut totals).await? {
             Prepared::Stop(why) => return Ok(SyncResult::SafetyStop(why)),
             Prepared::Plan(p) => p,
         };
@@ -169,6 +183,10 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         } = report;
         totals.bytes += bytes;
         totals.conflicts += conflicts;
+        // Something differed from what the pass assumed: look at the real bucket next.
+        if !deferred.is_empty() {
+            view = RemoteView::List;
+        }
         {
             let db = ctx.db();
             db.meta_set(meta::PENDING_UPLOADS, "0")?;
@@ -263,6 +281,7 @@ fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<String>> {
 async fn prepare_pass(
     ctx: &Arc<PairCtx>,
     opts: &SyncOptions,
+    view: RemoteView,
     totals: &mut Totals,
 ) -> Result<Prepared> {
     if let Some(why) = check_root(ctx, opts.confirm)? {
@@ -281,55 +300,28 @@ async fn prepare_pass(
         .await??
     };
 
-    // Remote listing, streamed into the index page by page.
+    // The remote side: a listing streamed into the index, or the base (local-only passes).
     let mut skipped = scan.skipped.clone();
-    let mut listed = 0u64;
-    ctx.db().clear_remote_scan()?;
     let list_prefix = ctx.prefix.list_prefix();
-    let mut token = None;
-    let mut collisions = crate::names::CollisionFinder::default();
-    loop {
-        let page = transient(|| ctx.store.list_page(&list_prefix, token.clone(), None))
-            .await
-            .with_context(|| format!("listing s3://{}/{list_prefix}", ctx.bucket))?;
-        let mut batch = Vec::with_capacity(page.objects.len());
-        for o in page.objects {
-            match ctx.prefix.path_for(&o.key) {
-                Ok(Some(path)) => {
-                    if rules.is_ignored(&path, false) {
-                        continue;
-                    }
-                    listed += 1;
-                    collisions.push(&path);
-                    let object = pail_core::RemoteRef {
-                        etag: o.etag,
-                        version_id: None,
-                        size: o.size,
-                    };
-                    batch.push((
-                        path,
-                        RemoteObject {
-                            object,
-                            hash: None,
-                            last_modified_ns: o.last_modified_ns,
-                        },
-                    ));
-                }
-                Ok(None) => {}
-                Err(e) => skipped.push((o.key.clone(), format!("remote key not synced: {e}"))),
-            }
+    let (listed, collided_set) = match view {
+        RemoteView::List => {
+            let l = crate::listing::list_remote(ctx, &rules).await?;
+            skipped.extend(l.skipped);
+            (l.listed, l.collided)
         }
-        ctx.db().insert_remote_scan(&batch)?;
-        token = page.next_token;
-        if token.is_none() {
-            break;
+        RemoteView::FromBase => {
+            ctx.db().remote_scan_from_base()?;
+            (
+                ctx.db().remote_scan_count()?,
+                std::collections::HashSet::new(),
+            )
         }
-    }
-    let collided = collisions.finish();
-    let collided_set = crate::names::path_set(&collided);
-    skipped.extend(collided.into_iter().map(|(p, why)| (p.to_string(), why)));
+    };
     totals.skipped = skipped.len() as u64;
-    ctx.db().set_skipped(&skipped)?;
+    if view == RemoteView::List {
+        // (A local-only pass keeps the remote names reported by the last listing.)
+        ctx.db().set_skipped(&skipped)?;
+    }
 
     // Tenet 7: an empty side that had files is a stop, not a mass delete.
     let synced = ctx.db().base_count()?;

@@ -23,6 +23,7 @@ pub mod when;
 
 mod delete;
 mod download;
+mod listing;
 mod names;
 mod race;
 mod retry;
@@ -31,4 +32,4 @@ mod upload;
 
 pub use config::{Config, PairConfig};
 pub use ctx::PairCtx;
-pub use engine::{SyncOptions, SyncResult, Totals, sync_pair};
+pub use engine::{RemoteView, SyncOptions, SyncResult, Totals, sync_pair};

@@ -99,7 +99,12 @@ fn failed(e: AdminError) -> Outcome {
 
 /// Runs every step against `admin`. Validation errors (bad options) come back as `Err`
 /// before anything is changed; everything else is reported per step.
-pub async fn run_setup(admin: &dyn BucketAdmin, opts: &SetupOptions) -> Result<SetupReport> {
+/// `probe_key` is a scratch key (under the pair's `.pail/probe/`) for the access check.
+pub async fn run_setup(
+    admin: &dyn BucketAdmin,
+    opts: &SetupOptions,
+    probe_key: &str,
+) -> Result<SetupReport> {
     let rules = plan::desired_lifecycle(&opts.transitions, opts.expire_noncurrent_after)?;
     let mut steps = Vec::new();
     let mut report = |s: Step| steps.push(s);
@@ -151,9 +156,9 @@ pub async fn run_setup(admin: &dyn BucketAdmin, opts: &SetupOptions) -> Result<S
     }
 
     report(versioning(admin).await);
-    report(public_access(admin).await);
+    report(public_access(admin, probe_key).await);
     report(encryption(admin, opts).await);
-    report(policy(admin, opts).await);
+    report(policy(admin, opts, probe_key).await);
     report(lifecycle(admin, &rules).await);
     if let Some(target) = &opts.notify {
         report(notifications(admin, target).await);
@@ -186,27 +191,58 @@ async fn versioning(admin: &dyn BucketAdmin) -> Step {
     }
 }
 
-async fn public_access(admin: &dyn BucketAdmin) -> Step {
+async fn public_access(admin: &dyn BucketAdmin, probe_key: &str) -> Step {
     const N: &str = "block public access";
-    match admin.public_access_block().await {
+    let before = match admin.public_access_block().await {
         Ok(Some(p)) if p == PublicAccessBlock::ALL_ON => return step(N, Outcome::Already, None),
-        Ok(_) => {}
+        Ok(p) => p.unwrap_or_default(),
         Err(e) => return step(N, failed(e), None),
-    }
-    match admin
+    };
+    if let Err(e) = admin
         .set_public_access_block(PublicAccessBlock::ALL_ON)
         .await
     {
-        Ok(()) => step(
+        return step(N, failed(e), None);
+    }
+    if admin.check_object_access(probe_key).await.is_ok() {
+        return step(
             N,
             Outcome::Done,
             Some(
                 "BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets on"
                     .into(),
             ),
-        ),
-        Err(e) => step(N, failed(e), None),
+        );
     }
+    // Ceph RGW 16 refuses every upload once BlockPublicAcls is on: keep the other three.
+    let three = PublicAccessBlock {
+        block_public_acls: false,
+        ..PublicAccessBlock::ALL_ON
+    };
+    if admin.set_public_access_block(three).await.is_ok()
+        && admin.check_object_access(probe_key).await.is_ok()
+    {
+        return step(
+            N,
+            Outcome::NotSupported(
+                "with BlockPublicAcls on, this server refuses uploads; the other three settings are on".into(),
+            ),
+            None,
+        );
+    }
+    let restored = admin.set_public_access_block(before).await;
+    step(
+        N,
+        Outcome::Failed(format!(
+            "with Block Public Access on, this server refuses uploads; {}",
+            if restored.is_ok() {
+                "the previous settings were put back"
+            } else {
+                "putting the previous settings back failed: restore them by hand"
+            }
+        )),
+        None,
+    )
 }
 
 async fn encryption(admin: &dyn BucketAdmin, opts: &SetupOptions) -> Step {
@@ -243,19 +279,29 @@ async fn encryption(admin: &dyn BucketAdmin, opts: &SetupOptions) -> Step {
     }
 }
 
-async fn policy(admin: &dyn BucketAdmin, opts: &SetupOptions) -> Step {
+async fn policy(admin: &dyn BucketAdmin, opts: &SetupOptions, probe_key: &str) -> Step {
     const N: &str = "bucket policy";
     let current = match admin.policy().await {
         Ok(p) => p,
         Err(e) => return step(N, failed(e), None),
     };
     let mut notes = Vec::new();
+    let tls = !admin.plain_http();
+    if !tls {
+        notes.push("no TLS-only statement: the endpoint is plain HTTP and would be refused by it; use an https:// endpoint to get one".to_owned());
+    }
     let principal = match &opts.allow_principal {
         Some(p) => Some(p.clone()),
+        // S3-compatible servers name principals their own way (Ceph: arn:aws:iam:::user/U)
+        // and few evaluate aws:PrincipalArn: only AWS gets the caller as a default.
+        None if admin.plain_http() || admin.custom_endpoint() => {
+            notes.push("access is not limited to one principal on this server: pass --allow-principal ARN for that".to_owned());
+            None
+        }
         None => match admin.caller_identity().await {
             Ok(Some(id)) => Some(plan::principal_for(&id.arn)),
             Ok(None) => {
-                notes.push("access is not limited to one principal: the server does not tell who the credentials are; pass --allow-principal ARN".to_owned());
+                notes.push("access is not limited to one principal: the caller's identity is unknown; pass --allow-principal ARN".to_owned());
                 None
             }
             Err(e) => {
@@ -264,64 +310,64 @@ async fn policy(admin: &dyn BucketAdmin, opts: &SetupOptions) -> Step {
             }
         },
     };
-    let desired = plan::desired_statements(admin.bucket(), principal.as_deref());
+    let desired = plan::desired_statements(admin.bucket(), principal.as_deref(), tls);
+    let note = |n: &[String]| (!n.is_empty()).then(|| n.join("; "));
+    if desired.is_empty() {
+        return step(
+            N,
+            Outcome::NotSupported("nothing pail can add here".into()),
+            note(&notes),
+        );
+    }
     let (doc, merge) = match plan::merge_policy(current.as_deref(), &desired) {
         Ok(x) => x,
         Err(e) => return step(N, Outcome::Failed(e.to_string()), None),
     };
     if merge.changed.is_empty() {
-        return step(
-            N,
-            Outcome::Already,
-            (!notes.is_empty()).then(|| notes.join("; ")),
-        );
+        return step(N, Outcome::Already, note(&notes));
     }
     let old: Option<Value> = current
         .as_deref()
         .and_then(|c| serde_json::from_str(c).ok());
     let diff = plan::json_diff(old.as_ref(), &doc);
+    notes.insert(0, format!("statements {}", merge.changed.join(", ")));
+    let detail = Some(format!("{}\n{diff}", notes.join("; ")));
     if let Err(e) = admin.set_policy(&doc.to_string()).await {
-        return step(N, failed(e), Some(diff));
+        return step(N, failed(e), detail);
     }
-    // A TLS-only policy on a plain-HTTP endpoint would lock pail out where the server enforces
-    // it: check pail can still reach the bucket, and put the old policy back if not.
-    if admin.plain_http()
-        && let Err(e) = admin.exists().await
-    {
+    // A policy can lock these very credentials out (a wrong ARN, a server that does not
+    // evaluate a condition key): prove object access still works, else put the old one back.
+    if let Err(e) = admin.check_object_access(probe_key).await {
         let restored = match &current {
-            Some(p) => admin.set_policy(p).await.is_ok(),
-            None => false,
+            Some(p) => admin.set_policy(p).await,
+            None => admin.delete_policy().await,
         };
         return step(
             N,
             Outcome::Failed(format!(
-                "after writing the policy this plain-HTTP endpoint refuses pail ({e}){}; use an https:// endpoint",
-                if restored {
-                    "; the previous policy was put back"
-                } else {
-                    ""
+                "with the new policy these credentials lose access to the bucket ({e}); {}; check the ARN given to --allow-principal",
+                match restored {
+                    Ok(()) => "the previous policy was put back".to_owned(),
+                    Err(r) => format!(
+                        "putting the previous policy back failed too ({r}): restore it by hand"
+                    ),
                 }
             )),
-            Some(diff),
+            detail,
         );
     }
     match admin.policy().await {
         Ok(Some(p))
             if plan::merge_policy(Some(&p), &desired).is_ok_and(|(_, m)| m.changed.is_empty()) =>
         {
-            notes.insert(0, format!("statements {}", merge.changed.join(", ")));
-            step(
-                N,
-                Outcome::Done,
-                Some(format!("{}\n{diff}", notes.join("; "))),
-            )
+            step(N, Outcome::Done, detail)
         }
         Ok(_) => step(
             N,
             Outcome::NotSupported("the server accepted the policy but does not return it".into()),
-            Some(diff),
+            detail,
         ),
-        Err(e) => step(N, failed(e), Some(diff)),
+        Err(e) => step(N, failed(e), detail),
     }
 }
 

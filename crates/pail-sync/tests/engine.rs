@@ -253,3 +253,42 @@ async fn second_sync_of_the_same_pair_is_refused() {
     drop(first);
     assert!(!pail_sync::ctx::pair_locked(Path::new(&path)));
 }
+
+#[tokio::test]
+async fn local_only_pass_lists_nothing_and_escalates_on_surprise() {
+    let mem = MemStore::ceph_like("bkt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    a.write("a.txt", b"a");
+    a.write("b.txt", b"b");
+    a.sync_ok().await;
+    let local_only = SyncOptions {
+        remote: pail_sync::RemoteView::FromBase,
+        ..SyncOptions::default()
+    };
+    a.write("new.txt", b"new");
+    mem.reset_counts();
+    assert!(matches!(
+        sync_pair(&a.ctx, &local_only).await.unwrap(),
+        SyncResult::Converged(_)
+    ));
+    assert_eq!(mem.count(Op::List), 0, "{:?}", mem.counts());
+    assert_eq!(mem.current("pfx/new.txt").unwrap().to_vec(), b"new");
+    // Another device changed a.txt; alpha edits it too and runs a local-only pass: the
+    // pre-write check sees the surprise, the next pass lists, and both versions are kept.
+    mem.put_foreign_meta("pfx/a.txt", &b"theirs"[..], beta_meta(b"theirs"));
+    a.write("a.txt", b"mine");
+    mem.reset_counts();
+    assert!(matches!(
+        sync_pair(&a.ctx, &local_only).await.unwrap(),
+        SyncResult::Converged(_)
+    ));
+    assert!(
+        mem.count(Op::List) >= 1,
+        "a surprise must lead to a listing"
+    );
+    let contents: Vec<Vec<u8>> = a.files().into_values().collect();
+    assert!(
+        contents.contains(&b"mine".to_vec()) && contents.contains(&b"theirs".to_vec()),
+        "{contents:?}"
+    );
+}

@@ -138,7 +138,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Seconds between polls of the buckets' change journals (one LIST each).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 60)]
     pub poll_interval: u64,
     /// Seconds between full reconciles (catch changes by other S3 clients).
     #[arg(long, default_value_t = 6 * 3600)]

@@ -347,6 +347,22 @@ impl Index {
         })
     }
 
+    /// Replaces the remote scan with the remote side of every base: "the bucket is as it was
+    /// after the last sync". Passes that only need to find local changes use this instead of
+    /// listing the prefix; every write still checks the real object (condition or HEAD), and
+    /// a mismatch sends the engine back to a real listing.
+    pub fn remote_scan_from_base(&self) -> Result<()> {
+        self.transaction(|ix| {
+            ix.conn.execute("DELETE FROM remote_scan", [])?;
+            ix.conn.execute(
+                "INSERT INTO remote_scan (path, etag, version_id, size, last_modified_ns, hash)
+                 SELECT path, r_etag, r_version_id, r_size, 0, hash FROM base",
+                [],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Number of objects in the remote scan.
     pub fn remote_scan_count(&self) -> Result<u64> {
         Ok(self

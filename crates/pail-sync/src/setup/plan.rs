@@ -485,8 +485,11 @@ mod tests {
         let mut reformatted = doc.clone();
         reformatted["Statement"][1]["Principal"] = json!({"AWS": ["*"]});
         reformatted["Statement"][1]["Action"] = json!(["s3:*"]);
-        reformatted["Statement"][2]["NotAction"] =
-            json!(["s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:PutBucketPolicy"]);
+        reformatted["Statement"][2]["NotAction"] = json!([
+            "s3:DeleteBucketPolicy",
+            "s3:GetBucketPolicy",
+            "s3:PutBucketPolicy"
+        ]);
         let text = reformatted.to_string();
         let (_, m) = merge_policy(Some(&text), &desired).unwrap();
         assert!(m.changed.is_empty(), "{m:?}");

@@ -116,9 +116,11 @@ pub(super) async fn sync_after(pair: &PairConfig, confirm: bool) -> Result<u8> {
         return Ok(0);
     }
     let ctx = Arc::new(PairCtx::open(pair, None).await?);
+    // A full listing: the change is in the bucket, not in the folder.
     let opts = SyncOptions {
         dry_run: false,
         confirm,
+        ..SyncOptions::default()
     };
     Ok(match sync_pair(&ctx, &opts).await? {
         SyncResult::Converged(t) => {

@@ -28,7 +28,7 @@ pub fn options(a: &mut InitArgs) -> Option<SetupOptions> {
 /// Runs the setup steps and prints them. Returns whether a step failed; a bucket that could
 /// not be had is an error (the pair is then not recorded).
 pub async fn run(req: &InitRequest, opts: &SetupOptions) -> Result<bool> {
-    let (bucket, _) = parse_remote(&req.remote)?;
+    let (bucket, prefix) = parse_remote(&req.remote)?;
     let endpoint = req.endpoint.clone().or_else(|| {
         ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
             .iter()
@@ -42,7 +42,8 @@ pub async fn run(req: &InitRequest, opts: &SetupOptions) -> Result<bool> {
         ..S3Config::default()
     })
     .await?;
-    let report = run_setup(&admin, opts).await?;
+    let probe_key = prefix.reserved_key(&format!("probe/setup-{:016x}", rand_suffix()));
+    let report = run_setup(&admin, opts, &probe_key).await?;
     println!("setting up bucket {bucket}:");
     for s in &report.steps {
         println!("  {}", s.line());
@@ -58,4 +59,12 @@ pub async fn run(req: &InitRequest, opts: &SetupOptions) -> Result<bool> {
         );
     }
     Ok(report.failed())
+}
+
+/// A per-run suffix for the scratch key, so two machines setting up at once do not collide.
+fn rand_suffix() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    t.as_nanos() as u64 ^ u64::from(std::process::id()) << 32
 }

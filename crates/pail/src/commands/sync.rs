@@ -46,6 +46,7 @@ pub async fn run(config_file: &std::path::Path, a: SyncArgs) -> Result<u8> {
     let opts = SyncOptions {
         dry_run: a.dry_run,
         confirm: a.confirm_deletes,
+        ..SyncOptions::default()
     };
     let mut code = 0u8;
     for pair in config.select(a.folder.as_deref())? {

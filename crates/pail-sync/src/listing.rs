@@ -1,0 +1,72 @@
+//! The remote side of a full pass: the prefix listed page by page into the index, hostile
+//! keys reported, name collisions found on the way (bounded memory).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use pail_core::{RelPath, RemoteObject, RemoteRef};
+use pail_index::IgnoreRules;
+
+use crate::ctx::PairCtx;
+use crate::names::{CollisionFinder, path_set};
+use crate::retry::transient;
+
+/// What a listing found besides the objects (which are in the index).
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    /// Objects that map to syncable paths.
+    pub listed: u64,
+    /// (key or path, reason) for names that are not synced.
+    pub skipped: Vec<(String, String)>,
+    /// Paths left out of the plan on both sides (collisions).
+    pub collided: HashSet<RelPath>,
+}
+
+/// Lists the pair's prefix into the index's remote scan.
+pub(crate) async fn list_remote(ctx: &Arc<PairCtx>, rules: &IgnoreRules) -> Result<Listing> {
+    let mut out = Listing::default();
+    ctx.db().clear_remote_scan()?;
+    let list_prefix = ctx.prefix.list_prefix();
+    let mut token = None;
+    let mut collisions = CollisionFinder::default();
+    loop {
+        let page = transient(|| ctx.store.list_page(&list_prefix, token.clone(), None))
+            .await
+            .with_context(|| format!("listing s3://{}/{list_prefix}", ctx.bucket))?;
+        let mut batch = Vec::with_capacity(page.objects.len());
+        for o in page.objects {
+            match ctx.prefix.path_for(&o.key) {
+                Ok(Some(path)) if !rules.is_ignored(&path, false) => {
+                    out.listed += 1;
+                    collisions.push(&path);
+                    let object = RemoteRef {
+                        etag: o.etag,
+                        version_id: None,
+                        size: o.size,
+                    };
+                    let remote = RemoteObject {
+                        object,
+                        hash: None,
+                        last_modified_ns: o.last_modified_ns,
+                    };
+                    batch.push((path, remote));
+                }
+                Ok(_) => {}
+                Err(e) => out
+                    .skipped
+                    .push((o.key.clone(), format!("remote key not synced: {e}"))),
+            }
+        }
+        ctx.db().insert_remote_scan(&batch)?;
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let collided = collisions.finish();
+    out.collided = path_set(&collided);
+    out.skipped
+        .extend(collided.into_iter().map(|(p, why)| (p.to_string(), why)));
+    Ok(out)
+}
