@@ -184,6 +184,7 @@ impl AwsStore {
                 .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
         }
         b = b.force_path_style(cfg.force_path_style.unwrap_or(custom_endpoint));
+        b = b.interceptor(crate::requests::RequestLog);
         let endpoint = endpoint.unwrap_or_else(|| format!("AWS S3 ({region})"));
         debug!(
             bucket = cfg.bucket,

@@ -15,6 +15,7 @@ mod lifecycle_json;
 #[cfg(any(test, feature = "fake"))]
 pub mod mem;
 pub mod probe;
+mod requests;
 pub mod store;
 pub mod types;
 
