@@ -94,8 +94,15 @@ fn first_run_then_rerun(server: Server) {
     let c = server.client();
     let b = &remote.server.bucket;
     rt().block_on(async {
-        let v = c.get_bucket_versioning().bucket(b).send().await.unwrap();
-        assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
+        // moto names the answer's root its own way, which the SDK cannot parse.
+        let enabled = match c.get_bucket_versioning().bucket(b).send().await {
+            Ok(v) => v.status().map(|s| s.as_str()) == Some("Enabled"),
+            Err(e) => e
+                .raw_response()
+                .and_then(|r| r.body().bytes())
+                .is_some_and(|b| String::from_utf8_lossy(b).contains("<Status>Enabled</Status>")),
+        };
+        assert!(enabled);
         let l = c
             .get_bucket_lifecycle_configuration()
             .bucket(b)
@@ -211,6 +218,10 @@ fn merges_existing_policy_and_rules(server: Server) {
         assert!(p.contains("TheirRead"), "their statement kept: {p}");
         if policy_step.starts_with("done") {
             assert!(p.contains("PailDenyOtherPrincipals"), "{p}");
+        } else if server.name == "ceph" {
+            // Ceph 16 refuses this PutBucketPolicy (403): the old policy stays untouched.
+            assert!(policy_step.starts_with("failed"), "{}", text(&out));
+            assert!(!p.contains("PailDenyOtherPrincipals"), "{p}");
         } else {
             // moto does not evaluate aws:PrincipalArn, so the statement locked pail out:
             // setup must have noticed and put the previous policy back.

@@ -281,6 +281,8 @@ fn delete_markers_on_delete_markers(s: Server) {
     let r = Remote::new(&s, "double-delete");
     let d = Device::new(&r, "laptop");
     d.write("a.txt", b"precious");
+    // Another file, so that the prefix does not list empty (a safety stop).
+    d.write("other.txt", b"stays");
     d.sync();
     r.delete_foreign("a.txt");
     r.delete_foreign("a.txt");
@@ -291,7 +293,10 @@ fn delete_markers_on_delete_markers(s: Server) {
         .iter()
         .filter(|v| v["delete_marker"] == true)
         .count();
-    assert_eq!(markers, 2, "{h:#}");
+    // Ceph RGW answers the second delete without stacking a second marker; moto (as AWS)
+    // stacks it.
+    let expected = if s.name == "ceph" { 1 } else { 2 };
+    assert_eq!(markers, expected, "{h:#}");
     assert_eq!(h["deleted"], true);
     assert_eq!(h["versions"][0]["device"], Value::Null);
     d.sync();

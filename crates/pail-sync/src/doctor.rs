@@ -197,6 +197,22 @@ async fn audit_bucket(
         Ok(Some(p)) if p == PublicAccessBlock::ALL_ON => {
             out.ok("block public access", "all four settings on")
         }
+        // With IgnorePublicAcls on, public ACLs have no effect; setup leaves BlockPublicAcls
+        // off only where the server refuses uploads with it (Ceph RGW 16).
+        Ok(Some(p))
+            if p == PublicAccessBlock {
+                block_public_acls: false,
+                ..PublicAccessBlock::ALL_ON
+            } =>
+        {
+            out.add(
+                "block public access",
+                Level::Warning,
+                "BlockPublicAcls is off (the other three are on, so public ACLs are ignored)"
+                    .into(),
+                Some(pab_fix.clone()),
+            )
+        }
         Ok(p) => out.add(
             "block public access",
             Level::Problem,
