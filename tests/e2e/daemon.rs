@@ -241,14 +241,15 @@ fn out_of_inotify_watches_falls_back_to_scanning(s: Server) {
         a.write(&format!("dir{i}/f.txt"), b"x");
     }
     a.sync();
-    // A user namespace has its own inotify limits: lower them to 3 watches for this daemon.
+    // A user namespace has its own inotify limits (/proc/sys/user/max_inotify_watches, Linux
+    // 4.9+; fs.inotify.max_user_watches is the host-wide one): 3 watches for this daemon.
     let env = a.command(&[]);
     let mut cmd = std::process::Command::new("unshare");
     cmd.args([
         "-Ur",
         "sh",
         "-c",
-        "echo 3 > /proc/sys/fs/inotify/max_user_watches && exec \"$0\" run --poll-interval 1 --fallback-scan-interval 2",
+        "echo 3 > /proc/sys/user/max_inotify_watches && exec \"$0\" run --poll-interval 1 --fallback-scan-interval 2",
         pail_bin(),
     ])
     .env_clear();

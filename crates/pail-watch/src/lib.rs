@@ -55,8 +55,11 @@ fn read_u64(path: &str) -> Option<u64> {
 
 /// Reads the limits from /proc (None elsewhere).
 pub fn inotify_limits() -> Option<InotifyLimits> {
+    // In a user namespace (containers) the per-namespace limit may be the lower one.
+    let host = read_u64("/proc/sys/fs/inotify/max_user_watches")?;
+    let ns = read_u64("/proc/sys/user/max_inotify_watches").unwrap_or(host);
     Some(InotifyLimits {
-        max_user_watches: read_u64("/proc/sys/fs/inotify/max_user_watches")?,
+        max_user_watches: host.min(ns),
         max_user_instances: read_u64("/proc/sys/fs/inotify/max_user_instances")?,
         max_queued_events: read_u64("/proc/sys/fs/inotify/max_queued_events")?,
     })
