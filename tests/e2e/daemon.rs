@@ -192,7 +192,7 @@ fn sigterm_during_a_large_upload_resumes_next_start(s: Server) {
     });
     assert!(r.files()["big.bin"] == big);
 }
-on_servers!(sigterm_during_a_large_upload_resumes_next_start: ceph, moto);
+on_servers!(sigterm_during_a_large_upload_resumes_next_start: ceph, garage);
 
 fn service_install_writes_a_hardened_unit(s: Server) {
     let r = Remote::new(&s, "service");
