@@ -17,6 +17,24 @@ use crate::localfs::{Downloaded, LocalError, TempWriter, move_no_replace, place,
 use crate::retry::transient;
 
 /// Fetches `key` (a version, or the current object) into a temp file next to `target`.
+/// An object in an archival storage class (Glacier, Deep Archive): it cannot be read until
+/// restored, and that is no reason to fail the rest of the sync.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{key} is archived (Glacier/Deep Archive): run `pail restore --from-archive PATH`, then sync again"
+)]
+pub(crate) struct Archived {
+    key: String,
+}
+
+/// Turns an archived object into a skip with its reason.
+fn skip_archived(result: Result<Outcome>) -> Result<Outcome> {
+    match result {
+        Err(e) if e.downcast_ref::<Archived>().is_some() => Ok(Outcome::Skipped(e.to_string())),
+        other => other,
+    }
+}
+
 /// `Ok(None)`: the object is gone.
 async fn fetch(
     ctx: &PairCtx,
@@ -28,9 +46,7 @@ async fn fetch(
     let get = match transient(|| ctx.store.get(key, version, None)).await {
         Ok(g) => g,
         Err(StoreError::NotFound { .. }) => return Ok(None),
-        Err(e @ StoreError::InvalidObjectState { .. }) => {
-            bail!("{e} (it is in an archival storage class; restore it from the archive first)")
-        }
+        Err(StoreError::InvalidObjectState { key }) => return Err(Archived { key }.into()),
         Err(e) => return Err(e.into()),
     };
     if let Some(clash) = target
@@ -99,6 +115,15 @@ fn remote_ref(ctx: &PairCtx, head: &Head) -> RemoteRef {
 pub(crate) async fn download(
     ctx: &Arc<PairCtx>,
     path: &RelPath,
+    remote: &RemoteObject,
+    expect: &LocalExpect,
+) -> Result<Outcome> {
+    skip_archived(download_inner(ctx, path, remote, expect).await)
+}
+
+async fn download_inner(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
     _remote: &RemoteObject,
     expect: &LocalExpect,
 ) -> Result<Outcome> {
@@ -148,6 +173,15 @@ fn place_recorded(
 /// Both sides changed: the remote keeps the name, the local content moves to a conflict copy
 /// (uploaded by the next pass). Equal content after all is recorded, not a conflict.
 pub(crate) async fn conflict(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    local: &LocalFile,
+    remote: &RemoteObject,
+) -> Result<Outcome> {
+    skip_archived(conflict_inner(ctx, path, local, remote).await)
+}
+
+async fn conflict_inner(
     ctx: &Arc<PairCtx>,
     path: &RelPath,
     local: &LocalFile,

@@ -179,10 +179,20 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             conflicts,
             deferred,
             errors,
+            skipped,
             ..
         } = report;
         totals.bytes += bytes;
         totals.conflicts += conflicts;
+        if !skipped.is_empty() {
+            // Archived objects wait for the user: listed in status, not failures.
+            let db = ctx.db();
+            let mut all = db.list_skipped()?;
+            all.retain(|(p, _)| !skipped.iter().any(|(s, _)| s == p));
+            totals.skipped += skipped.len() as u64;
+            all.extend(skipped.iter().cloned());
+            db.set_skipped(&all)?;
+        }
         // Something differed from what the pass assumed: look at the real bucket next.
         if !deferred.is_empty() {
             view = RemoteView::List;
@@ -195,7 +205,7 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         // A pass with work is followed by another that must find nothing left: that pass is
         // the proof of convergence (and uploads the conflict copies this one made). Paths
         // that fail for good end the loop once nothing else is left.
-        if work == 0 || errors.len() == work {
+        if work == 0 || errors.len() + skipped.len() == work {
             return Ok(if errors.is_empty() {
                 SyncResult::Converged(totals)
             } else {

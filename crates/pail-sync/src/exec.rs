@@ -24,6 +24,8 @@ pub enum Outcome {
     Conflict(u64),
     /// Not done: the world changed since the plan; the next pass decides again.
     Deferred(String),
+    /// Not done and not an error: the path waits for the user (an archived object).
+    Skipped(String),
 }
 
 /// What a plan's execution came to.
@@ -35,6 +37,8 @@ pub struct ExecReport {
     pub deferred: Vec<(RelPath, String)>,
     /// (path, message) of actions that failed for good.
     pub errors: Vec<(String, String)>,
+    /// (path, reason) of actions left for the user (reported in status, not errors).
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Runs one action, listed as in flight while it transfers.
@@ -150,6 +154,10 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
                     report.done += 1;
                     report.conflicts += 1;
                     report.bytes += n;
+                }
+                Ok(Outcome::Skipped(why)) => {
+                    tracing::warn!(path = %action.path(), %why, "skipped");
+                    report.skipped.push((action.path().to_string(), why));
                 }
                 Ok(Outcome::Deferred(why)) => {
                     tracing::info!(path = %action.path(), %why, "deferred to the next pass");

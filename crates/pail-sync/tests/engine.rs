@@ -292,3 +292,25 @@ async fn local_only_pass_lists_nothing_and_escalates_on_surprise() {
         "{contents:?}"
     );
 }
+
+#[tokio::test]
+async fn archived_objects_are_reported_not_fatal() {
+    let mem = MemStore::new("bkt");
+    mem.put_foreign_meta("pfx/cold.txt", &b"in glacier"[..], beta_meta(b"in glacier"));
+    mem.put_foreign_meta("pfx/warm.txt", &b"readable"[..], beta_meta(b"readable"));
+    mem.archive("pfx/cold.txt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    match a.sync().await {
+        SyncResult::Converged(t) => assert_eq!(t.skipped, 1, "{t:?}"),
+        other => panic!("an archived object must not fail the sync: {other:?}"),
+    }
+    assert_eq!(a.files()["warm.txt"], b"readable");
+    assert!(!a.files().contains_key("cold.txt"));
+    let skipped = a.ctx.db().list_skipped().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|(p, why)| p == "cold.txt" && why.contains("--from-archive")),
+        "{skipped:?}"
+    );
+}
