@@ -273,3 +273,125 @@ fn out_of_inotify_watches_falls_back_to_scanning(s: Server) {
     });
 }
 on_servers!(out_of_inotify_watches_falls_back_to_scanning: moto);
+
+/// A Garage of this test's own (other ports, other state dir), so that stopping it does not
+/// disturb the other tests. Stopped and removed when dropped.
+struct PrivateGarage {
+    dir: tempfile::TempDir,
+    server: Server,
+}
+
+impl PrivateGarage {
+    fn start() -> PrivateGarage {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = std::process::Command::new("bash")
+            .arg(root.join("tests/servers/start.sh"))
+            .arg("garage")
+            .env("PAIL_TEST_SERVERS_DIR", dir.path())
+            .env("PAIL_TS_GARAGE_S3_PORT", "17600")
+            .env("PAIL_TS_GARAGE_RPC_PORT", "17601")
+            .env("PAIL_TS_GARAGE_ADMIN_PORT", "17603")
+            .output()
+            .unwrap();
+        assert_ok(&out, "start a private garage");
+        let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
+        let var = |k: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("export PAIL_TEST_GARAGE_{k}=")))
+                .unwrap_or_else(|| panic!("{k} missing in the private garage's env"))
+                .to_owned()
+        };
+        let server = Server {
+            name: "garage",
+            endpoint: var("ENDPOINT"),
+            access_key: var("ACCESS_KEY"),
+            secret_key: var("SECRET_KEY"),
+            region: var("REGION"),
+            bucket: var("BUCKET"),
+            versioned: false,
+            conditional_writes: false,
+        };
+        PrivateGarage { dir, server }
+    }
+
+    fn pid(&self) -> String {
+        let f = std::fs::read_to_string(self.dir.path().join("garage/run/garage.pid")).unwrap();
+        f.split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Kills the server (its data stays) and returns its command line, to start it again.
+    fn kill(&self) -> Vec<String> {
+        let pid = self.pid();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        wait_until("the garage is gone", || {
+            std::net::TcpStream::connect("127.0.0.1:17600").is_err()
+        });
+        args
+    }
+
+    /// Starts it again from the same command line and records the new pid.
+    fn restart(&self, args: &[String]) {
+        let log = std::fs::File::create(self.dir.path().join("garage/log/restart.log")).unwrap();
+        let child = std::process::Command::new(&args[0])
+            .args(&args[1..])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        std::fs::write(
+            self.dir.path().join("garage/run/garage.pid"),
+            format!("{}\n", child.id()),
+        )
+        .unwrap();
+        wait_until("the garage answers again", || {
+            std::net::TcpStream::connect("127.0.0.1:17600").is_ok()
+        });
+    }
+}
+
+impl Drop for PrivateGarage {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &self.pid()])
+            .status();
+    }
+}
+
+fn server_down_and_back_under_a_running_daemon(_s: Server) {
+    let garage = PrivateGarage::start();
+    let r = Remote::new(&garage.server, "daemon-outage");
+    let a = Device::new(&r, "alpha");
+    a.write("seed.txt", b"seed");
+    a.sync();
+    let _daemon = Daemon::start(&a, &[]);
+    let args = garage.kill();
+    a.write("written-while-down.txt", b"queued locally");
+    wait_until("the status says the server cannot be reached", || {
+        let st = live_status(&a);
+        st["state"] == "error"
+            && st["state_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("retrying"))
+    });
+    garage.restart(&args);
+    wait_until("the queued change reaches the bucket", || {
+        r.files().contains_key("written-while-down.txt")
+    });
+    wait_until("the daemon is idle again", || {
+        live_status(&a)["state"] == "idle"
+    });
+}
+on_servers!(server_down_and_back_under_a_running_daemon: garage);
