@@ -155,7 +155,18 @@ pub async fn run_setup(
         });
     }
 
-    report(versioning(admin).await);
+    let versioning = versioning(admin).await;
+    // Rules about noncurrent versions and delete markers mean nothing without versioning,
+    // and servers without it (Garage) reject them: keep only the multipart clean-up there.
+    let rules: Vec<Value> = if matches!(versioning.outcome, Outcome::NotSupported(_)) {
+        rules
+            .into_iter()
+            .filter(|r| r["ID"] == plan::RULE_MULTIPART)
+            .collect()
+    } else {
+        rules
+    };
+    report(versioning);
     report(public_access(admin, probe_key).await);
     report(encryption(admin, opts).await);
     report(policy(admin, opts, probe_key).await);
