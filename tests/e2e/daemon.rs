@@ -279,6 +279,8 @@ on_servers!(out_of_inotify_watches_falls_back_to_scanning: moto);
 struct PrivateGarage {
     dir: tempfile::TempDir,
     server: Server,
+    /// The server started again by `restart`, stopped on drop.
+    restarted: std::cell::RefCell<Option<std::process::Child>>,
 }
 
 impl PrivateGarage {
@@ -312,7 +314,11 @@ impl PrivateGarage {
             versioned: false,
             conditional_writes: false,
         };
-        PrivateGarage { dir, server }
+        PrivateGarage {
+            dir,
+            server,
+            restarted: Default::default(),
+        }
     }
 
     fn pid(&self) -> String {
@@ -356,6 +362,7 @@ impl PrivateGarage {
             format!("{}\n", child.id()),
         )
         .unwrap();
+        *self.restarted.borrow_mut() = Some(child);
         wait_until("the garage answers again", || {
             std::net::TcpStream::connect("127.0.0.1:17600").is_ok()
         });
@@ -364,6 +371,11 @@ impl PrivateGarage {
 
 impl Drop for PrivateGarage {
     fn drop(&mut self) {
+        if let Some(mut child) = self.restarted.borrow_mut().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
         let _ = std::process::Command::new("kill")
             .args(["-KILL", &self.pid()])
             .status();

@@ -49,20 +49,32 @@ fn device_tag(device: &str) -> String {
 
 /// Records that this device changed the remote (`summary` is informational).
 pub async fn append(ctx: &PairCtx, summary: &impl serde::Serialize) -> Result<()> {
+    append_entry(ctx.store.as_ref(), &ctx.prefix, &ctx.cfg.device, summary).await
+}
+
+/// Writes one journal entry under `origin`'s name. Daemons skip entries of their own
+/// device, so a change that the local daemon must also pick up (a restore made by the CLI
+/// while it runs) uses another origin, such as `restore.<device>`.
+pub async fn append_entry(
+    store: &dyn pail_s3::ObjectStore,
+    prefix: &pail_core::RemotePrefix,
+    origin: &str,
+    summary: &impl serde::Serialize,
+) -> Result<()> {
     let nonce: u32 = rand::random();
     let key = format!(
         "{}{}-{}-{nonce:08x}",
-        journal_prefix(ctx),
+        prefix.reserved_key("journal/"),
         stamp(OffsetDateTime::now_utc()),
-        device_tag(&ctx.cfg.device)
+        device_tag(origin)
     );
     let body = Bytes::from(serde_json::to_vec(summary)?);
     let meta = ObjectMeta {
         blake3: None,
         mtime_ns: None,
-        device: Some(ctx.cfg.device.clone()),
+        device: Some(origin.to_owned()),
     };
-    transient(|| ctx.store.put(&key, body.clone(), &meta, Condition::None)).await?;
+    transient(|| store.put(&key, body.clone(), &meta, Condition::None)).await?;
     Ok(())
 }
 

@@ -108,6 +108,17 @@ pub(super) async fn is_folder(bucket: &Bucket, t: &Target) -> Result<bool> {
 /// Runs a sync of the pair so the folder shows what changed in the bucket, unless a running
 /// pail (the daemon) holds the pair: it brings the change itself. Returns the exit code.
 pub(super) async fn sync_after(pair: &PairConfig, confirm: bool) -> Result<u8> {
+    // The bucket changed outside a sync: tell every daemon, this device's included.
+    let bucket = pail_sync::versions::Bucket::connect(pair, None).await?;
+    let origin = format!("restore.{}", pair.device);
+    if let Err(e) =
+        pail_sync::journal::append_entry(bucket.store.as_ref(), &bucket.prefix, &origin, &"restore")
+            .await
+    {
+        eprintln!(
+            "pail: could not note the change in the bucket's journal ({e:#}); running daemons see it at their next full reconcile"
+        );
+    }
     if pair_locked(&index_path(pair)?) {
         println!(
             "a running pail process (the daemon?) syncs {}; it brings the change to the folder",
