@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 use crate::harness::*;
 use crate::on_servers;
 
-/// A running `pail run`, stopped (SIGKILL) when dropped if the test did not stop it.
+/// A running `pail run`, stopped (SIGKILL) when dropped if the test did not stop it. Its log
+/// (info level) is printed when the test fails, for a diagnosis from the CI output alone.
 struct Daemon {
     child: Option<Child>,
+    log: std::path::PathBuf,
 }
 
 impl Daemon {
@@ -20,12 +22,16 @@ impl Daemon {
     }
 
     fn spawn(d: &Device, mut cmd: std::process::Command) -> Daemon {
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let daemon = Daemon { child: Some(child) };
+        let log = d.state.join(format!("daemon-{}.log", std::process::id()));
+        let file = std::fs::File::create(&log).unwrap();
+        if std::env::var_os("PAIL_TEST_LOG").is_none() {
+            cmd.env("PAIL_LOG", "info");
+        }
+        let child = cmd.stdout(Stdio::null()).stderr(file).spawn().unwrap();
+        let daemon = Daemon {
+            child: Some(child),
+            log,
+        };
         // Ready when it answers on its socket.
         wait_until("the daemon answers", || {
             d.pail(&["status", "--json"]).status.success()
@@ -67,6 +73,17 @@ impl Drop for Daemon {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
+            eprintln!(
+                "--- last lines of the daemon's log ({}):",
+                self.log.display()
+            );
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
         }
     }
 }
@@ -407,3 +424,49 @@ fn server_down_and_back_under_a_running_daemon(_s: Server) {
     });
 }
 on_servers!(server_down_and_back_under_a_running_daemon: garage);
+
+fn restore_reaches_a_running_daemon_on_another_device(s: Server) {
+    let r = Remote::new(&s, "daemon-restore");
+    let a = Device::new(&r, "alpha");
+    a.write("thesis.txt", b"chapter one, the good draft");
+    a.write("other.txt", b"o");
+    a.sync();
+    a.write("thesis.txt", b"overwritten by mistake");
+    a.sync();
+    let b = Device::new(&r, "beta");
+    b.sync();
+    let _daemon = Daemon::start(&b, &[]);
+    // alpha brings the old version back; beta's daemon must follow, and not fight it.
+    let out = a.pail(&["history", a.path("thesis.txt").to_str().unwrap(), "--json"]);
+    assert_ok(&out, "history");
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let versions = h["versions"].as_array().unwrap();
+    let oldest = versions.last().unwrap()["version_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = a.pail(&[
+        "restore",
+        a.path("thesis.txt").to_str().unwrap(),
+        "--version",
+        &oldest,
+    ]);
+    assert_ok(&out, "restore");
+    assert_eq!(
+        a.read("thesis.txt").unwrap(),
+        b"chapter one, the good draft"
+    );
+    wait_until("beta's daemon brings the restored content", || {
+        b.read("thesis.txt").as_deref() == Some(&b"chapter one, the good draft"[..])
+    });
+    wait_until("beta's daemon is idle", || {
+        live_status(&b)["state"] == "idle"
+    });
+    assert_eq!(
+        r.files()["thesis.txt"],
+        b"chapter one, the good draft",
+        "the daemon did not fight the restore"
+    );
+    assert!(conflict_copies(&b.files()).is_empty());
+}
+on_servers!(restore_reaches_a_running_daemon_on_another_device);

@@ -77,6 +77,14 @@ impl PairWorker {
         l.reason = reason;
     }
 
+    fn state(&self) -> String {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .clone()
+    }
+
     fn set_watcher(&self, text: String) {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).watcher = text;
     }
@@ -287,6 +295,8 @@ async fn worker(
     let mut pending = Some(Why::Start);
     let mut failures = 0u32;
     let mut retry_at: Option<Instant> = None;
+    // The last journal poll failed (the bucket could not be reached).
+    let mut poll_failing = false;
 
     loop {
         if let Some(why) = pending.filter(|_| !*paused.borrow()) {
@@ -366,9 +376,32 @@ async fn worker(
                     pending = Some(Why::Rescan);
                 } else {
                     match journal.poll(&w.ctx).await {
-                        Ok(r) if r.new_entries > 0 => pending = Some(Why::Remote),
-                        Ok(_) => {}
-                        Err(e) => tracing::debug!(error = %format!("{e:#}"), "journal poll failed"),
+                        Ok(r) => {
+                            if r.new_entries > 0 {
+                                pending = Some(Why::Remote);
+                            }
+                            if std::mem::take(&mut poll_failing) {
+                                // The bucket answers again: sync what queued up now rather
+                                // than at the end of a long backoff.
+                                tracing::info!(folder = %root.display(), "the bucket answers again");
+                                pending = Some(Why::Retry);
+                            }
+                        }
+                        Err(e) => {
+                            let e = format!("{e:#}");
+                            tracing::warn!(folder = %root.display(), error = %e, "journal poll failed");
+                            poll_failing = true;
+                            // Say so even when no pass runs; a safety stop keeps its own reason.
+                            if w.state() != "safety_stop" {
+                                w.set(
+                                    "error",
+                                    Some(format!(
+                                        "cannot reach the bucket: {e} (retrying every {}s)",
+                                        opts.poll_interval.as_secs()
+                                    )),
+                                );
+                            }
+                        }
                     }
                 }
             }

@@ -17,7 +17,7 @@ where
         ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
             .with_max_delay(Duration::from_secs(10))
-            .with_max_times(4)
+            .with_max_times(3)
             .with_jitter(),
     )
     .when(|e: &StoreError| e.is_transient())
