@@ -137,6 +137,24 @@ impl Remote {
         .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
     }
 
+    /// Writes an object straight into the GLACIER storage class (as a lifecycle rule would
+    /// move it there): unreadable until restored.
+    pub fn put_archived(&self, rel_key: &str, body: &[u8]) {
+        let key = self.key(rel_key);
+        let c = self.server.client();
+        let body = body.to_vec();
+        rt().block_on(async {
+            c.put_object()
+                .bucket(&self.server.bucket)
+                .key(&key)
+                .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+        })
+        .unwrap_or_else(|e| panic!("put {key} in GLACIER: {e:?}"));
+    }
+
     /// Writes an object under an arbitrary key (for hostile names).
     pub fn put_raw_key(&self, key: &str, body: &[u8]) -> Result<(), String> {
         let c = self.server.client();

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod archive;
 mod basic;
 mod cli_errors;
 mod crash;
