@@ -88,7 +88,7 @@ for i in 1 2 3 4 5; do
   t0=$(now)
   echo "new $i" >"$WORK/a/folder/new-$i.txt"
   # curl signs a HEAD in a few ms; the aws CLI would add most of a second per attempt.
-  until curl -sfI -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" \
+  until curl -sfI -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
     --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$EP/$BUCKET/$PREFIX/new-$i.txt"; do
     sleep 0.02
   done

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use pail_core::RelPath;
 use pail_sync::config::Config;
 use pail_sync::journal::JournalCursor;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
@@ -45,7 +46,9 @@ impl Default for DaemonOptions {
             full_reconcile: Duration::from_secs(6 * 3600),
             rescan_interval: Duration::from_secs(3600),
             fallback_scan_interval: Duration::from_secs(60),
-            settle: Duration::from_millis(700),
+            // Short enough for "in the bucket within a second", long enough that an editor's
+            // write-rename-chmod save is one event; the upload re-checks the file anyway.
+            settle: Duration::from_millis(300),
             shutdown_deadline: Duration::from_secs(20),
             use_watcher: true,
         }
@@ -293,6 +296,7 @@ async fn worker(
     let mut next_scan = Instant::now() + scan_every;
     let mut next_full = Instant::now() + opts.full_reconcile;
     let mut pending = Some(Why::Start);
+    let mut hinted = Hinted::default();
     let mut failures = 0u32;
     let mut retry_at: Option<Instant> = None;
     // The last journal poll failed (the bucket could not be reached).
@@ -308,7 +312,15 @@ async fn worker(
                 Why::Local | Why::Rescan => RemoteView::FromBase,
                 _ => RemoteView::List,
             };
-            let done = run_pass(&w, &cancel, opts.shutdown_deadline, view).await;
+            // Watcher hints rescan only their paths; every other pass scans the whole folder.
+            let scope = match why {
+                Why::Local => hinted.take_scope(),
+                _ => {
+                    hinted = Hinted::default();
+                    None
+                }
+            };
+            let done = run_pass(&w, &cancel, opts.shutdown_deadline, view, scope).await;
             match done {
                 PassEnd::Cancelled => break,
                 PassEnd::Ok => {
@@ -356,8 +368,10 @@ async fn worker(
                 match hint {
                     Some(h) => {
                         tracing::debug!(?h, "watcher hint");
-                        // Let a burst (an unpacked archive, a checkout) settle into one pass.
-                        settle(&mut hints, opts.settle).await;
+                        hinted.add(&root, h);
+                        // Let a burst (an unpacked archive, a checkout) settle into one pass;
+                        // the watcher already waited `settle` for each path to go quiet.
+                        settle(&mut hints, opts.settle / 2, &root, &mut hinted).await;
                         pending = Some(Why::Local);
                     }
                     None => {
@@ -424,19 +438,75 @@ async fn recv_hint(
     }
 }
 
-/// Drains hints until none came for `quiet`.
+/// Drains hints into `hinted` until none came for `quiet`.
 async fn settle(
     hints: &mut Option<tokio::sync::mpsc::Receiver<pail_watch::Hint>>,
     quiet: Duration,
+    root: &Path,
+    hinted: &mut Hinted,
 ) {
     let Some(rx) = hints else { return };
     let deadline = Instant::now() + quiet * 20;
     while Instant::now() < deadline {
         match tokio::time::timeout(quiet, rx.recv()).await {
-            Ok(Some(_)) => continue,
+            Ok(Some(h)) => hinted.add(root, h),
             _ => break,
         }
     }
+}
+
+/// The watcher hints gathered for the next local pass.
+#[derive(Debug, Default)]
+struct Hinted {
+    paths: std::collections::BTreeSet<RelPath>,
+    /// A hint that names no syncable path (a rescan, the root, a name pail cannot sync):
+    /// only a scan of the whole folder will do.
+    everything: bool,
+}
+
+/// Past this many hinted paths one walk of the folder is cheaper than looking at each.
+const MAX_SCOPED_PATHS: usize = 10_000;
+
+impl Hinted {
+    fn add(&mut self, root: &Path, hint: pail_watch::Hint) {
+        match hint {
+            pail_watch::Hint::Rescan { .. } => self.everything = true,
+            pail_watch::Hint::Paths(paths) => {
+                for p in paths {
+                    match rel_path(root, &p) {
+                        Some(rel) => {
+                            self.paths.insert(rel);
+                        }
+                        None => self.everything = true,
+                    }
+                }
+            }
+        }
+        if self.paths.len() > MAX_SCOPED_PATHS {
+            self.everything = true;
+        }
+        if self.everything {
+            self.paths.clear();
+        }
+    }
+
+    /// The scope of the next pass (`None`: the whole folder), leaving nothing behind.
+    fn take_scope(&mut self) -> Option<Vec<RelPath>> {
+        let taken = std::mem::take(self);
+        (!taken.everything && !taken.paths.is_empty()).then(|| taken.paths.into_iter().collect())
+    }
+}
+
+/// `path` relative to the folder, if it names something pail could sync.
+fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
+    let rel = match path.strip_prefix(root) {
+        Ok(r) => r.to_path_buf(),
+        Err(_) => path
+            .strip_prefix(std::fs::canonicalize(root).ok()?)
+            .ok()?
+            .to_path_buf(),
+    };
+    RelPath::new(rel.to_str()?).ok()
 }
 
 /// Exponential backoff with jitter, capped at five minutes.
@@ -460,6 +530,7 @@ async fn run_pass(
     cancel: &CancellationToken,
     deadline: Duration,
     view: RemoteView,
+    local_scope: Option<Vec<RelPath>>,
 ) -> PassEnd {
     let ctx = w.ctx.clone();
     // Boxed with an explicit `Send`: the compiler cannot prove it through the select below
@@ -470,6 +541,7 @@ async fn run_pass(
                 &ctx,
                 &SyncOptions {
                     remote: view,
+                    local_scope,
                     ..SyncOptions::default()
                 },
             )

@@ -15,5 +15,7 @@ pub use error::{IndexError, ScanError};
 pub use hash::{Hasher, hash_bytes, hash_file};
 pub use ignore_rules::IgnoreRules;
 pub use index::{ConflictRecord, ErrorRecord, Index, MultipartUpload, PassSummary, SyncState};
-pub use scan::{ScanOptions, ScanReport, scan_local};
+pub use scan::{
+    LOCAL_SCAN_CURRENT, ScanOptions, ScanReport, ScopedScan, scan_local, scan_local_paths,
+};
 pub use stat::{RootIdentity, root_identity, stat_path};

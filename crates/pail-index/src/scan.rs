@@ -28,9 +28,12 @@ use rayon::prelude::*;
 
 use crate::error::ScanError;
 use crate::hash::hash_file_checked;
-use crate::ignore_rules::IgnoreRules;
+use crate::ignore_rules::{IGNORE_FILE, IgnoreRules};
 use crate::index::{Index, LocalScanRow, now_ns};
 use crate::stat::stat_path;
+
+mod scoped;
+pub use scoped::{ScopedScan, scan_local_paths};
 
 /// Tuning of [`scan_local`].
 #[derive(Debug, Clone)]
@@ -78,67 +81,21 @@ pub fn scan_local(
         .dev();
     let generation = index.next_scan_gen()?;
     let pruned = Arc::new(Mutex::new(Pruned::default()));
-    let walk = {
-        let (root, rules, pruned) = (root.clone(), rules.clone(), pruned.clone());
-        WalkBuilder::new(&root)
-            .standard_filters(false)
-            .follow_links(false)
-            .filter_entry(move |e| keep_entry(&root, root_dev, &rules, &pruned, e))
-            .build()
-    };
     let mut scan = Scan {
         index,
         opts,
         generation,
         report: ScanReport::default(),
         batch: Vec::with_capacity(opts.batch_size),
+        saw_rule_file: false,
     };
-    for item in walk {
-        let entry = match item {
-            Ok(e) => e,
-            Err(err) => {
-                let Some(rel) = error_path(&err).and_then(|p| rel_str(&root, p)) else {
-                    // Without a path we cannot tell which files went unseen.
-                    return Err(ScanError::Walk {
-                        path: root.clone(),
-                        message: err.to_string(),
-                    });
-                };
-                scan.report
-                    .skipped
-                    .push((rel.clone(), format!("cannot read: {err}")));
-                index.carry_forward_local(&rel, false, generation)?;
-                index.carry_forward_local(&rel, true, generation)?;
-                continue;
-            }
-        };
-        if entry.depth() == 0 {
-            continue;
-        }
-        let (Some(ft), Some(rel)) = (entry.file_type(), rel_str(&root, entry.path())) else {
-            continue;
-        };
-        let kind = if ft.is_dir() {
-            continue;
-        } else if ft.is_file() {
-            scan.batch.push((rel, entry.into_path()));
-            if scan.batch.len() >= opts.batch_size {
-                scan.flush()?;
-            }
-            continue;
-        } else if ft.is_symlink() {
-            "symlink: not synced"
-        } else if ft.is_fifo() {
-            "named pipe (FIFO): not synced"
-        } else if ft.is_socket() {
-            "socket: not synced"
-        } else if ft.is_block_device() || ft.is_char_device() {
-            "device file: not synced"
-        } else {
-            "not a regular file: not synced"
-        };
-        scan.report.skipped.push((rel, kind.to_owned()));
-    }
+    let walker = Walker {
+        root: &root,
+        root_dev,
+        rules,
+        pruned: &pruned,
+    };
+    walker.walk(&mut scan, &root)?;
     scan.flush()?;
     let mut report = scan.report;
     let pruned = std::mem::take(&mut *pruned.lock().expect("scan filter panicked"));
@@ -151,7 +108,75 @@ pub fn scan_local(
     report.skipped.extend(pruned.skipped);
     report.skipped.sort();
     index.set_skipped(&report.skipped)?;
+    index.meta_set(LOCAL_SCAN_CURRENT, "1")?;
     Ok(report)
+}
+
+/// Index meta key: "1" while `local_scan` describes the folder as it is, but for changes the
+/// watcher reports (see [`scan_local_paths`]). Whoever changes the folder itself (downloads,
+/// local deletes, conflict copies) sets it to "0" first with [`Index::local_scan_outdated`].
+pub const LOCAL_SCAN_CURRENT: &str = "local_scan_current";
+
+/// The walk over (part of) the folder, shared by the full and the scoped scan.
+struct Walker<'a> {
+    root: &'a Path,
+    root_dev: u64,
+    rules: &'a IgnoreRules,
+    pruned: &'a Arc<Mutex<Pruned>>,
+}
+
+impl Walker<'_> {
+    /// Records everything under `start` (the root, or a directory inside it, which itself
+    /// must already be known to be kept).
+    fn walk(&self, scan: &mut Scan<'_>, start: &Path) -> Result<(), ScanError> {
+        let root = self.root.to_owned();
+        let walk = {
+            let (root, root_dev, rules, pruned) = (
+                root.clone(),
+                self.root_dev,
+                self.rules.clone(),
+                self.pruned.clone(),
+            );
+            WalkBuilder::new(start)
+                .standard_filters(false)
+                .follow_links(false)
+                .filter_entry(move |e| keep_entry(&root, root_dev, &rules, &pruned, e))
+                .build()
+        };
+        let index = scan.index;
+        let generation = scan.generation;
+        for item in walk {
+            let entry = match item {
+                Ok(e) => e,
+                Err(err) => {
+                    let Some(rel) = error_path(&err).and_then(|p| rel_str(&root, p)) else {
+                        // Without a path we cannot tell which files went unseen.
+                        return Err(ScanError::Walk {
+                            path: start.to_owned(),
+                            message: err.to_string(),
+                        });
+                    };
+                    scan.report
+                        .skipped
+                        .push((rel.clone(), format!("cannot read: {err}")));
+                    index.carry_forward_local(&rel, false, generation)?;
+                    index.carry_forward_local(&rel, true, generation)?;
+                    continue;
+                }
+            };
+            if entry.depth() == 0 {
+                continue;
+            }
+            let (Some(ft), Some(rel)) = (entry.file_type(), rel_str(&root, entry.path())) else {
+                continue;
+            };
+            if ft.is_dir() {
+                continue;
+            }
+            scan.entry(rel, ft, entry.into_path())?;
+        }
+        Ok(())
+    }
 }
 
 fn check_root(root: &Path) -> Result<PathBuf, ScanError> {
@@ -272,6 +297,8 @@ struct Scan<'a> {
     report: ScanReport,
     /// (folder-relative path, absolute path) of regular files found by the walk.
     batch: Vec<(String, PathBuf)>,
+    /// A `.pailignore` was among them (a scoped scan must then give way to a full one).
+    saw_rule_file: bool,
 }
 
 /// What a batch decided for one file.
@@ -285,6 +312,35 @@ enum Outcome {
 }
 
 impl Scan<'_> {
+    /// A non-directory entry: a regular file goes into the batch, anything else is reported.
+    fn entry(
+        &mut self,
+        rel: String,
+        ft: std::fs::FileType,
+        path: PathBuf,
+    ) -> Result<(), ScanError> {
+        let kind = if ft.is_file() {
+            self.saw_rule_file |= rel.rsplit('/').next() == Some(IGNORE_FILE);
+            self.batch.push((rel, path));
+            if self.batch.len() >= self.opts.batch_size {
+                self.flush()?;
+            }
+            return Ok(());
+        } else if ft.is_symlink() {
+            "symlink: not synced"
+        } else if ft.is_fifo() {
+            "named pipe (FIFO): not synced"
+        } else if ft.is_socket() {
+            "socket: not synced"
+        } else if ft.is_block_device() || ft.is_char_device() {
+            "device file: not synced"
+        } else {
+            "not a regular file: not synced"
+        };
+        self.report.skipped.push((rel, kind.to_owned()));
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), ScanError> {
         if self.batch.is_empty() {
             return Ok(());

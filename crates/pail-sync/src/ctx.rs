@@ -38,6 +38,9 @@ pub struct PairCtx {
     written: Mutex<Vec<crate::race::Written>>,
     /// Transfers in flight (read by the daemon's live status).
     pub progress: crate::progress::Progress,
+    /// The ignore rules of the last full scan, reused by scoped scans (loading them walks
+    /// every directory of the folder).
+    rules: Mutex<Option<Arc<pail_index::IgnoreRules>>>,
 }
 
 /// Takes the pair's lock file next to its index, or says who holds it.
@@ -150,7 +153,20 @@ impl PairCtx {
             _lock: lock,
             written: Mutex::default(),
             progress: Default::default(),
+            rules: Mutex::default(),
         })
+    }
+
+    /// The ignore rules kept from the last full scan, if any.
+    pub fn cached_rules(&self) -> Option<Arc<pail_index::IgnoreRules>> {
+        self.rules.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Loads the ignore rules from the folder and keeps them for scoped scans.
+    pub fn load_rules(&self) -> Result<Arc<pail_index::IgnoreRules>> {
+        let rules = Arc::new(pail_index::IgnoreRules::load(&self.root)?);
+        *self.rules.lock().unwrap_or_else(|e| e.into_inner()) = Some(rules.clone());
+        Ok(rules)
     }
 
     /// Probes the bucket again and records the result (done at init and on every start).

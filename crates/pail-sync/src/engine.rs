@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use pail_core::plan::{Action, CopySource, Planner, SafetyStop};
-use pail_index::{IgnoreRules, ScanOptions, root_identity, scan_local};
+use pail_index::{ScanOptions, ScopedScan, root_identity, scan_local, scan_local_paths};
 
 use crate::ctx::{PairCtx, meta};
 use crate::download::rfc3339;
@@ -24,6 +24,11 @@ pub struct SyncOptions {
     pub confirm: bool,
     /// Where the remote side of the first pass comes from.
     pub remote: RemoteView,
+    /// Rescan only these paths (files or directories the watcher hinted at) and take the
+    /// rest of the folder as last scanned; `None`: scan the whole folder. A scoped pass
+    /// falls back to a full scan whenever the last scan cannot be trusted (see
+    /// `pail_index::scan_local_paths`), and pail's own changes to the folder end scoping.
+    pub local_scope: Option<Vec<pail_core::RelPath>>,
 }
 
 /// How a pass learns the remote side.
@@ -139,9 +144,10 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
 async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult> {
     let mut totals = Totals::default();
     let mut view = opts.remote;
+    let mut scope = opts.local_scope.clone();
     loop {
         totals.passes += 1;
-        let plan = match prepare_pass(ctx, opts, view, &mut totals).await? {
+        let plan = match prepare_pass(ctx, opts, view, scope.as_deref(), &mut totals).await? {
             Prepared::Stop(why) => return Ok(SyncResult::SafetyStop(why)),
             Prepared::Plan(p) => p,
         };
@@ -173,6 +179,17 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             db.meta_set(meta::PENDING_DOWNLOADS, &downs.to_string())?;
         }
         count(&plan.actions, &mut totals);
+        let touches_folder = plan.actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::Download { .. } | Action::DeleteLocal { .. } | Action::Conflict { .. }
+            )
+        });
+        if touches_folder {
+            // Only a full scan may trust the folder again (scoped scans refuse until then).
+            ctx.db().local_scan_outdated()?;
+            scope = None;
+        }
         let report = execute(ctx, plan.actions).await;
         let ExecReport {
             bytes,
@@ -196,6 +213,7 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         // Something differed from what the pass assumed: look at the real bucket next.
         if !deferred.is_empty() {
             view = RemoteView::List;
+            scope = None;
         }
         {
             let db = ctx.db();
@@ -292,20 +310,36 @@ async fn prepare_pass(
     ctx: &Arc<PairCtx>,
     opts: &SyncOptions,
     view: RemoteView,
+    scope: Option<&[pail_core::RelPath]>,
     totals: &mut Totals,
 ) -> Result<Prepared> {
     if let Some(why) = check_root(ctx, opts.confirm)? {
         return Ok(Prepared::Stop(why));
     }
     let root = ctx.root().to_owned();
-    let rules = Arc::new(IgnoreRules::load(&root)?);
 
-    // Local scan: blocking file I/O and hashing, off the async threads.
-    let scan = {
-        let (ctx, rules) = (ctx.clone(), rules.clone());
-        tokio::task::spawn_blocking(move || {
+    // Local scan: blocking file I/O and hashing, off the async threads. Scoped to the
+    // watcher's hints when possible, else the whole folder with freshly loaded rules.
+    let (scan, rules) = {
+        let ctx = ctx.clone();
+        let scope: Option<Vec<pail_core::RelPath>> = scope.map(<[_]>::to_vec);
+        tokio::task::spawn_blocking(move || -> Result<_> {
+            if let (Some(scope), Some(rules)) = (scope, ctx.cached_rules()) {
+                let db = ctx.db();
+                match scan_local_paths(ctx.root(), &db, &rules, &ScanOptions::default(), &scope)? {
+                    ScopedScan::Done(report) => {
+                        tracing::debug!(paths = scope.len(), hashed = report.hashed, "scoped scan");
+                        return Ok((report, rules));
+                    }
+                    ScopedScan::NeedsFull(why) => {
+                        tracing::debug!(%why, "scoped scan refused: scanning the whole folder");
+                    }
+                }
+            }
+            let rules = ctx.load_rules()?;
             let db = ctx.db();
-            scan_local(ctx.root(), &db, &rules, &ScanOptions::default())
+            let report = scan_local(ctx.root(), &db, &rules, &ScanOptions::default())?;
+            Ok((report, rules))
         })
         .await??
     };

@@ -314,3 +314,56 @@ async fn archived_objects_are_reported_not_fatal() {
         "{skipped:?}"
     );
 }
+
+#[tokio::test]
+async fn hinted_pass_rescans_only_its_paths_and_stays_safe() {
+    let mem = MemStore::ceph_like("bkt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    a.write("a.txt", b"a");
+    a.write("b.txt", b"b");
+    a.sync_ok().await;
+    let hinted = |paths: &[&str]| SyncOptions {
+        remote: pail_sync::RemoteView::FromBase,
+        local_scope: Some(
+            paths
+                .iter()
+                .map(|p| pail_core::RelPath::new(p).unwrap())
+                .collect(),
+        ),
+        ..SyncOptions::default()
+    };
+    // Two edits, one hinted: only that one goes up (the other waits for its own hint or
+    // the next full scan), which shows the pass did not walk the folder.
+    a.write("a.txt", b"a, edited");
+    a.write("b.txt", b"b, edited");
+    a.write("new/c.txt", b"c");
+    assert!(matches!(
+        sync_pair(&a.ctx, &hinted(&["a.txt", "new"])).await.unwrap(),
+        SyncResult::Converged(_)
+    ));
+    let remote = remote_files(&mem);
+    assert_eq!(remote["a.txt"], b"a, edited");
+    assert_eq!(remote["new/c.txt"], b"c");
+    assert_eq!(remote["b.txt"], b"b");
+    // A deletion reported by a hint propagates like any other.
+    std::fs::remove_file(a.folder.join("a.txt")).unwrap();
+    assert!(matches!(
+        sync_pair(&a.ctx, &hinted(&["a.txt"])).await.unwrap(),
+        SyncResult::Converged(_)
+    ));
+    assert!(!remote_files(&mem).contains_key("a.txt"));
+    // A full sync (here with a download) brings everything up to date.
+    mem.put_foreign_meta("pfx/d.txt", &b"from beta"[..], beta_meta(b"from beta"));
+    a.sync_ok().await;
+    assert_eq!(a.files()["d.txt"], b"from beta");
+    assert_eq!(remote_files(&mem)["b.txt"], b"b, edited");
+    // Once pail has written into the folder itself, the last scan no longer describes it:
+    // a hinted pass then scans it all and catches an unhinted edit too.
+    a.write("b.txt", b"b, edited twice");
+    a.ctx.db().local_scan_outdated().unwrap();
+    assert!(matches!(
+        sync_pair(&a.ctx, &hinted(&["d.txt"])).await.unwrap(),
+        SyncResult::Converged(_)
+    ));
+    assert_eq!(remote_files(&mem)["b.txt"], b"b, edited twice");
+}

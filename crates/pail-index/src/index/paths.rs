@@ -303,6 +303,31 @@ impl Index {
     }
 
     /// Drops rows of files this scan did not see.
+    /// Moves the whole previous scan into `generation` but for `scope` (files, or directories
+    /// with everything under them), which stays behind: rescanned, or gone at
+    /// [`Index::finish_local_scan`].
+    pub(crate) fn carry_forward_all_but(&self, scope: &[&str], generation: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE local_scan SET generation = ?1")?
+            .execute([generation])?;
+        for p in scope {
+            // '0' is the byte after '/': [p/, p0) is everything under p.
+            self.conn
+                .prepare_cached(
+                    "UPDATE local_scan SET generation = -1
+                     WHERE path = ?1 OR (path >= ?2 AND path < ?3)",
+                )?
+                .execute(params![p, format!("{p}/"), format!("{p}0")])?;
+        }
+        Ok(())
+    }
+
+    /// Says that the folder is about to change in ways no watcher hint may report in time
+    /// (downloads, local deletes, conflict copies): the next scan must be a full one.
+    pub fn local_scan_outdated(&self) -> Result<()> {
+        self.meta_set(crate::scan::LOCAL_SCAN_CURRENT, "0")
+    }
+
     pub(crate) fn finish_local_scan(&self, generation: i64) -> Result<()> {
         self.conn
             .prepare_cached("DELETE FROM local_scan WHERE generation <> ?1")?
