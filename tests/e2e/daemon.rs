@@ -470,3 +470,96 @@ fn restore_reaches_a_running_daemon_on_another_device(s: Server) {
     assert!(conflict_copies(&b.files()).is_empty());
 }
 on_servers!(restore_reaches_a_running_daemon_on_another_device);
+
+fn editor_saves_growing_files_renames_and_deletes_come_out_right(s: Server) {
+    let r = Remote::new(&s, "daemon-editing");
+    let a = Device::new(&r, "alpha");
+    a.write("seed.txt", b"seed");
+    a.write("doc.txt", b"first draft");
+    a.sync();
+    let daemon = Daemon::start(&a, &[]);
+
+    // An editor's safe save: a temp file (ignored by default) renamed over the document.
+    a.write(".goutputstream-Q2X7", b"second draft, saved by rename");
+    std::fs::rename(a.path(".goutputstream-Q2X7"), a.path("doc.txt")).unwrap();
+    wait_until("the saved document is in the bucket", || {
+        r.files().get("doc.txt").map(Vec::as_slice) == Some(&b"second draft, saved by rename"[..])
+    });
+
+    // A file still being written, in pieces, over a few seconds: what ends up in the bucket
+    // is the whole file.
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(a.path("growing.log")).unwrap();
+        for i in 0..8 {
+            writeln!(f, "line {i} {}", "x".repeat(1000)).unwrap();
+            f.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(400));
+        }
+    }
+    let whole = a.read("growing.log").unwrap();
+    wait_until("the whole growing file is in the bucket", || {
+        r.files().get("growing.log") == Some(&whole)
+    });
+
+    // A folder made, filled, then renamed; a file deleted.
+    for i in 0..3 {
+        a.write(&format!("album/{i}.jpg"), &[i as u8; 3000]);
+    }
+    wait_until("the album is in the bucket", || {
+        r.files().contains_key("album/2.jpg")
+    });
+    std::fs::rename(a.path("album"), a.path("album 2024")).unwrap();
+    a.remove("seed.txt");
+    wait_until("the rename and the delete reach the bucket", || {
+        let f = r.files();
+        f.contains_key("album 2024/0.jpg")
+            && f.contains_key("album 2024/2.jpg")
+            && !f.keys().any(|k| k.starts_with("album/"))
+            && !f.contains_key("seed.txt")
+    });
+    wait_until("the daemon is idle", || live_status(&a)["state"] == "idle");
+    assert_eq!(daemon.terminate(), Some(0));
+    let remote = r.files();
+    assert!(
+        !remote.keys().any(|k| k.contains("goutputstream")),
+        "the editor's temp file was uploaded: {:?}",
+        remote.keys()
+    );
+    assert_eq!(remote, a.files());
+}
+on_servers!(editor_saves_growing_files_renames_and_deletes_come_out_right);
+
+fn two_daemons_keep_both_sides_of_a_conflict(s: Server) {
+    let r = Remote::new(&s, "daemon-conflict");
+    let a = Device::new(&r, "alpha");
+    a.write("shared.txt", b"the original");
+    a.sync();
+    let b = Device::new(&r, "beta");
+    b.sync();
+    let _da = Daemon::start(&a, &[]);
+    let _db = Daemon::start(&b, &[]);
+    // Both devices edit the same file before either hears of the other's edit.
+    assert_ok(&a.pail(&["pause"]), "pause alpha");
+    assert_ok(&b.pail(&["pause"]), "pause beta");
+    a.write("shared.txt", b"alpha's edit");
+    b.write("shared.txt", b"beta's edit");
+    assert_ok(&a.pail(&["resume"]), "resume alpha");
+    assert_ok(&b.pail(&["resume"]), "resume beta");
+    wait_until("both devices hold both edits and agree", || {
+        let (fa, fb) = (a.files(), b.files());
+        let both = |f: &std::collections::BTreeMap<String, Vec<u8>>| {
+            let contents: Vec<&Vec<u8>> = f.values().collect();
+            contents.contains(&&b"alpha's edit".to_vec())
+                && contents.contains(&&b"beta's edit".to_vec())
+        };
+        both(&fa) && fa == fb && fa == r.files()
+    });
+    assert_eq!(
+        conflict_copies(&a.files()).len(),
+        1,
+        "one conflict copy: {:?}",
+        a.files().keys()
+    );
+}
+on_servers!(two_daemons_keep_both_sides_of_a_conflict: ceph, moto);

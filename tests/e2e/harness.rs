@@ -196,13 +196,20 @@ impl Remote {
                 if rel.starts_with(".pail/") {
                     continue;
                 }
-                let body = c
+                let body = match c
                     .get_object()
                     .bucket(&self.server.bucket)
                     .key(&key)
                     .send()
                     .await
-                    .unwrap();
+                {
+                    Ok(b) => b,
+                    // Deleted since the listing (a daemon at work).
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                        continue;
+                    }
+                    Err(e) => panic!("get {key}: {e:?}"),
+                };
                 out.insert(
                     rel,
                     body.body.collect().await.unwrap().into_bytes().to_vec(),

@@ -417,3 +417,46 @@ fn nothing_to_restore_is_said_clearly(s: Server) {
     assert!(out.contains("already has that content"), "{out}");
 }
 on_servers!(nothing_to_restore_is_said_clearly);
+
+fn history_size_shows_what_old_versions_take_per_folder(s: Server) {
+    let r = Remote::new(&s, "history-size");
+    let a = Device::new(&r, "laptop");
+    a.write("photos/a.jpg", &[1u8; 10_000]);
+    a.write("photos/b.jpg", &[2u8; 5_000]);
+    a.write("docs/x.txt", &[3u8; 100]);
+    a.write("docs/same.txt", b"never changed");
+    a.sync();
+    a.write("photos/a.jpg", &[4u8; 20_000]);
+    a.remove("photos/b.jpg");
+    a.write("docs/x.txt", &[5u8; 200]);
+    a.sync();
+
+    let root = a.folder.to_str().unwrap().to_owned();
+    let report = json(&a, &["history", &root, "--size", "--json"]);
+    let expect_kept = if s.versioned { "versions" } else { "trash" };
+    assert_eq!(report["kept_as"], expect_kept, "{report}");
+    assert_eq!(report["noncurrent_bytes"], 15_100, "{report}");
+    assert_eq!(report["noncurrent_versions"], 3, "{report}");
+    if s.versioned {
+        assert_eq!(report["delete_markers"], 1, "{report}");
+    }
+    let folders = report["folders"].as_array().unwrap();
+    let names: Vec<&str> = folders
+        .iter()
+        .map(|f| f["folder"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["photos", "docs"], "largest first: {report}");
+    assert_eq!(folders[0]["noncurrent_bytes"], 15_000);
+    assert_eq!(folders[1]["noncurrent_bytes"], 100);
+
+    // One folder only, and in words.
+    let docs = a.path("docs");
+    let said = ok(&a, &["history", docs.to_str().unwrap(), "--size"]);
+    assert!(
+        said.contains("100 B") || said.contains("100 bytes"),
+        "{said}"
+    );
+    assert!(said.contains("docs"), "{said}");
+    assert!(!said.contains("photos"), "{said}");
+}
+on_servers!(history_size_shows_what_old_versions_take_per_folder);

@@ -8,16 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use pail_core::RelPath;
 use pail_sync::config::Config;
 use pail_sync::journal::JournalCursor;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
-use pail_sync::{PairConfig, PairCtx, RemoteView, SyncOptions, SyncResult, sync_pair};
+use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, sync_pair};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::control;
+use crate::hints::{Hinted, Why, pass_inputs};
 use crate::notify::Systemd;
 
 /// Timers and limits of the daemon.
@@ -244,20 +244,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// Why the next pass runs (for the logs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Why {
-    Start,
-    Local,
-    Remote,
-    /// The periodic rescan of the folder (no listing).
-    Rescan,
-    /// The periodic full reconcile (catches other S3 clients).
-    Full,
-    Retry,
-    Resume,
-}
-
 async fn worker(
     w: Arc<PairWorker>,
     cancel: CancellationToken,
@@ -297,6 +283,7 @@ async fn worker(
     let mut next_full = Instant::now() + opts.full_reconcile;
     let mut pending = Some(Why::Start);
     let mut hinted = Hinted::default();
+    let mut remote_changed = Hinted::default();
     let mut failures = 0u32;
     let mut retry_at: Option<Instant> = None;
     // The last journal poll failed (the bucket could not be reached).
@@ -306,21 +293,8 @@ async fn worker(
         if let Some(why) = pending.filter(|_| !*paused.borrow()) {
             tracing::info!(folder = %root.display(), ?why, "sync pass");
             w.set("syncing", None);
-            // Local hints and rescans need no listing: the bucket is taken as last synced
-            // (writes still check it). Everything else lists the prefix.
-            let view = match why {
-                Why::Local | Why::Rescan => RemoteView::FromBase,
-                _ => RemoteView::List,
-            };
-            // Watcher hints rescan only their paths; every other pass scans the whole folder.
-            let scope = match why {
-                Why::Local => hinted.take_scope(),
-                _ => {
-                    hinted = Hinted::default();
-                    None
-                }
-            };
-            let done = run_pass(&w, &cancel, opts.shutdown_deadline, view, scope).await;
+            let inputs = pass_inputs(why, &mut hinted, &mut remote_changed);
+            let done = run_pass(&w, &cancel, opts.shutdown_deadline, inputs).await;
             match done {
                 PassEnd::Cancelled => break,
                 PassEnd::Ok => {
@@ -393,6 +367,7 @@ async fn worker(
                         Ok(r) => {
                             if r.new_entries > 0 {
                                 pending = Some(Why::Remote);
+                                remote_changed.add_named(r.changed);
                             }
                             if std::mem::take(&mut poll_failing) {
                                 // The bucket answers again: sync what queued up now rather
@@ -455,60 +430,6 @@ async fn settle(
     }
 }
 
-/// The watcher hints gathered for the next local pass.
-#[derive(Debug, Default)]
-struct Hinted {
-    paths: std::collections::BTreeSet<RelPath>,
-    /// A hint that names no syncable path (a rescan, the root, a name pail cannot sync):
-    /// only a scan of the whole folder will do.
-    everything: bool,
-}
-
-/// Past this many hinted paths one walk of the folder is cheaper than looking at each.
-const MAX_SCOPED_PATHS: usize = 10_000;
-
-impl Hinted {
-    fn add(&mut self, root: &Path, hint: pail_watch::Hint) {
-        match hint {
-            pail_watch::Hint::Rescan { .. } => self.everything = true,
-            pail_watch::Hint::Paths(paths) => {
-                for p in paths {
-                    match rel_path(root, &p) {
-                        Some(rel) => {
-                            self.paths.insert(rel);
-                        }
-                        None => self.everything = true,
-                    }
-                }
-            }
-        }
-        if self.paths.len() > MAX_SCOPED_PATHS {
-            self.everything = true;
-        }
-        if self.everything {
-            self.paths.clear();
-        }
-    }
-
-    /// The scope of the next pass (`None`: the whole folder), leaving nothing behind.
-    fn take_scope(&mut self) -> Option<Vec<RelPath>> {
-        let taken = std::mem::take(self);
-        (!taken.everything && !taken.paths.is_empty()).then(|| taken.paths.into_iter().collect())
-    }
-}
-
-/// `path` relative to the folder, if it names something pail could sync.
-fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
-    let rel = match path.strip_prefix(root) {
-        Ok(r) => r.to_path_buf(),
-        Err(_) => path
-            .strip_prefix(std::fs::canonicalize(root).ok()?)
-            .ok()?
-            .to_path_buf(),
-    };
-    RelPath::new(rel.to_str()?).ok()
-}
-
 /// Exponential backoff with jitter, capped at five minutes.
 fn backoff(failures: u32) -> Duration {
     let base = 2u64.saturating_pow(failures.min(8)).min(300);
@@ -529,24 +450,13 @@ async fn run_pass(
     w: &PairWorker,
     cancel: &CancellationToken,
     deadline: Duration,
-    view: RemoteView,
-    local_scope: Option<Vec<RelPath>>,
+    inputs: SyncOptions,
 ) -> PassEnd {
     let ctx = w.ctx.clone();
     // Boxed with an explicit `Send`: the compiler cannot prove it through the select below
     // otherwise (rust-lang/rust#102211).
     let mut pass: std::pin::Pin<Box<dyn std::future::Future<Output = Result<SyncResult>> + Send>> =
-        Box::pin(async move {
-            sync_pair(
-                &ctx,
-                &SyncOptions {
-                    remote: view,
-                    local_scope,
-                    ..SyncOptions::default()
-                },
-            )
-            .await
-        });
+        Box::pin(async move { sync_pair(&ctx, &inputs).await });
     let cancelled: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
         Box::pin(cancel.clone().cancelled_owned());
     let result = tokio::select! {

@@ -7,6 +7,7 @@
 
 pub mod control;
 mod daemon;
+mod hints;
 mod notify;
 pub mod service;
 

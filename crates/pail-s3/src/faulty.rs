@@ -355,6 +355,12 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         let r = self.inner.restore_archived(key, v, days).await;
         self.after(Op::RestoreArchived, key, r)
     }
+
+    async fn archive_state(&self, key: &str, v: Option<&str>) -> Result<ArchiveRestore> {
+        self.before(Op::Head, key).await?;
+        let r = self.inner.archive_state(key, v).await;
+        self.after(Op::Head, key, r)
+    }
 }
 
 #[cfg(test)]

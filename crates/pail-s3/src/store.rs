@@ -204,6 +204,9 @@ pub trait ObjectStore: Send + Sync + Debug {
         version_id: Option<&str>,
         days: i32,
     ) -> Result<ArchiveRestore>;
+
+    /// Where a restore of an archived object version stands, without asking for one (HEAD).
+    async fn archive_state(&self, key: &str, version_id: Option<&str>) -> Result<ArchiveRestore>;
 }
 
 /// The state of a restore from an archival storage class.
@@ -217,6 +220,21 @@ pub enum ArchiveRestore {
     Done,
     /// The object is not in an archival class, so it is readable as it is.
     NotArchived,
+    /// Archived, and no restore was asked for (or its readable copy expired).
+    NotRequested,
+}
+
+/// Reads a HEAD's storage class and `x-amz-restore` header (`ongoing-request="true"` while
+/// the restore runs, `ongoing-request="false", expiry-date=...` once readable).
+pub fn archive_state_from(storage_class: Option<&str>, restore: Option<&str>) -> ArchiveRestore {
+    match restore {
+        Some(r) if r.contains("ongoing-request=\"true\"") => ArchiveRestore::InProgress,
+        Some(r) if r.contains("ongoing-request=\"false\"") => ArchiveRestore::Done,
+        _ if matches!(storage_class, Some("GLACIER" | "DEEP_ARCHIVE")) => {
+            ArchiveRestore::NotRequested
+        }
+        _ => ArchiveRestore::NotArchived,
+    }
 }
 
 /// Lists every current object under `prefix`, page by page.

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use pail_core::plan::{LocalExpect, conflict_name_unique};
 use pail_core::{Base, LocalFile, RelPath, RemoteObject, RemoteRef};
 use pail_index::ConflictRecord;
-use pail_s3::{Head, StoreError};
+use pail_s3::{ArchiveRestore, Head, StoreError};
 
 use crate::ctx::PairCtx;
 use crate::exec::Outcome;
@@ -18,14 +18,36 @@ use crate::retry::transient;
 
 /// Fetches `key` (a version, or the current object) into a temp file next to `target`.
 /// An object in an archival storage class (Glacier, Deep Archive): it cannot be read until
-/// restored, and that is no reason to fail the rest of the sync.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{key} is archived (Glacier/Deep Archive): run `pail restore --from-archive PATH`, then sync again"
-)]
+/// restored, and that is no reason to fail the rest of the sync. The reason shown in
+/// `status` says where a restore stands.
+#[derive(Debug)]
 pub(crate) struct Archived {
     key: String,
+    /// `None` when the bucket could not say.
+    state: Option<ArchiveRestore>,
 }
+
+impl std::fmt::Display for Archived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = &self.key;
+        match self.state {
+            Some(ArchiveRestore::InProgress) => write!(
+                f,
+                "{key} is being restored from the archive (Glacier/Deep Archive: minutes to 48 hours); it downloads at the first sync after that"
+            ),
+            Some(ArchiveRestore::Done) => write!(
+                f,
+                "{key} was restored from the archive but could not be read yet; it downloads at the next sync"
+            ),
+            _ => write!(
+                f,
+                "{key} is archived (Glacier/Deep Archive): run `pail restore --from-archive PATH`, then sync again"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Archived {}
 
 /// Turns an archived object into a skip with its reason.
 fn skip_archived(result: Result<Outcome>) -> Result<Outcome> {
@@ -46,7 +68,10 @@ async fn fetch(
     let get = match transient(|| ctx.store.get(key, version, None)).await {
         Ok(g) => g,
         Err(StoreError::NotFound { .. }) => return Ok(None),
-        Err(StoreError::InvalidObjectState { key }) => return Err(Archived { key }.into()),
+        Err(StoreError::InvalidObjectState { key }) => {
+            let state = ctx.store.archive_state(&key, version).await.ok();
+            return Err(Archived { key, state }.into());
+        }
         Err(e) => return Err(e.into()),
     };
     if let Some(clash) = target

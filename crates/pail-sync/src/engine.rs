@@ -29,6 +29,9 @@ pub struct SyncOptions {
     /// falls back to a full scan whenever the last scan cannot be trusted (see
     /// `pail_index::scan_local_paths`), and pail's own changes to the folder end scoping.
     pub local_scope: Option<Vec<pail_core::RelPath>>,
+    /// With [`RemoteView::FromBase`]: paths another device says it changed (its journal
+    /// entries). The first pass HEADs each of them instead of listing the prefix.
+    pub remote_paths: Option<Vec<pail_core::RelPath>>,
 }
 
 /// How a pass learns the remote side.
@@ -55,6 +58,13 @@ pub struct Totals {
     pub conflicts: u64,
     pub bytes: u64,
     pub skipped: u64,
+    /// Paths written or deleted in the bucket (as many as the journal names), for the
+    /// change journal.
+    #[serde(skip)]
+    pub remote_paths: Vec<String>,
+    /// More paths changed than the journal names.
+    #[serde(skip)]
+    pub remote_paths_overflow: bool,
 }
 
 impl Totals {
@@ -115,7 +125,16 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
         Ok(SyncResult::Converged(t)) | Ok(SyncResult::Errors(t, _)) => t.changed_remote(),
         _ => false,
     };
-    if changed && let Err(e) = crate::journal::append(ctx, &"sync").await {
+    let entry = match &result {
+        Ok(SyncResult::Converged(t)) | Ok(SyncResult::Errors(t, _)) if !t.remote_paths_overflow => {
+            let mut paths = t.remote_paths.clone();
+            paths.sort();
+            paths.dedup();
+            crate::journal::Entry::new("sync", Some(paths))
+        }
+        _ => crate::journal::Entry::new("sync", None),
+    };
+    if changed && let Err(e) = crate::journal::append(ctx, &entry).await {
         tracing::warn!(error = %format!("{e:#}"), "cannot write the change journal; other devices see the change at their next full reconcile");
     }
     let now = rfc3339(time::OffsetDateTime::now_utc());
@@ -145,9 +164,15 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
     let mut totals = Totals::default();
     let mut view = opts.remote;
     let mut scope = opts.local_scope.clone();
+    let mut remote_paths = opts.remote_paths.clone();
     loop {
         totals.passes += 1;
-        let plan = match prepare_pass(ctx, opts, view, scope.as_deref(), &mut totals).await? {
+        let pass = PassInputs {
+            view,
+            scope: scope.as_deref(),
+            remote_paths: remote_paths.take(),
+        };
+        let plan = match prepare_pass(ctx, opts, pass, &mut totals).await? {
             Prepared::Stop(why) => return Ok(SyncResult::SafetyStop(why)),
             Prepared::Plan(p) => p,
         };
@@ -249,6 +274,16 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
 
 fn count(actions: &[Action], t: &mut Totals) {
     for a in actions {
+        if matches!(
+            a,
+            Action::Upload { .. } | Action::CopyRemote { .. } | Action::DeleteRemote { .. }
+        ) {
+            if t.remote_paths.len() < crate::journal::MAX_PATHS {
+                t.remote_paths.push(a.path().to_string());
+            } else {
+                t.remote_paths_overflow = true;
+            }
+        }
         match a {
             Action::Upload { .. } => t.uploads += 1,
             Action::CopyRemote { .. } => t.copies += 1,
@@ -258,6 +293,58 @@ fn count(actions: &[Action], t: &mut Totals) {
             Action::Conflict { .. } | Action::Record { .. } | Action::Forget { .. } => {}
         }
     }
+}
+
+/// How one pass learns each side.
+struct PassInputs<'a> {
+    view: RemoteView,
+    /// Local paths to rescan (`None`: the whole folder).
+    scope: Option<&'a [pail_core::RelPath]>,
+    /// With `FromBase`: paths to HEAD over the base (another device changed them).
+    remote_paths: Option<Vec<pail_core::RelPath>>,
+}
+
+/// Puts what the bucket holds now at each of `paths` into the remote scan (built from the
+/// base): one HEAD per path instead of a listing of the whole prefix.
+async fn head_changed_paths(
+    ctx: &Arc<PairCtx>,
+    rules: &pail_index::IgnoreRules,
+    paths: Vec<pail_core::RelPath>,
+) -> Result<()> {
+    let heads: Vec<_> =
+        futures::stream::iter(paths.into_iter().filter(|p| !rules.is_ignored(p, false)))
+            .map(|path| {
+                let ctx = ctx.clone();
+                async move {
+                    let key = ctx.key(&path)?;
+                    let head = transient(|| ctx.store.head(&key, None))
+                        .await
+                        .with_context(|| format!("HEAD {key}"))?;
+                    anyhow::Ok((path, head))
+                }
+            })
+            .buffer_unordered(ctx.cfg.transfers.max(1))
+            .collect()
+            .await;
+    let db = ctx.db();
+    for h in heads {
+        match h? {
+            (path, Some(head)) if !head.delete_marker => {
+                let remote = pail_core::RemoteObject {
+                    object: pail_core::RemoteRef {
+                        etag: head.etag,
+                        version_id: None,
+                        size: head.size,
+                    },
+                    hash: head.meta.blake3,
+                    last_modified_ns: head.last_modified_ns,
+                };
+                db.insert_remote_scan(&[(path, remote)])?;
+            }
+            (path, _) => db.remove_remote_scan(&path)?,
+        }
+    }
+    Ok(())
 }
 
 enum Prepared {
@@ -309,10 +396,14 @@ fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<String>> {
 async fn prepare_pass(
     ctx: &Arc<PairCtx>,
     opts: &SyncOptions,
-    view: RemoteView,
-    scope: Option<&[pail_core::RelPath]>,
+    pass: PassInputs<'_>,
     totals: &mut Totals,
 ) -> Result<Prepared> {
+    let PassInputs {
+        view,
+        scope,
+        remote_paths,
+    } = pass;
     if let Some(why) = check_root(ctx, opts.confirm)? {
         return Ok(Prepared::Stop(why));
     }
@@ -355,6 +446,9 @@ async fn prepare_pass(
         }
         RemoteView::FromBase => {
             ctx.db().remote_scan_from_base()?;
+            if let Some(paths) = remote_paths {
+                head_changed_paths(ctx, &rules, paths).await?;
+            }
             (
                 ctx.db().remote_scan_count()?,
                 std::collections::HashSet::new(),

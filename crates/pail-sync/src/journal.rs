@@ -47,9 +47,33 @@ fn device_tag(device: &str) -> String {
         .collect()
 }
 
-/// Records that this device changed the remote (`summary` is informational).
-pub async fn append(ctx: &PairCtx, summary: &impl serde::Serialize) -> Result<()> {
-    append_entry(ctx.store.as_ref(), &ctx.prefix, &ctx.cfg.device, summary).await
+/// An entry names at most this many paths; a bigger change sends peers to a listing.
+pub const MAX_PATHS: usize = 1000;
+
+/// The body of a journal entry (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    /// What wrote it ("sync", "restore"): informational.
+    pub what: String,
+    /// Folder-relative paths whose object was written or deleted. `None`: too many, or not
+    /// known (peers then list the prefix).
+    #[serde(default)]
+    pub paths: Option<Vec<String>>,
+}
+
+impl Entry {
+    /// An entry naming `paths`, or none if there are more than [`MAX_PATHS`].
+    pub fn new(what: &str, paths: Option<Vec<String>>) -> Entry {
+        Entry {
+            what: what.to_owned(),
+            paths: paths.filter(|p| p.len() <= MAX_PATHS),
+        }
+    }
+}
+
+/// Records that this device changed these paths in the bucket.
+pub async fn append(ctx: &PairCtx, entry: &Entry) -> Result<()> {
+    append_entry(ctx.store.as_ref(), &ctx.prefix, &ctx.cfg.device, entry).await
 }
 
 /// Writes one journal entry under `origin`'s name. Daemons skip entries of their own
@@ -83,8 +107,11 @@ pub async fn append_entry(
 pub struct PollResult {
     /// Entries by other devices not seen before.
     pub new_entries: usize,
-    /// LIST requests made.
+    /// LIST and GET requests made.
     pub requests: u32,
+    /// The paths the new entries name; `None` when one of them names none (a listing is
+    /// needed to learn what changed).
+    pub changed: Option<std::collections::BTreeSet<pail_core::RelPath>>,
 }
 
 /// Remembers which entries were seen, across polls.
@@ -112,9 +139,13 @@ impl JournalCursor {
             .last
             .map(|t| format!("{prefix}{}", stamp(t - SKEW_MARGIN)));
         let own = format!("-{}-", device_tag(&ctx.cfg.device));
-        let mut result = PollResult::default();
+        let mut result = PollResult {
+            changed: Some(Default::default()),
+            ..PollResult::default()
+        };
         let mut token = None;
         let mut newest = self.last;
+        let mut new_keys = Vec::new();
         loop {
             let page =
                 transient(|| ctx.store.list_page(&prefix, token.clone(), from.clone())).await?;
@@ -127,11 +158,40 @@ impl JournalCursor {
                 }
                 if self.seen.insert(name.clone()) && !name.contains(&own) {
                     result.new_entries += 1;
+                    new_keys.push(o.key.clone());
                 }
             }
             token = page.next_token;
             if token.is_none() {
                 break;
+            }
+        }
+        // What the new entries name: one small GET each, and only when something changed.
+        for key in new_keys {
+            let Some(changed) = result.changed.as_mut() else {
+                break;
+            };
+            result.requests += 1;
+            let named = match transient(|| ctx.store.get(&key, None, None)).await {
+                Ok(got) => got
+                    .collect()
+                    .await
+                    .ok()
+                    .and_then(|body| serde_json::from_slice::<Entry>(&body).ok())
+                    .and_then(|e| e.paths),
+                // Pruned meanwhile, or unreadable: a listing will tell.
+                Err(_) => None,
+            };
+            match named.map(|paths| {
+                paths
+                    .iter()
+                    .map(|p| pail_core::RelPath::new(p))
+                    .collect::<Result<Vec<_>, _>>()
+            }) {
+                Some(Ok(paths)) if changed.len() + paths.len() <= MAX_PATHS * 10 => {
+                    changed.extend(paths)
+                }
+                _ => result.changed = None,
             }
         }
         self.last = newest;
@@ -179,6 +239,17 @@ pub async fn prune_own(ctx: &PairCtx) -> Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_name_a_bounded_number_of_paths_and_old_bodies_name_none() {
+        let e = Entry::new("sync", Some(vec!["a.txt".into(), "d/b.txt".into()]));
+        let json = serde_json::to_vec(&e).unwrap();
+        assert_eq!(serde_json::from_slice::<Entry>(&json).unwrap(), e);
+        let many: Vec<String> = (0..=MAX_PATHS).map(|i| format!("f{i}")).collect();
+        assert_eq!(Entry::new("sync", Some(many)).paths, None);
+        // Entries written before paths were recorded hold a bare string.
+        assert!(serde_json::from_slice::<Entry>(b"\"sync\"").is_err());
+    }
 
     #[test]
     fn stamps_sort_like_time_and_parse_back() {

@@ -367,3 +367,50 @@ async fn hinted_pass_rescans_only_its_paths_and_stays_safe() {
     ));
     assert_eq!(remote_files(&mem)["b.txt"], b"b, edited twice");
 }
+
+#[tokio::test]
+async fn journal_entries_name_their_paths_and_peers_head_only_those() {
+    let mem = MemStore::ceph_like("bkt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    let b = device(Arc::new(mem.clone()), "beta", |_| {}).await;
+    a.write("x.txt", b"x");
+    a.write("y.txt", b"y");
+    a.write("z.txt", b"z");
+    a.sync_ok().await;
+    b.sync_ok().await;
+    let mut cursor = pail_sync::journal::JournalCursor::starting_now();
+    b.write("x.txt", b"x by beta");
+    std::fs::remove_file(b.folder.join("y.txt")).unwrap();
+    b.write("new.txt", b"new from beta");
+    b.sync_ok().await;
+
+    let polled = cursor.poll(&a.ctx).await.unwrap();
+    assert_eq!(polled.new_entries, 1);
+    let changed: Vec<String> = polled
+        .changed
+        .clone()
+        .expect("the entry names its paths")
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(changed, ["new.txt", "x.txt", "y.txt"]);
+
+    // alpha applies them without listing the prefix: one HEAD per named path.
+    let paths: Vec<pail_core::RelPath> = polled.changed.unwrap().into_iter().collect();
+    mem.reset_counts();
+    let opts = SyncOptions {
+        remote: pail_sync::RemoteView::FromBase,
+        local_scope: Some(paths.clone()),
+        remote_paths: Some(paths),
+        ..SyncOptions::default()
+    };
+    assert!(matches!(
+        sync_pair(&a.ctx, &opts).await.unwrap(),
+        SyncResult::Converged(_)
+    ));
+    assert_eq!(mem.count(Op::List), 0, "{:?}", mem.counts());
+    assert_eq!(a.files(), b.files());
+    assert!(!a.files().contains_key("y.txt"));
+    // Nothing polled twice.
+    assert_eq!(cursor.poll(&a.ctx).await.unwrap().new_entries, 0);
+}

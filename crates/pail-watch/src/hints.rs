@@ -63,7 +63,7 @@ fn errors_to_hint(errors: &[notify::Error]) -> Hint {
         let current = inotify_limits().map(|l| l.effective_max_watches());
         format!(
             "out of inotify watches: new directories are not watched (fs.inotify.max_user_watches \
-             is {}; raise it with `sudo sysctl fs.inotify.max_user_watches=N`)",
+             is {}; `pail doctor` prints the command that raises it for good)",
             current.map_or_else(|| "unknown".to_owned(), |c| c.to_string())
         )
     } else {

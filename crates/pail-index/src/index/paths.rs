@@ -388,6 +388,14 @@ impl Index {
         })
     }
 
+    /// Drops `path` from the remote scan (a HEAD found no object there).
+    pub fn remove_remote_scan(&self, path: &RelPath) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM remote_scan WHERE path = ?1")?
+            .execute([path.as_str()])?;
+        Ok(())
+    }
+
     /// Number of objects in the remote scan.
     pub fn remote_scan_count(&self) -> Result<u64> {
         Ok(self

@@ -14,7 +14,7 @@ use super::{
     AwsStore, apply_put_cond, head_from_parts, override_for, range_total, size, timestamp_ns,
 };
 use crate::error::{Result, StoreError, from_sdk};
-use crate::store::{ArchiveRestore, GetObject, ObjectStore};
+use crate::store::{ArchiveRestore, GetObject, ObjectStore, archive_state_from};
 use crate::types::{
     Condition, DeleteResult, Head, ListPage, ObjectMeta, PutResult, Versioning, VersionsPage,
 };
@@ -319,5 +319,21 @@ impl ObjectStore for AwsStore {
             Some(r) if r.contains("ongoing-request=\"false\"") => ArchiveRestore::Done,
             _ => ArchiveRestore::Started,
         })
+    }
+
+    async fn archive_state(&self, key: &str, version_id: Option<&str>) -> Result<ArchiveRestore> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, self.ctx("head", key)))?;
+        Ok(archive_state_from(
+            out.storage_class().map(|c| c.as_str()),
+            out.restore(),
+        ))
     }
 }

@@ -124,3 +124,32 @@ async fn connect_with_explicit_keys_needs_no_network() {
     assert!(matches!(e, StoreError::Unreachable { .. }), "{e:?}");
     assert!(e.is_transient());
 }
+
+#[test]
+fn archive_state_is_read_from_the_restore_header() {
+    use crate::store::{ArchiveRestore, archive_state_from};
+    let cases = [
+        (Some("GLACIER"), None, ArchiveRestore::NotRequested),
+        (Some("DEEP_ARCHIVE"), None, ArchiveRestore::NotRequested),
+        (
+            Some("GLACIER"),
+            Some("ongoing-request=\"true\""),
+            ArchiveRestore::InProgress,
+        ),
+        (
+            Some("GLACIER"),
+            Some("ongoing-request=\"false\", expiry-date=\"Fri, 21 Dec 2012 00:00:00 GMT\""),
+            ArchiveRestore::Done,
+        ),
+        (Some("STANDARD"), None, ArchiveRestore::NotArchived),
+        (Some("GLACIER_IR"), None, ArchiveRestore::NotArchived),
+        (None, None, ArchiveRestore::NotArchived),
+    ];
+    for (class, header, want) in cases {
+        assert_eq!(
+            archive_state_from(class, header),
+            want,
+            "{class:?} {header:?}"
+        );
+    }
+}

@@ -353,4 +353,20 @@ impl ObjectStore for MemStore {
             },
         )
     }
+
+    /// Restores complete at once here, so an archived object never has one running.
+    async fn archive_state(&self, key: &str, version_id: Option<&str>) -> Result<ArchiveRestore> {
+        let g = self.begin(Op::Head);
+        let list = g
+            .objects
+            .get(key)
+            .ok_or_else(|| StoreError::NotFound { key: key.into() })?;
+        let e = match version_id {
+            None => list.last(),
+            Some(id) => list.iter().find(|e| e.version_id == id),
+        }
+        .ok_or_else(|| StoreError::NotFound { key: key.into() })?;
+        let class = e.body.as_ref().and_then(|s| s.storage_class.as_deref());
+        Ok(crate::store::archive_state_from(class, None))
+    }
 }

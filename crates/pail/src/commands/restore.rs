@@ -111,9 +111,13 @@ pub(super) async fn sync_after(pair: &PairConfig, confirm: bool) -> Result<u8> {
     // The bucket changed outside a sync: tell every daemon, this device's included.
     let bucket = pail_sync::versions::Bucket::connect(pair, None).await?;
     let origin = format!("restore.{}", pair.device);
-    if let Err(e) =
-        pail_sync::journal::append_entry(bucket.store.as_ref(), &bucket.prefix, &origin, &"restore")
-            .await
+    if let Err(e) = pail_sync::journal::append_entry(
+        bucket.store.as_ref(),
+        &bucket.prefix,
+        &origin,
+        &pail_sync::journal::Entry::new("restore", None),
+    )
+    .await
     {
         eprintln!(
             "pail: could not note the change in the bucket's journal ({e:#}); running daemons see it at their next full reconcile"
@@ -232,7 +236,8 @@ pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
         let (v, state) = request_from_archive(&bucket, rel, pick.as_ref(), a.days).await?;
         let id = v.id();
         match state {
-            ArchiveRestore::Started => println!(
+            // (`NotRequested` is never the answer to a request; shown like a fresh one.)
+            ArchiveRestore::Started | ArchiveRestore::NotRequested => println!(
                 "{rel}: restore of version {id} from the archive requested; it takes minutes to hours (Deep Archive: up to 48 h). Run this again to see where it stands"
             ),
             ArchiveRestore::InProgress => {
@@ -243,10 +248,13 @@ pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
                 a.days
             ),
             ArchiveRestore::NotArchived => {
-                println!("{rel}: version {id} is not archived; it can be read as it is")
+                println!("{rel}: version {id} is not archived; it can be read as it is");
+                return Ok(0);
             }
         }
-        return Ok(0);
+        // A sync (or the daemon, told through the journal) downloads what is readable now
+        // and records where the rest stands, which `pail status` then shows.
+        return sync_after(&t.pair, false).await;
     }
     if let Some(dest) = &a.to {
         let rel = t.rel.as_ref().context("--to takes a file, not a folder")?;
