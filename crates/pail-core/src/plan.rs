@@ -135,6 +135,8 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Set when the plan needs confirmation; the executor then changes nothing.
     pub safety_stop: Option<SafetyStop>,
+    /// Actions beyond the planner's cap, left for a later pass (see [`Planner::with_cap`]).
+    pub left: u64,
 }
 
 // ==== Per-path decision ====
@@ -369,11 +371,36 @@ pub struct Planner {
     actions: Vec<Action>,
     /// Number of paths that have a base (the synced file count for the delete share).
     synced: u64,
+    /// The synced file count when only some paths are pushed (a scoped pass).
+    synced_total: Option<u64>,
+    /// At most this many actions are kept; see [`Planner::with_cap`].
+    cap: Option<usize>,
+    /// Actions past the cap: counted, not kept.
+    left: u64,
+    /// Of those, local and remote deletes (for the safety stop, which sees every delete).
+    left_deletes: (u64, u64),
 }
 
 impl Planner {
     pub fn new() -> Planner {
         Planner::default()
+    }
+
+    /// A planner that keeps at most `cap` actions, so that memory stays bounded on a first
+    /// sync of a million files: the rest is counted ([`Plan::left`]) and planned again by a
+    /// later pass. Deletes past the cap still count toward the safety stop (as unmatched:
+    /// a rename split by the cap is weighed as a delete, which can only stop more often).
+    pub fn with_cap(cap: usize) -> Planner {
+        Planner {
+            cap: Some(cap),
+            ..Planner::default()
+        }
+    }
+
+    /// Only some paths will be pushed (a pass scoped to what changed): the delete share of
+    /// the safety stop is taken over `total` synced files, not over the pushed ones.
+    pub fn assume_synced(&mut self, total: u64) {
+        self.synced_total = Some(total);
     }
 
     /// Feeds one path's state.
@@ -382,7 +409,19 @@ impl Planner {
             self.synced += 1;
         }
         if let Some(a) = plan_path(state) {
-            self.actions.push(a);
+            if self.cap.is_none_or(|c| self.actions.len() < c) {
+                self.actions.push(a);
+            } else {
+                self.left += 1;
+                match a {
+                    Action::DeleteLocal {
+                        expect: LocalExpect::Is { .. },
+                        ..
+                    } => self.left_deletes.0 += 1,
+                    Action::DeleteRemote { .. } => self.left_deletes.1 += 1,
+                    _ => {}
+                }
+            }
         }
     }
 
@@ -407,13 +446,19 @@ impl Planner {
         let Planner {
             mut actions,
             synced,
+            synced_total,
+            cap: _,
+            left,
+            left_deletes,
         } = self;
+        let synced = synced_total.map_or(synced, |t| t.max(synced));
         detect_copies(&mut actions, locator);
-        let safety_stop = safety_stop(&actions, synced, safety);
+        let safety_stop = safety_stop(&actions, left_deletes, synced, safety);
         actions.sort_by(|a, b| (phase(a), a.path()).cmp(&(phase(b), b.path())));
         Plan {
             actions,
             safety_stop,
+            left,
         }
     }
 }
@@ -490,7 +535,12 @@ fn detect_copies(actions: &mut [Action], locator: &mut dyn ContentLocator) {
     }
 }
 
-fn safety_stop(actions: &[Action], synced: u64, cfg: &SafetyConfig) -> Option<SafetyStop> {
+fn safety_stop(
+    actions: &[Action],
+    (left_local, left_remote): (u64, u64),
+    synced: u64,
+    cfg: &SafetyConfig,
+) -> Option<SafetyStop> {
     // Per hash: (deletes, re-creations); a rename is one delete matched by one re-creation.
     let mut remote: HashMap<ContentHash, (u64, u64)> = HashMap::new();
     let mut local: HashMap<ContentHash, (u64, u64)> = HashMap::new();
@@ -519,7 +569,10 @@ fn safety_stop(actions: &[Action], synced: u64, cfg: &SafetyConfig) -> Option<Sa
     let unmatched = |m: &HashMap<ContentHash, (u64, u64)>| {
         m.values().map(|(d, c)| d.saturating_sub(*c)).sum::<u64>()
     };
-    let (local_deletes, remote_deletes) = (unmatched(&local), unmatched(&remote));
+    let (local_deletes, remote_deletes) = (
+        unmatched(&local) + left_local,
+        unmatched(&remote) + left_remote,
+    );
     let deletes = local_deletes + remote_deletes;
     let over_share =
         u128::from(deletes) * 100 > u128::from(cfg.max_delete_percent) * u128::from(synced);

@@ -14,7 +14,9 @@ pub mod stat;
 pub use error::{IndexError, ScanError};
 pub use hash::{Hasher, hash_bytes, hash_file};
 pub use ignore_rules::IgnoreRules;
-pub use index::{ConflictRecord, ErrorRecord, Index, MultipartUpload, PassSummary, SyncState};
+pub use index::{
+    ConflictRecord, ErrorRecord, Index, MultipartUpload, PassSummary, SyncState, scope_ranges,
+};
 pub use scan::{
     LOCAL_SCAN_CURRENT, ScanOptions, ScanReport, ScopedScan, scan_local, scan_local_paths,
 };

@@ -63,6 +63,9 @@ pub struct ScanReport {
     pub bytes_hashed: u64,
     /// (path, reason) of entries not synced, sorted by path. Also stored in the index.
     pub skipped: Vec<(String, String)>,
+    /// pail's own temporary files found on the way (`.NAME.pail-tmp-RANDOM`): left behind
+    /// by a crash; not synced, the caller removes them.
+    pub leftovers: Vec<PathBuf>,
 }
 
 /// Scans `root` into `index` (table `local_scan`, replaced as a whole) with `rules`.
@@ -106,11 +109,15 @@ pub fn scan_local(
         ix.finish_local_scan(generation)
     })?;
     report.skipped.extend(pruned.skipped);
+    report.leftovers = pruned.leftovers;
     report.skipped.sort();
     index.set_skipped(&report.skipped)?;
     index.meta_set(LOCAL_SCAN_CURRENT, "1")?;
     Ok(report)
 }
+
+/// The marker in the names of pail's temporary download files.
+pub const TEMP_MARKER: &str = ".pail-tmp-";
 
 /// Index meta key: "1" while `local_scan` describes the folder as it is, but for changes the
 /// watcher reports (see [`scan_local_paths`]). Whoever changes the folder itself (downloads,
@@ -213,6 +220,7 @@ struct Pruned {
     skipped: Vec<(String, String)>,
     /// Directories whose content was not seen (other filesystem): keep what is known of them.
     keep_subtrees: Vec<String>,
+    leftovers: Vec<PathBuf>,
 }
 
 /// The walk filter: drops ignored entries silently, and reports unsyncable names and
@@ -226,6 +234,16 @@ fn keep_entry(
 ) -> bool {
     if e.depth() == 0 {
         return true;
+    }
+    if e.file_type().is_some_and(|t| t.is_file())
+        && e.file_name().to_string_lossy().contains(TEMP_MARKER)
+    {
+        pruned
+            .lock()
+            .expect("scan filter panicked")
+            .leftovers
+            .push(e.path().to_owned());
+        return false;
     }
     let is_dir = e.file_type().is_some_and(|t| t.is_dir());
     let skip = |path: String, reason: String| {

@@ -201,3 +201,47 @@ fn paths_under_a_symlink_or_a_file_are_not_reached() {
     done(scoped(root, &ix, &["escape/secret.txt", "a.txt/child"]));
     assert_eq!(names(&ix), ["a.txt"]);
 }
+
+#[test]
+fn scope_ranges_cover_subtrees_and_merge() {
+    let scope: Vec<RelPath> = ["b/c", "a", "a/x", "b"]
+        .iter()
+        .map(|s| RelPath::new(s).unwrap())
+        .collect();
+    assert_eq!(
+        pail_index::scope_ranges(&scope),
+        [
+            ("a".to_owned(), "a0".to_owned()),
+            ("b".to_owned(), "b0".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn the_join_over_ranges_sees_only_their_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for p in [
+        "a.txt",
+        "docs/x.txt",
+        "docs/y/z.txt",
+        "docs2/w.txt",
+        "e.txt",
+    ] {
+        write(root, p, p.as_bytes());
+    }
+    let ix = Index::open_in_memory().unwrap();
+    full(root, &ix);
+    let ranges = pail_index::scope_ranges(&[RelPath::new("docs").unwrap()]);
+    let mut seen = Vec::new();
+    ix.for_each_state_in(
+        &ranges,
+        |_| false,
+        |s| {
+            seen.push(s.path.to_string());
+            Ok::<_, IndexError>(())
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, ["docs/x.txt", "docs/y/z.txt"]);
+}

@@ -32,6 +32,8 @@ pub struct SyncOptions {
     /// With [`RemoteView::FromBase`]: paths another device says it changed (its journal
     /// entries). The first pass HEADs each of them instead of listing the prefix.
     pub remote_paths: Option<Vec<pail_core::RelPath>>,
+    /// Actions per pass (default [`MAX_ACTIONS_PER_PASS`]); more are left to later passes.
+    pub max_actions_per_pass: Option<usize>,
 }
 
 /// How a pass learns the remote side.
@@ -94,6 +96,10 @@ pub enum SyncResult {
 
 /// Passes before giving up on paths that keep changing under us.
 const MAX_PASSES: u32 = 5;
+
+/// Actions one pass plans and executes at most, so that memory stays bounded (about 60 MB of
+/// actions) on a first sync of a million files; the following passes take the rest.
+pub const MAX_ACTIONS_PER_PASS: usize = 100_000;
 
 fn stop_text(s: &SafetyStop) -> String {
     match s {
@@ -165,6 +171,12 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
     let mut view = opts.remote;
     let mut scope = opts.local_scope.clone();
     let mut remote_paths = opts.remote_paths.clone();
+    // The paths another device changed are part of what this pass must look at locally.
+    if let (Some(s), Some(r)) = (scope.as_mut(), remote_paths.as_ref()) {
+        s.extend(r.iter().cloned());
+    }
+    // Passes that only took a batch of a capped plan (they do not count toward MAX_PASSES).
+    let mut batches = 0;
     loop {
         totals.passes += 1;
         let pass = PassInputs {
@@ -188,6 +200,8 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             .iter()
             .filter(|a| !matches!(a, Action::Record { .. } | Action::Forget { .. }))
             .count();
+        let records = plan.actions.len() - work;
+        let capped = plan.left > 0;
         {
             let db = ctx.db();
             let ups = plan
@@ -245,6 +259,11 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             db.meta_set(meta::PENDING_UPLOADS, "0")?;
             db.meta_set(meta::PENDING_DOWNLOADS, "0")?;
         }
+        // A capped plan that got anywhere: the next pass plans the next batch.
+        if capped && (records > 0 || work > errors.len() + skipped.len()) {
+            batches += 1;
+            continue;
+        }
         // A pass with work is followed by another that must find nothing left: that pass is
         // the proof of convergence (and uploads the conflict copies this one made). Paths
         // that fail for good end the loop once nothing else is left.
@@ -255,7 +274,7 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
                 SyncResult::Errors(totals, errors)
             });
         }
-        if totals.passes >= MAX_PASSES {
+        if totals.passes - batches >= MAX_PASSES {
             let mut errors = errors;
             for (p, why) in deferred {
                 errors.push((
@@ -411,7 +430,7 @@ async fn prepare_pass(
 
     // Local scan: blocking file I/O and hashing, off the async threads. Scoped to the
     // watcher's hints when possible, else the whole folder with freshly loaded rules.
-    let (scan, rules) = {
+    let (scan, rules, ranges) = {
         let ctx = ctx.clone();
         let scope: Option<Vec<pail_core::RelPath>> = scope.map(<[_]>::to_vec);
         tokio::task::spawn_blocking(move || -> Result<_> {
@@ -420,7 +439,7 @@ async fn prepare_pass(
                 match scan_local_paths(ctx.root(), &db, &rules, &ScanOptions::default(), &scope)? {
                     ScopedScan::Done(report) => {
                         tracing::debug!(paths = scope.len(), hashed = report.hashed, "scoped scan");
-                        return Ok((report, rules));
+                        return Ok((report, rules, Some(pail_index::scope_ranges(&scope))));
                     }
                     ScopedScan::NeedsFull(why) => {
                         tracing::debug!(%why, "scoped scan refused: scanning the whole folder");
@@ -430,10 +449,12 @@ async fn prepare_pass(
             let rules = ctx.load_rules()?;
             let db = ctx.db();
             let report = scan_local(ctx.root(), &db, &rules, &ScanOptions::default())?;
-            Ok((report, rules))
+            Ok((report, rules, None))
         })
         .await??
     };
+
+    crate::localfs::remove_leftovers(&scan.leftovers);
 
     // The remote side: a listing streamed into the index, or the base (local-only passes).
     let mut skipped = scan.skipped.clone();
@@ -445,14 +466,16 @@ async fn prepare_pass(
             (l.listed, l.collided)
         }
         RemoteView::FromBase => {
-            ctx.db().remote_scan_from_base()?;
+            // The bucket as last synced: only the scope's part of it when the pass plans
+            // over the scope alone (below).
+            match &ranges {
+                Some(r) => ctx.db().remote_scan_from_base_in(r)?,
+                None => ctx.db().remote_scan_from_base()?,
+            }
             if let Some(paths) = remote_paths {
                 head_changed_paths(ctx, &rules, paths).await?;
             }
-            (
-                ctx.db().remote_scan_count()?,
-                std::collections::HashSet::new(),
-            )
+            (ctx.db().base_count()?, std::collections::HashSet::new())
         }
     };
     totals.skipped = skipped.len() as u64;
@@ -506,22 +529,31 @@ async fn prepare_pass(
         }
     }
 
-    // Paths that became ignored: forget their base, touch nothing (tenet 10).
-    {
+    // Paths that became ignored: forget their base, touch nothing (tenet 10). (A scoped
+    // scan runs only with the rules of the last full one: nothing became ignored since.)
+    if ranges.is_none() {
         let db = ctx.db();
         for path in db.bases_now_ignored(|p: &pail_core::RelPath| rules.is_ignored(p, false))? {
             db.remove_base(&path)?;
         }
     }
 
-    let mut planner = Planner::new();
-    ctx.db().for_each_state(
-        |p: &pail_core::RelPath| rules.is_ignored(p, false) || collided_set.contains(p),
-        |state| -> Result<(), pail_index::IndexError> {
-            planner.push(&state);
-            Ok(())
-        },
-    )?;
+    let mut planner = Planner::with_cap(opts.max_actions_per_pass.unwrap_or(MAX_ACTIONS_PER_PASS));
+    let ignore = |p: &pail_core::RelPath| rules.is_ignored(p, false) || collided_set.contains(p);
+    let push = |state| -> Result<(), pail_index::IndexError> {
+        planner.push(&state);
+        Ok(())
+    };
+    match (&ranges, view) {
+        // Local changes within the scope, the bucket as last synced: nothing outside the
+        // scope can need an action, so the plan covers the scope alone.
+        (Some(r), RemoteView::FromBase) => {
+            let synced = ctx.db().base_count()?;
+            ctx.db().for_each_state_in(r, ignore, push)?;
+            planner.assume_synced(synced);
+        }
+        _ => ctx.db().for_each_state(ignore, push)?,
+    }
     // Content already in the bucket under another name becomes a server-side copy.
     let db = ctx.db();
     let mut locate = |hash: &pail_core::ContentHash| {

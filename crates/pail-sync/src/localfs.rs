@@ -11,9 +11,34 @@ use pail_core::plan::LocalExpect;
 use pail_core::{ContentHash, LocalStat};
 use pail_index::stat_path;
 
-/// Marker in the names of pail's temporary files. The default ignore rules skip them, and a
-/// scan removes leftovers older than a day (a crash can leave one behind).
-pub const TEMP_MARKER: &str = ".pail-tmp-";
+/// Marker in the names of pail's temporary files. The ignore rules always skip them, and a
+/// pass removes leftovers (a crash can leave one behind) once they are a minute old.
+pub use pail_index::scan::TEMP_MARKER;
+
+/// How old a temp file must be before a pass takes it for a crash's leftover: younger, it
+/// may belong to a `pail restore --to` writing into the folder right now.
+pub const LEFTOVER_AGE: Duration = Duration::from_secs(60);
+
+/// Removes the leftover temp files a scan found (see [`LEFTOVER_AGE`]). Only the process
+/// holding the pair's lock calls this, so no download of its own is in flight.
+pub fn remove_leftovers(paths: &[PathBuf]) {
+    let now = SystemTime::now();
+    for p in paths {
+        let old = fs::symlink_metadata(p)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= LEFTOVER_AGE);
+        if old {
+            match fs::remove_file(p) {
+                Ok(()) => {
+                    tracing::info!(path = %p.display(), "removed a temp file left by an interrupted download")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %p.display(), error = %e, "cannot remove a leftover temp file")
+                }
+            }
+        }
+    }
+}
 
 /// A temp file next to `target`, so that the final rename stays on one filesystem.
 pub fn temp_path_for(target: &Path) -> PathBuf {

@@ -414,3 +414,103 @@ async fn journal_entries_name_their_paths_and_peers_head_only_those() {
     // Nothing polled twice.
     assert_eq!(cursor.poll(&a.ctx).await.unwrap().new_entries, 0);
 }
+
+#[tokio::test]
+async fn a_scoped_pass_weighs_its_deletes_against_every_synced_file() {
+    let mem = MemStore::ceph_like("bkt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    for i in 0..100 {
+        a.write(&format!("f{i:03}.txt"), format!("{i}").as_bytes());
+    }
+    a.sync_ok().await;
+    // 15 of 100 deleted: below the 50 % share, so no safety stop, although the pass plans
+    // over those 15 paths only.
+    let gone: Vec<pail_core::RelPath> = (0..15)
+        .map(|i| {
+            let p = format!("f{i:03}.txt");
+            std::fs::remove_file(a.folder.join(&p)).unwrap();
+            pail_core::RelPath::new(&p).unwrap()
+        })
+        .collect();
+    let opts = SyncOptions {
+        remote: pail_sync::RemoteView::FromBase,
+        local_scope: Some(gone),
+        ..SyncOptions::default()
+    };
+    match sync_pair(&a.ctx, &opts).await.unwrap() {
+        SyncResult::Converged(t) => assert_eq!(t.remote_deletes, 15, "{t:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(remote_files(&mem).len(), 85);
+    // 60 of the remaining 85 at once is over the share: the stop still holds.
+    let many: Vec<pail_core::RelPath> = (15..75)
+        .map(|i| {
+            let p = format!("f{i:03}.txt");
+            std::fs::remove_file(a.folder.join(&p)).unwrap();
+            pail_core::RelPath::new(&p).unwrap()
+        })
+        .collect();
+    let opts = SyncOptions {
+        local_scope: Some(many),
+        ..opts
+    };
+    assert!(matches!(
+        sync_pair(&a.ctx, &opts).await.unwrap(),
+        SyncResult::SafetyStop(_)
+    ));
+    assert_eq!(remote_files(&mem).len(), 85, "nothing deleted");
+}
+
+#[tokio::test]
+async fn a_big_plan_runs_in_batches_and_converges() {
+    let mem = MemStore::ceph_like("bkt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    for i in 0..25 {
+        a.write(&format!("f{i:02}.txt"), format!("{i}").as_bytes());
+    }
+    let opts = SyncOptions {
+        max_actions_per_pass: Some(10),
+        ..SyncOptions::default()
+    };
+    match sync_pair(&a.ctx, &opts).await.unwrap() {
+        SyncResult::Converged(t) => {
+            assert_eq!(t.uploads, 25, "{t:?}");
+            assert!(t.passes >= 4, "three batches and a proof: {t:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(remote_files(&mem).len(), 25);
+    // The other way round: a second device downloads them in batches too.
+    let b = device(Arc::new(mem.clone()), "beta", |_| {}).await;
+    assert!(matches!(
+        sync_pair(&b.ctx, &opts).await.unwrap(),
+        SyncResult::Converged(_)
+    ));
+    assert_eq!(b.files(), a.files());
+}
+
+#[tokio::test]
+async fn leftover_temp_files_are_removed_once_a_minute_old_and_never_synced() {
+    let mem = MemStore::ceph_like("bkt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    a.write("real.txt", b"real");
+    a.write(".old.txt.pail-tmp-00000000000000aa", b"half a download");
+    a.write(
+        ".new.txt.pail-tmp-00000000000000bb",
+        b"still being written?",
+    );
+    let old = a.folder.join(".old.txt.pail-tmp-00000000000000aa");
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(120))
+        .unwrap();
+    a.sync_ok().await;
+    assert!(!old.exists(), "the old leftover is removed");
+    assert!(
+        a.folder.join(".new.txt.pail-tmp-00000000000000bb").exists(),
+        "a young one may be in use"
+    );
+    assert_eq!(remote_files(&mem).keys().collect::<Vec<_>>(), ["real.txt"]);
+}

@@ -659,3 +659,41 @@ fn a_zero_percent_share_stops_any_pass_over_min_deletes() {
     };
     assert!(plan(&pass(10, 10, 0, 0), &cfg).safety_stop.is_none());
 }
+
+#[test]
+fn a_capped_planner_keeps_a_batch_and_still_weighs_every_delete() {
+    // 30 synced files, 20 deleted remotely (local deletes here): over the share. With a cap
+    // of 5 only five actions are kept, but the stop still sees all 20 deletes.
+    let states = pass(30, 20, 0, 0);
+    let mut planner = Planner::with_cap(5);
+    for s in &states {
+        planner.push(s);
+    }
+    let pl = planner.finish(&CFG);
+    assert_eq!(pl.actions.len(), 5);
+    assert_eq!(pl.left, 15);
+    assert!(
+        matches!(
+            pl.safety_stop,
+            Some(SafetyStop::MassDelete {
+                remote_deletes: 20,
+                ..
+            }) | Some(SafetyStop::MassDelete {
+                local_deletes: 20,
+                ..
+            })
+        ),
+        "{:?}",
+        pl.safety_stop
+    );
+    // Under the share, a capped plan is just a batch.
+    let states = pass(30, 3, 0, 0);
+    let mut planner = Planner::with_cap(2);
+    for s in &states {
+        planner.push(s);
+    }
+    let pl = planner.finish(&CFG);
+    assert_eq!((pl.actions.len(), pl.left, pl.safety_stop), (2, 1, None));
+    // Uncapped: nothing left.
+    assert_eq!(plan(&states, &CFG).left, 0);
+}

@@ -21,16 +21,43 @@ impl Index {
         ignore: impl Fn(&RelPath) -> bool,
         mut f: impl FnMut(PathState) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
+        self.merge_join(None, &ignore, &mut f)
+    }
+
+    /// Like [`Index::for_each_state`], for the paths within `ranges` only (see
+    /// [`scope_ranges`]): what a pass scoped to a few paths plans over.
+    pub fn for_each_state_in<E: From<IndexError>>(
+        &self,
+        ranges: &[(String, String)],
+        ignore: impl Fn(&RelPath) -> bool,
+        mut f: impl FnMut(PathState) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        for (lo, hi) in ranges {
+            self.merge_join(Some((lo, hi)), &ignore, &mut f)?;
+        }
+        Ok(())
+    }
+
+    fn merge_join<E: From<IndexError>>(
+        &self,
+        range: Option<(&str, &str)>,
+        ignore: &impl Fn(&RelPath) -> bool,
+        f: &mut impl FnMut(PathState) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         // A merge join in Rust of three scans in primary-key order. In SQL, a UNION of the
         // paths joined back to the tables needs a temporary B-tree for the ORDER BY, i.e.
         // SQLite would sort every path before returning the first row.
-        let [base_sql, local_sql, remote_sql] = STATE_SCANS;
-        let mut bst = self.conn.prepare(base_sql).map_err(IndexError::from)?;
-        let mut lst = self.conn.prepare(local_sql).map_err(IndexError::from)?;
-        let mut rst = self.conn.prepare(remote_sql).map_err(IndexError::from)?;
-        let mut brows = bst.query([]).map_err(IndexError::from)?;
-        let mut lrows = lst.query([]).map_err(IndexError::from)?;
-        let mut rrows = rst.query([]).map_err(IndexError::from)?;
+        let sql = |s: &str| match range {
+            None => s.to_owned(),
+            Some(_) => s.replace(" ORDER BY", " WHERE path >= ?1 AND path < ?2 ORDER BY"),
+        };
+        let [base_sql, local_sql, remote_sql] = STATE_SCANS.map(sql);
+        let mut bst = self.conn.prepare(&base_sql).map_err(IndexError::from)?;
+        let mut lst = self.conn.prepare(&local_sql).map_err(IndexError::from)?;
+        let mut rst = self.conn.prepare(&remote_sql).map_err(IndexError::from)?;
+        let mut brows = ranged_query(&mut bst, range)?;
+        let mut lrows = ranged_query(&mut lst, range)?;
+        let mut rrows = ranged_query(&mut rst, range)?;
         let mut b = next_base(&mut brows)?;
         let mut l = next_local(&mut lrows)?;
         let mut r = next_remote(&mut rrows)?;
@@ -106,6 +133,40 @@ impl Index {
         }
         Ok(out)
     }
+}
+
+fn ranged_query<'a>(
+    st: &'a mut rusqlite::Statement<'_>,
+    range: Option<(&str, &str)>,
+) -> std::result::Result<rusqlite::Rows<'a>, IndexError> {
+    if let Some((lo, hi)) = range {
+        st.raw_bind_parameter(1, lo)?;
+        st.raw_bind_parameter(2, hi)?;
+    }
+    Ok(st.raw_query())
+}
+
+/// The key ranges `[p, p + "0")` of the paths in `scope`, sorted and merged where they
+/// overlap: each holds the path, everything under it (`p/...`, `/` < `0`), and the few
+/// siblings that sort between (`p b`, `p.txt`), which a scoped pass plans like the rest.
+pub fn scope_ranges(scope: &[RelPath]) -> Vec<(String, String)> {
+    let mut ranges: Vec<(String, String)> = scope
+        .iter()
+        .map(|p| (p.as_str().to_owned(), format!("{}0", p.as_str())))
+        .collect();
+    ranges.sort();
+    let mut out: Vec<(String, String)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo < last.1 => {
+                if hi > last.1 {
+                    last.1 = hi;
+                }
+            }
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
 }
 
 /// The three ordered scans merged by `for_each_state`.

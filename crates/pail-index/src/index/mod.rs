@@ -6,6 +6,7 @@
 //! be used inside a caller's transaction.
 
 mod join;
+pub use join::scope_ranges;
 mod migrations;
 mod paths;
 mod records;

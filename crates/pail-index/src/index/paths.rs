@@ -303,19 +303,37 @@ impl Index {
     }
 
     /// Drops rows of files this scan did not see.
-    /// Moves the whole previous scan into `generation` but for `scope` (files, or directories
-    /// with everything under them), which stays behind: rescanned, or gone at
-    /// [`Index::finish_local_scan`].
-    pub(crate) fn carry_forward_all_but(&self, scope: &[&str], generation: i64) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE local_scan SET generation = ?1")?
-            .execute([generation])?;
+    /// The generation of the last scan (a scoped scan adds to it).
+    pub(crate) fn current_scan_gen(&self) -> Result<i64> {
+        Ok(self
+            .meta_get("local_scan_gen")?
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0))
+    }
+
+    /// Marks the rows of `scope` (files, or directories with everything under them) as
+    /// "not seen yet": rescanned rows replace them, [`Index::drop_set_aside_local`] removes
+    /// the rest. Touches only those rows (the primary key's ranges).
+    pub(crate) fn set_aside_local(&self, scope: &[&str]) -> Result<()> {
         for p in scope {
             // '0' is the byte after '/': [p/, p0) is everything under p.
             self.conn
                 .prepare_cached(
                     "UPDATE local_scan SET generation = -1
                      WHERE path = ?1 OR (path >= ?2 AND path < ?3)",
+                )?
+                .execute(params![p, format!("{p}/"), format!("{p}0")])?;
+        }
+        Ok(())
+    }
+
+    /// Removes the rows of `scope` that a scoped scan set aside and did not see again.
+    pub(crate) fn drop_set_aside_local(&self, scope: &[&str]) -> Result<()> {
+        for p in scope {
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM local_scan WHERE generation = -1
+                     AND (path = ?1 OR (path >= ?2 AND path < ?3))",
                 )?
                 .execute(params![p, format!("{p}/"), format!("{p}0")])?;
         }
@@ -394,6 +412,24 @@ impl Index {
             .prepare_cached("DELETE FROM remote_scan WHERE path = ?1")?
             .execute([path.as_str()])?;
         Ok(())
+    }
+
+    /// [`Index::remote_scan_from_base`] for the paths within `ranges` only (a pass scoped
+    /// to a few paths plans over those alone; see `scope_ranges`).
+    pub fn remote_scan_from_base_in(&self, ranges: &[(String, String)]) -> Result<()> {
+        self.transaction(|ix| {
+            ix.conn.execute("DELETE FROM remote_scan", [])?;
+            let mut st = ix.conn.prepare_cached(
+                "INSERT OR IGNORE INTO remote_scan
+                   (path, etag, version_id, size, last_modified_ns, hash)
+                 SELECT path, r_etag, r_version_id, r_size, 0, hash FROM base
+                 WHERE path >= ?1 AND path < ?2",
+            )?;
+            for (lo, hi) in ranges {
+                st.execute(params![lo, hi])?;
+            }
+            Ok(())
+        })
     }
 
     /// Number of objects in the remote scan.

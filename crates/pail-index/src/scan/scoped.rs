@@ -76,9 +76,12 @@ pub fn scan_local_paths(
         }
     }
 
-    let generation = index.next_scan_gen()?;
+    // Rows outside the scope stay as they are; a crash from here on leaves the flag down,
+    // so the next scan is a full one.
+    index.meta_set(LOCAL_SCAN_CURRENT, "0")?;
+    let generation = index.current_scan_gen()?;
     let strs: Vec<&str> = scope.iter().map(RelPath::as_str).collect();
-    index.transaction(|ix| ix.carry_forward_all_but(&strs, generation))?;
+    index.transaction(|ix| ix.set_aside_local(&strs))?;
     let pruned = Arc::new(Mutex::new(Pruned::default()));
     let mut scan = Scan {
         index,
@@ -113,7 +116,7 @@ pub fn scan_local_paths(
         for dir in &pruned.keep_subtrees {
             ix.carry_forward_local(dir, true, generation)?;
         }
-        ix.finish_local_scan(generation)
+        ix.drop_set_aside_local(&strs)
     })?;
     // Skipped entries: the old ones outside the scope, the new ones inside.
     let mut skipped = index.list_skipped()?;
@@ -129,6 +132,7 @@ pub fn scan_local_paths(
         hashed: scan.report.hashed,
         bytes_hashed: scan.report.bytes_hashed,
         skipped,
+        leftovers: pruned.leftovers,
     }))
 }
 
