@@ -77,7 +77,13 @@ for i in range(n):
 PY
 dev a
 "$PAIL" init "$WORK/a/folder" "s3://$BUCKET/$PREFIX" --endpoint "$EP" --region "$REGION" --device alpha >/dev/null
-t0=$(now); "$PAIL" sync >/dev/null; echo "initial sync of $FILES files: $(echo "$(now) - $t0" | bc) s" >&2
+# Peak RSS of a child, from getrusage (kB on Linux).
+peak_rss() { python3 -c 'import resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(rc)' "$@"; }
+t0=$(now); SYNC_PEAK=$(peak_rss "$PAIL" sync)
+echo "initial sync of $FILES files: $(echo "$(now) - $t0" | bc) s, peak RSS $((SYNC_PEAK / 1024)) MB" >&2
 PAIL_LOG=pail::requests=debug "$PAIL" sync 2>"$WORK/full.log" >/dev/null
 FULL_LISTS=$(grep -c ListObjectsV2 "$WORK/full.log" || true)
 if [ "$PEER" = 1 ]; then
@@ -126,6 +132,7 @@ cpu1=$(awk '{print $14 + $15}' "/proc/$DAEMON/stat")
 after_req=$(grep -c 's3 request' "$WORK/daemon.log" || true)
 ticks=$(getconf CLK_TCK)
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON/status")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$DAEMON/status")
 idle_req=$((after_req - before_req))
 per_hour=$(echo "$idle_req * 3600 / $IDLE" | bc)
 per_hour_default=$(echo "3600 / 60 + $FULL_LISTS / 6" | bc)
@@ -136,5 +143,6 @@ printf '| change-to-bucket latency, median of 5 | %.2f s | < 1 s |\n' "$(median 
 printf '| S3 requests in %s s idle | %s (%s/h at this poll) | |\n' "$IDLE" "$idle_req" "$per_hour"
 printf '| requests per idle hour at the default 60 s poll | %s (60 journal LISTs + %s LISTs per 6-hourly full reconcile / 6) | <= 120 |\n' "$per_hour_default" "$FULL_LISTS"
 printf '| idle CPU | %s s per %s s | ~0 |\n' "$(echo "($cpu1 - $cpu0) / $ticks" | bc -l | xargs printf '%.2f')" "$IDLE"
-printf '| daemon RSS | %s MB | < 100 MB at 1,000,000 files |\n' "$((rss / 1024))"
+printf '| daemon RSS when idle (peak since start, incl. its full rescan) | %s MB (%s MB) | < 100 MB at 1,000,000 files |\n' "$((rss / 1024))" "$((hwm / 1024))"
+printf '| peak RSS of the initial one-shot sync | %s MB | |\n' "$((SYNC_PEAK / 1024))"
 "$VENV/bin/aws" --endpoint-url "$EP" s3 rm --recursive --quiet "s3://$BUCKET/$PREFIX" >/dev/null 2>&1 || true

@@ -276,6 +276,42 @@ fn denied_bucket(server: Server) {
 }
 on_servers!(denied_bucket: ceph, garage);
 
+/// The test bucket belongs to the first Ceph account; a second account (made by
+/// tests/servers/ceph.sh) tries to set it up as its own.
+fn bucket_of_someone_else(server: Server) {
+    let mut s = server.clone();
+    s.access_key = std::env::var("PAIL_TEST_CEPH_OTHER_ACCESS_KEY").expect(
+        "PAIL_TEST_CEPH_OTHER_ACCESS_KEY: restart the test servers (tests/servers/start.sh)",
+    );
+    s.secret_key = std::env::var("PAIL_TEST_CEPH_OTHER_SECRET_KEY").unwrap();
+    let d = Device::uninit(&Remote::new(&s, "someone-else"), "laptop");
+    let out = setup(&d, &[]);
+    assert_code(&out, 1, "a bucket of another account");
+    let all = text(&out);
+    assert!(all.contains(&s.bucket), "the error names the bucket: {all}");
+    assert!(all.contains("may belong to another account"), "{all}");
+    assert!(all.contains("pick another name"), "the fix is said: {all}");
+    assert!(!d.config.exists(), "nothing recorded");
+    // A plain init (no --setup) is refused the same way, before anything is written.
+    let out = d.pail(&[
+        "init",
+        d.folder.to_str().unwrap(),
+        &d.remote.url(),
+        "--endpoint",
+        &s.endpoint,
+        "--region",
+        &s.region,
+    ]);
+    assert_code(&out, 1, "plain init on a bucket of another account");
+    assert!(
+        text(&out).contains("access denied to bucket"),
+        "{}",
+        text(&out)
+    );
+    assert!(!d.config.exists(), "nothing recorded: {}", text(&out));
+}
+on_servers!(bucket_of_someone_else: ceph);
+
 fn garage_reports_unsupported(server: Server) {
     let remote = Remote::new(&server, "unsupported");
     let d = Device::uninit(&remote, "laptop");

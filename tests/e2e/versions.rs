@@ -239,7 +239,7 @@ fn folder_restore_to_a_moment_between_edits_on_two_devices(s: Server) {
     ok(&a, &["undelete", a.path("work/new.txt").to_str().unwrap()]);
     assert_eq!(a.read("work/new.txt").unwrap(), b"made after the moment");
 }
-on_servers!(folder_restore_to_a_moment_between_edits_on_two_devices: ceph, moto);
+on_servers!(folder_restore_to_a_moment_between_edits_on_two_devices);
 
 fn versions_of_multipart_objects_restore(s: Server) {
     let r = Remote::new(&s, "restore-multipart");

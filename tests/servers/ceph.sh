@@ -13,6 +13,7 @@
 #   CEPH_OSD_PORT_MIN/MAX=16800/16899
 #   CEPH_RGW_PORT=17480         S3 endpoint (beast)
 #   CEPH_ACCESS_KEY / CEPH_SECRET_KEY
+#   CEPH_OTHER_ACCESS_KEY / CEPH_OTHER_SECRET_KEY   a second account (uid pail-other)
 #   CEPH_OSD_BACKEND=memstore   or bluestore (sparse file $CEPH_DIR/osd-block.img; data survives restarts)
 #   CEPH_MEMSTORE_BYTES=4294967296 / CEPH_BLUESTORE_BYTES=10737418240
 #   CEPH_START_TIMEOUT=120      seconds per stage
@@ -31,6 +32,8 @@ PORT_MAX=${CEPH_OSD_PORT_MAX:-16899}
 RGW_PORT=${CEPH_RGW_PORT:-17480}
 ACCESS_KEY=${CEPH_ACCESS_KEY:-PAILTESTCEPHACCESS01}
 SECRET_KEY=${CEPH_SECRET_KEY:-pailtestcephsecret0000000000000000000001}
+OTHER_ACCESS_KEY=${CEPH_OTHER_ACCESS_KEY:-PAILTESTCEPHOTHER001}
+OTHER_SECRET_KEY=${CEPH_OTHER_SECRET_KEY:-pailtestcephother00000000000000000000001}
 BACKEND=${CEPH_OSD_BACKEND:-memstore}
 MEMSTORE_BYTES=${CEPH_MEMSTORE_BYTES:-4294967296}
 BLUESTORE_BYTES=${CEPH_BLUESTORE_BYTES:-10737418240}
@@ -193,7 +196,11 @@ build() {
   timeout "$TIMEOUT" radosgw-admin -c "$CONF" user create --uid=pail --display-name="pail tests" \
     --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >"$DIR/user.json" 2>>"$DIR/log/radosgw-admin.stderr" \
     || die "radosgw-admin user create failed"
-  log ceph "S3 user created"
+  # A second account, to test a bucket that belongs to someone else.
+  timeout "$TIMEOUT" radosgw-admin -c "$CONF" user create --uid=pail-other --display-name="someone else" \
+    --access-key="$OTHER_ACCESS_KEY" --secret-key="$OTHER_SECRET_KEY" >"$DIR/user-other.json" \
+    2>>"$DIR/log/radosgw-admin.stderr" || die "radosgw-admin user create (second account) failed"
+  log ceph "S3 users created"
   # RGW would create these lazily, stalling the first CreateBucket / PutObject by ~2 s each
   for pool in default.rgw.buckets.index default.rgw.buckets.data default.rgw.buckets.non-ec; do
     "${CEPH[@]}" osd pool create "$pool" 8 8 replicated >/dev/null 2>&1 || die "pool create $pool failed"

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::control;
 use crate::hints::{Hinted, Why, pass_inputs};
 use crate::notify::Systemd;
+use crate::wake::WakeDetector;
 
 /// Timers and limits of the daemon.
 #[derive(Debug, Clone)]
@@ -288,6 +289,7 @@ async fn worker(
     let mut retry_at: Option<Instant> = None;
     // The last journal poll failed (the bucket could not be reached).
     let mut poll_failing = false;
+    let mut clocks = WakeDetector::new(std::time::Instant::now(), std::time::SystemTime::now());
 
     loop {
         if let Some(why) = pending.filter(|_| !*paused.borrow()) {
@@ -301,7 +303,7 @@ async fn worker(
                     failures = 0;
                     retry_at = None;
                     w.set("idle", None);
-                    if why == Why::Full {
+                    if matches!(why, Why::Full | Why::Wake) {
                         next_full = Instant::now() + opts.full_reconcile;
                         let _ = pail_sync::journal::prune_own(&w.ctx).await;
                     }
@@ -357,7 +359,10 @@ async fn worker(
             }
             _ = poll.tick() => {
                 let now = Instant::now();
-                if now >= next_full {
+                if let Some(slept) = clocks.check(now.into_std(), std::time::SystemTime::now()) {
+                    tracing::info!(folder = %root.display(), slept_secs = slept.as_secs(), "the machine slept: full reconcile");
+                    pending = Some(Why::Wake);
+                } else if now >= next_full {
                     pending = Some(Why::Full);
                 } else if now >= next_scan {
                     next_scan = now + if hints.is_some() { opts.rescan_interval } else { opts.fallback_scan_interval };

@@ -17,6 +17,8 @@ pub(crate) enum Why {
     Rescan,
     /// The periodic full reconcile (catches other S3 clients).
     Full,
+    /// The machine slept (a full reconcile: the bucket may have changed all night).
+    Wake,
     Retry,
     Resume,
 }
@@ -63,7 +65,9 @@ pub(crate) fn pass_inputs(
             }
             None => everything(hinted, remote_changed),
         },
-        Why::Start | Why::Full | Why::Retry | Why::Resume => everything(hinted, remote_changed),
+        Why::Start | Why::Full | Why::Wake | Why::Retry | Why::Resume => {
+            everything(hinted, remote_changed)
+        }
     }
 }
 
@@ -200,7 +204,7 @@ mod tests {
         assert_eq!((o.local_scope, o.remote_paths), (None, None));
 
         // Timers and recoveries look at everything and forget pending scopes.
-        for why in [Why::Start, Why::Full, Why::Retry, Why::Resume] {
+        for why in [Why::Start, Why::Full, Why::Wake, Why::Retry, Why::Resume] {
             h.add(root, paths_hint(&["a.txt"]));
             r.add_named(Some([rel("b.txt")].into()));
             let o = pass_inputs(why, &mut h, &mut r);

@@ -10,5 +10,6 @@ mod daemon;
 mod hints;
 mod notify;
 pub mod service;
+mod wake;
 
 pub use daemon::{Daemon, DaemonOptions, run};

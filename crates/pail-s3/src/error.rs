@@ -185,7 +185,16 @@ pub(crate) fn map_failure(f: Failure, ctx: Ctx<'_>) -> StoreError {
     let key = ctx.key.to_owned();
     let bucket = ctx.bucket.to_owned();
     let op = ctx.op;
-    let message = f.message.clone().unwrap_or_else(|| f.detail.clone());
+    // Answers without a body (HEAD, some 403s) have no message; the SDK's debug dump of them
+    // says nothing a user can use, the status does.
+    let message = match (f.message.clone().filter(|m| !m.is_empty()), f.status) {
+        (Some(m), _) => m,
+        (None, Some(status)) if matches!(f.kind, FailureKind::Response) => match &f.code {
+            Some(code) => format!("{code} (HTTP {status})"),
+            None => format!("HTTP {status}, no error message"),
+        },
+        (None, _) => f.detail.clone(),
+    };
     match f.kind {
         FailureKind::Response => {}
         FailureKind::Timeout | FailureKind::Io => {
@@ -352,6 +361,22 @@ mod tests {
             assert!(t.is_transient(), "{t:?}");
         }
         assert!(!resp(412, None).is_transient());
+    }
+
+    #[test]
+    fn a_bodyless_answer_says_its_status_not_the_sdk_dump() {
+        let e = map_failure(
+            Failure {
+                kind: FailureKind::Response,
+                status: Some(403),
+                detail: "service error: unhandled error: Error { aws_request_id: .. }".into(),
+                ..Failure::default()
+            },
+            CTX,
+        );
+        let text = e.to_string();
+        assert!(text.contains("HTTP 403, no error message"), "{text}");
+        assert!(!text.contains("aws_request_id"), "{text}");
     }
 
     #[test]
