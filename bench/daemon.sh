@@ -145,4 +145,5 @@ printf '| requests per idle hour at the default 60 s poll | %s (60 journal LISTs
 printf '| idle CPU | %s s per %s s | ~0 |\n' "$(echo "($cpu1 - $cpu0) / $ticks" | bc -l | xargs printf '%.2f')" "$IDLE"
 printf '| daemon RSS when idle (peak since start, incl. its full rescan) | %s MB (%s MB) | < 100 MB at 1,000,000 files |\n' "$((rss / 1024))" "$((hwm / 1024))"
 printf '| peak RSS of the initial one-shot sync | %s MB | |\n' "$((SYNC_PEAK / 1024))"
+kill "$DAEMON" && wait "$DAEMON" 2>/dev/null || true; DAEMON=
 "$VENV/bin/aws" --endpoint-url "$EP" s3 rm --recursive --quiet "s3://$BUCKET/$PREFIX" >/dev/null 2>&1 || true

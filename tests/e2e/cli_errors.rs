@@ -119,3 +119,24 @@ fn usage_errors_exit_2(s: Server) {
     assert!(stderr(&out).contains("pail init"), "{}", text(&out));
 }
 on_servers!(usage_errors_exit_2: moto);
+
+/// `pail status | head -1` and friends: a reader that stops early is no error and no panic.
+fn a_closed_output_pipe_is_no_panic(s: Server) {
+    let r = Remote::new(&s, "closed-pipe");
+    let a = Device::new(&r, "laptop");
+    for args in [&["status", "--json"][..], &["history", "--help"][..]] {
+        let mut child = a
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before pail writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+on_servers!(a_closed_output_pipe_is_no_panic: moto);

@@ -179,6 +179,48 @@ fn delete_then_undelete_files_and_folders(s: Server) {
 }
 on_servers!(delete_then_undelete_files_and_folders);
 
+/// Without versions, what another S3 client overwrites or deletes is only on the devices:
+/// pail puts it in the trash before replacing it locally, so history and undelete find it.
+/// A pail device's own overwrite is trashed once, by that device (Garage).
+fn other_clients_changes_keep_the_old_content_without_versions(s: Server) {
+    let r = Remote::new(&s, "foreign-trash");
+    let a = Device::new(&r, "laptop");
+    let b = Device::new(&r, "desktop");
+    a.write("notes.txt", b"v1 by laptop");
+    a.write("photo.jpg", b"the only photo");
+    a.sync();
+    b.sync();
+    b.write("notes.txt", b"v2 by desktop");
+    b.sync();
+    a.sync();
+    assert_eq!(a.read("notes.txt").unwrap(), b"v2 by desktop");
+    let trashed = |rel: &str| r.keys_under(&format!(".pail/trash/{rel}/")).len();
+    assert_eq!(trashed("notes.txt"), 1, "trashed once, by the desktop");
+
+    r.put_foreign("notes.txt", b"v3 by another client");
+    r.delete_foreign("photo.jpg");
+    a.sync();
+    assert_eq!(a.read("notes.txt").unwrap(), b"v3 by another client");
+    assert!(a.read("photo.jpg").is_none(), "the delete is honoured");
+    assert_eq!(trashed("notes.txt"), 2, "v2 kept before it was replaced");
+    assert_eq!(trashed("photo.jpg"), 1);
+    assert!(conflict_copies(&a.files()).is_empty(), "{:?}", a.files());
+
+    let h = history(&a, "notes.txt");
+    let sizes: Vec<u64> = h["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes.len(), 3, "{h:#}");
+    ok(&a, &["undelete", a.path("photo.jpg").to_str().unwrap()]);
+    assert_eq!(a.read("photo.jpg").unwrap(), b"the only photo");
+    b.sync();
+    assert_eq!(b.files(), a.files());
+}
+on_servers!(other_clients_changes_keep_the_old_content_without_versions: garage);
+
 fn folder_restore_to_a_moment_between_edits_on_two_devices(s: Server) {
     let r = Remote::new(&s, "restore-folder");
     let a = Device::new(&r, "laptop");

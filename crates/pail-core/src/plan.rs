@@ -95,6 +95,20 @@ impl Action {
             | Action::Forget { path } => path,
         }
     }
+
+    /// What the action does, in a word (for logs).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Upload { .. } => "upload",
+            Action::CopyRemote { .. } => "copy",
+            Action::Download { .. } => "download",
+            Action::DeleteLocal { .. } => "delete local",
+            Action::DeleteRemote { .. } => "delete remote",
+            Action::Conflict { .. } => "conflict",
+            Action::Record { .. } => "record",
+            Action::Forget { .. } => "forget",
+        }
+    }
 }
 
 /// Thresholds for the mass-delete safety stop.

@@ -324,12 +324,16 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         &self,
         src: &str,
         src_version: Option<&str>,
+        src_etag: Option<&str>,
         dst: &str,
         meta: &ObjectMeta,
         cond: Condition,
     ) -> Result<PutResult> {
         self.before(Op::Copy, dst).await?;
-        let r = self.inner.copy(src, src_version, dst, meta, cond).await;
+        let r = self
+            .inner
+            .copy(src, src_version, src_etag, dst, meta, cond)
+            .await;
         self.after(Op::Copy, dst, r)
     }
 

@@ -174,11 +174,15 @@ pub trait ObjectStore: Send + Sync + Debug {
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()>;
 
     /// Server-side copy with pail's metadata replacing the source's; `cond` applies to the
-    /// destination. Sources over 5 GiB are copied part by part.
+    /// destination. With `src_etag`, only a source that still has this ETag is copied, else
+    /// `PreconditionFailed` (checked against a HEAD of the source, and sent as
+    /// `x-amz-copy-source-if-match`, which Garage and AWS honour and Ceph RGW 16 and moto
+    /// ignore). Sources over 5 GiB are copied part by part.
     async fn copy(
         &self,
         src_key: &str,
         src_version: Option<&str>,
+        src_etag: Option<&str>,
         dst_key: &str,
         meta: &ObjectMeta,
         cond: Condition,

@@ -146,12 +146,46 @@ async fn basic_ops(s: &AwsStore, caps: &Capabilities) {
         None
     };
     let copied = s
-        .copy(&key, src_version, &key, &meta("restored"), Condition::None)
+        .copy(
+            &key,
+            src_version,
+            None,
+            &key,
+            &meta("restored"),
+            Condition::None,
+        )
         .await
         .unwrap();
     assert!(!copied.etag.is_empty());
     let h = s.head(&key, None).await.unwrap().unwrap();
     assert_eq!(h.meta.device.as_deref(), Some("restored"));
+    // A copy of the current object only if it is still the one with this ETag.
+    let trash = format!("{root}/trash-copy");
+    assert!(matches!(
+        s.copy(
+            &key,
+            None,
+            Some("\"0123456789abcdef0123456789abcdef\""),
+            &trash,
+            &meta("t"),
+            Condition::None
+        )
+        .await,
+        Err(StoreError::PreconditionFailed { .. })
+    ));
+    assert_eq!(s.head(&trash, None).await.unwrap(), None, "nothing copied");
+    s.copy(
+        &key,
+        None,
+        Some(&h.etag),
+        &trash,
+        &meta("t"),
+        Condition::None,
+    )
+    .await
+    .unwrap();
+    assert!(s.head(&trash, None).await.unwrap().is_some());
+    s.delete(&trash, None, Condition::None).await.unwrap();
     let expect: &[u8] = if versioned { b"hello, pail" } else { b"second" };
     assert_eq!(
         s.get(&key, None, None)

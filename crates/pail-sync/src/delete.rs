@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use pail_core::plan::{LocalExpect, RemoteExpect};
-use pail_core::{RelPath, RemoteRef};
+use pail_core::{LocalFile, RelPath, RemoteRef};
 use pail_s3::{Condition, StoreError};
+use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
 use crate::exec::Outcome;
-use crate::localfs::{LocalError, remove_expected};
+use crate::keep_local;
+use crate::localfs::{LocalError, remove_expected, still_expected};
 use crate::retry::transient;
 use crate::upload::remote_still;
 
@@ -24,7 +26,9 @@ pub(crate) async fn delete_remote(
     if !remote_still(ctx, &key, &expect_remote).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
-    crate::trash::keep(ctx, &key).await?;
+    if !crate::trash::keep(ctx, &key, &expect.etag).await? {
+        return Ok(Outcome::Deferred("remote changed since the listing".into()));
+    }
     let cond = if ctx.caps.conditional_writes {
         Condition::IfMatch(expect.etag.clone())
     } else {
@@ -43,7 +47,26 @@ pub(crate) async fn delete_remote(
     Ok(Outcome::Done)
 }
 
-pub(crate) fn delete_local(ctx: &PairCtx, path: &RelPath, expect: &LocalExpect) -> Result<Outcome> {
+pub(crate) async fn delete_local(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    expect: &LocalExpect,
+    parts: &Arc<Semaphore>,
+) -> Result<Outcome> {
+    if let LocalExpect::Is { stat, hash } = expect {
+        if !still_expected(&ctx.abs(path), expect)? {
+            return Ok(Outcome::Deferred(
+                "local file changed: the edit wins".into(),
+            ));
+        }
+        let local = LocalFile {
+            stat: *stat,
+            hash: *hash,
+        };
+        // Without versions, content that no trash copy holds goes there first (who deleted
+        // the object cannot be told, so it is never a conflict).
+        keep_local::before_losing(ctx, path, &local, false, parts).await?;
+    }
     match remove_expected(ctx.root(), &ctx.abs(path), expect) {
         Ok(()) => {
             ctx.db().remove_base(path)?;

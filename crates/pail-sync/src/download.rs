@@ -10,9 +10,11 @@ use pail_core::plan::{LocalExpect, conflict_name_unique};
 use pail_core::{Base, LocalFile, RelPath, RemoteObject, RemoteRef};
 use pail_index::ConflictRecord;
 use pail_s3::{ArchiveRestore, Head, StoreError};
+use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
 use crate::exec::Outcome;
+use crate::keep_local::{self, Before};
 use crate::localfs::{Downloaded, LocalError, TempWriter, move_no_replace, place, still_expected};
 use crate::retry::transient;
 
@@ -142,15 +144,17 @@ pub(crate) async fn download(
     path: &RelPath,
     remote: &RemoteObject,
     expect: &LocalExpect,
+    parts: &Arc<Semaphore>,
 ) -> Result<Outcome> {
-    skip_archived(download_inner(ctx, path, remote, expect).await)
+    skip_archived(download_inner(ctx, path, remote, expect, parts).await)
 }
 
 async fn download_inner(
     ctx: &Arc<PairCtx>,
     path: &RelPath,
-    _remote: &RemoteObject,
+    remote: &RemoteObject,
     expect: &LocalExpect,
+    parts: &Arc<Semaphore>,
 ) -> Result<Outcome> {
     let key = ctx.key(path)?;
     let abs = ctx.abs(path);
@@ -158,6 +162,17 @@ async fn download_inner(
         return Ok(Outcome::Deferred(
             "local file changed since the scan".into(),
         ));
+    }
+    if let LocalExpect::Is { stat, hash } = expect {
+        let local = LocalFile {
+            stat: *stat,
+            hash: *hash,
+        };
+        if keep_local::before_losing(ctx, path, &local, true, parts).await?
+            == Before::KeepAsConflict
+        {
+            return conflict_inner(ctx, path, &local, remote).await;
+        }
     }
     let Some((head, dl)) = fetch(ctx, &key, None, &abs, Some(path)).await? else {
         return Ok(Outcome::Deferred(

@@ -102,14 +102,16 @@ async fn run_action(
             path,
             remote,
             expect,
-        } => download::download(ctx, path, remote, expect).await,
+        } => download::download(ctx, path, remote, expect, parts).await,
         Action::Conflict {
             path,
             local,
             remote,
         } => download::conflict(ctx, path, local, remote).await,
         Action::DeleteRemote { path, expect, .. } => delete::delete_remote(ctx, path, expect).await,
-        Action::DeleteLocal { path, expect } => delete::delete_local(ctx, path, expect),
+        Action::DeleteLocal { path, expect } => {
+            delete::delete_local(ctx, path, expect, parts).await
+        }
     }
 }
 
@@ -122,15 +124,13 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
     let parts = Arc::new(Semaphore::new(transfers));
     let mut report = ExecReport::default();
     let mut rest = actions.into_iter().peekable();
-    while let Some(first) = rest.next() {
-        let p = phase(&first);
-        let mut batch = vec![first];
-        while let Some(a) = rest.next_if(|a| phase(a) == p) {
-            batch.push(a);
-        }
+    while let Some(p) = rest.peek().map(phase) {
+        // The phase's actions are pulled from the sorted list as slots free up, and each
+        // outcome is tallied as it arrives: a pass of 100,000 actions never holds them twice.
         // Each task owns its action: borrowed items in a buffered stream make the future
         // impossible to prove `Send` for the daemon's spawned workers.
-        let outcomes: Vec<_> = futures::stream::iter(batch)
+        let batch = std::iter::from_fn(|| rest.next_if(|a| phase(a) == p));
+        let mut outcomes = futures::stream::iter(batch)
             .map(|a| {
                 let (ctx, parts) = (ctx.clone(), parts.clone());
                 let span = tracing::info_span!("action", path = %a.path());
@@ -140,40 +140,47 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
                 }
                 .instrument(span)
             })
-            .buffer_unordered(transfers)
-            .collect()
-            .await;
-        for (action, outcome) in outcomes {
-            match outcome {
-                Ok(Outcome::Done) => report.done += 1,
-                Ok(Outcome::Transferred(n)) => {
-                    report.done += 1;
-                    report.bytes += n;
-                }
-                Ok(Outcome::Conflict(n)) => {
-                    report.done += 1;
-                    report.conflicts += 1;
-                    report.bytes += n;
-                }
-                Ok(Outcome::Skipped(why)) => {
-                    tracing::warn!(path = %action.path(), %why, "skipped");
-                    report.skipped.push((action.path().to_string(), why));
-                }
-                Ok(Outcome::Deferred(why)) => {
-                    tracing::info!(path = %action.path(), %why, "deferred to the next pass");
-                    report.deferred.push((action.path().clone(), why));
-                }
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    tracing::error!(path = %action.path(), error = %msg, "action failed");
-                    report.errors.push((action.path().to_string(), msg));
-                }
-            }
+            .buffer_unordered(transfers);
+        while let Some((action, outcome)) = outcomes.next().await {
+            tally(&mut report, &action, outcome);
         }
+        drop(outcomes);
         // Writes that a server without conditional writes may have raced (tenet 5).
         report
             .errors
             .extend(crate::race::check_writes(ctx, ctx.take_written()).await);
     }
     report
+}
+
+/// Adds one action's outcome to the report (and the log).
+fn tally(report: &mut ExecReport, action: &Action, outcome: anyhow::Result<Outcome>) {
+    if let Ok(o @ (Outcome::Done | Outcome::Transferred(_) | Outcome::Conflict(_))) = &outcome {
+        tracing::debug!(path = %action.path(), action = action.name(), outcome = ?o, "done");
+    }
+    match outcome {
+        Ok(Outcome::Done) => report.done += 1,
+        Ok(Outcome::Transferred(n)) => {
+            report.done += 1;
+            report.bytes += n;
+        }
+        Ok(Outcome::Conflict(n)) => {
+            report.done += 1;
+            report.conflicts += 1;
+            report.bytes += n;
+        }
+        Ok(Outcome::Skipped(why)) => {
+            tracing::warn!(path = %action.path(), %why, "skipped");
+            report.skipped.push((action.path().to_string(), why));
+        }
+        Ok(Outcome::Deferred(why)) => {
+            tracing::info!(path = %action.path(), %why, "deferred to the next pass");
+            report.deferred.push((action.path().clone(), why));
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            tracing::error!(path = %action.path(), error = %msg, "action failed");
+            report.errors.push((action.path().to_string(), msg));
+        }
+    }
 }

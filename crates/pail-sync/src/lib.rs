@@ -23,6 +23,7 @@ pub mod when;
 
 mod delete;
 mod download;
+mod keep_local;
 mod listing;
 mod names;
 mod race;

@@ -270,7 +270,7 @@ async fn copy_back(
     match transient(|| {
         bucket
             .store
-            .copy(&src_key, src_vid.as_deref(), &key, &meta, cond.clone())
+            .copy(&src_key, src_vid.as_deref(), None, &key, &meta, cond.clone())
     })
     .await
     {
@@ -322,9 +322,14 @@ async fn keep_in_trash(bucket: &Bucket, path: &RelPath, key: &str) -> Result<()>
         );
     }
     transient(|| {
-        bucket
-            .store
-            .copy(key, None, &dst, &head.meta, Condition::None)
+        bucket.store.copy(
+            key,
+            None,
+            Some(&head.etag),
+            &dst,
+            &head.meta,
+            Condition::None,
+        )
     })
     .await
     .with_context(|| format!("keeping {key} in the trash before replacing it"))?;

@@ -82,7 +82,9 @@ pub(crate) async fn upload(
     if !remote_still(ctx, &key, expect).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
-    crate::trash::keep_before_overwrite(ctx, &key, expect).await?;
+    if !crate::trash::keep_before_overwrite(ctx, &key, expect).await? {
+        return Ok(Outcome::Deferred("remote changed since the listing".into()));
+    }
     let meta = meta_for(ctx, local);
     let cond = condition(ctx, expect);
     let put = if local.stat.size < ctx.cfg.multipart_threshold {
@@ -177,7 +179,7 @@ fn part_size(ctx: &PairCtx, size: u64) -> u64 {
 
 /// Multipart upload with parallel parts, resumed from the index when the same file content
 /// was interrupted before. `None`: the file changed under us (the upload is aborted).
-async fn multipart(
+pub(crate) async fn multipart(
     ctx: &Arc<PairCtx>,
     path: &RelPath,
     key: &str,
@@ -313,10 +315,17 @@ pub(crate) async fn copy(
             return upload(ctx, path, local, expect, parts).await;
         }
     }
-    crate::trash::keep_before_overwrite(ctx, &key, expect).await?;
+    if !crate::trash::keep_before_overwrite(ctx, &key, expect).await? {
+        return Ok(Outcome::Deferred("remote changed since the listing".into()));
+    }
     let meta = meta_for(ctx, local);
     let cond = condition(ctx, expect);
-    let res = transient(|| ctx.store.copy(&src, version, &key, &meta, cond.clone())).await;
+    let src_etag = version.is_none().then_some(from_object.etag.as_str());
+    let res = transient(|| {
+        ctx.store
+            .copy(&src, version, src_etag, &key, &meta, cond.clone())
+    })
+    .await;
     match res {
         Ok(put) => finish_write(ctx, path, &key, local, put, expect).await,
         Err(StoreError::PreconditionFailed { .. }) => Ok(Outcome::Deferred(

@@ -514,3 +514,85 @@ async fn leftover_temp_files_are_removed_once_a_minute_old_and_never_synced() {
     );
     assert_eq!(remote_files(&mem).keys().collect::<Vec<_>>(), ["real.txt"]);
 }
+
+/// The trash copies of `x.txt` in an unversioned bucket: their contents, oldest first.
+fn trash_of(mem: &MemStore, rel: &str) -> Vec<Vec<u8>> {
+    let dir = format!("pfx/.pail/trash/{rel}/");
+    let mut keys: Vec<String> = mem
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&dir))
+        .collect();
+    keys.sort();
+    keys.iter()
+        .filter_map(|k| mem.current(k).map(|b| b.to_vec()))
+        .collect()
+}
+
+/// Without versioning, a local file is replaced or removed only once the bucket holds its
+/// content somewhere (tenet 1). Another device that saw it trashed it already: nothing more
+/// is stored. Another S3 client that overwrote or deleted it did not: pail puts it in the
+/// trash first.
+#[tokio::test]
+async fn without_versions_local_content_reaches_the_trash_before_it_is_replaced() {
+    let mem = MemStore::garage_like("bkt");
+    let store: Arc<dyn ObjectStore> = Arc::new(mem.clone());
+    let a = device(store.clone(), "alpha", |_| {}).await;
+    let b = device(store, "beta", |_| {}).await;
+    a.write("x.txt", b"v1 by alpha");
+    a.write("y.txt", b"y by alpha");
+    a.sync_ok().await;
+    b.sync_ok().await;
+
+    // A pail device overwrites: it trashed v1 itself; alpha finds it there and adds nothing.
+    b.write("x.txt", b"v2 by beta");
+    b.sync_ok().await;
+    assert_eq!(trash_of(&mem, "x.txt"), vec![b"v1 by alpha".to_vec()]);
+    a.sync_ok().await;
+    assert_eq!(a.files()["x.txt"], b"v2 by beta");
+    assert_eq!(trash_of(&mem, "x.txt"), vec![b"v1 by alpha".to_vec()]);
+
+    // Another client overwrites and deletes: alpha keeps what it had in the trash.
+    mem.put_foreign("pfx/x.txt", &b"v3 by another client"[..]);
+    mem.delete_foreign("pfx/y.txt");
+    a.sync_ok().await;
+    assert_eq!(a.files()["x.txt"], b"v3 by another client");
+    assert!(!a.files().contains_key("y.txt"), "the delete is honoured");
+    assert_eq!(
+        trash_of(&mem, "x.txt"),
+        vec![b"v1 by alpha".to_vec(), b"v2 by beta".to_vec()]
+    );
+    assert_eq!(trash_of(&mem, "y.txt"), vec![b"y by alpha".to_vec()]);
+    assert!(
+        !a.files().keys().any(|k| k.contains("(conflict from")),
+        "{:?}",
+        a.files()
+    );
+}
+
+/// Garage ignores conditional writes: two devices can both pass their pre-write check and
+/// the later PUT buries the earlier content without a trash copy. The device whose content
+/// was buried sees a pail device's write over content the trash does not hold, and keeps
+/// both (tenets 1, 4, 5).
+#[tokio::test]
+async fn without_versions_or_conditions_a_buried_write_comes_back_as_a_conflict_copy() {
+    let mem = MemStore::garage_like("bkt");
+    let store: Arc<dyn ObjectStore> = Arc::new(mem.clone());
+    let a = device(store, "alpha", |_| {}).await;
+    a.write("x.txt", b"base");
+    a.sync_ok().await;
+    a.write("x.txt", b"alpha's edit");
+    a.sync_ok().await;
+    // beta checked the key before alpha's PUT landed, and wrote after it.
+    mem.put_foreign_meta("pfx/x.txt", &b"beta's edit"[..], beta_meta(b"beta's edit"));
+    a.sync_ok().await;
+    let files = a.files();
+    assert_eq!(files["x.txt"], b"beta's edit");
+    let copies: Vec<&String> = files
+        .keys()
+        .filter(|k| k.contains("(conflict from"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{files:?}");
+    assert_eq!(files[copies[0]], b"alpha's edit");
+    assert_eq!(remote_files(&mem), files);
+}

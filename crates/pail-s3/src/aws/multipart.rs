@@ -205,6 +205,7 @@ impl AwsStore {
         &self,
         src_key: &str,
         src_version: Option<&str>,
+        src_etag: Option<&str>,
         dst_key: &str,
         meta: &ObjectMeta,
         cond: Condition,
@@ -212,6 +213,11 @@ impl AwsStore {
         let src = match self.head(src_key, src_version).await? {
             Some(h) if h.delete_marker => {
                 return Err(StoreError::MethodNotAllowed {
+                    key: src_key.into(),
+                });
+            }
+            Some(h) if src_etag.is_some_and(|e| e != h.etag) => {
+                return Err(StoreError::PreconditionFailed {
                     key: src_key.into(),
                 });
             }
@@ -234,6 +240,7 @@ impl AwsStore {
             .bucket(&self.bucket)
             .key(dst_key)
             .copy_source(copy_source(&self.bucket, src_key, src_version))
+            .set_copy_source_if_match(src_etag.map(str::to_owned))
             .metadata_directive(MetadataDirective::Replace)
             .set_metadata(Some(meta.encode()))
             .set_if_match(if_match)

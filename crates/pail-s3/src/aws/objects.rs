@@ -210,11 +210,12 @@ impl ObjectStore for AwsStore {
         &self,
         src_key: &str,
         src_version: Option<&str>,
+        src_etag: Option<&str>,
         dst_key: &str,
         meta: &ObjectMeta,
         cond: Condition,
     ) -> Result<PutResult> {
-        self.copy_object(src_key, src_version, dst_key, meta, cond)
+        self.copy_object(src_key, src_version, src_etag, dst_key, meta, cond)
             .await
     }
 

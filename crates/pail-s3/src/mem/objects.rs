@@ -237,6 +237,7 @@ impl ObjectStore for MemStore {
         &self,
         src_key: &str,
         src_version: Option<&str>,
+        src_etag: Option<&str>,
         dst_key: &str,
         meta: &ObjectMeta,
         cond: Condition,
@@ -259,6 +260,13 @@ impl ObjectStore for MemStore {
         };
         if matches!(s.storage_class.as_deref(), Some("GLACIER" | "DEEP_ARCHIVE")) {
             return Err(StoreError::InvalidObjectState {
+                key: src_key.into(),
+            });
+        }
+        // Honoured in every mode, as Garage and AWS do (the HEAD check of the real store makes
+        // it hold, in a wider window, where the server ignores it).
+        if src_etag.is_some_and(|e| e != s.etag) {
+            return Err(StoreError::PreconditionFailed {
                 key: src_key.into(),
             });
         }

@@ -110,12 +110,12 @@ async fn conditions_as_aws() {
     assert!(s.delete("k", None, Condition::IfAbsent).await.is_err());
     // Copy conditions apply to the destination.
     let e = s
-        .copy("k", None, "k2", &meta(2), Condition::IfMatch(b.etag))
+        .copy("k", None, None, "k2", &meta(2), Condition::IfMatch(b.etag))
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::NotFound { .. }));
     let c = s
-        .copy("k", None, "k2", &meta(2), Condition::IfAbsent)
+        .copy("k", None, None, "k2", &meta(2), Condition::IfAbsent)
         .await
         .unwrap();
     assert_eq!(s.current("k2").unwrap(), "c");

@@ -1,0 +1,145 @@
+//! Local content that only this device still holds, on buckets that keep no versions
+//! (tenet 1: every content pail saw stays recoverable).
+//!
+//! In a versioned bucket every content pail synced stays a version. Without versioning, pail
+//! copies what it overwrites or deletes into `PREFIX/.pail/trash/` first, so once another pail
+//! device replaced a file, the content this device last synced is normally in the trash. It
+//! is not when the replacement came from another S3 client, or from a device that never saw
+//! it: on a server that also ignores conditional writes (Garage) two devices can write the
+//! same key at the same moment, and the later write buries the earlier one. So before a
+//! download replaces, or a remote delete removes, a local file on such a bucket, pail looks for
+//! its content in the trash (one LIST of that file's trash copies). Missing, the content is
+//! kept: as a conflict copy when another pail device wrote over it without seeing it (a lost
+//! race, tenet 4), otherwise uploaded into the trash, where `history`, `restore` and
+//! `undelete` find it.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use pail_core::{Base, LocalFile, RelPath};
+use pail_index::hash_bytes;
+use pail_s3::{Condition, list_all};
+use tokio::sync::Semaphore;
+
+use crate::ctx::PairCtx;
+use crate::retry::transient;
+
+/// How many same-size trash copies with another ETag are HEADed for their pail-blake3 (a
+/// server-side copy of a multipart object may get a new ETag).
+const MAX_HEADS: usize = 4;
+
+/// What to do before the local content of a path is replaced or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Before {
+    /// The bucket still holds the content (a version or a trash copy), or now does.
+    Safe,
+    /// Another pail device wrote over the content without seeing it: keep both.
+    KeepAsConflict,
+}
+
+/// Makes sure the local content of `path` (`local`, which matches the base) stays recoverable
+/// before a download replaces it (`replaced_by_download`) or a remote delete removes it.
+pub(crate) async fn before_losing(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    local: &LocalFile,
+    replaced_by_download: bool,
+    parts: &Arc<Semaphore>,
+) -> Result<Before> {
+    if ctx.versioned() {
+        return Ok(Before::Safe);
+    }
+    let base = ctx.db().get_base(path)?;
+    if in_trash(ctx, path, local, base.as_ref()).await? {
+        return Ok(Before::Safe);
+    }
+    if replaced_by_download {
+        let key = ctx.key(path)?;
+        let writer = transient(|| ctx.store.head(&key, None))
+            .await?
+            .and_then(|h| h.meta.device);
+        if writer.is_some_and(|d| d != ctx.cfg.device) {
+            tracing::warn!(%path, "another device wrote over this file without seeing it; keeping both");
+            return Ok(Before::KeepAsConflict);
+        }
+    }
+    to_trash(ctx, path, local, parts).await?;
+    tracing::info!(%path, "kept in the trash before being replaced (the bucket had no copy)");
+    Ok(Before::Safe)
+}
+
+/// Whether a trash copy of `path` holds this content: the ETag the base recorded, else the
+/// pail-blake3 of a same-size copy.
+async fn in_trash(
+    ctx: &PairCtx,
+    path: &RelPath,
+    local: &LocalFile,
+    base: Option<&Base>,
+) -> Result<bool> {
+    let dir = ctx
+        .prefix
+        .reserved_key(&format!("trash/{}/", path.as_str()));
+    let mut copies = Vec::new();
+    list_all(ctx.store.as_ref(), &dir, |o| {
+        // Copies of this file only, not of files below a folder of the same name.
+        if o.size == local.stat.size && !o.key[dir.len()..].contains('/') {
+            copies.push(o);
+        }
+    })
+    .await
+    .with_context(|| format!("{path}: cannot list its trash copies"))?;
+    let etag = base
+        .filter(|b| b.hash == local.hash)
+        .map(|b| b.remote.etag.as_str());
+    if copies.iter().any(|o| Some(o.etag.as_str()) == etag) {
+        return Ok(true);
+    }
+    copies.sort_by(|a, b| b.key.cmp(&a.key));
+    for copy in copies.iter().take(MAX_HEADS) {
+        let head = transient(|| ctx.store.head(&copy.key, None)).await?;
+        if head.and_then(|h| h.meta.blake3) == Some(local.hash) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Uploads the local file into the trash, as the trash copy of `path` made now.
+async fn to_trash(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    local: &LocalFile,
+    parts: &Arc<Semaphore>,
+) -> Result<()> {
+    let rel = path.as_str();
+    let dst = crate::trash::trash_key(ctx, rel, time::OffsetDateTime::now_utc(), &ctx.cfg.device);
+    if dst.len() > pail_core::names::MAX_KEY_BYTES {
+        anyhow::bail!(
+            "{path}: its trash copy key would exceed 1024 bytes, so it cannot be kept before being replaced; enable versioning on the bucket"
+        );
+    }
+    let meta = crate::upload::meta_for(ctx, local);
+    let abs = ctx.abs(path);
+    if local.stat.size < ctx.cfg.multipart_threshold {
+        let data = tokio::fs::read(&abs)
+            .await
+            .with_context(|| format!("cannot read {}", abs.display()))?;
+        anyhow::ensure!(
+            hash_bytes(&data) == local.hash,
+            "{path}: changed while being kept in the trash; will try again"
+        );
+        let body = Bytes::from(data);
+        transient(|| ctx.store.put(&dst, body.clone(), &meta, Condition::None))
+            .await
+            .with_context(|| format!("keeping {path} in the trash before replacing it"))?;
+    } else {
+        crate::upload::multipart(ctx, path, &dst, local, &meta, Condition::None, parts)
+            .await
+            .with_context(|| format!("keeping {path} in the trash before replacing it"))?
+            .with_context(|| {
+                format!("{path}: changed while being kept in the trash; will try again")
+            })?;
+    }
+    Ok(())
+}
