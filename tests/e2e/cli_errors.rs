@@ -91,6 +91,26 @@ fn unreachable_endpoint(s: Server) {
 }
 on_servers!(unreachable_endpoint: moto);
 
+/// Garage checks the region of every signature, as AWS does, and names its own in the error.
+/// (moto takes any region; Ceph RGW 16 here has one zonegroup that accepts any.)
+fn wrong_region_names_the_right_one(s: Server) {
+    let mut wrong = s.clone();
+    wrong.region = "eu-west-1".into();
+    let r = Remote::new(&wrong, "wrong-region");
+    let d = Device::uninit(&r, "a");
+    let out = d.init();
+    assert_code(&out, 1, "init with the wrong region");
+    let err = stderr(&out);
+    assert!(err.contains("in another region"), "{}", text(&out));
+    assert!(
+        err.contains(&format!("--region {}", s.region)),
+        "{}",
+        text(&out)
+    );
+    assert!(!d.config.exists(), "nothing recorded");
+}
+on_servers!(wrong_region_names_the_right_one: garage);
+
 fn overlapping_prefix_is_refused(s: Server) {
     let r = Remote::new(&s, "overlap");
     let d = Device::new(&r, "a");

@@ -33,9 +33,10 @@ pub enum StoreError {
         message: String,
     },
     #[error(
-        "bucket {bucket:?} is in another region{}: set `region` in the config{}",
+        "bucket {bucket:?} is in another region{}: set `region` in the config{} (or pass `--region{}` to `pail init`)",
         region.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
-        region.as_ref().map(|r| format!(" to {r:?}")).unwrap_or_default()
+        region.as_ref().map(|r| format!(" to {r:?}")).unwrap_or_default(),
+        region.as_ref().map(|r| format!(" {r}")).unwrap_or_default()
     )]
     WrongRegion {
         bucket: String,
@@ -149,7 +150,11 @@ where
     };
     if let Some(raw) = err.raw_response() {
         f.status = Some(raw.status().as_u16());
-        f.region_hint = raw.headers().get("x-amz-bucket-region").map(str::to_owned);
+        f.region_hint = raw
+            .headers()
+            .get("x-amz-bucket-region")
+            .map(str::to_owned)
+            .or_else(|| raw.body().bytes().and_then(region_in_body));
     }
     f.kind = match &err {
         SdkError::ServiceError(_) | SdkError::ResponseError(_) => FailureKind::Response,
@@ -166,6 +171,16 @@ where
     };
     f.detail = detail;
     map_failure(f, ctx)
+}
+
+/// The `<Region>` of an error body: AWS and Garage name the bucket's region there when a
+/// request was signed for another one (AuthorizationHeaderMalformed).
+fn region_in_body(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("<Region>")? + "<Region>".len();
+    let len = text[start..].find("</Region>")?;
+    let region = text[start..start + len].trim();
+    (!region.is_empty() && region.len() < 64).then(|| region.to_owned())
 }
 
 fn looks_like_connect(detail: &str) -> bool {
@@ -361,6 +376,18 @@ mod tests {
             assert!(t.is_transient(), "{t:?}");
         }
         assert!(!resp(412, None).is_transient());
+    }
+
+    #[test]
+    fn the_region_named_in_an_error_body_is_found() {
+        let garage = br#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>AuthorizationHeaderMalformed</Code><Message>unexpected scope</Message><Resource>/b</Resource><Region>garage</Region></Error>"#;
+        assert_eq!(region_in_body(garage).as_deref(), Some("garage"));
+        assert_eq!(region_in_body(b"<Error><Region></Region></Error>"), None);
+        assert_eq!(
+            region_in_body(b"<Error><Code>AccessDenied</Code></Error>"),
+            None
+        );
+        assert_eq!(region_in_body(&[0xff, 0xfe]), None);
     }
 
     #[test]
