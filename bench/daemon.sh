@@ -27,39 +27,20 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--files N] [--idle SECONDS] [--poll SECONDS] [--server ceph|garage] [--skip-peer]" >&2; exit 2 ;;
   esac
 done
-export PAIL_TEST_SERVERS_DIR=${PAIL_TEST_SERVERS_DIR:-/tmp/pail-test-servers}
-STARTED=0
-if [ ! -f "$PAIL_TEST_SERVERS_DIR/env" ]; then
-  bash "$ROOT/tests/servers/install.sh" >&2
-  bash "$ROOT/tests/servers/start.sh" "$SERVER" >&2
-  STARTED=1
-fi
-# shellcheck disable=SC1091
-. "$PAIL_TEST_SERVERS_DIR/env"
-WORK=$(mktemp -d /tmp/pail-dbench.XXXXXX)
+# shellcheck source=lib.sh
+. "$ROOT/bench/lib.sh"
+bench_setup "$SERVER" dbench
 DAEMON=
 cleanup() {
   [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-  rm -rf "$WORK"
-  [ "$STARTED" = 1 ] && bash "$ROOT/tests/servers/stop.sh" >&2 || true
+  bench_cleanup
 }
 trap cleanup EXIT
-command -v bc >/dev/null || apt-get install -y --no-install-recommends bc >/dev/null
-[ -x "$ROOT/target/release/pail" ] || (cd "$ROOT" && cargo build --release -p pail >&2)
-PAIL=$ROOT/target/release/pail
 VENV=${PAIL_TEST_VENV:-$HOME/.cache/pail-test-servers/venv}
-unset AWS_CA_BUNDLE REQUESTS_CA_BUNDLE SSL_CERT_FILE CURL_CA_BUNDLE AWS_PROFILE
-S=$(echo "$SERVER" | tr a-z A-Z)
-var() { local n="PAIL_TEST_${S}_$1"; echo "${!n:?$n is not set: is the $SERVER test server running?}"; }
-export AWS_ACCESS_KEY_ID=$(var ACCESS_KEY) AWS_SECRET_ACCESS_KEY=$(var SECRET_KEY)
-REGION=$(var REGION)
-export AWS_REGION=$REGION AWS_DEFAULT_REGION=$REGION AWS_EC2_METADATA_DISABLED=true
 export AWS_REQUEST_CHECKSUM_CALCULATION=when_required AWS_RESPONSE_CHECKSUM_VALIDATION=when_required
 export AWS_CONFIG_FILE=$WORK/aws-config
 printf '[default]\ns3 =\n    addressing_style = path\n' >"$AWS_CONFIG_FILE"
-EP=$(var ENDPOINT) BUCKET=$(var BUCKET) PREFIX=dbench-$RANDOM
-
-now() { date +%s.%N; }
+PREFIX=dbench-$RANDOM
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 dev() {  # NAME: environment of one device
   export PAIL_CONFIG=$WORK/$1/config.toml PAIL_STATE_DIR=$WORK/$1/state

@@ -17,32 +17,12 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--files N] [--server ceph|garage|moto]" >&2; exit 2 ;;
   esac
 done
-export PAIL_TEST_SERVERS_DIR=${PAIL_TEST_SERVERS_DIR:-/tmp/pail-test-servers}
-STARTED=0
-if [ ! -f "$PAIL_TEST_SERVERS_DIR/env" ]; then
-  bash "$ROOT/tests/servers/install.sh" >&2
-  bash "$ROOT/tests/servers/start.sh" "$SERVER" >&2
-  STARTED=1
-fi
-# shellcheck disable=SC1091
-. "$PAIL_TEST_SERVERS_DIR/env"
-WORK=$(mktemp -d /tmp/pail-rbench.XXXXXX)
-cleanup() {
-  rm -rf "$WORK"
-  [ "$STARTED" = 1 ] && bash "$ROOT/tests/servers/stop.sh" >&2 || true
-}
-trap cleanup EXIT
-command -v bc >/dev/null || apt-get install -y --no-install-recommends bc >/dev/null
-[ -x "$ROOT/target/release/pail" ] || (cd "$ROOT" && cargo build --release -p pail >&2)
-PAIL=$ROOT/target/release/pail
-unset AWS_CA_BUNDLE REQUESTS_CA_BUNDLE SSL_CERT_FILE CURL_CA_BUNDLE AWS_PROFILE
-S=$(echo "$SERVER" | tr a-z A-Z)
-var() { local n="PAIL_TEST_${S}_$1"; echo "${!n:?$n is not set: is the $SERVER test server running?}"; }
-export AWS_ACCESS_KEY_ID=$(var ACCESS_KEY) AWS_SECRET_ACCESS_KEY=$(var SECRET_KEY)
-REGION=$(var REGION) EP=$(var ENDPOINT) BUCKET=$(var BUCKET) PREFIX=rbench-$RANDOM
-export AWS_REGION=$REGION AWS_EC2_METADATA_DISABLED=true
+# shellcheck source=lib.sh
+. "$ROOT/bench/lib.sh"
+bench_setup "$SERVER" rbench
+trap bench_cleanup EXIT
+PREFIX=rbench-$RANDOM
 export PAIL_CONFIG=$WORK/config.toml PAIL_STATE_DIR=$WORK/state
-now() { date +%s.%N; }
 
 echo "generating $FILES files of 4 KiB" >&2
 python3 - "$WORK/folder/docs" "$FILES" 1 <<'PY'
