@@ -142,6 +142,12 @@ fn nfc(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// The name `path` has on a case-insensitive disk: NFC, then lowercased. Two paths with the
+/// same key cannot both exist in such a folder.
+pub fn case_key(path: &str) -> String {
+    fold_case(nfc(path)).into_owned()
+}
+
 /// Simple case folding by lowercasing (what APFS and NTFS approximate; exotic foldings such
 /// as `ß`/`ss` are not merged by those filesystems either).
 fn fold_case(k: Cow<'_, str>) -> Cow<'_, str> {

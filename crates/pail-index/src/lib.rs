@@ -15,9 +15,10 @@ pub use error::{IndexError, ScanError};
 pub use hash::{Hasher, hash_bytes, hash_file};
 pub use ignore_rules::IgnoreRules;
 pub use index::{
-    ConflictRecord, ErrorRecord, Index, MultipartUpload, PassSummary, SyncState, scope_ranges,
+    CaseTwin, ConflictRecord, ErrorRecord, Index, MultipartUpload, PassSummary, SyncState,
+    scope_ranges,
 };
 pub use scan::{
     LOCAL_SCAN_CURRENT, ScanOptions, ScanReport, ScopedScan, scan_local, scan_local_paths,
 };
-pub use stat::{RootIdentity, root_identity, stat_path};
+pub use stat::{RootIdentity, folder_ignores_case, root_identity, stat_path};

@@ -15,6 +15,30 @@ pub struct RootIdentity {
     pub inode: u64,
 }
 
+/// Whether the filesystem of the folder `root` ignores case (macOS APFS and HFS+ by default,
+/// FAT and exFAT drives, SMB shares). Probed with a short-lived file named like pail's own
+/// temp files (which scans and the watcher skip): if its upper-case name finds it, case does
+/// not tell names apart there.
+pub fn folder_ignores_case(root: &Path) -> io::Result<bool> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let name = format!(
+        ".case-probe{}{}-{nanos}",
+        crate::scan::TEMP_MARKER,
+        std::process::id()
+    );
+    let probe = root.join(&name);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
+    let found = std::fs::symlink_metadata(root.join(name.to_uppercase())).is_ok();
+    std::fs::remove_file(&probe)?;
+    Ok(found)
+}
+
 /// The stat of `path` itself (`lstat`: a symlink is described, not followed).
 pub fn stat_path(path: &Path) -> io::Result<LocalStat> {
     Ok(local_stat(&std::fs::symlink_metadata(path)?))
@@ -72,5 +96,18 @@ mod tests {
         let id = root_identity(dir.path()).unwrap();
         assert_eq!(id.inode, std::fs::metadata(dir.path()).unwrap().ino());
         assert!(root_identity(&dir.path().join("missing")).is_err());
+    }
+}
+
+#[cfg(test)]
+mod case_tests {
+    use super::*;
+
+    #[test]
+    fn a_linux_temp_dir_tells_case_apart_and_the_probe_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!folder_ignores_case(dir.path()).unwrap());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(folder_ignores_case(&dir.path().join("missing")).is_err());
     }
 }

@@ -48,6 +48,10 @@ pub struct PairConfig {
     /// The share applies from this many deletions on.
     #[serde(default = "default_min_deletes")]
     pub min_deletes: u64,
+    /// Whether the folder's disk ignores case (`Notes.txt` is `notes.txt`). Probed at every
+    /// start when unset; set it only if the probe is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_insensitive: Option<bool>,
 }
 
 fn default_transfers() -> usize {
@@ -141,6 +145,7 @@ impl PairConfig {
             part_size: default_part_size(),
             max_delete_percent: default_max_delete_percent(),
             min_deletes: default_min_deletes(),
+            case_insensitive: None,
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct PairCtx {
     /// The ignore rules of the last full scan, reused by scoped scans (loading them walks
     /// every directory of the folder).
     rules: Mutex<Option<Arc<pail_index::IgnoreRules>>>,
+    /// The folder's disk ignores case: remote keys that differ only by case cannot all be
+    /// files here (tenet 9).
+    pub case_insensitive: bool,
 }
 
 /// Takes the pair's lock file next to its index, or says who holds it.
@@ -142,7 +145,12 @@ impl PairCtx {
                 caps
             }
         };
+        let case_insensitive = cfg.case_insensitive.unwrap_or_else(|| {
+            // A folder that is missing is a safety stop later; assume the common case here.
+            pail_index::folder_ignores_case(&cfg.folder).unwrap_or(false)
+        });
         Ok(PairCtx {
+            case_insensitive,
             cfg: cfg.clone(),
             bucket,
             prefix,

@@ -9,7 +9,7 @@ use pail_core::{RelPath, RemoteObject, RemoteRef};
 use pail_index::IgnoreRules;
 
 use crate::ctx::PairCtx;
-use crate::names::{CollisionFinder, path_set};
+use crate::names::{CollisionFinder, case_twin_skips, path_set};
 use crate::retry::transient;
 
 /// What a listing found besides the objects (which are in the index).
@@ -64,7 +64,13 @@ pub(crate) async fn list_remote(ctx: &Arc<PairCtx>, rules: &IgnoreRules) -> Resu
             break;
         }
     }
-    let collided = collisions.finish();
+    let mut collided = collisions.finish();
+    if ctx.case_insensitive {
+        let twins = ctx
+            .db()
+            .remote_case_twins(pail_core::collisions::case_key)?;
+        collided.extend(case_twin_skips(&twins));
+    }
     out.collided = path_set(&collided);
     out.skipped
         .extend(collided.into_iter().map(|(p, why)| (p.to_string(), why)));

@@ -56,6 +56,31 @@ impl CollisionFinder {
     }
 }
 
+/// Of each group of listed paths that a case-insensitive disk confuses (`twins`, grouped by
+/// key), the ones to leave out: the group keeps the name a local file has, else the name it
+/// was synced under, else the first in byte order, so that what is on disk is never planned
+/// as deleted or replaced by its twin.
+pub fn case_twin_skips(twins: &[pail_index::CaseTwin]) -> Vec<(RelPath, String)> {
+    let mut out = Vec::new();
+    for group in twins.chunk_by(|a, b| a.key == b.key) {
+        let kept = group
+            .iter()
+            .find(|t| t.local)
+            .or_else(|| group.iter().find(|t| t.base))
+            .unwrap_or(&group[0]);
+        for t in group.iter().filter(|t| t.path != kept.path) {
+            out.push((
+                t.path.clone(),
+                format!(
+                    "differs only by case from {} and this folder's disk ignores case: rename one of them in the bucket",
+                    kept.path
+                ),
+            ));
+        }
+    }
+    out
+}
+
 /// The set form, for filtering.
 pub fn path_set(skipped: &[(RelPath, String)]) -> HashSet<RelPath> {
     skipped.iter().map(|(p, _)| p.clone()).collect()
@@ -73,6 +98,48 @@ mod tests {
             f.push(p);
         }
         f.finish().into_iter().map(|(p, _)| p.to_string()).collect()
+    }
+
+    fn twin(key: &str, path: &str, local: bool, base: bool) -> pail_index::CaseTwin {
+        pail_index::CaseTwin {
+            key: key.into(),
+            path: RelPath::new(path).unwrap(),
+            local,
+            base,
+        }
+    }
+
+    #[test]
+    fn case_twins_keep_what_is_on_disk_then_what_was_synced_then_the_first() {
+        let skipped = |twins: &[pail_index::CaseTwin]| -> Vec<String> {
+            case_twin_skips(twins)
+                .into_iter()
+                .map(|(p, _)| p.to_string())
+                .collect()
+        };
+        let on_disk = [
+            twin("notes.txt", "NOTES.txt", false, true),
+            twin("notes.txt", "Notes.txt", false, false),
+            twin("notes.txt", "notes.txt", true, false),
+        ];
+        assert_eq!(skipped(&on_disk), ["NOTES.txt", "Notes.txt"]);
+        let synced = [
+            twin("a.txt", "A.txt", false, false),
+            twin("a.txt", "a.txt", false, true),
+        ];
+        assert_eq!(skipped(&synced), ["A.txt"]);
+        let neither = [
+            twin("b", "B", false, false),
+            twin("b", "b", false, false),
+            twin("c/x", "C/x", false, false),
+            twin("c/x", "c/X", false, false),
+        ];
+        assert_eq!(skipped(&neither), ["b", "c/X"]);
+        let reason = &case_twin_skips(&synced)[0].1;
+        assert!(
+            reason.contains("a.txt") && reason.contains("ignores case"),
+            "{reason}"
+        );
     }
 
     #[test]

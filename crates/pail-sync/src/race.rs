@@ -56,12 +56,15 @@ pub(crate) async fn check_writes(
     if written.is_empty() {
         return errors;
     }
-    let mut versions: HashMap<String, Vec<ObjectVersion>> = HashMap::new();
+    // (index into `written`, buried version id)
+    let mut buried: Vec<(usize, String)> = Vec::new();
     if written.len() <= PER_KEY_LIMIT {
-        for w in &written {
+        for (i, w) in written.iter().enumerate() {
             match versions_of(ctx, &w.key).await {
-                Ok(v) => {
-                    versions.insert(w.key.clone(), v);
+                Ok(list) => {
+                    if let Some(b) = buried_version(&list, &w.version, &w.expect) {
+                        buried.push((i, b));
+                    }
                 }
                 Err(e) => errors.push((
                     w.path.to_string(),
@@ -70,14 +73,34 @@ pub(crate) async fn check_writes(
             }
         }
     } else {
-        let wanted: std::collections::HashSet<&str> =
-            written.iter().map(|w| w.key.as_str()).collect();
+        // The listing comes in key order, each key's versions newest first: each written
+        // key's versions are checked as soon as its run ends, so memory holds one run, not
+        // the prefix's versions.
+        let wanted: HashMap<&str, usize> = written
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.key.as_str(), i))
+            .collect();
+        let mut run: Vec<ObjectVersion> = Vec::new();
+        let check_run = |run: &mut Vec<ObjectVersion>, buried: &mut Vec<(usize, String)>| {
+            if let Some(&i) = run.first().and_then(|v| wanted.get(v.key.as_str())) {
+                let w = &written[i];
+                if let Some(b) = buried_version(run, &w.version, &w.expect) {
+                    buried.push((i, b));
+                }
+            }
+            run.clear();
+        };
         let listed = list_all_versions(ctx.store.as_ref(), &ctx.prefix.list_prefix(), |v| {
-            if wanted.contains(v.key.as_str()) {
-                versions.entry(v.key.clone()).or_default().push(v);
+            if run.first().is_some_and(|r| r.key != v.key) {
+                check_run(&mut run, &mut buried);
+            }
+            if wanted.contains_key(v.key.as_str()) {
+                run.push(v);
             }
         })
         .await;
+        check_run(&mut run, &mut buried);
         if let Err(e) = listed {
             return written
                 .iter()
@@ -85,26 +108,22 @@ pub(crate) async fn check_writes(
                 .collect();
         }
     }
-    for w in written {
-        let Some(list) = versions.get(&w.key) else {
-            continue;
-        };
-        if let Some(buried) = buried_version(list, &w.version, &w.expect) {
-            tracing::warn!(path = %w.path, version = %buried, "lost a write race: keeping the other version as a conflict copy");
-            let res = crate::download::version_to_conflict_copy(
-                ctx,
-                &w.path,
-                &w.key,
-                &buried,
-                &LocalExpect::Absent,
-            )
-            .await;
-            if let Err(e) = res {
-                errors.push((
-                    w.path.to_string(),
-                    format!("keeping a buried version as a conflict copy: {e:#}"),
-                ));
-            }
+    for (i, version) in buried {
+        let w = &written[i];
+        tracing::warn!(path = %w.path, %version, "lost a write race: keeping the other version as a conflict copy");
+        let res = crate::download::version_to_conflict_copy(
+            ctx,
+            &w.path,
+            &w.key,
+            &version,
+            &LocalExpect::Absent,
+        )
+        .await;
+        if let Err(e) = res {
+            errors.push((
+                w.path.to_string(),
+                format!("keeping a buried version as a conflict copy: {e:#}"),
+            ));
         }
     }
     errors

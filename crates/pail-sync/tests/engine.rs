@@ -670,3 +670,52 @@ async fn a_folder_restore_lists_versions_once_and_copies_in_parallel() {
     a.sync_ok().await;
     assert_eq!(a.files()["f007.txt"], b"v1 of 7");
 }
+
+/// Keys that differ only by case cannot all be files on a case-insensitive disk (macOS,
+/// FAT): one is kept, the name already on disk first, the rest reported and left out on both
+/// sides; nothing is deleted or overwritten for it (tenet 9). Forced on here: Linux folders
+/// are case-sensitive (the probe itself is tested in pail-index).
+#[tokio::test]
+async fn case_twins_on_a_case_insensitive_disk_are_skipped_and_reported() {
+    let mem = MemStore::new("bkt");
+    let store: Arc<dyn ObjectStore> = Arc::new(mem.clone());
+    let a = device(store, "alpha", |c| c.case_insensitive = Some(true)).await;
+    a.write("notes.txt", b"mine, synced");
+    a.sync_ok().await;
+    mem.put_foreign("pfx/Notes.txt", &b"another client's"[..]);
+    mem.put_foreign("pfx/Photo.JPG", &b"first"[..]);
+    mem.put_foreign("pfx/photo.jpg", &b"second"[..]);
+    a.sync_ok().await;
+    let files = a.files();
+    assert_eq!(
+        files["notes.txt"], b"mine, synced",
+        "the name on disk is kept"
+    );
+    assert!(!files.contains_key("Notes.txt"), "{files:?}");
+    assert_eq!(
+        files["Photo.JPG"], b"first",
+        "of new twins, the first in byte order"
+    );
+    assert!(!files.contains_key("photo.jpg"), "{files:?}");
+    let remote = remote_files(&mem);
+    for key in ["notes.txt", "Notes.txt", "Photo.JPG", "photo.jpg"] {
+        assert!(
+            remote.contains_key(key),
+            "{key} is left alone in the bucket"
+        );
+    }
+    let skipped = a.ctx.db().list_skipped().unwrap();
+    let reasons: Vec<&String> = skipped
+        .iter()
+        .filter(|(p, _)| p == "Notes.txt" || p == "photo.jpg")
+        .map(|(_, why)| why)
+        .collect();
+    assert_eq!(reasons.len(), 2, "{skipped:?}");
+    assert!(
+        reasons.iter().all(|r| r.contains("ignores case")),
+        "{reasons:?}"
+    );
+    // Still quiet the next time: nothing to do, nothing deleted.
+    a.sync_ok().await;
+    assert_eq!(remote_files(&mem), remote);
+}

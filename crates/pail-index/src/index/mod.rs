@@ -7,6 +7,7 @@
 
 mod join;
 pub use join::scope_ranges;
+pub use paths::CaseTwin;
 mod migrations;
 mod paths;
 mod records;

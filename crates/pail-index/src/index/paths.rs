@@ -16,6 +16,18 @@ pub(crate) struct LocalScanRow {
     pub checked_ns: i64,
 }
 
+/// A listed path whose name a case-insensitive disk confuses with another listed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseTwin {
+    /// The name both have on such a disk (`pail_core::collisions::case_key`).
+    pub key: String,
+    pub path: RelPath,
+    /// The local scan has a file of exactly this name.
+    pub local: bool,
+    /// It was synced under exactly this name.
+    pub base: bool,
+}
+
 /// A stat + hash pair remembered from an earlier pass, with the time it was verified.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Remembered {
@@ -403,6 +415,59 @@ impl Index {
                 [],
             )?;
             Ok(())
+        })
+    }
+
+    /// The listed paths that share their `case_key` with another listed path, grouped (sorted
+    /// by key, then path), each with whether the local scan and the base have it under exactly
+    /// that name. Works through a temporary table, so memory stays flat at any listing size.
+    pub fn remote_case_twins(&self, case_key: impl Fn(&str) -> String) -> Result<Vec<CaseTwin>> {
+        self.transaction(|ix| {
+            ix.conn.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS case_keys (key TEXT NOT NULL, path TEXT NOT NULL);
+                 DELETE FROM temp.case_keys;",
+            )?;
+            {
+                let mut paths = ix.conn.prepare("SELECT path FROM remote_scan")?;
+                let mut insert = ix
+                    .conn
+                    .prepare("INSERT INTO temp.case_keys (key, path) VALUES (?1, ?2)")?;
+                let mut rows = paths.query([])?;
+                while let Some(row) = rows.next()? {
+                    let path: String = row.get(0)?;
+                    insert.execute(params![case_key(&path), path])?;
+                }
+            }
+            let mut twins = ix.conn.prepare(
+                "SELECT c.key, c.path,
+                        EXISTS (SELECT 1 FROM local_scan l WHERE l.path = c.path),
+                        EXISTS (SELECT 1 FROM base b WHERE b.path = c.path)
+                 FROM temp.case_keys c
+                 WHERE c.key IN (SELECT key FROM temp.case_keys GROUP BY key HAVING count(*) > 1)
+                 ORDER BY c.key, c.path",
+            )?;
+            let found = twins
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            ix.conn.execute("DELETE FROM temp.case_keys", [])?;
+            found
+                .into_iter()
+                .map(|(key, path, local, base)| {
+                    Ok(CaseTwin {
+                        key,
+                        path: path_from_sql(path)?,
+                        local,
+                        base,
+                    })
+                })
+                .collect()
         })
     }
 
