@@ -97,11 +97,6 @@ mod tests {
         assert_eq!(id.inode, std::fs::metadata(dir.path()).unwrap().ino());
         assert!(root_identity(&dir.path().join("missing")).is_err());
     }
-}
-
-#[cfg(test)]
-mod case_tests {
-    use super::*;
 
     #[test]
     fn a_linux_temp_dir_tells_case_apart_and_the_probe_leaves_nothing() {

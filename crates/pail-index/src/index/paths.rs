@@ -187,10 +187,7 @@ impl Index {
 
     /// Starts a scan generation: rows not rewritten with it are dropped by `finish_local_scan`.
     pub(crate) fn next_scan_gen(&self) -> Result<i64> {
-        let generation = self
-            .meta_get("local_scan_gen")?
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0);
+        let generation = self.current_scan_gen()?;
         self.meta_set("local_scan_gen", &(generation + 1).to_string())?;
         Ok(generation + 1)
     }
@@ -314,7 +311,6 @@ impl Index {
         Ok(())
     }
 
-    /// Drops rows of files this scan did not see.
     /// The generation of the last scan (a scoped scan adds to it).
     pub(crate) fn current_scan_gen(&self) -> Result<i64> {
         Ok(self
