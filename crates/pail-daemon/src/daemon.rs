@@ -303,7 +303,7 @@ async fn worker(
                     failures = 0;
                     retry_at = None;
                     w.set("idle", None);
-                    if matches!(why, Why::Full | Why::Wake) {
+                    if why == Why::Full {
                         next_full = Instant::now() + opts.full_reconcile;
                         let _ = pail_sync::journal::prune_own(&w.ctx).await;
                     }
@@ -361,7 +361,7 @@ async fn worker(
                 let now = Instant::now();
                 if let Some(slept) = clocks.check(now.into_std(), std::time::SystemTime::now()) {
                     tracing::info!(folder = %root.display(), slept_secs = slept.as_secs(), "the machine slept: full reconcile");
-                    pending = Some(Why::Wake);
+                    pending = Some(Why::Full);
                 } else if now >= next_full {
                     pending = Some(Why::Full);
                 } else if now >= next_scan {

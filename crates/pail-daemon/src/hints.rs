@@ -15,10 +15,9 @@ pub(crate) enum Why {
     Remote,
     /// The periodic rescan of the folder (no listing).
     Rescan,
-    /// The periodic full reconcile (catches other S3 clients).
+    /// The periodic full reconcile (catches other S3 clients), also run when the machine
+    /// wakes from sleep.
     Full,
-    /// The machine slept (a full reconcile: the bucket may have changed all night).
-    Wake,
     Retry,
     Resume,
 }
@@ -65,9 +64,7 @@ pub(crate) fn pass_inputs(
             }
             None => everything(hinted, remote_changed),
         },
-        Why::Start | Why::Full | Why::Wake | Why::Retry | Why::Resume => {
-            everything(hinted, remote_changed)
-        }
+        Why::Start | Why::Full | Why::Retry | Why::Resume => everything(hinted, remote_changed),
     }
 }
 
@@ -204,7 +201,7 @@ mod tests {
         assert_eq!((o.local_scope, o.remote_paths), (None, None));
 
         // Timers and recoveries look at everything and forget pending scopes.
-        for why in [Why::Start, Why::Full, Why::Wake, Why::Retry, Why::Resume] {
+        for why in [Why::Start, Why::Full, Why::Retry, Why::Resume] {
             h.add(root, paths_hint(&["a.txt"]));
             r.add_named(Some([rel("b.txt")].into()));
             let o = pass_inputs(why, &mut h, &mut r);
