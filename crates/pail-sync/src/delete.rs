@@ -14,7 +14,6 @@ use crate::exec::Outcome;
 use crate::keep_local;
 use crate::localfs::{LocalError, remove_expected, still_expected};
 use crate::retry::transient;
-use crate::upload::remote_still;
 
 pub(crate) async fn delete_remote(
     ctx: &Arc<PairCtx>,
@@ -23,10 +22,7 @@ pub(crate) async fn delete_remote(
 ) -> Result<Outcome> {
     let key = ctx.key(path)?;
     let expect_remote = RemoteExpect::Is(expect.clone());
-    if !remote_still(ctx, &key, &expect_remote).await? {
-        return Ok(Outcome::Deferred("remote changed since the listing".into()));
-    }
-    if !crate::trash::keep(ctx, &key, &expect.etag).await? {
+    if !crate::trash::before_replacing(ctx, &key, &expect_remote).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
     let cond = if ctx.caps.conditional_writes {

@@ -77,9 +77,7 @@ async fn in_trash(
     local: &LocalFile,
     base: Option<&Base>,
 ) -> Result<bool> {
-    let dir = ctx
-        .prefix
-        .reserved_key(&format!("trash/{}/", path.as_str()));
+    let dir = crate::trash::trash_dir(&ctx.prefix, path.as_str());
     let mut copies = Vec::new();
     list_all(ctx.store.as_ref(), &dir, |o| {
         // Copies of this file only, not of files below a folder of the same name.
@@ -112,13 +110,7 @@ async fn to_trash(
     local: &LocalFile,
     parts: &Arc<Semaphore>,
 ) -> Result<()> {
-    let rel = path.as_str();
-    let dst = crate::trash::trash_key(ctx, rel, time::OffsetDateTime::now_utc(), &ctx.cfg.device);
-    if dst.len() > pail_core::names::MAX_KEY_BYTES {
-        anyhow::bail!(
-            "{path}: its trash copy key would exceed 1024 bytes, so it cannot be kept before being replaced; enable versioning on the bucket"
-        );
-    }
+    let dst = crate::trash::trash_key_now(&ctx.prefix, path.as_str(), &ctx.cfg.device)?;
     let meta = crate::upload::meta_for(ctx, local);
     let abs = ctx.abs(path);
     if local.stat.size < ctx.cfg.multipart_threshold {

@@ -257,8 +257,8 @@ async fn copy_back(
                 from.id()
             )
         })?;
-    if current.is_some() && !bucket.versioned() {
-        keep_in_trash(bucket, path, &key).await?;
+    if let Some(current) = current.filter(|_| !bucket.versioned()) {
+        keep_in_trash(bucket, path, &key, current).await?;
     }
     // The content keeps its hash and file time; the new version is this device's doing.
     let meta = ObjectMeta {
@@ -287,7 +287,7 @@ async fn copy_back(
 async fn delete_current(bucket: &Bucket, path: &RelPath, current: &Version) -> Result<()> {
     let key = bucket.key(path)?;
     if !bucket.versioned() {
-        keep_in_trash(bucket, path, &key).await?;
+        keep_in_trash(bucket, path, &key, current).await?;
     }
     let cond = match (&current.etag, bucket.caps.conditional_writes) {
         (Some(e), true) => Condition::IfMatch(e.clone()),
@@ -300,40 +300,27 @@ async fn delete_current(bucket: &Bucket, path: &RelPath, current: &Version) -> R
     }
 }
 
-/// Copies the current object of `key` into the trash, as the sync does before it replaces an
-/// object on a bucket without versioning (same key layout as `trash::trash_key`).
-async fn keep_in_trash(bucket: &Bucket, path: &RelPath, key: &str) -> Result<()> {
-    let Some(head) = transient(|| bucket.store.head(key, None)).await? else {
+/// Keeps the current object of `path` (listed as `current`) in the trash, as the sync does
+/// before it replaces an object on a bucket without versioning.
+async fn keep_in_trash(
+    bucket: &Bucket,
+    path: &RelPath,
+    key: &str,
+    current: &Version,
+) -> Result<()> {
+    let Some(etag) = current.etag.as_deref() else {
         return Ok(());
     };
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(&time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second].[subsecond digits:6]Z"
-        ))
-        .unwrap_or_default();
-    let dst = bucket.prefix.reserved_key(&format!(
-        "trash/{}/{stamp}-{}",
+    let kept = crate::trash::copy_to_trash(
+        bucket.store.as_ref(),
+        &bucket.prefix,
+        &bucket.device,
         path.as_str(),
-        bucket.device
-    ));
-    if dst.len() > pail_core::names::MAX_KEY_BYTES {
-        bail!(
-            "{path}: its trash copy key would exceed 1024 bytes, so its current content cannot be kept before it is replaced; enable versioning on the bucket"
-        );
-    }
-    transient(|| {
-        bucket.store.copy(
-            key,
-            None,
-            Some(&head.etag),
-            &dst,
-            &head.meta,
-            Condition::None,
-        )
-    })
-    .await
-    .with_context(|| format!("keeping {key} in the trash before replacing it"))?;
-    Ok(())
+        key,
+        etag,
+    )
+    .await?;
+    if kept { Ok(()) } else { Err(raced(path)) }
 }
 
 /// Downloads the version `pick` names to `dest` (a new file, or a file of the same name in the

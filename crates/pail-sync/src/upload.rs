@@ -79,10 +79,7 @@ pub(crate) async fn upload(
     if !same_stat(&before, &local.stat) {
         return Ok(Outcome::Deferred("changed since the scan".into()));
     }
-    if !remote_still(ctx, &key, expect).await? {
-        return Ok(Outcome::Deferred("remote changed since the listing".into()));
-    }
-    if !crate::trash::keep_before_overwrite(ctx, &key, expect).await? {
+    if !crate::trash::before_replacing(ctx, &key, expect).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
     let meta = meta_for(ctx, local);
@@ -303,9 +300,6 @@ pub(crate) async fn copy(
     if !matches!(now, Ok(ref s) if same_stat(s, &local.stat)) {
         return Ok(Outcome::Deferred("changed since the scan".into()));
     }
-    if !remote_still(ctx, &key, expect).await? {
-        return Ok(Outcome::Deferred("remote changed since the listing".into()));
-    }
     let version = from_object.version_id.as_deref().filter(|v| *v != "null");
     if version.is_none() {
         // Without a version id the copy reads whatever is current at the source: make sure it
@@ -315,7 +309,7 @@ pub(crate) async fn copy(
             return upload(ctx, path, local, expect, parts).await;
         }
     }
-    if !crate::trash::keep_before_overwrite(ctx, &key, expect).await? {
+    if !crate::trash::before_replacing(ctx, &key, expect).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
     let meta = meta_for(ctx, local);

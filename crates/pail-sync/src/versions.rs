@@ -87,10 +87,7 @@ impl Bucket {
     }
 
     fn trash_prefix(&self, dir: Option<&RelPath>) -> String {
-        match dir {
-            Some(d) => self.prefix.reserved_key(&format!("trash/{}/", d.as_str())),
-            None => self.prefix.reserved_key("trash/"),
-        }
+        crate::trash::trash_dir(&self.prefix, dir.map_or("", RelPath::as_str))
     }
 }
 
@@ -462,7 +459,7 @@ mod tests {
         let ctx = PairCtx::open_with_index(&cfg, store, index).await.unwrap();
         // Exactly what the sync writes before it replaces an object.
         let at = time::macros::datetime!(2026-11-20 14:00:00.123456 UTC);
-        let k = crate::trash::trash_key(&ctx, "a b/c.txt", at, "my/laptop");
+        let k = crate::trash::trash_key(&ctx.prefix, "a b/c.txt", at, "my/laptop");
         let p = ctx.prefix.clone();
         let (path, ns) = parse_trash_key(&p, &k).unwrap();
         assert_eq!(path.as_str(), "a b/c.txt");
