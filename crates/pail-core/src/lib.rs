@@ -8,6 +8,7 @@
 pub mod collisions;
 pub mod conflict;
 pub mod hash;
+pub mod layout;
 pub mod names;
 pub mod plan;
 pub mod state;

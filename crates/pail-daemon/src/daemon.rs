@@ -140,13 +140,15 @@ pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
     let systemd = Systemd::from_env();
     let mut workers = Vec::new();
     for cfg in pairs {
-        let mut ctx = PairCtx::open(cfg, None).await.with_context(|| {
-            format!(
-                "cannot start the pair {} <-> {}",
-                cfg.folder.display(),
-                cfg.remote
-            )
-        })?;
+        let mut ctx = PairCtx::open(cfg, &pail_s3::AwsStoreFactory)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot start the pair {} <-> {}",
+                    cfg.folder.display(),
+                    cfg.remote
+                )
+            })?;
         // The bucket may have changed since init (versioning turned on, server upgraded).
         if let Err(e) = ctx.reprobe().await {
             tracing::warn!(folder = %cfg.folder.display(), error = %format!("{e:#}"), "capability probe failed; using the recorded capabilities");

@@ -116,8 +116,7 @@ pub fn scan_local(
     Ok(report)
 }
 
-/// The marker in the names of pail's temporary download files.
-pub const TEMP_MARKER: &str = ".pail-tmp-";
+pub use pail_core::layout::TEMP_MARKER;
 
 /// Index meta key: "1" while `local_scan` describes the folder as it is, but for changes the
 /// watcher reports (see [`scan_local_paths`]). Whoever changes the folder itself (downloads,
@@ -236,7 +235,7 @@ fn keep_entry(
         return true;
     }
     if e.file_type().is_some_and(|t| t.is_file())
-        && e.file_name().to_string_lossy().contains(TEMP_MARKER)
+        && pail_core::layout::is_temp_name(&e.file_name().to_string_lossy())
     {
         pruned
             .lock()

@@ -24,10 +24,9 @@ pub fn folder_ignores_case(root: &Path) -> io::Result<bool> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or_default();
-    let name = format!(
-        ".case-probe{}{}-{nanos}",
-        crate::scan::TEMP_MARKER,
-        std::process::id()
+    let name = pail_core::layout::temp_name(
+        "case-probe",
+        u64::from(std::process::id()) << 32 | u64::from(nanos),
     );
     let probe = root.join(&name);
     std::fs::OpenOptions::new()

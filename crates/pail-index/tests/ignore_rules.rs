@@ -23,7 +23,7 @@ fn defaults_cover_os_editor_and_pail_temp_files() {
         ".#notes.txt",
         "~$report.docx",
         "d/.~lock.report.odt#",
-        "d/.report.odt.pail-tmp-1a2b",
+        "d/.report.odt.pail-tmp-0000000000001a2b",
         ".Trash-1000/files/x",
         "$RECYCLE.BIN/x",
     ] {
@@ -92,7 +92,7 @@ fn user_rules_cannot_re_include_pail_temp_files() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join(".pailignore"), "!*\n!*.pail-tmp*\n").unwrap();
     let r = IgnoreRules::load(dir.path()).unwrap();
-    assert!(ignored(&r, ".a.txt.pail-tmp-0001"));
+    assert!(ignored(&r, ".a.txt.pail-tmp-0000000000000001"));
 }
 
 #[test]

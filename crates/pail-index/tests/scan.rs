@@ -165,7 +165,7 @@ fn ignored_entries_are_pruned_silently() {
     write(root, "sub/kept", b"x");
     write(root, "x.log", b"x");
     write(root, ".DS_Store", b"x");
-    write(root, "d/.a.txt.pail-tmp-1234", b"partial");
+    write(root, "d/.a.txt.pail-tmp-0000000000001234", b"partial");
     write(root, ".hidden/file", b"hidden files sync");
     let ix = Index::open_in_memory().unwrap();
     let r = scan(root, &ix);

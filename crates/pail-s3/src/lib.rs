@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod aws;
 pub mod error;
+pub mod factory;
 #[cfg(any(test, feature = "fake"))]
 pub mod faulty;
 mod lifecycle_json;
@@ -21,6 +22,7 @@ pub mod types;
 
 pub use aws::{AwsStore, S3Config, StaticCredentials};
 pub use error::{Result, StoreError};
+pub use factory::{AwsStoreFactory, FixedStoreFactory, StoreFactory};
 #[cfg(any(test, feature = "fake"))]
 pub use faulty::FaultyStore;
 #[cfg(any(test, feature = "fake"))]

@@ -28,7 +28,7 @@ pub async fn probe(
         // Garage's GetBucketVersioning is a stub that says "never enabled"; its
         // ListObjectVersions is what tells.
         match store
-            .list_versions_page(&prefix.reserved_key("probe/"), None, None)
+            .list_versions_page(&pail_core::layout::probe_dir(prefix), None, None)
             .await
         {
             Err(StoreError::NotImplemented { .. }) => versioning = Versioning::Unsupported,
@@ -36,18 +36,12 @@ pub async fn probe(
             Ok(_) => {}
         }
     }
-    let safe: String = device
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect();
-    let key = prefix.reserved_key(&format!("probe/{safe}-{:016x}", rand::random::<u64>()));
+    let key = format!(
+        "{}{}-{:016x}",
+        pail_core::layout::probe_dir(prefix),
+        pail_core::layout::device_tag(device),
+        rand::random::<u64>()
+    );
     let meta = ObjectMeta {
         device: Some(device.to_owned()),
         ..ObjectMeta::default()

@@ -54,6 +54,14 @@ pub struct PairConfig {
     pub case_insensitive: Option<bool>,
 }
 
+/// This machine's name, as a default device name.
+pub fn default_device() -> String {
+    let host = hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    pail_core::layout::device_from_host(&host)
+}
+
 fn default_transfers() -> usize {
     16
 }

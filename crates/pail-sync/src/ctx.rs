@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Context, Result};
 use pail_core::{RelPath, RemotePrefix};
 use pail_index::{Index, root_identity};
-use pail_s3::{AwsStore, Capabilities, ObjectStore, S3Config};
+use pail_s3::{Capabilities, ObjectStore, S3Config, StoreFactory};
 
 use crate::config::{PairConfig, state_dir};
+use crate::remote::PairRemote;
 
 /// Index meta keys.
 pub mod meta {
@@ -114,41 +115,45 @@ pub fn open_index(cfg: &PairConfig) -> Result<Index> {
 }
 
 impl PairCtx {
-    /// Connects to the bucket and opens the index. The capabilities come from the index
-    /// (probed at init); `probe_again` re-probes and stores the result.
-    pub async fn open(cfg: &PairConfig, store: Option<Arc<dyn ObjectStore>>) -> Result<PairCtx> {
-        let store: Arc<dyn ObjectStore> = match store {
-            Some(s) => s,
-            None => Arc::new(AwsStore::connect(&s3_config(cfg)?).await?),
-        };
-        PairCtx::open_with_index(cfg, store, open_index(cfg)?).await
+    /// Connects to the pair's bucket through `factory`, opens its index and takes the pair's
+    /// lock: one connection for the whole command.
+    pub async fn open(cfg: &PairConfig, factory: &dyn StoreFactory) -> Result<PairCtx> {
+        PairCtx::with_remote(cfg, PairRemote::connect(cfg, factory).await?)
     }
 
-    /// As `open`, with the store and the index given (tests, tools).
+    /// The pair's context over a remote handle already made (a command that read versions
+    /// first, then syncs).
+    pub fn with_remote(cfg: &PairConfig, remote: PairRemote) -> Result<PairCtx> {
+        PairCtx::assemble(cfg, remote, open_index(cfg)?)
+    }
+
+    /// As `open`, with the store and the index given (tests, tools). The capabilities come
+    /// from the index; a pair never probed is probed now.
     pub async fn open_with_index(
         cfg: &PairConfig,
         store: Arc<dyn ObjectStore>,
         index: Index,
     ) -> Result<PairCtx> {
-        let (bucket, prefix) = cfg.bucket_and_prefix()?;
+        let caps = crate::remote::recorded_caps(cfg, store.as_ref(), &index).await?;
+        PairCtx::assemble(cfg, PairRemote::new(cfg, store, caps)?, index)
+    }
+
+    fn assemble(cfg: &PairConfig, remote: PairRemote, index: Index) -> Result<PairCtx> {
         let lock = match index.path() {
             p if p == Path::new(":memory:") => None,
             p => Some(lock_pair(p)?),
-        };
-        let caps = match index.meta_get(meta::CAPABILITIES)? {
-            Some(json) => {
-                serde_json::from_str(&json).context("stored capabilities are unreadable")?
-            }
-            None => {
-                let caps = pail_s3::probe(store.as_ref(), &prefix, &cfg.device).await?;
-                index.meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
-                caps
-            }
         };
         let case_insensitive = cfg.case_insensitive.unwrap_or_else(|| {
             // A folder that is missing is a safety stop later; assume the common case here.
             pail_index::folder_ignores_case(&cfg.folder).unwrap_or(false)
         });
+        let PairRemote {
+            store,
+            bucket,
+            prefix,
+            caps,
+            ..
+        } = remote;
         Ok(PairCtx {
             case_insensitive,
             cfg: cfg.clone(),
@@ -163,6 +168,18 @@ impl PairCtx {
             progress: Default::default(),
             rules: Mutex::default(),
         })
+    }
+
+    /// The pair's remote handle (for versions, restore and the journal).
+    pub fn remote(&self) -> PairRemote {
+        PairRemote {
+            store: self.store.clone(),
+            bucket: self.bucket.clone(),
+            prefix: self.prefix.clone(),
+            caps: self.caps.clone(),
+            device: self.cfg.device.clone(),
+            transfers: self.cfg.transfers.clamp(1, 64),
+        }
     }
 
     /// The ignore rules kept from the last full scan, if any.

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 
 use anyhow::Result;
 use bytes::Bytes;
+use pail_core::layout::device_tag;
 use pail_s3::{Condition, ObjectMeta};
 use time::OffsetDateTime;
 
@@ -30,21 +31,7 @@ fn stamp(t: OffsetDateTime) -> String {
 }
 
 fn journal_prefix(ctx: &PairCtx) -> String {
-    ctx.prefix.reserved_key("journal/")
-}
-
-/// Device names may hold characters that are awkward in keys: keep them readable and safe.
-fn device_tag(device: &str) -> String {
-    device
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    pail_core::layout::journal_dir(&ctx.prefix)
 }
 
 /// An entry names at most this many paths; a bigger change sends peers to a listing.
@@ -88,7 +75,7 @@ pub async fn append_entry(
     let nonce: u32 = rand::random();
     let key = format!(
         "{}{}-{}-{nonce:08x}",
-        prefix.reserved_key("journal/"),
+        pail_core::layout::journal_dir(prefix),
         stamp(OffsetDateTime::now_utc()),
         device_tag(origin)
     );

@@ -1,25 +1,19 @@
-//! pail's sync engine: configuration, one full reconcile of a folder pair (scan, list, plan,
-//! execute, repeat until converged), and the status read from the index.
+//! pail's sync engine: configuration, a pair's one remote handle ([`PairRemote`]) and its run
+//! time context ([`PairCtx`]), one full reconcile of a folder pair (scan, list, plan, execute,
+//! repeat until converged), the change journal, and the status read from the index.
 //!
 //! The planner (pail-core) decides; this crate does the I/O the decisions call for and records
 //! each outcome in the index (pail-index), through the store trait (pail-s3).
 
 pub mod config;
-pub mod conflicts;
 pub mod ctx;
-pub mod doctor;
 pub mod engine;
 pub mod exec;
-pub mod history;
-pub mod init;
 pub mod journal;
 pub mod localfs;
 pub mod progress;
-pub mod restore;
-pub mod setup;
+pub mod remote;
 pub mod status;
-pub mod versions;
-pub mod when;
 
 mod delete;
 mod download;
@@ -27,10 +21,12 @@ mod keep_local;
 mod listing;
 mod names;
 mod race;
-mod retry;
-mod trash;
+#[doc(hidden)]
+pub mod retry;
+pub mod trash;
 mod upload;
 
 pub use config::{Config, PairConfig};
 pub use ctx::PairCtx;
 pub use engine::{RemoteView, SyncOptions, SyncResult, Totals, sync_pair};
+pub use remote::PairRemote;

@@ -13,7 +13,7 @@ use pail_index::stat_path;
 
 /// Marker in the names of pail's temporary files. The ignore rules always skip them, and a
 /// pass removes leftovers (a crash can leave one behind) once they are a minute old.
-pub use pail_index::scan::TEMP_MARKER;
+pub use pail_core::layout::TEMP_MARKER;
 
 /// How old a temp file must be before a pass takes it for a crash's leftover: younger, it
 /// may belong to a `pail restore --to` writing into the folder right now.
@@ -46,13 +46,7 @@ pub fn temp_path_for(target: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // Keep the temp name under NAME_MAX even for a 255-byte target name.
-    let mut cut = name.len().min(180);
-    while !name.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let nonce: u64 = rand::random();
-    target.with_file_name(format!(".{}{TEMP_MARKER}{nonce:016x}", &name[..cut]))
+    target.with_file_name(pail_core::layout::temp_name(&name, rand::random()))
 }
 
 /// Writes chunks to a new temp file while hashing them.

@@ -12,31 +12,10 @@ use crate::ctx::PairCtx;
 use crate::retry::transient;
 use crate::upload::remote_still;
 
-/// The trash key for an object of `rel` replaced at `at` (RFC 3339-ish, sortable).
-pub fn trash_key(
-    prefix: &RemotePrefix,
-    rel: &str,
-    at: time::OffsetDateTime,
-    device: &str,
-) -> String {
-    let stamp = at
-        .format(&time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second].[subsecond digits:6]Z"
-        ))
-        .unwrap_or_default();
-    prefix.reserved_key(&format!("trash/{rel}/{stamp}-{device}"))
-}
-
-/// The folder of `rel`'s trash copies (`rel` a file path), or of every trash copy (`""`).
-pub(crate) fn trash_dir(prefix: &RemotePrefix, rel: &str) -> String {
-    match rel {
-        "" => prefix.reserved_key("trash/"),
-        _ => prefix.reserved_key(&format!("trash/{rel}/")),
-    }
-}
+pub use pail_core::layout::{trash_dir, trash_key};
 
 /// The key of a trash copy of `rel` made now, refused when S3 could not store it.
-pub(crate) fn trash_key_now(prefix: &RemotePrefix, rel: &str, device: &str) -> Result<String> {
+pub fn trash_key_now(prefix: &RemotePrefix, rel: &str, device: &str) -> Result<String> {
     let dst = trash_key(prefix, rel, time::OffsetDateTime::now_utc(), device);
     if dst.len() > pail_core::names::MAX_KEY_BYTES {
         bail!(
@@ -51,7 +30,7 @@ pub(crate) fn trash_key_now(prefix: &RemotePrefix, rel: &str, device: &str) -> R
 /// raced in since the plan: the device that made it would find its content in the trash and
 /// let it be replaced without a conflict copy (see `keep_local.rs`). `Ok(false)`: it changed
 /// or is gone; nothing was copied.
-pub(crate) async fn copy_to_trash(
+pub async fn copy_to_trash(
     store: &dyn ObjectStore,
     prefix: &RemotePrefix,
     device: &str,

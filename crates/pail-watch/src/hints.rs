@@ -15,13 +15,10 @@ use tokio::sync::mpsc::{self, OwnedPermit, error::TrySendError};
 use crate::Hint;
 use crate::limits::{inotify_limits, is_out_of_watches};
 
-/// Marks pail's own temporary download files (`.NAME.pail-tmp-RANDOM`).
-const TEMP_MARKER: &str = ".pail-tmp-";
-
 /// pail's own temporary files are not changes.
 pub(crate) fn is_own_temp(p: &Path) -> bool {
     p.file_name()
-        .is_some_and(|n| n.to_string_lossy().contains(TEMP_MARKER))
+        .is_some_and(|n| pail_core::layout::is_temp_name(&n.to_string_lossy()))
 }
 
 /// Opening or reading a file changes nothing; pail's own hashing would otherwise echo back.
@@ -135,11 +132,14 @@ mod tests {
         let h = to_hint(Ok(vec![
             event(EventKind::Create(CreateKind::File), &["/r/b"]),
             event(EventKind::Modify(ModifyKind::Any), &["/r/a", "/r/b"]),
-            event(EventKind::Create(CreateKind::File), &["/r/.b.pail-tmp-12"]),
+            event(
+                EventKind::Create(CreateKind::File),
+                &["/r/.b.pail-tmp-0000000000000012"],
+            ),
             // pail's own download: temp renamed over the final name.
             event(
                 EventKind::Modify(ModifyKind::Name(notify::event::RenameMode::Both)),
-                &["/r/.c.pail-tmp-34", "/r/c"],
+                &["/r/.c.pail-tmp-0000000000000034", "/r/c"],
             ),
             event(
                 EventKind::Access(AccessKind::Open(AccessMode::Any)),
@@ -151,7 +151,10 @@ mod tests {
             ),
         ]));
         assert_eq!(h, Some(paths(&["/r/a", "/r/b", "/r/c", "/r/e"])));
-        let only_temp = event(EventKind::Create(CreateKind::File), &["/r/.x.pail-tmp-1"]);
+        let only_temp = event(
+            EventKind::Create(CreateKind::File),
+            &["/r/.x.pail-tmp-0000000000000001"],
+        );
         assert_eq!(to_hint(Ok(vec![only_temp])), None);
     }
 

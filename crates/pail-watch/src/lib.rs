@@ -185,13 +185,13 @@ mod tests {
         let (_d, root) = temp_root();
         let (_w, mut rx) = start(&root, 64);
         // pail's download: write a temp file, then rename it over the final name.
-        let temp = root.join(".y.txt.pail-tmp-0001");
+        let temp = root.join(".y.txt.pail-tmp-0000000000000001");
         fs::write(&temp, b"partial").unwrap();
         fs::write(&temp, b"complete").unwrap();
         let y = root.join("y.txt");
         fs::rename(&temp, &y).unwrap();
-        fs::write(root.join(".z.pail-tmp-0002"), b"left behind").unwrap();
-        fs::remove_file(root.join(".z.pail-tmp-0002")).unwrap();
+        fs::write(root.join(".z.pail-tmp-0000000000000002"), b"left behind").unwrap();
+        fs::remove_file(root.join(".z.pail-tmp-0000000000000002")).unwrap();
         let sentinel = root.join("sentinel");
         fs::write(&sentinel, b"s").unwrap();
         let seen = hinted_until(&mut rx, &[y, sentinel]).await;

@@ -78,7 +78,7 @@ pub struct InitArgs {
     pub setup: bool,
     /// Move noncurrent versions to CLASS after DAYS (repeatable; default 30:STANDARD_IA).
     #[arg(long, value_name = "DAYS:CLASS", requires = "setup")]
-    pub storage_class_after: Vec<pail_sync::setup::Transition>,
+    pub storage_class_after: Vec<pail_ops::setup::Transition>,
     /// Delete noncurrent versions DAYS after they stop being current (default: keep them).
     #[arg(long, value_name = "DAYS", requires = "setup", value_parser = clap::value_parser!(u32).range(1..))]
     pub expire_noncurrent_after: Option<u32>,

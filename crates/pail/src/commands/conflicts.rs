@@ -3,11 +3,14 @@
 use std::path::Path;
 
 use anyhow::Result;
+use pail_ops::conflicts::{Keep, list, resolve};
+use pail_ops::target::target;
+use pail_s3::AwsStoreFactory;
+use pail_sync::PairRemote;
 use pail_sync::config::Config;
-use pail_sync::conflicts::{Keep, list, resolve};
 use pail_sync::ctx::open_index;
 
-use super::restore::{sync_after, target};
+use super::restore::sync_after;
 use crate::cli::{ConflictsAction, ConflictsArgs, KeepArg};
 
 pub async fn run(config_file: &Path, a: ConflictsArgs) -> Result<u8> {
@@ -104,5 +107,6 @@ async fn resolve_pair(
         }
         return Ok(code);
     }
-    Ok(code.max(sync_after(pair, false).await?))
+    let remote = PairRemote::connect(pair, &AwsStoreFactory).await?;
+    Ok(code.max(sync_after(&remote, pair, false).await?))
 }

@@ -1,8 +1,8 @@
 //! `pail doctor`.
 
 use anyhow::Result;
+use pail_ops::doctor::{Level, doctor};
 use pail_sync::config::Config;
-use pail_sync::doctor::{Level, doctor};
 
 use crate::cli::DoctorArgs;
 

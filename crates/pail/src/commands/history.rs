@@ -2,15 +2,15 @@
 
 use std::path::Path;
 
+use crate::cli::HistoryArgs;
 use anyhow::Result;
-use pail_sync::ctx::open_index;
-use pail_sync::history::{
+use pail_ops::history::{
     conflict_original, conflict_sources, dir_history, file_history, size_report,
 };
-use pail_sync::versions::Bucket;
-
-use super::restore::{is_folder, target};
-use crate::cli::HistoryArgs;
+use pail_ops::target::{is_folder, target};
+use pail_s3::AwsStoreFactory;
+use pail_sync::PairRemote;
+use pail_sync::ctx::open_index;
 
 fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -29,7 +29,7 @@ fn human_bytes(n: u64) -> String {
 
 pub async fn run(config_file: &Path, a: HistoryArgs) -> Result<u8> {
     let t = target(config_file, &a.path)?;
-    let bucket = Bucket::connect(&t.pair, None).await?;
+    let bucket = PairRemote::connect(&t.pair, &AwsStoreFactory).await?;
     if a.size {
         let r = size_report(&bucket, t.rel.as_ref()).await?;
         if a.json {

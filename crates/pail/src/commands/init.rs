@@ -1,7 +1,7 @@
 //! `pail init`.
 
 use anyhow::Result;
-use pail_sync::init::{InitRequest, init_pair};
+use pail_ops::init::{InitRequest, init_pair};
 
 use crate::cli::InitArgs;
 
@@ -19,7 +19,7 @@ pub async fn run(config_file: &std::path::Path, mut a: InitArgs) -> Result<u8> {
         Some(opts) => super::setup::run(&req, opts).await?,
         None => false,
     };
-    let r = init_pair(config_file, req, None).await?;
+    let r = init_pair(config_file, req, &pail_s3::AwsStoreFactory).await?;
     println!(
         "paired {} with {} (device {:?})",
         r.pair.folder.display(),

@@ -1,143 +1,46 @@
-//! `pail restore`, and what history, undelete and conflicts share with it: finding the pair
-//! and the relative path of a PATH argument, and the sync that brings a change to the folder.
+//! `pail restore`, and the output history, undelete and conflicts share with it: the plan of
+//! a folder restore and the sync that brings a change to the folder.
 
 use std::io::IsTerminal;
-use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use pail_core::RelPath;
-use pail_s3::ArchiveRestore;
-use pail_sync::config::{Config, PairConfig};
-use pail_sync::ctx::{index_path, pair_locked};
-use pail_sync::restore::{
+use pail_ops::restore::{
     Pick, Step, TreePlan, TreeReport, apply, execute, plan_one, plan_tree, request_from_archive,
     restore_to,
 };
-use pail_sync::versions::{Bucket, versions_of};
-use pail_sync::when::{parse_time, rfc3339_ns};
-use pail_sync::{PairCtx, SyncOptions, SyncResult, sync_pair};
+use pail_ops::target::{FolderFollows, bring_to_folder, is_folder, target};
+use pail_ops::when::{parse_time, rfc3339_ns};
+use pail_s3::{ArchiveRestore, AwsStoreFactory};
+use pail_sync::config::PairConfig;
+use pail_sync::{PairRemote, SyncResult};
 
 use crate::cli::RestoreArgs;
 
-/// A PATH argument: its pair, and the path inside the pair's folder (`None`: the folder).
-pub(super) struct Target {
-    pub pair: PairConfig,
-    pub rel: Option<RelPath>,
-    pub abs: PathBuf,
-}
-
-impl Target {
-    pub fn shown(&self) -> String {
-        self.rel.as_ref().map_or(".".to_owned(), |r| r.to_string())
-    }
-}
-
-/// `..` and `.` removed without touching the disk (the file may be deleted).
-fn lexical(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Finds the pair whose folder holds `path` (absolute or relative to the current directory).
-/// A folder given through a symlink is found through its real path.
-pub(super) fn target(config_file: &Path, path: &Path) -> Result<Target> {
-    let config = Config::load(config_file)?;
-    config.select(None)?;
-    let abs = lexical(&std::path::absolute(path)?);
-    let mut candidates = vec![abs.clone()];
-    // The longest existing ancestor, resolved, plus the rest as given.
-    if let Some(real) = abs.ancestors().find_map(|a| {
-        let rest = abs.strip_prefix(a).ok()?;
-        Some(a.canonicalize().ok()?.join(rest))
-    }) {
-        candidates.push(real);
-    }
-    for abs in candidates {
-        let Some(pair) = config.pair_for_path(&abs) else {
-            continue;
-        };
-        let rest = abs.strip_prefix(&pair.folder)?;
-        let parts: Vec<&str> = rest
-            .components()
-            .map(|c| c.as_os_str().to_str())
-            .collect::<Option<_>>()
-            .with_context(|| format!("{} is not valid UTF-8", abs.display()))?;
-        let rel = if parts.is_empty() {
-            None
-        } else {
-            Some(
-                RelPath::new(&parts.join("/"))
-                    .with_context(|| format!("{} cannot be a synced path", abs.display()))?,
-            )
-        };
-        return Ok(Target {
-            pair: pair.clone(),
-            rel,
-            abs,
-        });
-    }
-    bail!(
-        "{} is not inside a synced folder (`pail status` lists them)",
-        path.display()
-    )
-}
-
-/// Whether `t` names a folder: the pair itself, a local directory, or a path the bucket has
-/// no versions of as a file (a deleted folder).
-pub(super) async fn is_folder(bucket: &Bucket, t: &Target) -> Result<bool> {
-    let Some(rel) = &t.rel else { return Ok(true) };
-    if t.abs.is_dir() {
-        return Ok(true);
-    }
-    if t.abs.exists() {
-        return Ok(false);
-    }
-    Ok(versions_of(bucket, rel).await?.is_empty())
-}
-
 /// Runs a sync of the pair so the folder shows what changed in the bucket, unless a running
 /// pail (the daemon) holds the pair: it brings the change itself. Returns the exit code.
-pub(super) async fn sync_after(pair: &PairConfig, confirm: bool) -> Result<u8> {
-    // The bucket changed outside a sync: tell every daemon, this device's included.
-    let bucket = pail_sync::versions::Bucket::connect(pair, None).await?;
-    let origin = format!("restore.{}", pair.device);
-    if let Err(e) = pail_sync::journal::append_entry(
-        bucket.store.as_ref(),
-        &bucket.prefix,
-        &origin,
-        &pail_sync::journal::Entry::new("restore", None),
-    )
-    .await
-    {
+pub(super) async fn sync_after(
+    remote: &PairRemote,
+    pair: &PairConfig,
+    confirm: bool,
+) -> Result<u8> {
+    let (follows, noted) = bring_to_folder(remote, pair, confirm).await?;
+    if let Some(e) = noted {
         eprintln!(
             "pail: could not note the change in the bucket's journal ({e:#}); running daemons see it at their next full reconcile"
         );
     }
-    if pair_locked(&index_path(pair)?) {
-        println!(
-            "a running pail process (the daemon?) syncs {}; it brings the change to the folder",
-            pair.folder.display()
-        );
-        return Ok(0);
-    }
-    let ctx = Arc::new(PairCtx::open(pair, None).await?);
-    // A full listing: the change is in the bucket, not in the folder.
-    let opts = SyncOptions {
-        dry_run: false,
-        confirm,
-        ..SyncOptions::default()
+    let result = match follows {
+        FolderFollows::DaemonSyncs => {
+            println!(
+                "a running pail process (the daemon?) syncs {}; it brings the change to the folder",
+                pair.folder.display()
+            );
+            return Ok(0);
+        }
+        FolderFollows::Synced(r) => r,
     };
-    Ok(match sync_pair(&ctx, &opts).await? {
+    Ok(match result {
         SyncResult::Converged(t) => {
             println!(
                 "folder synced: {} downloaded, {} deleted locally, {} conflict(s)",
@@ -166,7 +69,7 @@ pub(super) async fn sync_after(pair: &PairConfig, confirm: bool) -> Result<u8> {
 /// Prints a plan (dry run) or runs it with a progress line, then the summary. Returns the
 /// exit code of the bucket side (1 if any file failed).
 pub(super) async fn run_plan(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     plan: &TreePlan,
     what: &str,
     dry_run: bool,
@@ -222,7 +125,7 @@ pub(super) async fn run_plan(
 
 pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
     let t = target(config_file, &a.path)?;
-    let bucket = Bucket::connect(&t.pair, None).await?;
+    let bucket = PairRemote::connect(&t.pair, &AwsStoreFactory).await?;
     let pick = match (&a.version, &a.at) {
         (Some(v), _) => Some(Pick::Version(v.clone())),
         (_, Some(at)) => Some(Pick::At(parse_time(at)?)),
@@ -254,7 +157,7 @@ pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
         }
         // A sync (or the daemon, told through the journal) downloads what is readable now
         // and records where the rest stands, which `pail status` then shows.
-        return sync_after(&t.pair, false).await;
+        return sync_after(&bucket, &t.pair, false).await;
     }
     if let Some(dest) = &a.to {
         let rel = t.rel.as_ref().context("--to takes a file, not a folder")?;
@@ -279,7 +182,7 @@ pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
         if a.dry_run || report.restored + report.deleted == 0 {
             return Ok(code);
         }
-        return Ok(code.max(sync_after(&t.pair, a.exact).await?));
+        return Ok(code.max(sync_after(&bucket, &t.pair, a.exact).await?));
     }
     let rel = t.rel.clone().context("a file")?;
     let Some(pick) = pick else {
@@ -303,7 +206,7 @@ pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
             }
             apply(&bucket, &rel, &step).await?;
             println!("{rel}: restored {shown} as the current version");
-            sync_after(&t.pair, false).await
+            sync_after(&bucket, &t.pair, false).await
         }
     }
 }

@@ -1,11 +1,11 @@
 //! `pail init --setup`: the bucket steps, printed one per line before the pair is recorded.
 
 use anyhow::{Result, bail};
+use pail_ops::init::InitRequest;
+use pail_ops::setup::{SetupOptions, run_setup};
 use pail_s3::S3Config;
 use pail_s3::admin::{AwsAdmin, NotifyTarget};
 use pail_sync::config::parse_remote;
-use pail_sync::init::InitRequest;
-use pail_sync::setup::{SetupOptions, run_setup};
 
 use crate::cli::InitArgs;
 

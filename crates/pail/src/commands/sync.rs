@@ -51,7 +51,7 @@ pub async fn run(config_file: &std::path::Path, a: SyncArgs) -> Result<u8> {
     let mut code = 0u8;
     for pair in config.select(a.folder.as_deref())? {
         let label = format!("{} <-> {}", pair.folder.display(), pair.remote);
-        let ctx = match PairCtx::open(pair, None).await {
+        let ctx = match PairCtx::open(pair, &pail_s3::AwsStoreFactory).await {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 eprintln!("pail: {label}: {e:#}");

@@ -4,16 +4,19 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use pail_sync::restore::{Pick, apply, plan_one, plan_undelete};
-use pail_sync::versions::{Bucket, current, versions_of};
-use pail_sync::when::rfc3339_ns;
+use pail_ops::restore::{Pick, apply, plan_one, plan_undelete};
+use pail_ops::target::{is_folder, target};
+use pail_ops::versions::{current, versions_of};
+use pail_ops::when::rfc3339_ns;
+use pail_s3::AwsStoreFactory;
+use pail_sync::PairRemote;
 
-use super::restore::{is_folder, run_plan, sync_after, target};
+use super::restore::{run_plan, sync_after};
 use crate::cli::UndeleteArgs;
 
 pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
     let t = target(config_file, &a.path)?;
-    let bucket = Bucket::connect(&t.pair, None).await?;
+    let bucket = PairRemote::connect(&t.pair, &AwsStoreFactory).await?;
     if is_folder(&bucket, &t).await? {
         let plan = plan_undelete(&bucket, t.rel.as_ref()).await?;
         if plan.steps.is_empty() {
@@ -33,7 +36,7 @@ pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
         if a.dry_run || report.restored == 0 {
             return Ok(code);
         }
-        return Ok(code.max(sync_after(&t.pair, false).await?));
+        return Ok(code.max(sync_after(&bucket, &t.pair, false).await?));
     }
     let rel = t.rel.clone().expect("a file has a path");
     let versions = versions_of(&bucket, &rel).await?;
@@ -54,5 +57,5 @@ pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
     }
     apply(&bucket, &rel, &step).await?;
     println!("{rel}: undeleted");
-    sync_after(&t.pair, false).await
+    sync_after(&bucket, &t.pair, false).await
 }

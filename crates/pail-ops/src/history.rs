@@ -10,9 +10,10 @@ use pail_core::{ContentHash, RelPath};
 use pail_index::Index;
 use serde::Serialize;
 
-use crate::retry::transient;
-use crate::versions::{Bucket, Source, Version, is_deleted, versions_of, versions_under};
+use crate::versions::{Source, Version, is_deleted, versions_of, versions_under};
 use crate::when::rfc3339_ns;
+use pail_sync::PairRemote;
+use pail_sync::retry::transient;
 
 /// Shown for versions written by a client that is not pail (no `pail-device`).
 pub const OTHER_CLIENT: &str = "other client";
@@ -75,7 +76,7 @@ pub fn conflict_original(index: &Index, path: &RelPath) -> Result<Option<RelPath
 /// Every version of `path`, each HEADed (a few at a time) for the device that wrote it and
 /// its content hash, which links versions to the conflict copies in `copies`.
 pub async fn file_history(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     path: &RelPath,
     copies: &[(RelPath, ContentHash)],
 ) -> Result<FileHistory> {
@@ -102,7 +103,7 @@ pub async fn file_history(
 }
 
 async fn describe(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     key: &str,
     v: &Version,
     copies: &[(RelPath, ContentHash)],
@@ -160,7 +161,7 @@ pub struct DirEntry {
 
 /// The files under `dir` that have more than their current content, or were deleted.
 pub async fn dir_history(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     dir: Option<&RelPath>,
     deleted_only: bool,
 ) -> Result<Vec<DirEntry>> {
@@ -217,7 +218,7 @@ pub struct FolderSize {
 }
 
 /// Sums the noncurrent versions (or trash copies) under `dir` by each file's folder.
-pub async fn size_report(bucket: &Bucket, dir: Option<&RelPath>) -> Result<SizeReport> {
+pub async fn size_report(bucket: &PairRemote, dir: Option<&RelPath>) -> Result<SizeReport> {
     let files = versions_under(bucket, dir).await?;
     let mut by: BTreeMap<String, FolderSize> = BTreeMap::new();
     for (path, vs) in files {

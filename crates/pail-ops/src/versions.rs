@@ -4,92 +4,17 @@
 //! versioning is not enabled (Garage, R2, suspended or never enabled). history, restore and
 //! undelete all read versions through here.
 //!
-//! This works on a [`Bucket`], not a `PairCtx`, so that it needs no pair lock: restoring while
+//! This works on a [`PairRemote`], not a `PairCtx`, so that it needs no pair lock: restoring while
 //! the daemon runs is the point of it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use pail_core::{RelPath, RemotePrefix};
-use pail_s3::{
-    AwsStore, Capabilities, ObjectStore, ObjectVersion, StoreError, Versioning, list_all,
-};
-
-use crate::config::PairConfig;
-use crate::ctx::{PairCtx, meta, open_index, s3_config};
-use crate::retry::transient;
-
-/// The remote side of a pair, as versions see it.
-#[derive(Debug, Clone)]
-pub struct Bucket {
-    pub store: Arc<dyn ObjectStore>,
-    pub prefix: RemotePrefix,
-    pub caps: Capabilities,
-    /// Written as `pail-device` on restored objects.
-    pub device: String,
-    /// Parallel server-side copies of a folder restore.
-    pub transfers: usize,
-}
-
-impl Bucket {
-    pub fn of(ctx: &PairCtx) -> Bucket {
-        Bucket {
-            store: ctx.store.clone(),
-            prefix: ctx.prefix.clone(),
-            caps: ctx.caps.clone(),
-            device: ctx.cfg.device.clone(),
-            transfers: ctx.cfg.transfers,
-        }
-    }
-
-    /// Connects without taking the pair lock. The capabilities come from the index (probed at
-    /// init); a pair never probed is probed now.
-    pub async fn connect(cfg: &PairConfig, store: Option<Arc<dyn ObjectStore>>) -> Result<Bucket> {
-        let (_, prefix) = cfg.bucket_and_prefix()?;
-        let store: Arc<dyn ObjectStore> = match store {
-            Some(s) => s,
-            None => Arc::new(AwsStore::connect(&s3_config(cfg)?).await?),
-        };
-        let stored = open_index(cfg)?.meta_get(meta::CAPABILITIES)?;
-        let caps = match stored {
-            Some(json) => {
-                serde_json::from_str(&json).context("stored capabilities are unreadable")?
-            }
-            None => pail_s3::probe(store.as_ref(), &prefix, &cfg.device).await?,
-        };
-        Ok(Bucket {
-            store,
-            prefix,
-            caps,
-            device: cfg.device.clone(),
-            transfers: cfg.transfers.clamp(1, 64),
-        })
-    }
-
-    /// Whether old contents are kept as versions (else pail keeps trash copies).
-    pub fn versioned(&self) -> bool {
-        self.caps.versioning == Versioning::Enabled
-    }
-
-    pub fn key(&self, path: &RelPath) -> Result<String> {
-        self.prefix
-            .key_for(path)
-            .with_context(|| format!("{path}: cannot be stored in the bucket"))
-    }
-
-    /// The key prefix of everything under `dir` (the whole pair for `None`).
-    pub fn dir_prefix(&self, dir: Option<&RelPath>) -> String {
-        match dir {
-            Some(d) => format!("{}{}/", self.prefix.list_prefix(), d.as_str()),
-            None => self.prefix.list_prefix(),
-        }
-    }
-
-    fn trash_prefix(&self, dir: Option<&RelPath>) -> String {
-        crate::trash::trash_dir(&self.prefix, dir.map_or("", RelPath::as_str))
-    }
-}
+use pail_core::RelPath;
+use pail_core::layout::parse_trash_key;
+use pail_s3::{ObjectVersion, StoreError, Versioning, list_all};
+use pail_sync::PairRemote;
+use pail_sync::retry::transient;
 
 /// Where a version's content can be copied from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,34 +88,6 @@ pub fn is_deleted(versions: &[Version]) -> bool {
     current(versions).is_none() && versions.iter().any(Version::exists)
 }
 
-/// Parses the last part of a trash key, `<YYYYMMDDTHHMMSS.ffffffZ>-<device>`, into the time
-/// it was made (Unix ns). The format is the one `trash::trash_key` writes.
-pub fn trash_stamp_ns(name: &str) -> Option<i64> {
-    let stamp = name.get(..23)?;
-    if name.as_bytes().get(23) != Some(&b'-') {
-        return None;
-    }
-    let fmt = time::macros::format_description!(
-        "[year][month][day]T[hour][minute][second].[subsecond digits:6]Z"
-    );
-    let t = time::PrimitiveDateTime::parse(stamp, &fmt).ok()?;
-    i64::try_from(t.assume_utc().unix_timestamp_nanos()).ok()
-}
-
-/// Splits a key under `PREFIX/.pail/trash/` into the file's path and the copy's time. The
-/// device name may itself contain `/`, so the stamp is searched from the path's end.
-fn parse_trash_key(prefix: &RemotePrefix, key: &str) -> Option<(RelPath, i64)> {
-    let rest = key.strip_prefix(&prefix.reserved_key("trash/"))?;
-    let mut at = rest.len();
-    while let Some(i) = rest[..at].rfind('/') {
-        if let Some(ns) = trash_stamp_ns(&rest[i + 1..]) {
-            return RelPath::new(&rest[..i]).ok().map(|p| (p, ns));
-        }
-        at = i;
-    }
-    None
-}
-
 /// Sorts one file's versions newest first and gives trash copies their `since_ns`.
 fn finish(mut versions: Vec<Version>) -> Vec<Version> {
     let mut trash: Vec<usize> = (0..versions.len())
@@ -215,7 +112,7 @@ fn finish(mut versions: Vec<Version>) -> Vec<Version> {
 
 /// Every version of one file, newest first: the bucket's versions of exactly its key (paged
 /// over key and version-id markers) and, where pail keeps them, its trash copies.
-pub async fn versions_of(bucket: &Bucket, path: &RelPath) -> Result<Vec<Version>> {
+pub async fn versions_of(bucket: &PairRemote, path: &RelPath) -> Result<Vec<Version>> {
     let key = bucket.key(path)?;
     let mut out = Vec::new();
     let listed = if bucket.caps.versioning != Versioning::Unsupported {
@@ -253,7 +150,7 @@ pub async fn versions_of(bucket: &Bucket, path: &RelPath) -> Result<Vec<Version>
 
 /// Lists the versions of exactly `key` into `out`. `false` when the server has no versioning
 /// API after all (the probe was made on another day).
-async fn list_exact(bucket: &Bucket, key: &str, out: &mut Vec<Version>) -> Result<bool> {
+async fn list_exact(bucket: &PairRemote, key: &str, out: &mut Vec<Version>) -> Result<bool> {
     let (mut km, mut vm) = (None, None);
     loop {
         let page = match transient(|| bucket.store.list_versions_page(key, km.clone(), vm.clone()))
@@ -281,7 +178,7 @@ async fn list_exact(bucket: &Bucket, key: &str, out: &mut Vec<Version>) -> Resul
 
 /// Trash copies under `trash_prefix`, with their file's path.
 async fn list_trash(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     trash_prefix: &str,
     mut f: impl FnMut(RelPath, Version),
 ) -> Result<()> {
@@ -310,7 +207,7 @@ async fn list_trash(
 /// versions newest first, in path order: one paged version listing of the prefix (or one
 /// listing plus the trash where pail keeps trash copies).
 pub async fn versions_under(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     dir: Option<&RelPath>,
 ) -> Result<BTreeMap<RelPath, Vec<Version>>> {
     let prefix = bucket.dir_prefix(dir);
@@ -449,26 +346,5 @@ mod tests {
         assert_eq!(version_at(&vs, 30).unwrap().id(), "trash:b");
         assert_eq!(version_at(&vs, 45).unwrap().id(), "trash:b");
         assert_eq!(version_at(&vs, 60).unwrap().id(), "null");
-    }
-
-    #[tokio::test]
-    async fn trash_keys_parse_back_to_paths() {
-        let cfg = PairConfig::new("/nonexistent/x".into(), "s3://bkt/t/x".into(), "d".into());
-        let store = Arc::new(pail_s3::MemStore::new("bkt"));
-        let index = pail_index::Index::open_in_memory().unwrap();
-        let ctx = PairCtx::open_with_index(&cfg, store, index).await.unwrap();
-        // Exactly what the sync writes before it replaces an object.
-        let at = time::macros::datetime!(2026-11-20 14:00:00.123456 UTC);
-        let k = crate::trash::trash_key(&ctx.prefix, "a b/c.txt", at, "my/laptop");
-        let p = ctx.prefix.clone();
-        let (path, ns) = parse_trash_key(&p, &k).unwrap();
-        assert_eq!(path.as_str(), "a b/c.txt");
-        assert_eq!(
-            crate::when::rfc3339_ns(ns),
-            "2026-11-20T14:00:00Z",
-            "device names with / still parse"
-        );
-        assert!(parse_trash_key(&p, &p.reserved_key("trash/a/garbage")).is_none());
-        assert!(parse_trash_key(&p, "t/x/a.txt").is_none());
     }
 }

@@ -12,10 +12,11 @@ use pail_core::RelPath;
 use pail_core::plan::LocalExpect;
 use pail_s3::{ArchiveRestore, Condition, ObjectMeta, StoreError};
 
-use crate::localfs::{LocalError, TempWriter, place};
-use crate::retry::transient;
-use crate::versions::{Bucket, Source, Version, current, version_at, versions_of, versions_under};
+use crate::versions::{Source, Version, current, version_at, versions_of, versions_under};
 use crate::when::rfc3339_ns;
+use pail_sync::PairRemote;
+use pail_sync::localfs::{LocalError, TempWriter, place};
+use pail_sync::retry::transient;
 
 /// Which version to bring back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +128,7 @@ pub struct TreePlan {
 
 /// Plans restoring everything under `dir` (the pair for `None`) to how it was at `t_ns`.
 pub async fn plan_tree(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     dir: Option<&RelPath>,
     t_ns: i64,
     exact: bool,
@@ -150,7 +151,7 @@ pub async fn plan_tree(
 /// Plans bringing back every deleted file under `dir`: the newest version with content of
 /// each file whose current entry is a delete marker (or, without versioning, whose object is
 /// gone but has trash copies).
-pub async fn plan_undelete(bucket: &Bucket, dir: Option<&RelPath>) -> Result<TreePlan> {
+pub async fn plan_undelete(bucket: &PairRemote, dir: Option<&RelPath>) -> Result<TreePlan> {
     let mut plan = TreePlan::default();
     for (path, vs) in versions_under(bucket, dir).await? {
         if current(&vs).is_some() {
@@ -169,7 +170,7 @@ pub async fn plan_undelete(bucket: &Bucket, dir: Option<&RelPath>) -> Result<Tre
 }
 
 /// Plans restoring one file in place.
-pub async fn plan_one(bucket: &Bucket, path: &RelPath, pick: &Pick) -> Result<Option<Step>> {
+pub async fn plan_one(bucket: &PairRemote, path: &RelPath, pick: &Pick) -> Result<Option<Step>> {
     let versions = versions_of(bucket, path).await?;
     plan_file(path, &versions, pick)
 }
@@ -185,7 +186,7 @@ pub struct TreeReport {
 /// Runs the steps, `bucket.transfers` server-side copies at a time; `progress(done, total)`
 /// after each.
 pub async fn execute(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     steps: &[(RelPath, Step)],
     progress: &(dyn Fn(usize, usize) + Send + Sync),
 ) -> TreeReport {
@@ -209,7 +210,7 @@ pub async fn execute(
 }
 
 /// Applies one step to the bucket.
-pub async fn apply(bucket: &Bucket, path: &RelPath, step: &Step) -> Result<()> {
+pub async fn apply(bucket: &PairRemote, path: &RelPath, step: &Step) -> Result<()> {
     match step {
         Step::Copy { from, current } => copy_back(bucket, path, from, current.as_ref()).await,
         Step::Delete { current } => delete_current(bucket, path, current).await,
@@ -217,7 +218,7 @@ pub async fn apply(bucket: &Bucket, path: &RelPath, step: &Step) -> Result<()> {
 }
 
 /// The key and version id to read a version's content from.
-fn source_of(bucket: &Bucket, path: &RelPath, v: &Version) -> Result<(String, Option<String>)> {
+fn source_of(bucket: &PairRemote, path: &RelPath, v: &Version) -> Result<(String, Option<String>)> {
     Ok(match &v.source {
         Source::Bucket { version_id } => (bucket.key(path)?, version_id.clone()),
         Source::Trash { key } => (key.clone(), None),
@@ -226,7 +227,7 @@ fn source_of(bucket: &Bucket, path: &RelPath, v: &Version) -> Result<(String, Op
 
 /// The condition that keeps a restore from burying a write made since the listing, where
 /// the server honours conditions (elsewhere versioning or the trash copy keeps it anyway).
-fn condition(bucket: &Bucket, current: Option<&Version>) -> Condition {
+fn condition(bucket: &PairRemote, current: Option<&Version>) -> Condition {
     match current.and_then(|c| c.etag.clone()) {
         _ if !bucket.caps.conditional_writes => Condition::None,
         Some(etag) => Condition::IfMatch(etag),
@@ -241,7 +242,7 @@ fn raced(path: &RelPath) -> anyhow::Error {
 }
 
 async fn copy_back(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     path: &RelPath,
     from: &Version,
     current: Option<&Version>,
@@ -284,7 +285,7 @@ async fn copy_back(
     }
 }
 
-async fn delete_current(bucket: &Bucket, path: &RelPath, current: &Version) -> Result<()> {
+async fn delete_current(bucket: &PairRemote, path: &RelPath, current: &Version) -> Result<()> {
     let key = bucket.key(path)?;
     if !bucket.versioned() {
         keep_in_trash(bucket, path, &key, current).await?;
@@ -303,7 +304,7 @@ async fn delete_current(bucket: &Bucket, path: &RelPath, current: &Version) -> R
 /// Keeps the current object of `path` (listed as `current`) in the trash, as the sync does
 /// before it replaces an object on a bucket without versioning.
 async fn keep_in_trash(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     path: &RelPath,
     key: &str,
     current: &Version,
@@ -311,7 +312,7 @@ async fn keep_in_trash(
     let Some(etag) = current.etag.as_deref() else {
         return Ok(());
     };
-    let kept = crate::trash::copy_to_trash(
+    let kept = pail_sync::trash::copy_to_trash(
         bucket.store.as_ref(),
         &bucket.prefix,
         &bucket.device,
@@ -327,7 +328,7 @@ async fn keep_in_trash(
 /// folder `dest`), verified against its `pail-blake3`; the bucket is left alone. Returns the
 /// file written.
 pub async fn restore_to(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     path: &RelPath,
     pick: &Pick,
     dest: &Path,
@@ -400,7 +401,7 @@ pub async fn restore_to(
 /// `days` days (the current version unless `pick` names another). Returns the version and
 /// where its restore stands; once done, `pail restore` and the sync can read it.
 pub async fn request_from_archive(
-    bucket: &Bucket,
+    bucket: &PairRemote,
     path: &RelPath,
     pick: Option<&Pick>,
     days: i32,

@@ -1,14 +1,13 @@
 //! `pail init`: record a folder pair, check access, probe the bucket, say what was found.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use pail_s3::{Capabilities, ObjectStore, Versioning};
-
-use crate::config::{Config, PairConfig};
-use crate::ctx::{PairCtx, meta, open_index};
-use crate::retry::transient;
+use pail_s3::{Capabilities, StoreFactory, Versioning};
+use pail_sync::PairRemote;
+use pail_sync::config::{Config, PairConfig, default_device};
+use pail_sync::ctx::{PairCtx, meta, open_index};
+use pail_sync::retry::transient;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -31,28 +30,12 @@ pub struct InitReport {
     pub recommendations: Vec<String>,
 }
 
-/// This machine's name, as a default device name.
-pub fn default_device() -> String {
-    let name = hostname::get()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let clean: String = name
-        .chars()
-        .filter(|c| c.is_ascii_graphic() && *c != '/')
-        .collect();
-    if clean.is_empty() {
-        "device".into()
-    } else {
-        clean
-    }
-}
-
-/// Records the pair in the config at `config_path` and probes the bucket. `store` replaces
-/// the real S3 client (tests).
+/// Records the pair in the config at `config_path` and probes the bucket, connecting through
+/// `factory` (the real S3 client, or in-memory buckets in tests).
 pub async fn init_pair(
     config_path: &Path,
     req: InitRequest,
-    store: Option<Arc<dyn ObjectStore>>,
+    factory: &dyn StoreFactory,
 ) -> Result<InitReport> {
     let mut created_folder = false;
     let abs = std::path::absolute(&req.folder)
@@ -74,7 +57,7 @@ pub async fn init_pair(
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", abs.display()))?;
     let device = match req.device {
-        Some(d) if d.trim().is_empty() || d.contains('/') || d.chars().any(char::is_control) => {
+        Some(d) if !pail_core::layout::valid_device_name(&d) => {
             bail!("device name {d:?} must be non-empty, without '/' or control characters")
         }
         Some(d) => d,
@@ -93,11 +76,7 @@ pub async fn init_pair(
         .retain(|p| !(p.folder == pair.folder && p.remote == pair.remote));
     config.check_no_overlap(&pair)?;
 
-    let mut ctx_store = store;
-    let store: Arc<dyn ObjectStore> = match ctx_store.take() {
-        Some(s) => s,
-        None => Arc::new(pail_s3::AwsStore::connect(&crate::ctx::s3_config(&pair)?).await?),
-    };
+    let store = factory.connect(&pail_sync::ctx::s3_config(&pair)?).await?;
     let list_prefix = prefix.list_prefix();
     let first = transient(|| store.list_page(&list_prefix, None, None))
         .await
@@ -116,7 +95,7 @@ pub async fn init_pair(
         let db = open_index(&pair)?;
         db.meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
     }
-    let ctx = PairCtx::open(&pair, Some(store)).await?;
+    let ctx = PairCtx::with_remote(&pair, PairRemote::new(&pair, store, caps.clone())?)?;
     ctx.record_root_identity()?;
 
     let mut recommendations = Vec::new();

@@ -9,9 +9,9 @@ use pail_s3::admin::{AdminError, AwsAdmin, BucketAdmin, PublicAccessBlock};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{PairConfig, state_dir};
-use crate::ctx::{meta, open_index, s3_config};
 use crate::setup::plan;
+use pail_sync::config::{PairConfig, state_dir};
+use pail_sync::ctx::{meta, open_index, s3_config};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

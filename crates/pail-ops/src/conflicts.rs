@@ -10,7 +10,7 @@ use pail_core::plan::LocalExpect;
 use pail_index::{ConflictRecord, Index};
 use serde::Serialize;
 
-use crate::localfs::{LocalError, move_no_replace, remove_expected, still_expected};
+use pail_sync::localfs::{LocalError, move_no_replace, remove_expected, still_expected};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ConflictInfo {

@@ -1,0 +1,193 @@
+//! pail's own names, defined once: the layout of `PREFIX/.pail/` in the bucket, the names
+//! of temporary files in the folder, and how device names are made safe for keys.
+//!
+//! Other devices and other S3 clients read and write these names, so they are part of the
+//! remote format (see `cli-contract.md`): change them only with a migration.
+
+use time::OffsetDateTime;
+
+use crate::names::{RelPath, RemotePrefix};
+
+/// Marker in the names of pail's temporary files: `.NAME.pail-tmp-<16 hex digits>`.
+pub const TEMP_MARKER: &str = ".pail-tmp-";
+
+/// Hex digits of the random part of a temp name.
+const TEMP_NONCE_DIGITS: usize = 16;
+
+/// Bytes of the target name kept in a temp name, so that a temp name of a 255-byte file
+/// name still fits in `NAME_MAX`.
+const TEMP_NAME_KEEP: usize = 180;
+
+/// The temp file name for a file named `target` (written next to it, then renamed over it).
+pub fn temp_name(target: &str, nonce: u64) -> String {
+    let mut cut = target.len().min(TEMP_NAME_KEEP);
+    while !target.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(".{}{TEMP_MARKER}{nonce:016x}", &target[..cut])
+}
+
+/// Whether `name` is exactly one of pail's temp names (as [`temp_name`] makes them), so that
+/// cleaning up leftovers never touches a user's file that merely contains the marker.
+pub fn is_temp_name(name: &str) -> bool {
+    let Some(at) = name.rfind(TEMP_MARKER) else {
+        return false;
+    };
+    let nonce = &name[at + TEMP_MARKER.len()..];
+    name.starts_with('.')
+        && nonce.len() == TEMP_NONCE_DIGITS
+        && nonce
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Folder of the change journal: `PREFIX/.pail/journal/`.
+pub fn journal_dir(prefix: &RemotePrefix) -> String {
+    prefix.reserved_key("journal/")
+}
+
+/// Folder of the capability probe's objects: `PREFIX/.pail/probe/`.
+pub fn probe_dir(prefix: &RemotePrefix) -> String {
+    prefix.reserved_key("probe/")
+}
+
+/// Format of the time in a trash key: sortable UTC to the microsecond.
+const TRASH_STAMP: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year][month][day]T[hour][minute][second].[subsecond digits:6]Z"
+);
+
+/// Bytes of a trash stamp (`20260101T120000.000000Z`).
+const TRASH_STAMP_LEN: usize = 23;
+
+/// Folder of the trash copies of the file `rel`, or of all trash copies when `rel` is `""`:
+/// `PREFIX/.pail/trash/<rel>/`.
+pub fn trash_dir(prefix: &RemotePrefix, rel: &str) -> String {
+    match rel {
+        "" => prefix.reserved_key("trash/"),
+        _ => prefix.reserved_key(&format!("trash/{rel}/")),
+    }
+}
+
+/// Key of the trash copy of `rel` replaced at `at` by `device`:
+/// `PREFIX/.pail/trash/<rel>/<stamp>-<device>`.
+pub fn trash_key(prefix: &RemotePrefix, rel: &str, at: OffsetDateTime, device: &str) -> String {
+    let stamp = at
+        .to_offset(time::UtcOffset::UTC)
+        .format(TRASH_STAMP)
+        .unwrap_or_default();
+    prefix.reserved_key(&format!("trash/{rel}/{stamp}-{device}"))
+}
+
+/// The time (ns since the epoch) of a trash copy's last key segment `<stamp>-<device>`.
+fn trash_stamp_ns(name: &str) -> Option<i64> {
+    let stamp = name.get(..TRASH_STAMP_LEN)?;
+    if name.as_bytes().get(TRASH_STAMP_LEN) != Some(&b'-') {
+        return None;
+    }
+    let t = time::PrimitiveDateTime::parse(stamp, TRASH_STAMP).ok()?;
+    i64::try_from(t.assume_utc().unix_timestamp_nanos()).ok()
+}
+
+/// Splits a key under `PREFIX/.pail/trash/` into the file's path and the copy's time (ns).
+/// The device name may itself contain `/`, so the stamp is searched from the path's end.
+pub fn parse_trash_key(prefix: &RemotePrefix, key: &str) -> Option<(RelPath, i64)> {
+    let rest = key.strip_prefix(&trash_dir(prefix, ""))?;
+    let mut at = rest.len();
+    while let Some(i) = rest[..at].rfind('/') {
+        if let Some(ns) = trash_stamp_ns(&rest[i + 1..]) {
+            return RelPath::new(&rest[..i]).ok().map(|p| (p, ns));
+        }
+        at = i;
+    }
+    None
+}
+
+/// A device name as it appears inside keys (journal entries, probe objects): ASCII letters,
+/// digits, `_` and `.` kept, anything else `_` (`-` too: it separates the parts of a journal
+/// entry's name), at most 64 bytes.
+pub fn device_tag(device: &str) -> String {
+    device
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect()
+}
+
+/// Whether `name` can name a device: not blank, no `/` (it ends up in conflict-copy names
+/// and trash keys) and no control characters.
+pub fn valid_device_name(name: &str) -> bool {
+    !name.trim().is_empty() && !name.contains('/') && !name.chars().any(char::is_control)
+}
+
+/// A device name made from a host name: printable ASCII without `/`; `"device"` when
+/// nothing is left.
+pub fn device_from_host(host: &str) -> String {
+    let clean: String = host
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '/')
+        .collect();
+    if clean.is_empty() {
+        "device".into()
+    } else {
+        clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_round_trip_and_nothing_else_matches() {
+        let n = temp_name("notes.txt", 0xdead_beef);
+        assert_eq!(n, ".notes.txt.pail-tmp-00000000deadbeef");
+        assert!(is_temp_name(&n));
+        for user in [
+            "notes.pail-tmp-",
+            ".notes.pail-tmp-1234",
+            "x.pail-tmp-00000000deadbeef",
+            ".x.pail-tmp-00000000DEADBEEF",
+            ".x.pail-tmp-00000000deadbeef.txt",
+            "my .pail-tmp- notes",
+        ] {
+            assert!(!is_temp_name(user), "{user}");
+        }
+        let long = "é".repeat(127);
+        let t = temp_name(&long, 1);
+        assert!(t.len() <= 255 && is_temp_name(&t));
+    }
+
+    #[test]
+    fn trash_keys_parse_back() {
+        let p = RemotePrefix::new("dev").unwrap();
+        let at = time::macros::datetime!(2026-01-02 03:04:05.123456 UTC);
+        let k = trash_key(&p, "a b/c.txt", at, "my/laptop");
+        assert_eq!(
+            k,
+            "dev/.pail/trash/a b/c.txt/20260102T030405.123456Z-my/laptop"
+        );
+        let (path, ns) = parse_trash_key(&p, &k).unwrap();
+        assert_eq!(path.as_str(), "a b/c.txt");
+        assert_eq!(ns as i128, at.unix_timestamp_nanos());
+        assert!(parse_trash_key(&p, &p.reserved_key("trash/a/garbage")).is_none());
+        assert!(parse_trash_key(&p, "dev/a/b").is_none());
+    }
+
+    #[test]
+    fn device_names() {
+        assert_eq!(device_tag("Mac-Book/Pro\u{1b}"), "Mac_Book_Pro_");
+        assert_eq!(device_tag(&"x".repeat(100)).len(), 64);
+        assert_eq!(device_from_host("my host/\n"), "myhost");
+        assert_eq!(device_from_host(""), "device");
+        assert!(valid_device_name("laptop 2"));
+        for bad in ["", "  ", "a/b", "a\u{7}"] {
+            assert!(!valid_device_name(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! What `history`, `restore`, `undelete` and `conflicts` share: finding the pair and the
+//! relative path of a PATH argument, and bringing a change made in the bucket to the folder.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use pail_core::RelPath;
+use pail_sync::config::{Config, PairConfig};
+use pail_sync::ctx::{index_path, pair_locked};
+use pail_sync::journal::{Entry, append_entry};
+use pail_sync::{PairCtx, PairRemote, SyncOptions, SyncResult, sync_pair};
+
+use crate::versions::versions_of;
+
+/// A PATH argument: its pair, and the path inside the pair's folder (`None`: the folder).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The pair whose folder holds the path.
+    pub pair: PairConfig,
+    /// The path inside the folder; `None` for the folder itself.
+    pub rel: Option<RelPath>,
+    /// The path as an absolute path on this machine.
+    pub abs: PathBuf,
+}
+
+impl Target {
+    /// The path as shown to the user (`.` for the folder itself).
+    pub fn shown(&self) -> String {
+        self.rel.as_ref().map_or(".".to_owned(), |r| r.to_string())
+    }
+}
+
+/// `..` and `.` removed without touching the disk (the file may be deleted).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Finds the pair whose folder holds `path` (absolute or relative to the current directory).
+/// A folder given through a symlink is found through its real path.
+pub fn target(config_file: &Path, path: &Path) -> Result<Target> {
+    let config = Config::load(config_file)?;
+    config.select(None)?;
+    let abs = lexical(&std::path::absolute(path)?);
+    let mut candidates = vec![abs.clone()];
+    // The longest existing ancestor, resolved, plus the rest as given.
+    if let Some(real) = abs.ancestors().find_map(|a| {
+        let rest = abs.strip_prefix(a).ok()?;
+        Some(a.canonicalize().ok()?.join(rest))
+    }) {
+        candidates.push(real);
+    }
+    for abs in candidates {
+        let Some(pair) = config.pair_for_path(&abs) else {
+            continue;
+        };
+        let rest = abs.strip_prefix(&pair.folder)?;
+        let parts: Vec<&str> = rest
+            .components()
+            .map(|c| c.as_os_str().to_str())
+            .collect::<Option<_>>()
+            .with_context(|| format!("{} is not valid UTF-8", abs.display()))?;
+        let rel = if parts.is_empty() {
+            None
+        } else {
+            Some(
+                RelPath::new(&parts.join("/"))
+                    .with_context(|| format!("{} cannot be a synced path", abs.display()))?,
+            )
+        };
+        return Ok(Target {
+            pair: pair.clone(),
+            rel,
+            abs,
+        });
+    }
+    bail!(
+        "{} is not inside a synced folder (`pail status` lists them)",
+        path.display()
+    )
+}
+
+/// Whether `t` names a folder: the pair itself, a local directory, or a path the bucket has
+/// no versions of as a file (a deleted folder).
+pub async fn is_folder(remote: &PairRemote, t: &Target) -> Result<bool> {
+    let Some(rel) = &t.rel else { return Ok(true) };
+    if t.abs.is_dir() {
+        return Ok(true);
+    }
+    if t.abs.exists() {
+        return Ok(false);
+    }
+    Ok(versions_of(remote, rel).await?.is_empty())
+}
+
+/// How a change made in the bucket (a restore, an undelete) reached the folder.
+#[derive(Debug)]
+pub enum FolderFollows {
+    /// A running pail process (the daemon) holds the pair: it brings the change itself.
+    DaemonSyncs,
+    /// This process synced the folder.
+    Synced(SyncResult),
+}
+
+/// Brings a change made in the bucket outside a sync to the folder: notes it in the change
+/// journal (so that every daemon, this device's included, looks), then syncs the pair unless
+/// a running pail holds it. The journal note is best effort: its error comes back beside the
+/// result, for the caller to mention.
+pub async fn bring_to_folder(
+    remote: &PairRemote,
+    pair: &PairConfig,
+    confirm: bool,
+) -> Result<(FolderFollows, Option<anyhow::Error>)> {
+    let origin = format!("restore.{}", pair.device);
+    let noted = append_entry(
+        remote.store.as_ref(),
+        &remote.prefix,
+        &origin,
+        &Entry::new("restore", None),
+    )
+    .await
+    .err();
+    if pair_locked(&index_path(pair)?) {
+        return Ok((FolderFollows::DaemonSyncs, noted));
+    }
+    let ctx = Arc::new(PairCtx::with_remote(pair, remote.clone())?);
+    // A full listing: the change is in the bucket, not in the folder.
+    let opts = SyncOptions {
+        confirm,
+        ..SyncOptions::default()
+    };
+    Ok((FolderFollows::Synced(sync_pair(&ctx, &opts).await?), noted))
+}

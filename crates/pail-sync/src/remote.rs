@@ -1,0 +1,121 @@
+//! A pair's one handle on its bucket: the store, where the pair's files live in it, what the
+//! server can do, and who this device is. Made by one [`PairRemote::connect`] per command
+//! through an injected [`StoreFactory`], shared by the engine ([`crate::PairCtx`] holds one)
+//! and by the commands that read or bring back versions, which need no pair lock.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use pail_core::{RelPath, RemotePrefix};
+use pail_index::Index;
+use pail_s3::{Capabilities, ObjectStore, StoreFactory, Versioning};
+
+use crate::config::PairConfig;
+use crate::ctx::{meta, open_index, s3_config};
+
+/// The capabilities recorded in the pair's index, or, for a pair never probed, probed now
+/// and recorded.
+pub(crate) async fn recorded_caps(
+    cfg: &PairConfig,
+    store: &dyn ObjectStore,
+    index: &Index,
+) -> Result<Capabilities> {
+    if let Some(json) = index.meta_get(meta::CAPABILITIES)? {
+        return serde_json::from_str(&json).context("stored capabilities are unreadable");
+    }
+    let (_, prefix) = cfg.bucket_and_prefix()?;
+    let caps = pail_s3::probe(store, &prefix, &cfg.device).await?;
+    index.meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
+    Ok(caps)
+}
+
+/// The remote side of a pair.
+#[derive(Debug, Clone)]
+pub struct PairRemote {
+    /// The bucket's store.
+    pub store: Arc<dyn ObjectStore>,
+    /// The bucket's name (for messages and `s3://` URLs).
+    pub bucket: String,
+    /// Where the pair's files live in the bucket.
+    pub prefix: RemotePrefix,
+    /// What the server can do (probed at init, again when the daemon starts).
+    pub caps: Capabilities,
+    /// This device's name, written as `pail-device` on what it uploads.
+    pub device: String,
+    /// Transfers (and server-side copies) in flight at most.
+    pub transfers: usize,
+}
+
+impl PairRemote {
+    /// Connects to the pair's bucket through `factory`. The capabilities come from the index
+    /// (probed at init); a pair never probed is probed now and the result recorded. Takes no
+    /// pair lock: restoring while the daemon runs is allowed.
+    pub async fn connect(cfg: &PairConfig, factory: &dyn StoreFactory) -> Result<PairRemote> {
+        let store = factory.connect(&s3_config(cfg)?).await?;
+        let caps = recorded_caps(cfg, store.as_ref(), &open_index(cfg)?).await?;
+        PairRemote::new(cfg, store, caps)
+    }
+
+    /// A handle from parts already at hand (tests, `init`).
+    pub fn new(
+        cfg: &PairConfig,
+        store: Arc<dyn ObjectStore>,
+        caps: Capabilities,
+    ) -> Result<PairRemote> {
+        let (bucket, prefix) = cfg.bucket_and_prefix()?;
+        Ok(PairRemote {
+            store,
+            bucket,
+            prefix,
+            caps,
+            device: cfg.device.clone(),
+            transfers: cfg.transfers.clamp(1, 64),
+        })
+    }
+
+    /// Probes the bucket again (the server may have changed since init).
+    pub async fn reprobe(&mut self) -> Result<()> {
+        self.caps = pail_s3::probe(self.store.as_ref(), &self.prefix, &self.device).await?;
+        Ok(())
+    }
+
+    /// Whether the bucket keeps old versions (else pail keeps trash copies).
+    pub fn versioned(&self) -> bool {
+        self.caps.versioning == Versioning::Enabled
+    }
+
+    /// A version id worth recording: Garage returns ids although it keeps no versions, and
+    /// such an id must never be used to address an object.
+    pub fn version_id(&self, v: Option<String>) -> Option<String> {
+        v.filter(|_| self.caps.versioning.keeps_versions())
+    }
+
+    /// The key of a path of the folder.
+    pub fn key(&self, path: &RelPath) -> Result<String> {
+        self.prefix
+            .key_for(path)
+            .with_context(|| format!("{path}: cannot be stored in the bucket"))
+    }
+
+    /// `s3://bucket/key` of a path, for messages.
+    pub fn url(&self, path: &RelPath) -> String {
+        format!(
+            "s3://{}/{}",
+            self.bucket,
+            self.prefix.key_for(path).unwrap_or_default()
+        )
+    }
+
+    /// The key prefix of everything under `dir` (the whole pair for `None`).
+    pub fn dir_prefix(&self, dir: Option<&RelPath>) -> String {
+        match dir {
+            Some(d) => format!("{}{}/", self.prefix.list_prefix(), d.as_str()),
+            None => self.prefix.list_prefix(),
+        }
+    }
+
+    /// The key prefix of the trash copies of everything under `dir` (all for `None`).
+    pub fn trash_prefix(&self, dir: Option<&RelPath>) -> String {
+        pail_core::layout::trash_dir(&self.prefix, dir.map_or("", RelPath::as_str))
+    }
+}
