@@ -478,7 +478,7 @@ async fn run_pass(
     };
     match result {
         Ok(SyncResult::Converged(_)) => PassEnd::Ok,
-        Ok(SyncResult::SafetyStop(why)) => PassEnd::Stopped(why),
+        Ok(SyncResult::SafetyStop(why)) => PassEnd::Stopped(why.to_string()),
         Ok(SyncResult::Errors(_, errors)) => PassEnd::Failed(format!(
             "{} path(s) failed, first: {}: {}",
             errors.len(),

@@ -18,8 +18,6 @@ pub mod meta {
     pub const ROOT_INODE: &str = "root_inode";
     pub const CAPABILITIES: &str = "capabilities";
     pub const LAST_FULL_SYNC: &str = "last_full_sync";
-    pub const STATE: &str = "state";
-    pub const STATE_REASON: &str = "state_reason";
     pub const PENDING_UPLOADS: &str = "pending_uploads";
     pub const PENDING_DOWNLOADS: &str = "pending_downloads";
 }

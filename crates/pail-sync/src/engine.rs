@@ -7,13 +7,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
-use pail_core::plan::{Action, CopySource, Planner, SafetyStop};
-use pail_index::{ScanOptions, ScopedScan, root_identity, scan_local, scan_local_paths};
+use pail_core::plan::{Action, CopySource, Planner};
+use pail_index::{
+    PassSummary, ScanOptions, ScopedScan, SyncState, root_identity, scan_local, scan_local_paths,
+};
 
 use crate::ctx::{PairCtx, meta};
 use crate::download::rfc3339;
 use crate::exec::{ExecReport, execute};
 use crate::retry::transient;
+use crate::stop::StopReason;
 
 /// How `sync` was asked to run.
 #[derive(Debug, Clone, Default)]
@@ -87,7 +90,7 @@ pub enum SyncResult {
     /// Both sides agree.
     Converged(Totals),
     /// Nothing was changed: the user must confirm (exit code 3).
-    SafetyStop(String),
+    SafetyStop(StopReason),
     /// `--dry-run`: the first pass's plan.
     DryRun(Vec<Action>, Option<String>),
     /// Some paths failed (exit code 1); the rest is synced.
@@ -101,31 +104,30 @@ const MAX_PASSES: u32 = 5;
 /// actions) on a first sync of a million files; the following passes take the rest.
 pub const MAX_ACTIONS_PER_PASS: usize = 100_000;
 
-fn stop_text(s: &SafetyStop) -> String {
-    match s {
-        SafetyStop::MassDelete {
-            local_deletes,
-            remote_deletes,
-            synced,
-            percent,
-        } => format!(
-            "this pass would delete {local_deletes} local and {remote_deletes} remote file(s) out of {synced} synced ({percent}%), over the safety limit; if that is intended, run `pail sync --confirm-deletes`"
-        ),
-    }
-}
-
-fn set_state(ctx: &PairCtx, state: &str, reason: &str) -> Result<()> {
-    let db = ctx.db();
-    db.meta_set(meta::STATE, state)?;
-    db.meta_set(meta::STATE_REASON, reason)?;
-    Ok(())
+fn set_state(ctx: &PairCtx, state: SyncState, reason: &str) -> Result<()> {
+    Ok(ctx.db().set_state(state, reason)?)
 }
 
 /// Runs one full reconcile of the pair.
 pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult> {
-    set_state(ctx, "syncing", "")?;
+    set_state(ctx, SyncState::Syncing, "")?;
     ctx.db().clear_errors()?;
+    let started = time::OffsetDateTime::now_utc();
+    let logged = ctx.db().record_pass(&PassSummary {
+        state: SyncState::Syncing,
+        started_at: started,
+        finished_at: None,
+        files: 0,
+        uploads: 0,
+        downloads: 0,
+        local_deletes: 0,
+        remote_deletes: 0,
+        conflicts: 0,
+        errors: 0,
+        message: None,
+    })?;
     let result = run_passes(ctx, opts).await;
+    log_pass(ctx, logged, started, &result)?;
     // Tell the other devices, for the price of one small PUT (see journal.rs).
     let changed = match &result {
         Ok(SyncResult::Converged(t)) | Ok(SyncResult::Errors(t, _)) => t.changed_remote(),
@@ -146,24 +148,70 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
     let now = rfc3339(time::OffsetDateTime::now_utc());
     match &result {
         Ok(SyncResult::Converged(_)) => {
-            set_state(ctx, "idle", "")?;
+            set_state(ctx, SyncState::Idle, "")?;
             ctx.db().meta_set(meta::LAST_FULL_SYNC, &now)?;
         }
-        Ok(SyncResult::SafetyStop(why)) => set_state(ctx, "safety_stop", why)?,
-        Ok(SyncResult::DryRun(..)) => set_state(ctx, "idle", "")?,
+        Ok(SyncResult::SafetyStop(why)) => set_state(ctx, SyncState::SafetyStop, &why.to_string())?,
+        Ok(SyncResult::DryRun(..)) => set_state(ctx, SyncState::Idle, "")?,
         Ok(SyncResult::Errors(_, errors)) => {
-            set_state(ctx, "error", &format!("{} path(s) failed", errors.len()))?;
+            set_state(
+                ctx,
+                SyncState::Error,
+                &format!("{} path(s) failed", errors.len()),
+            )?;
             let db = ctx.db();
             for (path, msg) in errors {
                 db.add_error(Some(path), msg)?;
             }
         }
         Err(e) => {
-            set_state(ctx, "error", &format!("{e:#}"))?;
+            set_state(ctx, SyncState::Error, &format!("{e:#}"))?;
             ctx.db().add_error(None, &format!("{e:#}"))?;
         }
     }
     result
+}
+
+/// Completes the pass log's record of this sync (started as `Syncing`): how it ended and
+/// what it did, for `status` and the activity view.
+fn log_pass(
+    ctx: &PairCtx,
+    id: i64,
+    started: time::OffsetDateTime,
+    result: &Result<SyncResult>,
+) -> Result<()> {
+    let (state, totals, errors, message) = match result {
+        Ok(SyncResult::Converged(t)) => (SyncState::Idle, Some(t), 0, None),
+        Ok(SyncResult::DryRun(..)) => (SyncState::Idle, None, 0, None),
+        Ok(SyncResult::SafetyStop(why)) => (SyncState::SafetyStop, None, 0, Some(why.to_string())),
+        Ok(SyncResult::Errors(t, e)) => (
+            SyncState::Error,
+            Some(t),
+            e.len() as u64,
+            Some(format!("{} path(s) failed", e.len())),
+        ),
+        Err(e) => (SyncState::Error, None, 0, Some(format!("{e:#}"))),
+    };
+    let t = totals.cloned().unwrap_or_default();
+    let db = ctx.db();
+    let files = db.base_count()?;
+    db.update_pass(
+        id,
+        &PassSummary {
+            state,
+            started_at: started,
+            finished_at: Some(time::OffsetDateTime::now_utc()),
+            files,
+            uploads: t.uploads + t.copies,
+            downloads: t.downloads,
+            local_deletes: t.local_deletes,
+            remote_deletes: t.remote_deletes,
+            conflicts: t.conflicts,
+            errors,
+            message,
+        },
+    )?;
+    Ok(())
 }
 
 async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult> {
@@ -188,9 +236,12 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             Prepared::Stop(why) => return Ok(SyncResult::SafetyStop(why)),
             Prepared::Plan(p) => p,
         };
-        let stop = plan.safety_stop.as_ref().map(stop_text);
+        let stop = plan.safety_stop.clone().map(StopReason::Planner);
         if opts.dry_run {
-            return Ok(SyncResult::DryRun(plan.actions, stop));
+            return Ok(SyncResult::DryRun(
+                plan.actions,
+                stop.map(|s| s.to_string()),
+            ));
         }
         if let Some(why) = stop.filter(|_| !opts.confirm) {
             return Ok(SyncResult::SafetyStop(why));
@@ -367,27 +418,20 @@ async fn head_changed_paths(
 }
 
 enum Prepared {
-    Stop(String),
+    Stop(StopReason),
     Plan(pail_core::plan::Plan),
 }
 
 /// Checks that the folder root is the one that was synced (tenet 7).
-fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<String>> {
+fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<StopReason>> {
     let root = ctx.root();
+    let folder = root.to_owned();
     match std::fs::metadata(root) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Ok(Some(format!(
-                "the folder {} is missing (unmounted disk?); nothing was changed. Mount or recreate it, or remove the pair from the config",
-                root.display()
-            )));
+            return Ok(Some(StopReason::FolderMissing { folder }));
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", root.display())),
-        Ok(m) if !m.is_dir() => {
-            return Ok(Some(format!(
-                "{} is not a directory; nothing was changed",
-                root.display()
-            )));
-        }
+        Ok(m) if !m.is_dir() => return Ok(Some(StopReason::NotADirectory { folder })),
         Ok(_) => {}
     }
     let id = root_identity(root).with_context(|| format!("cannot read {}", root.display()))?;
@@ -401,10 +445,7 @@ fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<String>> {
         if confirm {
             ctx.record_root_identity()?;
         } else {
-            return Ok(Some(format!(
-                "{} is not the folder that was synced before (another filesystem, or the folder was replaced); nothing was changed. If this is intended, run `pail sync --confirm-deletes`",
-                root.display()
-            )));
+            return Ok(Some(StopReason::FolderReplaced { folder }));
         }
     } else if dev.is_none() {
         ctx.record_root_identity()?;
@@ -488,16 +529,16 @@ async fn prepare_pass(
     let synced = ctx.db().base_count()?;
     if synced > 0 && !opts.confirm {
         if scan.files == 0 {
-            return Ok(Prepared::Stop(format!(
-                "the folder {} is empty but {synced} file(s) were synced before (unmounted disk?); nothing was changed. If you deleted everything on purpose, run `pail sync --confirm-deletes`",
-                root.display()
-            )));
+            return Ok(Prepared::Stop(StopReason::FolderEmptied {
+                folder: root,
+                synced,
+            }));
         }
         if listed == 0 {
-            return Ok(Prepared::Stop(format!(
-                "s3://{}/{list_prefix} lists no objects but {synced} file(s) were synced before (wrong bucket or prefix, or emptied by another client); nothing was changed. If intended, run `pail sync --confirm-deletes`",
-                ctx.bucket
-            )));
+            return Ok(Prepared::Stop(StopReason::ListingEmptied {
+                url: format!("s3://{}/{list_prefix}", ctx.bucket),
+                synced,
+            }));
         }
     }
 

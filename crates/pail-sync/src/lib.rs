@@ -14,6 +14,7 @@ pub mod localfs;
 pub mod progress;
 pub mod remote;
 pub mod status;
+pub mod stop;
 
 mod delete;
 mod download;
@@ -30,3 +31,4 @@ pub use config::{Config, PairConfig};
 pub use ctx::PairCtx;
 pub use engine::{RemoteView, SyncOptions, SyncResult, Totals, sync_pair};
 pub use remote::PairRemote;
+pub use stop::StopReason;

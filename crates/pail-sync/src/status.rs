@@ -2,6 +2,7 @@
 //! a running `pail run`). The JSON shape is the CLI contract's.
 
 use anyhow::Result;
+use pail_index::SyncState;
 use serde::Serialize;
 
 use crate::config::PairConfig;
@@ -62,11 +63,15 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
     let caps: Option<pail_s3::Capabilities> =
         get(meta::CAPABILITIES)?.and_then(|j| serde_json::from_str(&j).ok());
     let last = get(meta::LAST_FULL_SYNC)?;
-    let mut state = get(meta::STATE)?.unwrap_or_else(|| "never_synced".into());
-    let mut reason = get(meta::STATE_REASON)?.filter(|r| !r.is_empty());
+    let (mut state, mut reason) = match db.state()? {
+        Some((s, r)) => (s.as_str().to_owned(), r),
+        None => ("never_synced".to_owned(), None),
+    };
     // A "syncing" state with no process behind it is what a killed sync leaves.
-    if state == "syncing" && !crate::ctx::pair_locked(&crate::ctx::index_path(cfg)?) {
-        state = "error".into();
+    if state == SyncState::Syncing.as_str()
+        && !crate::ctx::pair_locked(&crate::ctx::index_path(cfg)?)
+    {
+        state = SyncState::Error.as_str().into();
         reason = Some("the last sync was interrupted before it finished; run `pail sync`".into());
     }
     let num = |k: &str| -> Result<u64> { Ok(get(k)?.and_then(|v| v.parse().ok()).unwrap_or(0)) };

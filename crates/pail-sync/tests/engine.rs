@@ -645,3 +645,35 @@ async fn case_twins_on_a_case_insensitive_disk_are_skipped_and_reported() {
     a.sync_ok().await;
     assert_eq!(remote_files(&mem), remote);
 }
+
+/// Every sync leaves one record in the index's pass log (state, counts, why it stopped), and
+/// a stop for safety comes back typed, not as a string to parse.
+#[tokio::test]
+async fn passes_are_logged_and_stops_are_typed() {
+    use pail_index::SyncState;
+    use pail_sync::StopReason;
+    let mem = MemStore::new("bkt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    a.write("a.txt", b"one");
+    a.write("b.txt", b"two");
+    a.sync_ok().await;
+    let pass = a.ctx.db().last_pass().unwrap().unwrap();
+    assert_eq!(pass.state, SyncState::Idle);
+    assert_eq!((pass.uploads, pass.files), (2, 2));
+    assert!(pass.finished_at.is_some());
+    assert_eq!(a.ctx.db().state().unwrap().unwrap().0, SyncState::Idle);
+
+    std::fs::remove_dir_all(&a.folder).unwrap();
+    match a.sync().await {
+        SyncResult::SafetyStop(StopReason::FolderMissing { folder }) => {
+            assert_eq!(folder, a.folder)
+        }
+        other => panic!("expected a stop for the missing folder, got {other:?}"),
+    }
+    let pass = a.ctx.db().last_pass().unwrap().unwrap();
+    assert_eq!(pass.state, SyncState::SafetyStop);
+    assert!(pass.message.unwrap().contains("is missing"));
+    let (state, reason) = a.ctx.db().state().unwrap().unwrap();
+    assert_eq!(state, SyncState::SafetyStop);
+    assert!(reason.unwrap().contains("is missing"));
+}

@@ -66,7 +66,8 @@ impl SyncState {
         }
     }
 
-    fn parse(s: &str) -> Option<SyncState> {
+    /// The state of its [`SyncState::as_str`] name.
+    pub fn parse(s: &str) -> Option<SyncState> {
         Some(match s {
             "idle" => SyncState::Idle,
             "syncing" => SyncState::Syncing,
@@ -102,6 +103,10 @@ pub struct ErrorRecord {
     pub message: String,
     pub at: OffsetDateTime,
 }
+
+/// Meta keys of the pair's state (see [`Index::set_state`]).
+const STATE_KEY: &str = "state";
+const STATE_REASON_KEY: &str = "state_reason";
 
 const PASS_COLS: &str = "state, started_at, finished_at, files, uploads, downloads,
                          local_deletes, remote_deletes, conflicts, errors, message";
@@ -274,6 +279,29 @@ impl Index {
         self.conn
             .execute("DELETE FROM conflicts WHERE path = ?1", [path.as_str()])?;
         Ok(())
+    }
+
+    // ==== pair state ====
+
+    /// Records the pair's state and why it is in it (`""`: no reason to give).
+    pub fn set_state(&self, state: SyncState, reason: &str) -> Result<()> {
+        self.transaction(|ix| {
+            ix.meta_set(STATE_KEY, state.as_str())?;
+            ix.meta_set(STATE_REASON_KEY, reason)
+        })
+    }
+
+    /// The pair's recorded state and its reason; `None` before the first sync. A state this
+    /// version does not know (written by a newer pail) reads as an error with its name.
+    pub fn state(&self) -> Result<Option<(SyncState, Option<String>)>> {
+        let Some(name) = self.meta_get(STATE_KEY)? else {
+            return Ok(None);
+        };
+        let reason = self.meta_get(STATE_REASON_KEY)?.filter(|r| !r.is_empty());
+        Ok(Some(match SyncState::parse(&name) {
+            Some(s) => (s, reason),
+            None => (SyncState::Error, Some(format!("unknown state {name:?}"))),
+        }))
     }
 
     // ==== passes ====
