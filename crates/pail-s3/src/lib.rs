@@ -5,6 +5,7 @@
 //! ETags are opaque change tokens, passed around quoted exactly as the server returned them.
 //! Content identity is the blake3 hash in the `pail-blake3` user metadata ([`ObjectMeta`]).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod admin;
 pub mod aws;
