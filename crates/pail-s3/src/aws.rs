@@ -74,7 +74,7 @@ impl std::fmt::Debug for StaticCredentials {
 }
 
 #[derive(Clone, Debug)]
-/// The [`ObjectStore`](crate::ObjectStore) of a real S3(-compatible) server, through aws-sdk-s3.
+/// The [`crate::ObjectStore`] of a real S3(-compatible) server, through aws-sdk-s3.
 pub struct AwsStore {
     client: Client,
     bucket: String,
@@ -134,7 +134,7 @@ fn override_for(bytes: u64) -> aws_sdk_s3::config::Builder {
 impl AwsStore {
     /// Builds the client and resolves credentials once, so that missing credentials fail here
     /// with [`StoreError::Credentials`] rather than on the first request. Makes no request to
-    /// the bucket: run [`crate::probe`] for that.
+    /// the bucket: run [`crate::probe()`] for that.
     pub async fn connect(cfg: &S3Config) -> Result<AwsStore> {
         let region = RegionProviderChain::first_try(cfg.region.clone().map(Region::new))
             .or_default_provider()
