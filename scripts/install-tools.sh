@@ -4,8 +4,8 @@
 # on PATH). Idempotent: when everything is present it only checks versions (well under a second).
 # Called by tests/servers/install.sh, so that scripts/test has one install phase.
 #
-#   cargo-machete  unused dependencies       cargo install (about 3 min on 2 cores the first time)
-#   cargo-deny     licenses, bans, sources   cargo install (about 4 min on 2 cores the first time)
+#   cargo-machete  unused dependencies       cargo install (about 2.5 min on 2 cores the first time)
+#   cargo-deny     licenses, bans, sources   cargo install (about 2 min on 2 cores the first time)
 #   typos          spell check               PyPI wheel with the binary, in a venv (about 20 s)
 #
 # None of the three is packaged in Debian 12. PAIL_TOOLS_CACHE overrides ~/.cache/pail-tools.
