@@ -7,6 +7,7 @@
 #   Python venv      ~/.cache/pail-test-servers/venv with moto[server] and awscli (pinned below)
 #   Garage           ~/.cache/pail-test-servers/garage-2.5.0/bin/garage, built with `cargo install`
 #                    (about 7.5 min on 2 cores the first time; cached afterwards)
+#   Check tools      cargo-machete, cargo-deny, typos under ~/.cache/pail-tools: scripts/install-tools.sh
 #
 # PAIL_TEST_SERVERS_CACHE overrides ~/.cache/pail-test-servers. PAIL_SKIP_GARAGE=1 skips Garage.
 set -euo pipefail
@@ -94,6 +95,9 @@ else
   say "garage built in $(( $(date +%s) - t )) s"
   did+=("garage $PAIL_TS_GARAGE_VERSION")
 fi
+
+# ---- cargo-machete, cargo-deny, typos (for scripts/test) ---------------------------------------
+bash "$HERE/../../scripts/install-tools.sh"
 
 if [ ${#did[@]} = 0 ]; then
   say "done: nothing to do"

@@ -24,17 +24,28 @@ use crate::names::RelPath;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Collision {
     /// Same NFC form as `kept`, other bytes.
-    NormalizationDuplicate { kept: RelPath },
+    NormalizationDuplicate {
+        /// The name of the group that is synced.
+        kept: RelPath,
+    },
     /// Differs from `kept` only by case (case-insensitive folders only).
-    CaseDuplicate { kept: RelPath },
+    CaseDuplicate {
+        /// The name of the group that is synced.
+        kept: RelPath,
+    },
     /// A file at a path the other names use as a directory (`child` is the first of them).
-    FileIsDirectory { child: RelPath },
+    FileIsDirectory {
+        /// The first path below the file's name, which shows that it is a directory.
+        child: RelPath,
+    },
 }
 
 /// One path to skip and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skip {
+    /// The path left out of planning on both sides.
     pub path: RelPath,
+    /// Why, and which name of the group is kept instead.
     pub reason: Collision,
 }
 

@@ -4,6 +4,7 @@
 //! passed in, which is what makes the planner testable exhaustively (table tests and a
 //! proptest reference model live next to it).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod collisions;
 pub mod conflict;

@@ -15,26 +15,37 @@ pub const RESERVED_DIR: &str = ".pail";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     #[error("empty path")]
+    /// The path is the empty string.
     Empty,
     #[error("absolute path (starts with '/')")]
+    /// The path starts with `/`.
     Absolute,
     #[error("empty path segment ('//' or trailing '/')")]
+    /// Two `/` in a row, or a trailing `/`.
     EmptySegment,
     #[error("'.' or '..' segment would escape or alias the folder")]
+    /// A `.` or `..` segment.
     DotSegment,
     #[error("contains a NUL or control character")]
+    /// A NUL or other control character, which no portable file name may hold.
     ControlChar,
     #[error("contains a backslash, which is a separator on Windows")]
+    /// A `\`, which Windows would read as a separator.
     Backslash,
     #[error("a path segment is {0} bytes, over the filesystem limit of 255")]
+    /// One segment is longer than [`MAX_COMPONENT_BYTES`] (its length in bytes).
     ComponentTooLong(usize),
     #[error("key is {0} bytes, over the S3 limit of 1024")]
+    /// The whole key is longer than [`MAX_KEY_BYTES`] (its length in bytes).
     KeyTooLong(usize),
     #[error("under the reserved '.pail/' directory")]
+    /// Under [`RESERVED_DIR`], where pail keeps its own objects.
     Reserved,
     #[error("key is outside the sync prefix")]
+    /// A listed key that does not start with the pair's prefix.
     OutsidePrefix,
     #[error("not valid UTF-8")]
+    /// A local name or remote key that is not valid UTF-8.
     NotUtf8,
 }
 
@@ -75,6 +86,7 @@ impl RelPath {
         Ok(RelPath(s.to_owned()))
     }
 
+    /// The path as `/`-separated text, exactly as validated.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -135,6 +147,7 @@ impl RemotePrefix {
         Ok(RemotePrefix(t.to_owned()))
     }
 
+    /// The prefix without leading or trailing `/` (empty for the whole bucket).
     pub fn as_str(&self) -> &str {
         &self.0
     }

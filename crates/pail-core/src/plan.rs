@@ -31,7 +31,12 @@ pub enum LocalExpect {
     /// Nothing may be at the path.
     Absent,
     /// The file must still match this stat (and, when in doubt, this hash).
-    Is { stat: LocalStat, hash: ContentHash },
+    Is {
+        /// The stat the file had when it was scanned.
+        stat: LocalStat,
+        /// Its content then, checked when the stat alone cannot tell.
+        hash: ContentHash,
+    },
 }
 
 /// One step of a plan. Every variant names its path; the executor records the outcome in the
@@ -40,49 +45,80 @@ pub enum LocalExpect {
 pub enum Action {
     /// Send the local file to the remote key.
     Upload {
+        /// The path to upload, which also names the key.
         path: RelPath,
+        /// The local file as scanned (its hash goes into the object's metadata).
         local: LocalFile,
+        /// The condition the write carries, so that a concurrent remote change is not lost.
         expect: RemoteExpect,
     },
     /// Create `path` remotely by server-side copy of an object that already holds the same
     /// content (rename or duplicate detected by hash), instead of uploading.
     CopyRemote {
+        /// The path to create remotely.
         path: RelPath,
+        /// The local file whose content the copy stands for.
         local: LocalFile,
+        /// The path of the object to copy from.
         from: RelPath,
+        /// The exact version to copy, so that a changed source makes the copy fail.
         from_object: RemoteRef,
+        /// The condition on the destination key, as for an upload.
         expect: RemoteExpect,
     },
     /// Fetch the remote object into the folder (atomically, verified).
     Download {
+        /// The path to write in the folder.
         path: RelPath,
+        /// The remote object to fetch.
         remote: RemoteObject,
+        /// What must still be at the path before it is replaced.
         expect: LocalExpect,
     },
     /// Remove the local file (the remote was deleted and the local file is unchanged).
-    DeleteLocal { path: RelPath, expect: LocalExpect },
+    DeleteLocal {
+        /// The path to remove from the folder.
+        path: RelPath,
+        /// The unchanged file that may be removed; anything else is kept.
+        expect: LocalExpect,
+    },
     /// Remove the remote object (delete marker in a versioned bucket, trash copy first in an
     /// unversioned one).
     DeleteRemote {
+        /// The path whose key is deleted.
         path: RelPath,
+        /// The version that may be deleted; a newer one is kept.
         expect: RemoteRef,
+        /// The content being deleted, so that a copy of the same content makes it a rename.
         hash: ContentHash,
     },
     /// Both sides changed to different content (or the remote content is unknown and must be
     /// compared after download): the remote keeps the name, the local file becomes a
     /// conflict copy, then uploads like any new file.
     Conflict {
+        /// The path both sides changed.
         path: RelPath,
+        /// The local file, which moves to a conflict copy.
         local: LocalFile,
+        /// The remote object, which keeps the name.
         remote: RemoteObject,
     },
     /// Both sides already hold the same content: only the index changes.
-    Record { path: RelPath, base: Base },
+    Record {
+        /// The path whose base is written.
+        path: RelPath,
+        /// The state both sides now hold.
+        base: Base,
+    },
     /// Both sides are gone (or the path is now ignored): drop the base, touch nothing.
-    Forget { path: RelPath },
+    Forget {
+        /// The path whose base is dropped.
+        path: RelPath,
+    },
 }
 
 impl Action {
+    /// The path the action is about.
     pub fn path(&self) -> &RelPath {
         match self {
             Action::Upload { path, .. }
@@ -135,9 +171,13 @@ impl Default for SafetyConfig {
 pub enum SafetyStop {
     /// More deletions than the configured share (`--confirm-deletes` to go ahead).
     MassDelete {
+        /// Local files the plan would delete (renames not counted).
         local_deletes: u64,
+        /// Remote objects the plan would delete (renames not counted).
         remote_deletes: u64,
+        /// Paths synced before this pass, of which the deletes are a share.
         synced: u64,
+        /// The share of `synced` that the deletes make, in percent.
         percent: u32,
     },
 }
@@ -325,7 +365,9 @@ pub fn plan_path(state: &PathState) -> Option<Action> {
 /// A remote object that already holds some content, usable as a server-side copy source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CopySource {
+    /// The path of the object, relative to the folder.
     pub path: RelPath,
+    /// The version that holds the content.
     pub object: RemoteRef,
 }
 
@@ -340,6 +382,7 @@ pub struct CopySource {
 /// WHERE hash = ?`). A stale answer is harmless: the executor copies with the source's
 /// version id / `x-amz-copy-source-if-match` and falls back to a plain upload if the copy fails.
 pub trait ContentLocator {
+    /// A remote object holding `hash`, if one is known.
     fn locate(&mut self, hash: &ContentHash) -> Option<CopySource>;
 }
 
@@ -396,6 +439,7 @@ pub struct Planner {
 }
 
 impl Planner {
+    /// A planner that keeps every action.
     pub fn new() -> Planner {
         Planner::default()
     }

@@ -34,33 +34,55 @@ pub use aws_impl::AwsAdmin;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AdminError {
+    /// CreateBucket: the name belongs to another account.
     #[error(
         "the bucket name {bucket:?} is taken by another AWS account (bucket names are global): pick another name"
     )]
-    NameTaken { bucket: String },
+    NameTaken {
+        /// The name asked for.
+        bucket: String,
+    },
+    /// CreateBucket: the server refused the name.
     #[error(
         "{bucket:?} is not a valid bucket name ({message}): use 3-63 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
     )]
-    InvalidName { bucket: String, message: String },
+    InvalidName {
+        /// The name asked for.
+        bucket: String,
+        /// The server's reason.
+        message: String,
+    },
     /// The server does not implement the call (501 or an equivalent answer).
     #[error("not supported by this server ({op}: {detail})")]
-    NotSupported { op: &'static str, detail: String },
+    NotSupported {
+        /// The call, for the message.
+        op: &'static str,
+        /// What the server answered.
+        detail: String,
+    },
     #[error(transparent)]
+    /// Any other failure, as the object store reports it.
     Store(#[from] StoreError),
 }
 
+/// The result of a [`BucketAdmin`] call.
 pub type AdminResult<T> = std::result::Result<T, AdminError>;
 
 /// The four Block Public Access switches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct PublicAccessBlock {
+    /// Refuse requests that add a public ACL.
     pub block_public_acls: bool,
+    /// Ignore the public ACLs already in place.
     pub ignore_public_acls: bool,
+    /// Refuse a bucket policy that grants public access.
     pub block_public_policy: bool,
+    /// Limit a public bucket policy to AWS services and the bucket owner's account.
     pub restrict_public_buckets: bool,
 }
 
 impl PublicAccessBlock {
+    /// Every switch on: nothing in the bucket can be made public (what setup asks for).
     pub const ALL_ON: PublicAccessBlock = PublicAccessBlock {
         block_public_acls: true,
         ignore_public_acls: true,
@@ -76,18 +98,27 @@ pub enum Encryption {
     /// SSE-S3 (AES256, keys managed by S3).
     SseS3,
     /// SSE-KMS with this key (the AWS managed `aws/s3` key when `None`).
-    SseKms { key_id: Option<String> },
+    SseKms {
+        /// The KMS key id or ARN.
+        key_id: Option<String>,
+    },
     /// Something pail does not set (DSSE-KMS, ...), named as the server did.
-    Other { algorithm: String },
+    Other {
+        /// The algorithm as the server named it.
+        algorithm: String,
+    },
 }
 
 /// Event notifications: pail's own one plus whatever else is configured, which is kept as is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Notifications {
+    /// SNS topic notifications.
     pub topics: Vec<TopicConfiguration>,
+    /// SQS queue notifications.
     pub queues: Vec<QueueConfiguration>,
     /// Lambda and EventBridge settings pail never changes but must write back unchanged.
     pub lambdas: Vec<LambdaFunctionConfiguration>,
+    /// The EventBridge setting, kept for the same reason.
     pub event_bridge: Option<EventBridgeConfiguration>,
 }
 
@@ -144,20 +175,25 @@ impl Notifications {
 /// A notification target: an SNS topic or an SQS queue ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotifyTarget {
+    /// An SNS topic, by ARN.
     Topic(String),
+    /// An SQS queue, by ARN.
     Queue(String),
 }
 
 /// Who the credentials belong to (STS GetCallerIdentity).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CallerIdentity {
+    /// The ARN of the user or role.
     pub arn: String,
+    /// The AWS account id, when STS reports one.
     pub account: Option<String>,
 }
 
 /// How CreateBucket came out when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Created {
+    /// The bucket is new.
     Created,
     /// BucketAlreadyOwnedByYou: it existed and is ours.
     AlreadyOwned,
@@ -167,6 +203,7 @@ pub enum Created {
 /// configured" and [`AdminError::NotSupported`] when the server lacks the API.
 #[async_trait]
 pub trait BucketAdmin: Send + Sync {
+    /// The bucket's name.
     fn bucket(&self) -> &str;
     /// Whether the endpoint is plain HTTP (a TLS-only policy then refuses pail itself,
     /// on servers that enforce it).
@@ -176,24 +213,36 @@ pub trait BucketAdmin: Send + Sync {
     /// HeadBucket: `false` when it does not exist; AccessDenied when it exists but is not ours
     /// to read.
     async fn exists(&self) -> AdminResult<bool>;
+    /// CreateBucket, in `region` (the configured one when `None`).
     async fn create(&self, region: Option<&str>) -> AdminResult<Created>;
+    /// The versioning state (`Off` for a never-versioned bucket).
     async fn versioning(&self) -> AdminResult<Versioning>;
+    /// Turns versioning on (it cannot be turned off again, only suspended).
     async fn enable_versioning(&self) -> AdminResult<()>;
+    /// The Block Public Access switches, `None` when none are set.
     async fn public_access_block(&self) -> AdminResult<Option<PublicAccessBlock>>;
+    /// Sets all four Block Public Access switches.
     async fn set_public_access_block(&self, pab: PublicAccessBlock) -> AdminResult<()>;
+    /// The default encryption, `None` when none is configured.
     async fn encryption(&self) -> AdminResult<Option<Encryption>>;
+    /// Sets the default encryption of new objects.
     async fn set_encryption(&self, enc: &Encryption) -> AdminResult<()>;
     /// The policy document as the server returned it.
     async fn policy(&self) -> AdminResult<Option<String>>;
+    /// Replaces the bucket policy with `policy` (a JSON document).
     async fn set_policy(&self, policy: &str) -> AdminResult<()>;
+    /// Removes the bucket policy.
     async fn delete_policy(&self) -> AdminResult<()>;
     /// Writes and removes `key`: proves these credentials can still use the bucket's objects
     /// (after a policy change).
     async fn check_object_access(&self, key: &str) -> AdminResult<()>;
     /// Lifecycle rules in the JSON shape of the AWS CLI (`ID`, `Filter`, `Status`, ...).
     async fn lifecycle(&self) -> AdminResult<Vec<Value>>;
+    /// Replaces all lifecycle rules with `rules` (an empty slice removes them).
     async fn set_lifecycle(&self, rules: &[Value]) -> AdminResult<()>;
+    /// The event notifications as configured.
     async fn notifications(&self) -> AdminResult<Notifications>;
+    /// Replaces the event notifications with `n`.
     async fn set_notifications(&self, n: &Notifications) -> AdminResult<()>;
     /// Who the credentials are; `None` when the endpoint has no STS (most non-AWS servers).
     async fn caller_identity(&self) -> AdminResult<Option<CallerIdentity>>;

@@ -40,10 +40,13 @@ const COPY_PART_BYTES: u64 = 1 << 30;
 /// (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL[_S3]`, `~/.aws/config`).
 #[derive(Clone, Debug, Default)]
 pub struct S3Config {
+    /// The bucket's name.
     pub bucket: String,
     /// A custom endpoint (`http://127.0.0.1:17480`); `None` for AWS.
     pub endpoint: Option<String>,
+    /// The region; `None` takes it from the environment or the profile.
     pub region: Option<String>,
+    /// The profile in `~/.aws/config` to read region and credentials from.
     pub profile: Option<String>,
     /// Defaults to true for custom endpoints, false for AWS.
     pub force_path_style: Option<bool>,
@@ -52,9 +55,13 @@ pub struct S3Config {
 }
 
 #[derive(Clone)]
+/// An access key given explicitly; `Debug` leaves the secret out.
 pub struct StaticCredentials {
+    /// The access key id.
     pub access_key_id: String,
+    /// The secret access key.
     pub secret_access_key: String,
+    /// The session token of temporary credentials.
     pub session_token: Option<String>,
 }
 
@@ -67,6 +74,7 @@ impl std::fmt::Debug for StaticCredentials {
 }
 
 #[derive(Clone, Debug)]
+/// The [`crate::ObjectStore`] of a real S3(-compatible) server, through aws-sdk-s3.
 pub struct AwsStore {
     client: Client,
     bucket: String,
@@ -126,7 +134,7 @@ fn override_for(bytes: u64) -> aws_sdk_s3::config::Builder {
 impl AwsStore {
     /// Builds the client and resolves credentials once, so that missing credentials fail here
     /// with [`StoreError::Credentials`] rather than on the first request. Makes no request to
-    /// the bucket: run [`crate::probe`] for that.
+    /// the bucket: run [`crate::probe()`] for that.
     pub async fn connect(cfg: &S3Config) -> Result<AwsStore> {
         let region = RegionProviderChain::first_try(cfg.region.clone().map(Region::new))
             .or_default_provider()

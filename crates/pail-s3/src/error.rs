@@ -6,32 +6,56 @@
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
+/// The result of a store call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Why a store call failed, classified so that callers can react (retry, re-read, skip,
+/// report) without reading messages.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// The key (or the version asked for) does not exist.
     #[error("s3 object {key:?} not found")]
-    NotFound { key: String },
+    NotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// A conditional write or read found another ETag (412).
     #[error(
         "s3 object {key:?} changed since it was last read (precondition failed): re-read it and merge"
     )]
-    PreconditionFailed { key: String },
+    PreconditionFailed {
+        /// The key written or read.
+        key: String,
+    },
+    /// Another conditional write to the key is under way (409).
     #[error("a concurrent conditional write to s3 object {key:?} is in progress (409): retry")]
-    ConditionalConflict { key: String },
+    ConditionalConflict {
+        /// The key written.
+        key: String,
+    },
+    /// The bucket does not exist.
     #[error(
         "bucket {bucket:?} does not exist: create it, or fix the bucket name or the endpoint in the config"
     )]
-    NoSuchBucket { bucket: String },
+    NoSuchBucket {
+        /// The bucket's name.
+        bucket: String,
+    },
+    /// The credentials may not make the call.
     #[error(
         "access denied to bucket {bucket:?}{}: {message}; check the credentials and that the bucket policy allows s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject and the version actions",
         key.as_ref().map(|k| format!(" (key {k:?})")).unwrap_or_default()
     )]
     AccessDenied {
+        /// The bucket's name.
         bucket: String,
+        /// The key, when the call was about one.
         key: Option<String>,
+        /// The server's message.
         message: String,
     },
+    /// The bucket is in another region than the one the request went to.
     #[error(
         "bucket {bucket:?} is in another region{}: set `region` in the config{} (or pass `--region{}` to `pail init`)",
         region.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
@@ -39,35 +63,67 @@ pub enum StoreError {
         region.as_ref().map(|r| format!(" {r}")).unwrap_or_default()
     )]
     WrongRegion {
+        /// The bucket's name.
         bucket: String,
+        /// The bucket's region, when the server said.
         region: Option<String>,
     },
+    /// No credentials could be found, or they could not be loaded.
     #[error(
         "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or add a profile to ~/.aws/credentials ({message})"
     )]
-    Credentials { message: String },
+    Credentials {
+        /// What the credential chain reported.
+        message: String,
+    },
+    /// No answer from the endpoint (DNS, connection refused, timeout).
     #[error(
         "cannot reach the S3 endpoint {endpoint}: {message}; check the network and the endpoint URL"
     )]
-    Unreachable { endpoint: String, message: String },
+    Unreachable {
+        /// The endpoint URL, or `AWS S3 (region)`.
+        endpoint: String,
+        /// The underlying error.
+        message: String,
+    },
+    /// The server does not implement the call (501).
     #[error("the S3 server does not implement {op} (501 NotImplemented)")]
-    NotImplemented { op: &'static str },
+    NotImplemented {
+        /// The call.
+        op: &'static str,
+    },
+    /// The object is in an archive storage class and must be restored before a GET.
     #[error(
         "s3 object {key:?} is archived (Glacier/Deep Archive): restore it before pail can read it"
     )]
-    InvalidObjectState { key: String },
+    InvalidObjectState {
+        /// The key read.
+        key: String,
+    },
+    /// The version asked for is a delete marker (405).
     #[error("this version of s3 object {key:?} is a delete marker (405 MethodNotAllowed)")]
-    MethodNotAllowed { key: String },
+    MethodNotAllowed {
+        /// The key read.
+        key: String,
+    },
+    /// A failure that may pass (throttling, 5xx, a connection lost mid-transfer).
     #[error("temporary S3 failure in {op} of {key:?}: {message}; will retry")]
     Transient {
+        /// The call.
         op: &'static str,
+        /// The key the call was about (empty for bucket-level calls).
         key: String,
+        /// The underlying error.
         message: String,
     },
+    /// Anything else: not retried, reported with the server's message.
     #[error("S3 {op} of {key:?} failed: {message}")]
     Other {
+        /// The call.
         op: &'static str,
+        /// The key the call was about (empty for bucket-level calls).
         key: String,
+        /// The underlying error.
         message: String,
     },
 }
@@ -85,6 +141,7 @@ impl StoreError {
         )
     }
 
+    /// A [`StoreError::Transient`].
     pub fn transient(op: &'static str, key: impl Into<String>, message: impl Into<String>) -> Self {
         StoreError::Transient {
             op,
@@ -93,6 +150,7 @@ impl StoreError {
         }
     }
 
+    /// A [`StoreError::Other`].
     pub fn other(op: &'static str, key: impl Into<String>, message: impl Into<String>) -> Self {
         StoreError::Other {
             op,

@@ -60,6 +60,7 @@ struct Faults {
 }
 
 #[derive(Clone)]
+/// A store that behaves like `inner` except for the faults set on it; clones share the faults.
 pub struct FaultyStore<S> {
     inner: S,
     faults: Arc<Mutex<Faults>>,
@@ -74,6 +75,7 @@ impl<S: std::fmt::Debug> std::fmt::Debug for FaultyStore<S> {
 }
 
 impl<S: ObjectStore> FaultyStore<S> {
+    /// Wraps `inner`, with no fault set.
     pub fn new(inner: S) -> Self {
         FaultyStore {
             inner,
@@ -81,6 +83,7 @@ impl<S: ObjectStore> FaultyStore<S> {
         }
     }
 
+    /// The wrapped store, for checking its state without faults.
     pub fn inner(&self) -> &S {
         &self.inner
     }
@@ -124,6 +127,7 @@ impl<S: ObjectStore> FaultyStore<S> {
         self.faults().corrupt_gets += n;
     }
 
+    /// Lets `hook` decide whether a call fails, when no queued or random fault did.
     pub fn set_hook(&self, hook: Hook) {
         self.faults().hook = Some(hook);
     }

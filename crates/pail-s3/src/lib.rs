@@ -1,10 +1,11 @@
 //! pail's S3 layer: the [`ObjectStore`] trait (exactly the calls pail needs, bound to one
-//! bucket), its aws-sdk-s3 implementation [`AwsStore`], the capability [`probe`], and, behind
-//! the `fake` feature, an in-memory [`MemStore`] and the fault-injecting [`FaultyStore`].
+//! bucket), its aws-sdk-s3 implementation [`AwsStore`], the capability [`probe()`], and, behind
+//! the `fake` feature, an in-memory `MemStore` and the fault-injecting `FaultyStore`.
 //!
 //! ETags are opaque change tokens, passed around quoted exactly as the server returned them.
 //! Content identity is the blake3 hash in the `pail-blake3` user metadata ([`ObjectMeta`]).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod admin;
 pub mod aws;

@@ -71,6 +71,7 @@ struct Inner {
 }
 
 #[derive(Clone, Debug)]
+/// An in-memory bucket; clones share it.
 pub struct MemStore {
     bucket: String,
     inner: Arc<Mutex<Inner>>,
@@ -126,6 +127,7 @@ impl MemStore {
         self.lock().versioning = v;
     }
 
+    /// How conditional writes are treated from now on.
     pub fn set_conditionals(&self, c: Conditionals) {
         self.lock().conditionals = c;
     }
@@ -145,10 +147,12 @@ impl MemStore {
         self.lock().counts.clone()
     }
 
+    /// How many requests of `op` were made through the `ObjectStore` trait.
     pub fn count(&self, op: Op) -> u64 {
         self.lock().counts.get(op.name()).copied().unwrap_or(0)
     }
 
+    /// Sets every request counter back to zero.
     pub fn reset_counts(&self) {
         self.lock().counts.clear();
     }
@@ -205,6 +209,7 @@ impl MemStore {
         self.lock().live(key).map(|(_, s)| s.data.clone())
     }
 
+    /// pail's metadata of the current version, `None` if absent or deleted.
     pub fn current_meta(&self, key: &str) -> Option<ObjectMeta> {
         self.lock().live(key).map(|(_, s)| s.meta.clone())
     }

@@ -16,23 +16,38 @@ use crate::types::{
 /// The operations of [`ObjectStore`], for request counters and fault injection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Op {
+    /// ListObjectsV2 ([`ObjectStore::list_page`]).
     List,
+    /// ListObjectVersions ([`ObjectStore::list_versions_page`]).
     ListVersions,
+    /// HeadObject ([`ObjectStore::head`], [`ObjectStore::archive_state`]).
     Head,
+    /// GetObject ([`ObjectStore::get`]).
     Get,
+    /// PutObject ([`ObjectStore::put`]).
     Put,
+    /// CreateMultipartUpload ([`ObjectStore::create_multipart`]).
     CreateMultipart,
+    /// UploadPart ([`ObjectStore::upload_part`]).
     UploadPart,
+    /// ListParts ([`ObjectStore::list_parts`]).
     ListParts,
+    /// CompleteMultipartUpload ([`ObjectStore::complete_multipart`]).
     CompleteMultipart,
+    /// AbortMultipartUpload ([`ObjectStore::abort_multipart`]).
     AbortMultipart,
+    /// CopyObject or UploadPartCopy ([`ObjectStore::copy`]).
     Copy,
+    /// DeleteObject ([`ObjectStore::delete`]).
     Delete,
+    /// GetBucketVersioning ([`ObjectStore::get_versioning`]).
     GetVersioning,
+    /// RestoreObject ([`ObjectStore::restore_archived`]).
     RestoreArchived,
 }
 
 impl Op {
+    /// Every operation, in declaration order.
     pub const ALL: [Op; 14] = [
         Op::List,
         Op::ListVersions,
@@ -74,7 +89,9 @@ impl Op {
 /// A GET: the object's headers and its body as a stream. Errors in the stream (connection
 /// lost mid-body) are transient.
 pub struct GetObject {
+    /// The object's headers: ETag, version, size, metadata.
     pub head: Head,
+    /// The body (or the range asked for), in chunks as they arrive.
     pub body: BoxStream<'static, Result<Bytes, StoreError>>,
 }
 
@@ -99,6 +116,7 @@ impl GetObject {
 /// quoted, exactly as the server returned them, and are opaque.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + Debug {
+    /// The bucket's name.
     fn bucket(&self) -> &str;
 
     /// The checksum setting in use, recorded by the probe: `"when_required"` for custom
@@ -163,6 +181,7 @@ pub trait ObjectStore: Send + Sync + Debug {
     /// is gone (completed, aborted or expired).
     async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<(i32, String, u64)>>;
 
+    /// Completes a multipart upload from `parts` (number, ETag), ascending; `cond` as for [`ObjectStore::put`].
     async fn complete_multipart(
         &self,
         key: &str,
@@ -171,6 +190,7 @@ pub trait ObjectStore: Send + Sync + Debug {
         cond: Condition,
     ) -> Result<PutResult>;
 
+    /// Abandons a multipart upload and frees its parts.
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()>;
 
     /// Server-side copy with pail's metadata replacing the source's; `cond` applies to the

@@ -27,8 +27,11 @@ const DEVICE_ESCAPES: &AsciiSet = &CONTROLS.add(b'%');
 /// have none, and a value that does not parse is read as absent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjectMeta {
+    /// The content hash (`pail-blake3`), pail's content identity.
     pub blake3: Option<ContentHash>,
+    /// The file's modification time when uploaded (`pail-mtime`), restored on download.
     pub mtime_ns: Option<i64>,
+    /// The device that uploaded (`pail-device`), shown by history and checked by keep-local.
     pub device: Option<String>,
 }
 
@@ -95,16 +98,22 @@ fn encode_device(d: &str) -> String {
 /// One entry of a ListObjectsV2 page. Listings carry no user metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedObject {
+    /// The full key, prefix included.
     pub key: String,
     /// Quoted, exactly as the server returned it.
     pub etag: String,
+    /// Size in bytes.
     pub size: u64,
+    /// Last-modified time, nanoseconds since the Unix epoch.
     pub last_modified_ns: i64,
+    /// The storage class, `None` when the server left it out (STANDARD).
     pub storage_class: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One page of a ListObjectsV2 listing.
 pub struct ListPage {
+    /// The objects of this page, in key order.
     pub objects: Vec<ListedObject>,
     /// Pass back as `continuation` for the next page; `None` on the last page.
     pub next_token: Option<String>,
@@ -113,23 +122,30 @@ pub struct ListPage {
 /// One version or delete marker from ListObjectVersions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectVersion {
+    /// The full key, prefix included.
     pub key: String,
     /// `"null"` for objects written while versioning was off or suspended.
     pub version_id: String,
     /// `None` for delete markers.
     pub etag: Option<String>,
+    /// Size in bytes (0 for delete markers).
     pub size: u64,
+    /// Last-modified time, nanoseconds since the Unix epoch.
     pub last_modified_ns: i64,
+    /// Whether this is the key's current version (or delete marker).
     pub is_latest: bool,
+    /// Whether this entry is a delete marker rather than an object version.
     pub is_delete_marker: bool,
 }
 
 /// A page of versions and delete markers merged: key order, newest first per key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VersionsPage {
+    /// The entries of this page.
     pub versions: Vec<ObjectVersion>,
     /// Both `None` on the last page.
     pub next_key_marker: Option<String>,
+    /// Pass back with `next_key_marker` for the next page.
     pub next_version_id_marker: Option<String>,
 }
 
@@ -138,17 +154,22 @@ pub struct VersionsPage {
 pub struct Head {
     /// Quoted, as returned. Empty only for a delete marker.
     pub etag: String,
+    /// The version id, `None` on unversioned buckets.
     pub version_id: Option<String>,
     /// The whole object's size, also for ranged GETs.
     pub size: u64,
+    /// Last-modified time, nanoseconds since the Unix epoch.
     pub last_modified_ns: i64,
+    /// pail's metadata on the object (empty for objects of other clients).
     pub meta: ObjectMeta,
+    /// The storage class, `None` for STANDARD.
     pub storage_class: Option<String>,
     /// True only when HEAD asked for a specific version and that version is a delete marker.
     pub delete_marker: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// What a completed write (PUT, multipart, copy) created.
 pub struct PutResult {
     /// Quoted, as returned (after a HEAD when the server returned none, as Ceph does for
     /// CompleteMultipartUpload).
@@ -161,6 +182,7 @@ pub struct PutResult {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Condition {
     #[default]
+    /// No condition: the write always goes ahead.
     None,
     /// `If-None-Match: *`: only if no current version exists (a delete marker counts as absent).
     IfAbsent,
@@ -169,6 +191,7 @@ pub enum Condition {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// What a DeleteObject did.
 pub struct DeleteResult {
     /// The id of the delete marker created, or of the version removed.
     pub version_id: Option<String>,
@@ -178,8 +201,11 @@ pub struct DeleteResult {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// A bucket's versioning state.
 pub enum Versioning {
+    /// Every write keeps the previous version.
     Enabled,
+    /// Versioning was on and is paused: new writes replace the `"null"` version.
     Suspended,
     /// Never enabled.
     Off,
@@ -197,6 +223,7 @@ impl Versioning {
 /// What the probe found out about a bucket. Stored as JSON by the engine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
+    /// The bucket's versioning state.
     pub versioning: Versioning,
     /// All of If-None-Match:* and If-Match on PUT behave as on AWS.
     pub conditional_writes: bool,

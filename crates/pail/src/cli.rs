@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Keep a folder and your own S3 bucket in sync, both ways"
 )]
 pub struct Cli {
-    /// Config file (default: <config dir>/pail/config.toml).
+    /// Config file (default: pail/config.toml in the user's config directory).
     #[arg(long, global = true, env = "PAIL_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
