@@ -1,5 +1,6 @@
 //! pail's S3 layer: the [`ObjectStore`] trait (exactly the calls pail needs, bound to one
-//! bucket), its aws-sdk-s3 implementation [`AwsStore`], the capability [`probe`], and, behind
+//! bucket), its aws-sdk-s3 implementation [`AwsStore`], the capability [`probe`], the
+//! [`RetryingStore`] wrapper that retries transient failures, and, behind
 //! the `fake` feature, an in-memory [`MemStore`] and the fault-injecting [`FaultyStore`].
 //!
 //! ETags are opaque change tokens, passed around quoted exactly as the server returned them.
@@ -16,6 +17,7 @@ mod lifecycle_json;
 pub mod mem;
 pub mod probe;
 mod requests;
+pub mod retrying;
 pub mod store;
 pub mod types;
 
@@ -26,6 +28,7 @@ pub use faulty::FaultyStore;
 #[cfg(any(test, feature = "fake"))]
 pub use mem::{Conditionals, MemStore};
 pub use probe::probe;
+pub use retrying::{RetryPolicy, RetryingStore};
 pub use store::{ArchiveRestore, GetObject, ObjectStore, Op, list_all, list_all_versions};
 pub use types::{
     Capabilities, Condition, DeleteResult, Head, ListPage, ListedObject, ObjectMeta, ObjectVersion,
