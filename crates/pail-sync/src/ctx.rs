@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Context, Result};
 use pail_core::{RelPath, RemotePrefix};
 use pail_index::{Index, root_identity};
-use pail_s3::{AwsStore, Capabilities, ObjectStore, S3Config};
+use pail_s3::{AwsStore, Capabilities, ObjectStore, RetryingStore, S3Config};
 
 use crate::config::{PairConfig, state_dir};
 
@@ -119,7 +119,7 @@ impl PairCtx {
     pub async fn open(cfg: &PairConfig, store: Option<Arc<dyn ObjectStore>>) -> Result<PairCtx> {
         let store: Arc<dyn ObjectStore> = match store {
             Some(s) => s,
-            None => Arc::new(AwsStore::connect(&s3_config(cfg)?).await?),
+            None => RetryingStore::wrap(Arc::new(AwsStore::connect(&s3_config(cfg)?).await?)),
         };
         PairCtx::open_with_index(cfg, store, open_index(cfg)?).await
     }

@@ -13,7 +13,6 @@ use crate::ctx::PairCtx;
 use crate::exec::Outcome;
 use crate::keep_local;
 use crate::localfs::{LocalError, remove_expected, still_expected};
-use crate::retry::transient;
 
 pub(crate) async fn delete_remote(
     ctx: &Arc<PairCtx>,
@@ -30,7 +29,7 @@ pub(crate) async fn delete_remote(
     } else {
         Condition::None
     };
-    match transient(|| ctx.store.delete(&key, None, cond.clone())).await {
+    match ctx.store.delete(&key, None, cond.clone()).await {
         Ok(_) | Err(StoreError::NotFound { .. }) => {}
         Err(StoreError::PreconditionFailed { .. }) => {
             return Ok(Outcome::Deferred(

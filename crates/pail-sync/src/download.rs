@@ -16,7 +16,6 @@ use crate::ctx::PairCtx;
 use crate::exec::Outcome;
 use crate::keep_local::{self, Before};
 use crate::localfs::{Downloaded, LocalError, TempWriter, move_no_replace, place, still_expected};
-use crate::retry::transient;
 
 /// Fetches `key` (a version, or the current object) into a temp file next to `target`.
 /// An object in an archival storage class (Glacier, Deep Archive): it cannot be read until
@@ -67,7 +66,7 @@ async fn fetch(
     target: &Path,
     progress: Option<&RelPath>,
 ) -> Result<Option<(Head, Downloaded)>> {
-    let get = match transient(|| ctx.store.get(key, version, None)).await {
+    let get = match ctx.store.get(key, version, None).await {
         Ok(g) => g,
         Err(StoreError::NotFound { .. }) => return Ok(None),
         Err(StoreError::InvalidObjectState { key }) => {
@@ -292,7 +291,7 @@ pub(crate) async fn version_to_conflict_copy(
     _expect: &LocalExpect,
 ) -> Result<()> {
     let now = time::OffsetDateTime::now_utc();
-    let head = transient(|| ctx.store.head(key, Some(version))).await?;
+    let head = ctx.store.head(key, Some(version)).await?;
     let device = head
         .as_ref()
         .and_then(|h| h.meta.device.clone())

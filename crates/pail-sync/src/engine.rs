@@ -13,7 +13,6 @@ use pail_index::{ScanOptions, ScopedScan, root_identity, scan_local, scan_local_
 use crate::ctx::{PairCtx, meta};
 use crate::download::rfc3339;
 use crate::exec::{ExecReport, execute};
-use crate::retry::transient;
 
 /// How `sync` was asked to run.
 #[derive(Debug, Clone, Default)]
@@ -336,7 +335,9 @@ async fn head_changed_paths(
                 let ctx = ctx.clone();
                 async move {
                     let key = ctx.key(&path)?;
-                    let head = transient(|| ctx.store.head(&key, None))
+                    let head = ctx
+                        .store
+                        .head(&key, None)
                         .await
                         .with_context(|| format!("HEAD {key}"))?;
                     anyhow::Ok((path, head))
@@ -508,7 +509,7 @@ async fn prepare_pass(
             let ctx = ctx.clone();
             async move {
                 let key = ctx.key(&path)?;
-                let head = transient(|| ctx.store.head(&key, None)).await?;
+                let head = ctx.store.head(&key, None).await?;
                 anyhow::Ok((path, key, etag, head))
             }
         })

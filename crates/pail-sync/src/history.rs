@@ -10,7 +10,6 @@ use pail_core::{ContentHash, RelPath};
 use pail_index::Index;
 use serde::Serialize;
 
-use crate::retry::transient;
 use crate::versions::{Bucket, Source, Version, is_deleted, versions_of, versions_under};
 use crate::when::rfc3339_ns;
 
@@ -115,10 +114,7 @@ async fn describe(
         None
     } else {
         // A version deleted for good since the listing just has no device to show.
-        transient(|| bucket.store.head(src_key, src_version))
-            .await
-            .ok()
-            .flatten()
+        bucket.store.head(src_key, src_version).await.ok().flatten()
     };
     let device = head.as_ref().map(|h| {
         h.meta

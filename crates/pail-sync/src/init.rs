@@ -8,7 +8,6 @@ use pail_s3::{Capabilities, ObjectStore, Versioning};
 
 use crate::config::{Config, PairConfig};
 use crate::ctx::{PairCtx, meta, open_index};
-use crate::retry::transient;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -96,10 +95,13 @@ pub async fn init_pair(
     let mut ctx_store = store;
     let store: Arc<dyn ObjectStore> = match ctx_store.take() {
         Some(s) => s,
-        None => Arc::new(pail_s3::AwsStore::connect(&crate::ctx::s3_config(&pair)?).await?),
+        None => pail_s3::RetryingStore::wrap(Arc::new(
+            pail_s3::AwsStore::connect(&crate::ctx::s3_config(&pair)?).await?,
+        )),
     };
     let list_prefix = prefix.list_prefix();
-    let first = transient(|| store.list_page(&list_prefix, None, None))
+    let first = store
+        .list_page(&list_prefix, None, None)
         .await
         .with_context(|| format!("cannot list {}", pair.remote))?;
     let existing_objects = first

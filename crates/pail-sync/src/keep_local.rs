@@ -23,7 +23,6 @@ use pail_s3::{Condition, list_all};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
-use crate::retry::transient;
 
 /// How many same-size trash copies with another ETag are HEADed for their pail-blake3 (a
 /// server-side copy of a multipart object may get a new ETag).
@@ -56,7 +55,9 @@ pub(crate) async fn before_losing(
     }
     if replaced_by_download {
         let key = ctx.key(path)?;
-        let writer = transient(|| ctx.store.head(&key, None))
+        let writer = ctx
+            .store
+            .head(&key, None)
             .await?
             .and_then(|h| h.meta.device);
         if writer.is_some_and(|d| d != ctx.cfg.device) {
@@ -95,7 +96,7 @@ async fn in_trash(
     }
     copies.sort_by(|a, b| b.key.cmp(&a.key));
     for copy in copies.iter().take(MAX_HEADS) {
-        let head = transient(|| ctx.store.head(&copy.key, None)).await?;
+        let head = ctx.store.head(&copy.key, None).await?;
         if head.and_then(|h| h.meta.blake3) == Some(local.hash) {
             return Ok(true);
         }
@@ -122,7 +123,8 @@ async fn to_trash(
             "{path}: changed while being kept in the trash; will try again"
         );
         let body = Bytes::from(data);
-        transient(|| ctx.store.put(&dst, body.clone(), &meta, Condition::None))
+        ctx.store
+            .put(&dst, body.clone(), &meta, Condition::None)
             .await
             .with_context(|| format!("keeping {path} in the trash before replacing it"))?;
     } else {

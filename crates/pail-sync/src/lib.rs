@@ -27,7 +27,6 @@ mod keep_local;
 mod listing;
 mod names;
 mod race;
-mod retry;
 mod trash;
 mod upload;
 

@@ -16,7 +16,6 @@ use pail_core::plan::{LocalExpect, RemoteExpect};
 use pail_s3::{ObjectVersion, list_all_versions};
 
 use crate::ctx::PairCtx;
-use crate::retry::transient;
 
 /// Up to this many written keys are checked with a listing of their own.
 const PER_KEY_LIMIT: usize = 32;
@@ -35,7 +34,10 @@ async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>> {
     let mut out = Vec::new();
     let (mut km, mut vm) = (None, None);
     loop {
-        let page = transient(|| ctx.store.list_versions_page(key, km.clone(), vm.clone())).await?;
+        let page = ctx
+            .store
+            .list_versions_page(key, km.clone(), vm.clone())
+            .await?;
         let past = page.versions.iter().any(|v| v.key.as_str() > key);
         out.extend(page.versions.into_iter().filter(|v| v.key == key));
         if past || (page.next_key_marker.is_none() && page.next_version_id_marker.is_none()) {

@@ -9,7 +9,6 @@ use pail_core::plan::RemoteExpect;
 use pail_s3::{Condition, ObjectStore, StoreError};
 
 use crate::ctx::PairCtx;
-use crate::retry::transient;
 use crate::upload::remote_still;
 
 /// The trash key for an object of `rel` replaced at `at` (RFC 3339-ish, sortable).
@@ -59,7 +58,7 @@ pub(crate) async fn copy_to_trash(
     key: &str,
     expected_etag: &str,
 ) -> Result<bool> {
-    let Some(head) = transient(|| store.head(key, None)).await? else {
+    let Some(head) = store.head(key, None).await? else {
         return Ok(false);
     };
     if head.delete_marker || head.etag != expected_etag {
@@ -67,8 +66,8 @@ pub(crate) async fn copy_to_trash(
     }
     let dst = trash_key_now(prefix, rel, device)?;
     // Only the object just checked (copy-source-if-match), under its own metadata.
-    let copied = transient(|| {
-        store.copy(
+    let copied = store
+        .copy(
             key,
             None,
             Some(expected_etag),
@@ -76,8 +75,7 @@ pub(crate) async fn copy_to_trash(
             &head.meta,
             Condition::None,
         )
-    })
-    .await;
+        .await;
     match copied {
         Ok(_) => Ok(true),
         Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => Ok(false),

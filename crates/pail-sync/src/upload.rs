@@ -19,7 +19,6 @@ use tokio::sync::Semaphore;
 use crate::ctx::PairCtx;
 use crate::exec::Outcome;
 use crate::localfs::same_stat;
-use crate::retry::transient;
 
 /// S3 allows at most 10,000 parts per upload.
 const MAX_PARTS: u64 = 10_000;
@@ -50,7 +49,7 @@ pub(crate) async fn remote_still(ctx: &PairCtx, key: &str, expect: &RemoteExpect
     if ctx.caps.conditional_writes {
         return Ok(true);
     }
-    let head = transient(|| ctx.store.head(key, None)).await?;
+    let head = ctx.store.head(key, None).await?;
     Ok(match (expect, head) {
         (RemoteExpect::Absent, None) => true,
         (RemoteExpect::Absent, Some(h)) => h.delete_marker,
@@ -93,7 +92,7 @@ pub(crate) async fn upload(
             return Ok(Outcome::Deferred("changed while being read".into()));
         }
         let body = Bytes::from(data);
-        transient(|| ctx.store.put(&key, body.clone(), &meta, cond.clone())).await
+        ctx.store.put(&key, body.clone(), &meta, cond.clone()).await
     } else {
         match multipart(ctx, path, &key, local, &meta, cond, parts).await? {
             Some(r) => Ok(r),
@@ -131,7 +130,9 @@ pub(crate) async fn finish_write(
 ) -> Result<Outcome> {
     let (etag, version_id) = if put.etag.is_empty() {
         // Ceph returns an empty ETag from CompleteMultipartUpload: ask for the real one.
-        let head = transient(|| ctx.store.head(key, put.version_id.as_deref()))
+        let head = ctx
+            .store
+            .head(key, put.version_id.as_deref())
             .await?
             .ok_or_else(|| anyhow!("{key}: uploaded object vanished"))?;
         (head.etag, put.version_id.or(head.version_id))
@@ -206,7 +207,7 @@ pub(crate) async fn multipart(
                 let _ = ctx.store.abort_multipart(&m.key, &m.upload_id).await;
                 ctx.db().remove_multipart(path)?;
             }
-            let upload_id = transient(|| ctx.store.create_multipart(key, meta)).await?;
+            let upload_id = ctx.store.create_multipart(key, meta).await?;
             let m = MultipartUpload {
                 path: path.clone(),
                 key: key.to_owned(),
@@ -248,8 +249,10 @@ pub(crate) async fn multipart(
                 })
                 .await??;
                 let body = Bytes::from(data);
-                let etag =
-                    transient(|| ctx.store.upload_part(&key, &upload_id, n, body.clone())).await?;
+                let etag = ctx
+                    .store
+                    .upload_part(&key, &upload_id, n, body.clone())
+                    .await?;
                 ctx.db()
                     .add_multipart_part(&upload_id, n, &etag, len as u64)?;
                 ctx.progress.advance(path, len as u64);
@@ -268,11 +271,10 @@ pub(crate) async fn multipart(
         ctx.db().remove_multipart(path)?;
         return Ok(None);
     }
-    let result = transient(|| {
-        ctx.store
-            .complete_multipart(key, &upload.upload_id, &upload.parts, cond.clone())
-    })
-    .await;
+    let result = ctx
+        .store
+        .complete_multipart(key, &upload.upload_id, &upload.parts, cond.clone())
+        .await;
     if !matches!(result, Err(ref e) if e.is_transient()) {
         // Completed, or refused for good (412): either way this upload id is finished.
         if result.is_err() {
@@ -304,7 +306,7 @@ pub(crate) async fn copy(
     if version.is_none() {
         // Without a version id the copy reads whatever is current at the source: make sure it
         // is still the content the plan saw, or the metadata would name the wrong hash.
-        let head = transient(|| ctx.store.head(&src, None)).await?;
+        let head = ctx.store.head(&src, None).await?;
         if !matches!(head, Some(ref h) if h.etag == from_object.etag) {
             return upload(ctx, path, local, expect, parts).await;
         }
@@ -315,11 +317,10 @@ pub(crate) async fn copy(
     let meta = meta_for(ctx, local);
     let cond = condition(ctx, expect);
     let src_etag = version.is_none().then_some(from_object.etag.as_str());
-    let res = transient(|| {
-        ctx.store
-            .copy(&src, version, src_etag, &key, &meta, cond.clone())
-    })
-    .await;
+    let res = ctx
+        .store
+        .copy(&src, version, src_etag, &key, &meta, cond.clone())
+        .await;
     match res {
         Ok(put) => finish_write(ctx, path, &key, local, put, expect).await,
         Err(StoreError::PreconditionFailed { .. }) => Ok(Outcome::Deferred(

@@ -13,12 +13,12 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use pail_core::{RelPath, RemotePrefix};
 use pail_s3::{
-    AwsStore, Capabilities, ObjectStore, ObjectVersion, StoreError, Versioning, list_all,
+    AwsStore, Capabilities, ObjectStore, ObjectVersion, RetryingStore, StoreError, Versioning,
+    list_all,
 };
 
 use crate::config::PairConfig;
 use crate::ctx::{PairCtx, meta, open_index, s3_config};
-use crate::retry::transient;
 
 /// The remote side of a pair, as versions see it.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ impl Bucket {
         let (_, prefix) = cfg.bucket_and_prefix()?;
         let store: Arc<dyn ObjectStore> = match store {
             Some(s) => s,
-            None => Arc::new(AwsStore::connect(&s3_config(cfg)?).await?),
+            None => RetryingStore::wrap(Arc::new(AwsStore::connect(&s3_config(cfg)?).await?)),
         };
         let stored = open_index(cfg)?.meta_get(meta::CAPABILITIES)?;
         let caps = match stored {
@@ -225,7 +225,7 @@ pub async fn versions_of(bucket: &Bucket, path: &RelPath) -> Result<Vec<Version>
     };
     if !listed {
         // No versioning API: the current object is all the bucket itself has.
-        if let Some(h) = transient(|| bucket.store.head(&key, None)).await? {
+        if let Some(h) = bucket.store.head(&key, None).await? {
             out.push(Version {
                 source: Source::Bucket { version_id: None },
                 etag: Some(h.etag),
@@ -256,7 +256,9 @@ pub async fn versions_of(bucket: &Bucket, path: &RelPath) -> Result<Vec<Version>
 async fn list_exact(bucket: &Bucket, key: &str, out: &mut Vec<Version>) -> Result<bool> {
     let (mut km, mut vm) = (None, None);
     loop {
-        let page = match transient(|| bucket.store.list_versions_page(key, km.clone(), vm.clone()))
+        let page = match bucket
+            .store
+            .list_versions_page(key, km.clone(), vm.clone())
             .await
         {
             Ok(p) => p,
@@ -320,12 +322,10 @@ pub async fn versions_under(
         let (mut km, mut vm) = (None, None);
         listed = true;
         loop {
-            let page = match transient(|| {
-                bucket
-                    .store
-                    .list_versions_page(&prefix, km.clone(), vm.clone())
-            })
-            .await
+            let page = match bucket
+                .store
+                .list_versions_page(&prefix, km.clone(), vm.clone())
+                .await
             {
                 Ok(p) => p,
                 Err(StoreError::NotImplemented { .. }) => {
