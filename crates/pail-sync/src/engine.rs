@@ -239,6 +239,10 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         } = report;
         totals.bytes += bytes;
         totals.conflicts += conflicts;
+        let errors: Vec<(String, String)> = errors
+            .into_iter()
+            .map(|e| (e.path, e.error.report()))
+            .collect();
         if !skipped.is_empty() {
             // Archived objects wait for the user: listed in status, not failures.
             let db = ctx.db();

@@ -14,6 +14,7 @@ pub mod history;
 pub mod init;
 pub mod journal;
 pub mod localfs;
+pub mod outcome;
 pub mod progress;
 pub mod restore;
 pub mod setup;
@@ -29,6 +30,7 @@ mod names;
 mod race;
 mod trash;
 mod upload;
+mod write;
 
 pub use config::{Config, PairConfig};
 pub use ctx::PairCtx;

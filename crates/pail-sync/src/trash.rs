@@ -3,13 +3,13 @@
 //! so that history and restore still find it. The sync, `restore` and `keep_local.rs` all
 //! name and make trash copies through here.
 
-use anyhow::{Context, Result, bail};
 use pail_core::RemotePrefix;
 use pail_core::plan::RemoteExpect;
 use pail_s3::{Condition, ObjectStore, StoreError};
 
 use crate::ctx::PairCtx;
-use crate::upload::remote_still;
+use crate::outcome::ActionError;
+use crate::write::remote_still;
 
 /// The trash key for an object of `rel` replaced at `at` (RFC 3339-ish, sortable).
 pub fn trash_key(
@@ -35,12 +35,14 @@ pub(crate) fn trash_dir(prefix: &RemotePrefix, rel: &str) -> String {
 }
 
 /// The key of a trash copy of `rel` made now, refused when S3 could not store it.
-pub(crate) fn trash_key_now(prefix: &RemotePrefix, rel: &str, device: &str) -> Result<String> {
+pub(crate) fn trash_key_now(
+    prefix: &RemotePrefix,
+    rel: &str,
+    device: &str,
+) -> Result<String, ActionError> {
     let dst = trash_key(prefix, rel, time::OffsetDateTime::now_utc(), device);
     if dst.len() > pail_core::names::MAX_KEY_BYTES {
-        bail!(
-            "{rel}: its trash copy key would exceed 1024 bytes, so it cannot be kept before being replaced; enable versioning on the bucket"
-        );
+        return Err(ActionError::TrashKeyTooLong { rel: rel.into() });
     }
     Ok(dst)
 }
@@ -57,7 +59,7 @@ pub(crate) async fn copy_to_trash(
     rel: &str,
     key: &str,
     expected_etag: &str,
-) -> Result<bool> {
+) -> Result<bool, ActionError> {
     let Some(head) = store.head(key, None).await? else {
         return Ok(false);
     };
@@ -79,7 +81,10 @@ pub(crate) async fn copy_to_trash(
     match copied {
         Ok(_) => Ok(true),
         Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("keeping {key} in the trash before replacing it")),
+        Err(source) => Err(ActionError::TrashCopy {
+            key: key.into(),
+            source,
+        }),
     }
 }
 
@@ -91,7 +96,7 @@ pub(crate) async fn before_replacing(
     ctx: &PairCtx,
     key: &str,
     expect: &RemoteExpect,
-) -> Result<bool> {
+) -> Result<bool, ActionError> {
     match expect {
         // The trash copy's own check stands in for `remote_still`.
         RemoteExpect::Is(r) if !ctx.versioned() => {
