@@ -97,9 +97,7 @@ pub async fn append_entry(
         mtime_ns: None,
         device: Some(origin.to_owned()),
     };
-    store
-        .put(&key, body.clone(), &meta, Condition::None)
-        .await?;
+    store.put(&key, body, &meta, Condition::None).await?;
     Ok(())
 }
 
@@ -150,7 +148,7 @@ impl JournalCursor {
         loop {
             let page = ctx
                 .store
-                .list_page(&prefix, token.clone(), from.clone())
+                .list_page(&prefix, token.take(), from.clone())
                 .await?;
             result.requests += 1;
             for o in page.objects {

@@ -32,7 +32,7 @@ pub(crate) async fn list_remote(ctx: &Arc<PairCtx>, rules: &IgnoreRules) -> Resu
     loop {
         let page = ctx
             .store
-            .list_page(&list_prefix, token.clone(), None)
+            .list_page(&list_prefix, token.take(), None)
             .await
             .with_context(|| format!("listing s3://{}/{list_prefix}", ctx.bucket))?;
         let mut batch = Vec::with_capacity(page.objects.len());

@@ -27,7 +27,7 @@ async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>, Sto
     loop {
         let page = ctx
             .store
-            .list_versions_page(key, km.clone(), vm.clone())
+            .list_versions_page(key, km.take(), vm.take())
             .await?;
         let past = page.versions.iter().any(|v| v.key.as_str() > key);
         out.extend(page.versions.into_iter().filter(|v| v.key == key));
