@@ -21,8 +21,7 @@ type Result<T, E = ActionError> = std::result::Result<T, E>;
 /// Fetches `key` (a version, or the current object) into a temp file next to `target`.
 /// An object in an archival storage class (Glacier, Deep Archive) cannot be read until
 /// restored: [`ActionError::Archived`], whose message says where a restore stands (the
-/// executor turns it into a skip, not a failure).
-/// `Ok(None)`: the object is gone.
+/// executor turns it into a skip, not a failure). `Ok(None)`: the object is gone.
 async fn fetch(
     ctx: &PairCtx,
     key: &str,
