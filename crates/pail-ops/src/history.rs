@@ -13,7 +13,6 @@ use serde::Serialize;
 use crate::versions::{Source, Version, is_deleted, versions_of, versions_under};
 use crate::when::rfc3339_ns;
 use pail_sync::PairRemote;
-use pail_sync::retry::transient;
 
 /// Shown for versions written by a client that is not pail (no `pail-device`).
 pub const OTHER_CLIENT: &str = "other client";
@@ -116,10 +115,7 @@ async fn describe(
         None
     } else {
         // A version deleted for good since the listing just has no device to show.
-        transient(|| bucket.store.head(src_key, src_version))
-            .await
-            .ok()
-            .flatten()
+        bucket.store.head(src_key, src_version).await.ok().flatten()
     };
     let device = head.as_ref().map(|h| {
         h.meta

@@ -7,7 +7,6 @@ use pail_s3::{Capabilities, StoreFactory, Versioning};
 use pail_sync::PairRemote;
 use pail_sync::config::{Config, PairConfig, default_device};
 use pail_sync::ctx::{PairCtx, meta, open_index};
-use pail_sync::retry::transient;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -76,9 +75,10 @@ pub async fn init_pair(
         .retain(|p| !(p.folder == pair.folder && p.remote == pair.remote));
     config.check_no_overlap(&pair)?;
 
-    let store = factory.connect(&pail_sync::ctx::s3_config(&pair)?).await?;
+    let store = pail_sync::remote::connect_store(&pair, factory).await?;
     let list_prefix = prefix.list_prefix();
-    let first = transient(|| store.list_page(&list_prefix, None, None))
+    let first = store
+        .list_page(&list_prefix, None, None)
         .await
         .with_context(|| format!("cannot list {}", pair.remote))?;
     let existing_objects = first

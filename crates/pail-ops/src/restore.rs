@@ -16,7 +16,6 @@ use crate::versions::{Source, Version, current, version_at, versions_of, version
 use crate::when::rfc3339_ns;
 use pail_sync::PairRemote;
 use pail_sync::localfs::{LocalError, TempWriter, place};
-use pail_sync::retry::transient;
 
 /// Which version to bring back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,7 +248,9 @@ async fn copy_back(
 ) -> Result<()> {
     let key = bucket.key(path)?;
     let (src_key, src_vid) = source_of(bucket, path, from)?;
-    let head = transient(|| bucket.store.head(&src_key, src_vid.as_deref()))
+    let head = bucket
+        .store
+        .head(&src_key, src_vid.as_deref())
         .await?
         .filter(|h| !h.delete_marker)
         .ok_or_else(|| {
@@ -268,12 +269,10 @@ async fn copy_back(
         device: Some(bucket.device.clone()),
     };
     let cond = condition(bucket, current);
-    match transient(|| {
-        bucket
-            .store
-            .copy(&src_key, src_vid.as_deref(), None, &key, &meta, cond.clone())
-    })
-    .await
+    match bucket
+        .store
+        .copy(&src_key, src_vid.as_deref(), None, &key, &meta, cond)
+        .await
     {
         Ok(_) => Ok(()),
         Err(StoreError::PreconditionFailed { .. }) => Err(raced(path)),
@@ -294,7 +293,7 @@ async fn delete_current(bucket: &PairRemote, path: &RelPath, current: &Version) 
         (Some(e), true) => Condition::IfMatch(e.clone()),
         _ => Condition::None,
     };
-    match transient(|| bucket.store.delete(&key, None, cond.clone())).await {
+    match bucket.store.delete(&key, None, cond).await {
         Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
         Err(StoreError::PreconditionFailed { .. }) => Err(raced(path)),
         Err(e) => Err(e).with_context(|| format!("deleting {path}")),
@@ -353,7 +352,7 @@ pub async fn restore_to(
         );
     }
     let (src_key, src_vid) = source_of(bucket, path, &v)?;
-    let get = match transient(|| bucket.store.get(&src_key, src_vid.as_deref(), None)).await {
+    let get = match bucket.store.get(&src_key, src_vid.as_deref(), None).await {
         Ok(g) => g,
         Err(e @ StoreError::InvalidObjectState { .. }) => {
             return Err(e).with_context(|| {
@@ -421,7 +420,9 @@ pub async fn request_from_archive(
         })?,
     };
     let (key, vid) = source_of(bucket, path, &v)?;
-    let state = transient(|| bucket.store.restore_archived(&key, vid.as_deref(), days))
+    let state = bucket
+        .store
+        .restore_archived(&key, vid.as_deref(), days)
         .await
         .with_context(|| format!("asking to restore {path} from the archive"))?;
     Ok((v, state))

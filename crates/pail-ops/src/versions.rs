@@ -14,7 +14,6 @@ use pail_core::RelPath;
 use pail_core::layout::parse_trash_key;
 use pail_s3::{ObjectVersion, StoreError, Versioning, list_all};
 use pail_sync::PairRemote;
-use pail_sync::retry::transient;
 
 /// Where a version's content can be copied from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,7 +121,7 @@ pub async fn versions_of(bucket: &PairRemote, path: &RelPath) -> Result<Vec<Vers
     };
     if !listed {
         // No versioning API: the current object is all the bucket itself has.
-        if let Some(h) = transient(|| bucket.store.head(&key, None)).await? {
+        if let Some(h) = bucket.store.head(&key, None).await? {
             out.push(Version {
                 source: Source::Bucket { version_id: None },
                 etag: Some(h.etag),
@@ -153,7 +152,9 @@ pub async fn versions_of(bucket: &PairRemote, path: &RelPath) -> Result<Vec<Vers
 async fn list_exact(bucket: &PairRemote, key: &str, out: &mut Vec<Version>) -> Result<bool> {
     let (mut km, mut vm) = (None, None);
     loop {
-        let page = match transient(|| bucket.store.list_versions_page(key, km.clone(), vm.clone()))
+        let page = match bucket
+            .store
+            .list_versions_page(key, km.clone(), vm.clone())
             .await
         {
             Ok(p) => p,
@@ -217,12 +218,10 @@ pub async fn versions_under(
         let (mut km, mut vm) = (None, None);
         listed = true;
         loop {
-            let page = match transient(|| {
-                bucket
-                    .store
-                    .list_versions_page(&prefix, km.clone(), vm.clone())
-            })
-            .await
+            let page = match bucket
+                .store
+                .list_versions_page(&prefix, km.clone(), vm.clone())
+                .await
             {
                 Ok(p) => p,
                 Err(StoreError::NotImplemented { .. }) => {

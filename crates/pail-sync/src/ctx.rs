@@ -33,8 +33,6 @@ pub struct PairCtx {
     pub caps: Capabilities,
     /// Held while this process works on the pair: one sync (or daemon) per pair at a time.
     _lock: Option<std::fs::File>,
-    /// Writes whose predecessor version must be checked (servers without conditional writes).
-    written: Mutex<Vec<crate::race::Written>>,
     /// Transfers in flight (read by the daemon's live status).
     pub progress: crate::progress::Progress,
     /// The ignore rules of the last full scan, reused by scoped scans (loading them walks
@@ -162,7 +160,6 @@ impl PairCtx {
             index: Mutex::new(index),
             caps,
             _lock: lock,
-            written: Mutex::default(),
             progress: Default::default(),
             rules: Mutex::default(),
         })
@@ -199,19 +196,6 @@ impl PairCtx {
             .meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
         self.caps = caps;
         Ok(())
-    }
-
-    /// Queues a write for the race check after its phase.
-    pub(crate) fn written(&self, w: crate::race::Written) {
-        self.written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(w);
-    }
-
-    /// Takes the queued writes.
-    pub(crate) fn take_written(&self) -> Vec<crate::race::Written> {
-        std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The index, locked for a short synchronous use. Never hold it across an await.

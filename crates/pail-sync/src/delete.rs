@@ -3,26 +3,25 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use pail_core::plan::{LocalExpect, RemoteExpect};
 use pail_core::{LocalFile, RelPath, RemoteRef};
 use pail_s3::{Condition, StoreError};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
-use crate::exec::Outcome;
 use crate::keep_local;
 use crate::localfs::{LocalError, remove_expected, still_expected};
-use crate::retry::transient;
+use crate::outcome::{ActionError, Outcome, key_for};
+use crate::trash::before_replacing;
 
 pub(crate) async fn delete_remote(
     ctx: &Arc<PairCtx>,
     path: &RelPath,
     expect: &RemoteRef,
-) -> Result<Outcome> {
-    let key = ctx.key(path)?;
+) -> Result<Outcome, ActionError> {
+    let key = key_for(&ctx.prefix, path)?;
     let expect_remote = RemoteExpect::Is(expect.clone());
-    if !crate::trash::before_replacing(ctx, &key, &expect_remote).await? {
+    if !before_replacing(ctx, &key, &expect_remote).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
     let cond = if ctx.caps.conditional_writes {
@@ -30,14 +29,19 @@ pub(crate) async fn delete_remote(
     } else {
         Condition::None
     };
-    match transient(|| ctx.store.delete(&key, None, cond.clone())).await {
+    match ctx.store.delete(&key, None, cond).await {
         Ok(_) | Err(StoreError::NotFound { .. }) => {}
         Err(StoreError::PreconditionFailed { .. }) => {
             return Ok(Outcome::Deferred(
                 "changed remotely by another device (412)".into(),
             ));
         }
-        Err(e) => return Err(e).with_context(|| format!("deleting {}", ctx.remote_url(path))),
+        Err(source) => {
+            return Err(ActionError::DeleteRemote {
+                url: ctx.remote_url(path),
+                source,
+            });
+        }
     }
     ctx.db().remove_base(path)?;
     Ok(Outcome::Done)
@@ -48,7 +52,7 @@ pub(crate) async fn delete_local(
     path: &RelPath,
     expect: &LocalExpect,
     parts: &Arc<Semaphore>,
-) -> Result<Outcome> {
+) -> Result<Outcome, ActionError> {
     if let LocalExpect::Is { stat, hash } = expect {
         if !still_expected(&ctx.abs(path), expect)? {
             return Ok(Outcome::Deferred(

@@ -4,62 +4,24 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use pail_core::plan::{LocalExpect, conflict_name_unique};
 use pail_core::{Base, LocalFile, RelPath, RemoteObject, RemoteRef};
 use pail_index::ConflictRecord;
-use pail_s3::{ArchiveRestore, Head, StoreError};
+use pail_s3::{Head, StoreError};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
-use crate::exec::Outcome;
 use crate::keep_local::{self, Before};
 use crate::localfs::{Downloaded, LocalError, TempWriter, move_no_replace, place, still_expected};
-use crate::retry::transient;
+use crate::outcome::{ActionError, Outcome, key_for};
+
+type Result<T, E = ActionError> = std::result::Result<T, E>;
 
 /// Fetches `key` (a version, or the current object) into a temp file next to `target`.
-/// An object in an archival storage class (Glacier, Deep Archive): it cannot be read until
-/// restored, and that is no reason to fail the rest of the sync. The reason shown in
-/// `status` says where a restore stands.
-#[derive(Debug)]
-pub(crate) struct Archived {
-    key: String,
-    /// `None` when the bucket could not say.
-    state: Option<ArchiveRestore>,
-}
-
-impl std::fmt::Display for Archived {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let key = &self.key;
-        match self.state {
-            Some(ArchiveRestore::InProgress) => write!(
-                f,
-                "{key} is being restored from the archive (Glacier/Deep Archive: minutes to 48 hours); it downloads at the first sync after that"
-            ),
-            Some(ArchiveRestore::Done) => write!(
-                f,
-                "{key} was restored from the archive but could not be read yet; it downloads at the next sync"
-            ),
-            _ => write!(
-                f,
-                "{key} is archived (Glacier/Deep Archive): run `pail restore --from-archive PATH`, then sync again"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for Archived {}
-
-/// Turns an archived object into a skip with its reason.
-fn skip_archived(result: Result<Outcome>) -> Result<Outcome> {
-    match result {
-        Err(e) if e.downcast_ref::<Archived>().is_some() => Ok(Outcome::Skipped(e.to_string())),
-        other => other,
-    }
-}
-
-/// `Ok(None)`: the object is gone.
+/// An object in an archival storage class (Glacier, Deep Archive) cannot be read until
+/// restored: [`ActionError::Archived`], whose message says where a restore stands (the
+/// executor turns it into a skip, not a failure). `Ok(None)`: the object is gone.
 async fn fetch(
     ctx: &PairCtx,
     key: &str,
@@ -67,12 +29,12 @@ async fn fetch(
     target: &Path,
     progress: Option<&RelPath>,
 ) -> Result<Option<(Head, Downloaded)>> {
-    let get = match transient(|| ctx.store.get(key, version, None)).await {
+    let get = match ctx.store.get(key, version, None).await {
         Ok(g) => g,
         Err(StoreError::NotFound { .. }) => return Ok(None),
         Err(StoreError::InvalidObjectState { key }) => {
             let state = ctx.store.archive_state(&key, version).await.ok();
-            return Err(Archived { key, state }.into());
+            return Err(ActionError::Archived { key, state });
         }
         Err(e) => return Err(e.into()),
     };
@@ -80,38 +42,39 @@ async fn fetch(
         .parent()
         .and_then(|parent| file_in_the_way(ctx.root(), parent))
     {
-        bail!(
-            "{} is a file here but a folder in the bucket ({key}): rename one of them",
-            clash.display()
-        );
+        return Err(ActionError::FileInTheWay {
+            clash,
+            key: key.into(),
+        });
     }
-    let mut w = TempWriter::create(target)
-        .with_context(|| format!("cannot write next to {}", target.display()))?;
+    let write_err = |source| ActionError::WriteNextTo {
+        path: target.to_owned(),
+        source,
+    };
+    let mut w = TempWriter::create(target).map_err(write_err)?;
     let mut body = get.body;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.with_context(|| format!("downloading {key}"))?;
+        let chunk = chunk.map_err(|source| ActionError::Download {
+            key: key.into(),
+            source,
+        })?;
         if let Some(p) = progress {
             ctx.progress.advance(p, chunk.len() as u64);
         }
-        w.write(&chunk)
-            .with_context(|| format!("cannot write next to {}", target.display()))?;
+        w.write(&chunk).map_err(write_err)?;
     }
     let head = get.head;
     if w.len() != head.size {
-        bail!(
-            "{key}: got {} bytes, expected {}; will retry next pass",
-            w.len(),
-            head.size
-        );
+        return Err(ActionError::ShortDownload {
+            key: key.into(),
+            got: w.len(),
+            expected: head.size,
+        });
     }
     let mtime = head.meta.mtime_ns.or(Some(head.last_modified_ns));
-    let dl = w
-        .finish(mtime)
-        .with_context(|| format!("cannot write next to {}", target.display()))?;
+    let dl = w.finish(mtime).map_err(write_err)?;
     if head.meta.blake3.is_some_and(|expected| expected != dl.hash) {
-        bail!(
-            "{key}: content does not match its pail-blake3 metadata (corrupt, or rewritten by a client that kept stale metadata); not placed"
-        );
+        return Err(ActionError::CorruptDownload { key: key.into() });
     }
     Ok(Some((head, dl)))
 }
@@ -146,17 +109,7 @@ pub(crate) async fn download(
     expect: &LocalExpect,
     parts: &Arc<Semaphore>,
 ) -> Result<Outcome> {
-    skip_archived(download_inner(ctx, path, remote, expect, parts).await)
-}
-
-async fn download_inner(
-    ctx: &Arc<PairCtx>,
-    path: &RelPath,
-    remote: &RemoteObject,
-    expect: &LocalExpect,
-    parts: &Arc<Semaphore>,
-) -> Result<Outcome> {
-    let key = ctx.key(path)?;
+    let key = key_for(&ctx.prefix, path)?;
     let abs = ctx.abs(path);
     if !still_expected(&abs, expect)? {
         return Ok(Outcome::Deferred(
@@ -171,7 +124,7 @@ async fn download_inner(
         if keep_local::before_losing(ctx, path, &local, true, parts).await?
             == Before::KeepAsConflict
         {
-            return conflict_inner(ctx, path, &local, remote).await;
+            return conflict(ctx, path, &local, remote).await;
         }
     }
     let Some((head, dl)) = fetch(ctx, &key, None, &abs, Some(path)).await? else {
@@ -216,18 +169,9 @@ pub(crate) async fn conflict(
     ctx: &Arc<PairCtx>,
     path: &RelPath,
     local: &LocalFile,
-    remote: &RemoteObject,
-) -> Result<Outcome> {
-    skip_archived(conflict_inner(ctx, path, local, remote).await)
-}
-
-async fn conflict_inner(
-    ctx: &Arc<PairCtx>,
-    path: &RelPath,
-    local: &LocalFile,
     _remote: &RemoteObject,
 ) -> Result<Outcome> {
-    let key = ctx.key(path)?;
+    let key = key_for(&ctx.prefix, path)?;
     let abs = ctx.abs(path);
     let expect = LocalExpect::Is {
         stat: local.stat,
@@ -259,7 +203,7 @@ async fn conflict_inner(
     let copy = conflict_name_unique(path, &ctx.cfg.device, now, |p| {
         ctx.abs(p).symlink_metadata().is_ok()
     })
-    .context("no usable conflict copy name")?;
+    .ok_or(ActionError::NoConflictName)?;
     // Re-check right before moving the user's file (tenet 2).
     if !still_expected(&abs, &expect)? {
         return Ok(Outcome::Deferred(
@@ -292,7 +236,7 @@ pub(crate) async fn version_to_conflict_copy(
     _expect: &LocalExpect,
 ) -> Result<()> {
     let now = time::OffsetDateTime::now_utc();
-    let head = transient(|| ctx.store.head(key, Some(version))).await?;
+    let head = ctx.store.head(key, Some(version)).await?;
     let device = head
         .as_ref()
         .and_then(|h| h.meta.device.clone())
@@ -300,7 +244,7 @@ pub(crate) async fn version_to_conflict_copy(
     let copy = conflict_name_unique(path, &device, now, |p| {
         ctx.abs(p).symlink_metadata().is_ok()
     })
-    .context("no usable conflict copy name")?;
+    .ok_or(ActionError::NoConflictName)?;
     let target = ctx.abs(&copy);
     let Some((_, dl)) = fetch(ctx, key, Some(version), &target, None).await? else {
         return Ok(());

@@ -2,6 +2,7 @@
 //! the hashes the planner needs, plan, stop for safety or execute, and repeat until a pass
 //! finds nothing to do (conflict copies and deferred actions need a second pass).
 
+use std::collections::HashSet;
 use std::io;
 use std::sync::Arc;
 
@@ -15,7 +16,6 @@ use pail_index::{
 use crate::ctx::{PairCtx, meta};
 use crate::download::rfc3339;
 use crate::exec::{ExecReport, execute};
-use crate::retry::transient;
 use crate::stop::StopReason;
 
 /// How `sync` was asked to run.
@@ -291,6 +291,10 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         } = report;
         totals.bytes += bytes;
         totals.conflicts += conflicts;
+        let errors: Vec<(String, String)> = errors
+            .into_iter()
+            .map(|e| (e.path, e.error.report()))
+            .collect();
         if !skipped.is_empty() {
             // Archived objects wait for the user: listed in status, not failures.
             let db = ctx.db();
@@ -387,7 +391,9 @@ async fn head_changed_paths(
                 let ctx = ctx.clone();
                 async move {
                     let key = ctx.key(&path)?;
-                    let head = transient(|| ctx.store.head(&key, None))
+                    let head = ctx
+                        .store
+                        .head(&key, None)
                         .await
                         .with_context(|| format!("HEAD {key}"))?;
                     anyhow::Ok((path, head))
@@ -516,7 +522,7 @@ async fn prepare_pass(
             if let Some(paths) = remote_paths {
                 head_changed_paths(ctx, &rules, paths).await?;
             }
-            (ctx.db().base_count()?, std::collections::HashSet::new())
+            (ctx.db().base_count()?, HashSet::new())
         }
     };
     totals.skipped = skipped.len() as u64;
@@ -543,13 +549,16 @@ async fn prepare_pass(
     }
 
     // Remote hashes the planner needs: objects that changed where a local file exists.
-    let needed = ctx.db().remote_needing_hash()?;
+    let needed = {
+        let ctx = ctx.clone();
+        tokio::task::spawn_blocking(move || ctx.db().remote_needing_hash()).await??
+    };
     let heads: Vec<_> = futures::stream::iter(needed)
         .map(|(path, etag)| {
             let ctx = ctx.clone();
             async move {
                 let key = ctx.key(&path)?;
-                let head = transient(|| ctx.store.head(&key, None)).await?;
+                let head = ctx.store.head(&key, None).await?;
                 anyhow::Ok((path, key, etag, head))
             }
         })
@@ -570,6 +579,29 @@ async fn prepare_pass(
         }
     }
 
+    // The join of the three sides and the planner's loop over every path are CPU-bound
+    // SQLite work on the whole folder: off the async threads, like the scan.
+    let plan = {
+        let ctx = ctx.clone();
+        let cap = opts.max_actions_per_pass.unwrap_or(MAX_ACTIONS_PER_PASS);
+        tokio::task::spawn_blocking(move || {
+            plan_pass(&ctx, &rules, &collided_set, ranges.as_deref(), view, cap)
+        })
+        .await??
+    };
+    Ok(Prepared::Plan(plan))
+}
+
+/// Forgets what became ignored, then joins the local scan, the remote scan and the base
+/// path by path and plans (blocking: it holds the index for the whole join).
+fn plan_pass(
+    ctx: &PairCtx,
+    rules: &pail_index::IgnoreRules,
+    collided_set: &HashSet<pail_core::RelPath>,
+    ranges: Option<&[(String, String)]>,
+    view: RemoteView,
+    cap: usize,
+) -> Result<pail_core::plan::Plan> {
     // Paths that became ignored: forget their base, touch nothing (tenet 10). (A scoped
     // scan runs only with the rules of the last full one: nothing became ignored since.)
     if ranges.is_none() {
@@ -579,13 +611,13 @@ async fn prepare_pass(
         }
     }
 
-    let mut planner = Planner::with_cap(opts.max_actions_per_pass.unwrap_or(MAX_ACTIONS_PER_PASS));
+    let mut planner = Planner::with_cap(cap);
     let ignore = |p: &pail_core::RelPath| rules.is_ignored(p, false) || collided_set.contains(p);
     let push = |state| -> Result<(), pail_index::IndexError> {
         planner.push(&state);
         Ok(())
     };
-    match (&ranges, view) {
+    match (ranges, view) {
         // Local changes within the scope, the bucket as last synced: nothing outside the
         // scope can need an action, so the plan covers the scope alone.
         (Some(r), RemoteView::FromBase) => {
@@ -606,7 +638,5 @@ async fn prepare_pass(
                 object: base.remote,
             })
     };
-    Ok(Prepared::Plan(
-        planner.finish_with(&ctx.cfg.safety(), &mut locate),
-    ))
+    Ok(planner.finish_with(&ctx.cfg.safety(), &mut locate))
 }

@@ -1,7 +1,9 @@
 //! The executor: runs a plan's actions, phase by phase (so that the copies of a rename
 //! happen before its delete), with bounded parallelism inside each phase. Each action
 //! records its own outcome in the index; an action that finds the world changed since the
-//! plan is deferred to the next pass rather than forced.
+//! plan is deferred to the next pass rather than forced. Writes that a server without
+//! conditional writes may have raced come back with their outcome and are checked once
+//! their phase is over (`race.rs`).
 
 use std::sync::Arc;
 
@@ -12,21 +14,8 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::ctx::PairCtx;
+use crate::outcome::{ActionError, Outcome, PathError, Written};
 use crate::{delete, download, upload};
-
-/// What one action came to.
-#[derive(Debug)]
-pub enum Outcome {
-    Done,
-    /// Done, with this many bytes sent or received.
-    Transferred(u64),
-    /// A conflict copy was made (and this many bytes received).
-    Conflict(u64),
-    /// Not done: the world changed since the plan; the next pass decides again.
-    Deferred(String),
-    /// Not done and not an error: the path waits for the user (an archived object).
-    Skipped(String),
-}
 
 /// What a plan's execution came to.
 #[derive(Debug, Default)]
@@ -35,8 +24,8 @@ pub struct ExecReport {
     pub bytes: u64,
     pub conflicts: u64,
     pub deferred: Vec<(RelPath, String)>,
-    /// (path, message) of actions that failed for good.
-    pub errors: Vec<(String, String)>,
+    /// Actions that failed for good, each with its path.
+    pub errors: Vec<PathError>,
     /// (path, reason) of actions left for the user (reported in status, not errors).
     pub skipped: Vec<(String, String)>,
 }
@@ -46,7 +35,7 @@ async fn run_one(
     ctx: &Arc<PairCtx>,
     action: &Action,
     parts: &Arc<Semaphore>,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, ActionError> {
     let transfer = match action {
         Action::Upload { path, local, .. } | Action::CopyRemote { path, local, .. } => {
             Some((path, "upload", local.stat.size))
@@ -59,7 +48,11 @@ async fn run_one(
     if let Some((path, direction, total)) = transfer {
         ctx.progress.start(path, direction, total);
     }
-    let outcome = run_action(ctx, action, parts).await;
+    let outcome = match run_action(ctx, action, parts).await {
+        // An archived object waits for the user: listed in status, not a failure.
+        Err(e @ ActionError::Archived { .. }) => Ok(Outcome::Skipped(e.to_string())),
+        other => other,
+    };
     if let Some((path, ..)) = transfer {
         ctx.progress.finish(path);
     }
@@ -70,7 +63,7 @@ async fn run_action(
     ctx: &Arc<PairCtx>,
     action: &Action,
     parts: &Arc<Semaphore>,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, ActionError> {
     match action {
         Action::Record { path, base } => {
             ctx.db().set_base(path, base)?;
@@ -84,13 +77,7 @@ async fn run_action(
             path,
             local,
             expect,
-        } => {
-            let out = upload::upload(ctx, path, local, expect, parts).await?;
-            Ok(match out {
-                Outcome::Done => Outcome::Transferred(local.stat.size),
-                o => o,
-            })
-        }
+        } => upload::upload(ctx, path, local, expect, parts).await,
         Action::CopyRemote {
             path,
             local,
@@ -130,6 +117,7 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
         // Each task owns its action: borrowed items in a buffered stream make the future
         // impossible to prove `Send` for the daemon's spawned workers.
         let batch = std::iter::from_fn(|| rest.next_if(|a| phase(a) == p));
+        let mut written = Vec::new();
         let mut outcomes = futures::stream::iter(batch)
             .map(|a| {
                 let (ctx, parts) = (ctx.clone(), parts.clone());
@@ -142,20 +130,32 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
             })
             .buffer_unordered(transfers);
         while let Some((action, outcome)) = outcomes.next().await {
-            tally(&mut report, &action, outcome);
+            tally(&mut report, &mut written, &action, outcome);
         }
         drop(outcomes);
         // Writes that a server without conditional writes may have raced (tenet 5).
         report
             .errors
-            .extend(crate::race::check_writes(ctx, ctx.take_written()).await);
+            .extend(crate::race::check_writes(ctx, written).await);
     }
     report
 }
 
-/// Adds one action's outcome to the report (and the log).
-fn tally(report: &mut ExecReport, action: &Action, outcome: anyhow::Result<Outcome>) {
-    if let Ok(o @ (Outcome::Done | Outcome::Transferred(_) | Outcome::Conflict(_))) = &outcome {
+/// Adds one action's outcome to the report (and the log), and a write to check to
+/// `written`.
+fn tally(
+    report: &mut ExecReport,
+    written: &mut Vec<Written>,
+    action: &Action,
+    outcome: Result<Outcome, ActionError>,
+) {
+    if let Ok(
+        o @ (Outcome::Done
+        | Outcome::Transferred(_)
+        | Outcome::Written { .. }
+        | Outcome::Conflict(_)),
+    ) = &outcome
+    {
         tracing::debug!(path = %action.path(), action = action.name(), outcome = ?o, "done");
     }
     match outcome {
@@ -163,6 +163,11 @@ fn tally(report: &mut ExecReport, action: &Action, outcome: anyhow::Result<Outco
         Ok(Outcome::Transferred(n)) => {
             report.done += 1;
             report.bytes += n;
+        }
+        Ok(Outcome::Written { bytes, check }) => {
+            report.done += 1;
+            report.bytes += bytes;
+            written.extend(check);
         }
         Ok(Outcome::Conflict(n)) => {
             report.done += 1;
@@ -177,10 +182,12 @@ fn tally(report: &mut ExecReport, action: &Action, outcome: anyhow::Result<Outco
             tracing::info!(path = %action.path(), %why, "deferred to the next pass");
             report.deferred.push((action.path().clone(), why));
         }
-        Err(e) => {
-            let msg = format!("{e:#}");
-            tracing::error!(path = %action.path(), error = %msg, "action failed");
-            report.errors.push((action.path().to_string(), msg));
+        Err(error) => {
+            tracing::error!(path = %action.path(), error = %error.report(), transient = error.is_transient(), "action failed");
+            report.errors.push(PathError {
+                path: action.path().to_string(),
+                error,
+            });
         }
     }
 }

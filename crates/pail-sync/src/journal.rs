@@ -16,7 +16,6 @@ use pail_s3::{Condition, ObjectMeta};
 use time::OffsetDateTime;
 
 use crate::ctx::PairCtx;
-use crate::retry::transient;
 
 /// Clocks of two devices may differ by this much: entries are looked for that far back.
 const SKEW_MARGIN: time::Duration = time::Duration::minutes(5);
@@ -85,7 +84,7 @@ pub async fn append_entry(
         mtime_ns: None,
         device: Some(origin.to_owned()),
     };
-    transient(|| store.put(&key, body.clone(), &meta, Condition::None)).await?;
+    store.put(&key, body, &meta, Condition::None).await?;
     Ok(())
 }
 
@@ -134,8 +133,10 @@ impl JournalCursor {
         let mut newest = self.last;
         let mut new_keys = Vec::new();
         loop {
-            let page =
-                transient(|| ctx.store.list_page(&prefix, token.clone(), from.clone())).await?;
+            let page = ctx
+                .store
+                .list_page(&prefix, token.take(), from.clone())
+                .await?;
             result.requests += 1;
             for o in page.objects {
                 let name = o.key[prefix.len()..].to_owned();
@@ -159,7 +160,7 @@ impl JournalCursor {
                 break;
             };
             result.requests += 1;
-            let named = match transient(|| ctx.store.get(&key, None, None)).await {
+            let named = match ctx.store.get(&key, None, None).await {
                 Ok(got) => got
                     .collect()
                     .await
@@ -218,7 +219,7 @@ pub async fn prune_own(ctx: &PairCtx) -> Result<u32> {
     for key in &old {
         // Journal entries are pail's own bookkeeping: no trash copy, and on a versioned
         // bucket the delete marker is enough.
-        transient(|| ctx.store.delete(key, None, Condition::None)).await?;
+        ctx.store.delete(key, None, Condition::None).await?;
     }
     Ok(old.len() as u32)
 }

@@ -15,7 +15,6 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use bytes::Bytes;
 use pail_core::{Base, LocalFile, RelPath};
 use pail_index::hash_bytes;
@@ -23,7 +22,9 @@ use pail_s3::{Condition, list_all};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
-use crate::retry::transient;
+use crate::outcome::{ActionError, key_for};
+use crate::trash::{trash_dir, trash_key_now};
+use crate::write::{meta_for, multipart};
 
 /// How many same-size trash copies with another ETag are HEADed for their pail-blake3 (a
 /// server-side copy of a multipart object may get a new ETag).
@@ -46,7 +47,7 @@ pub(crate) async fn before_losing(
     local: &LocalFile,
     replaced_by_download: bool,
     parts: &Arc<Semaphore>,
-) -> Result<Before> {
+) -> Result<Before, ActionError> {
     if ctx.versioned() {
         return Ok(Before::Safe);
     }
@@ -55,8 +56,10 @@ pub(crate) async fn before_losing(
         return Ok(Before::Safe);
     }
     if replaced_by_download {
-        let key = ctx.key(path)?;
-        let writer = transient(|| ctx.store.head(&key, None))
+        let key = key_for(&ctx.prefix, path)?;
+        let writer = ctx
+            .store
+            .head(&key, None)
             .await?
             .and_then(|h| h.meta.device);
         if writer.is_some_and(|d| d != ctx.cfg.device) {
@@ -76,8 +79,8 @@ async fn in_trash(
     path: &RelPath,
     local: &LocalFile,
     base: Option<&Base>,
-) -> Result<bool> {
-    let dir = crate::trash::trash_dir(&ctx.prefix, path.as_str());
+) -> Result<bool, ActionError> {
+    let dir = trash_dir(&ctx.prefix, path.as_str());
     let mut copies = Vec::new();
     list_all(ctx.store.as_ref(), &dir, |o| {
         // Copies of this file only, not of files below a folder of the same name.
@@ -86,7 +89,10 @@ async fn in_trash(
         }
     })
     .await
-    .with_context(|| format!("{path}: cannot list its trash copies"))?;
+    .map_err(|source| ActionError::ListTrash {
+        path: path.clone(),
+        source,
+    })?;
     let etag = base
         .filter(|b| b.hash == local.hash)
         .map(|b| b.remote.etag.as_str());
@@ -95,7 +101,7 @@ async fn in_trash(
     }
     copies.sort_by(|a, b| b.key.cmp(&a.key));
     for copy in copies.iter().take(MAX_HEADS) {
-        let head = transient(|| ctx.store.head(&copy.key, None)).await?;
+        let head = ctx.store.head(&copy.key, None).await?;
         if head.and_then(|h| h.meta.blake3) == Some(local.hash) {
             return Ok(true);
         }
@@ -109,29 +115,31 @@ async fn to_trash(
     path: &RelPath,
     local: &LocalFile,
     parts: &Arc<Semaphore>,
-) -> Result<()> {
-    let dst = crate::trash::trash_key_now(&ctx.prefix, path.as_str(), &ctx.cfg.device)?;
-    let meta = crate::upload::meta_for(ctx, local);
+) -> Result<(), ActionError> {
+    let dst = trash_key_now(&ctx.prefix, path.as_str(), &ctx.cfg.device)?;
+    let meta = meta_for(ctx, local);
     let abs = ctx.abs(path);
+    let changed = || ActionError::ChangedWhileTrashing { path: path.clone() };
+    let failed = |e: ActionError| ActionError::TrashUpload {
+        path: path.clone(),
+        source: Box::new(e),
+    };
     if local.stat.size < ctx.cfg.multipart_threshold {
         let data = tokio::fs::read(&abs)
             .await
-            .with_context(|| format!("cannot read {}", abs.display()))?;
-        anyhow::ensure!(
-            hash_bytes(&data) == local.hash,
-            "{path}: changed while being kept in the trash; will try again"
-        );
-        let body = Bytes::from(data);
-        transient(|| ctx.store.put(&dst, body.clone(), &meta, Condition::None))
+            .map_err(|source| ActionError::Read { path: abs, source })?;
+        if hash_bytes(&data) != local.hash {
+            return Err(changed());
+        }
+        ctx.store
+            .put(&dst, Bytes::from(data), &meta, Condition::None)
             .await
-            .with_context(|| format!("keeping {path} in the trash before replacing it"))?;
+            .map_err(|e| failed(e.into()))?;
     } else {
-        crate::upload::multipart(ctx, path, &dst, local, &meta, Condition::None, parts)
+        multipart(ctx, path, &dst, local, &meta, Condition::None, parts)
             .await
-            .with_context(|| format!("keeping {path} in the trash before replacing it"))?
-            .with_context(|| {
-                format!("{path}: changed while being kept in the trash; will try again")
-            })?;
+            .map_err(failed)?
+            .ok_or_else(changed)?;
     }
     Ok(())
 }

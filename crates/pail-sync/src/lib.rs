@@ -11,6 +11,7 @@ pub mod engine;
 pub mod exec;
 pub mod journal;
 pub mod localfs;
+pub mod outcome;
 pub mod progress;
 pub mod remote;
 pub mod status;
@@ -22,10 +23,9 @@ mod keep_local;
 mod listing;
 mod names;
 mod race;
-#[doc(hidden)]
-pub mod retry;
 pub mod trash;
 mod upload;
+mod write;
 
 pub use config::{Config, PairConfig};
 pub use ctx::PairCtx;

@@ -10,7 +10,6 @@ use pail_index::IgnoreRules;
 
 use crate::ctx::PairCtx;
 use crate::names::{CollisionFinder, case_twin_skips, path_set};
-use crate::retry::transient;
 
 /// What a listing found besides the objects (which are in the index).
 #[derive(Debug, Default)]
@@ -31,7 +30,9 @@ pub(crate) async fn list_remote(ctx: &Arc<PairCtx>, rules: &IgnoreRules) -> Resu
     let mut token = None;
     let mut collisions = CollisionFinder::default();
     loop {
-        let page = transient(|| ctx.store.list_page(&list_prefix, token.clone(), None))
+        let page = ctx
+            .store
+            .list_page(&list_prefix, token.take(), None)
             .await
             .with_context(|| format!("listing s3://{}/{list_prefix}", ctx.bucket))?;
         let mut batch = Vec::with_capacity(page.objects.len());

@@ -10,32 +10,25 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::Result;
-use pail_core::RelPath;
 use pail_core::plan::{LocalExpect, RemoteExpect};
-use pail_s3::{ObjectVersion, list_all_versions};
+use pail_s3::{ObjectVersion, StoreError, list_all_versions};
 
 use crate::ctx::PairCtx;
-use crate::retry::transient;
+use crate::download::version_to_conflict_copy;
+use crate::outcome::{ActionError, PathError, Written};
 
 /// Up to this many written keys are checked with a listing of their own.
 const PER_KEY_LIMIT: usize = 32;
 
-/// A write whose predecessor must be checked.
-#[derive(Debug, Clone)]
-pub struct Written {
-    pub path: RelPath,
-    pub key: String,
-    pub version: String,
-    pub expect: RemoteExpect,
-}
-
 /// All versions of exactly `key`, newest first.
-async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>> {
+async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>, StoreError> {
     let mut out = Vec::new();
     let (mut km, mut vm) = (None, None);
     loop {
-        let page = transient(|| ctx.store.list_versions_page(key, km.clone(), vm.clone())).await?;
+        let page = ctx
+            .store
+            .list_versions_page(key, km.take(), vm.take())
+            .await?;
         let past = page.versions.iter().any(|v| v.key.as_str() > key);
         out.extend(page.versions.into_iter().filter(|v| v.key == key));
         if past || (page.next_key_marker.is_none() && page.next_version_id_marker.is_none()) {
@@ -47,11 +40,8 @@ async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>> {
     Ok(out)
 }
 
-/// Checks the writes of one phase; returns (path, message) of checks that failed.
-pub(crate) async fn check_writes(
-    ctx: &Arc<PairCtx>,
-    written: Vec<Written>,
-) -> Vec<(String, String)> {
+/// Checks the writes of one phase; returns the checks that failed.
+pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, written: Vec<Written>) -> Vec<PathError> {
     let mut errors = Vec::new();
     if written.is_empty() {
         return errors;
@@ -66,10 +56,10 @@ pub(crate) async fn check_writes(
                         buried.push((i, b));
                     }
                 }
-                Err(e) => errors.push((
-                    w.path.to_string(),
-                    format!("checking for a write race: {e:#}"),
-                )),
+                Err(e) => errors.push(PathError {
+                    path: w.path.to_string(),
+                    error: ActionError::RaceCheck(e),
+                }),
             }
         }
     } else {
@@ -104,26 +94,23 @@ pub(crate) async fn check_writes(
         if let Err(e) = listed {
             return written
                 .iter()
-                .map(|w| (w.path.to_string(), format!("checking for write races: {e}")))
+                .map(|w| PathError {
+                    path: w.path.to_string(),
+                    error: ActionError::RaceCheckAll(e.clone()),
+                })
                 .collect();
         }
     }
     for (i, version) in buried {
         let w = &written[i];
         tracing::warn!(path = %w.path, %version, "lost a write race: keeping the other version as a conflict copy");
-        let res = crate::download::version_to_conflict_copy(
-            ctx,
-            &w.path,
-            &w.key,
-            &version,
-            &LocalExpect::Absent,
-        )
-        .await;
+        let res =
+            version_to_conflict_copy(ctx, &w.path, &w.key, &version, &LocalExpect::Absent).await;
         if let Err(e) = res {
-            errors.push((
-                w.path.to_string(),
-                format!("keeping a buried version as a conflict copy: {e:#}"),
-            ));
+            errors.push(PathError {
+                path: w.path.to_string(),
+                error: ActionError::BuriedVersion(Box::new(e)),
+            });
         }
     }
     errors

@@ -8,10 +8,21 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use pail_core::{RelPath, RemotePrefix};
 use pail_index::Index;
-use pail_s3::{Capabilities, ObjectStore, StoreFactory, Versioning};
+use pail_s3::{Capabilities, ObjectStore, RetryingStore, StoreFactory, Versioning};
 
 use crate::config::PairConfig;
 use crate::ctx::{meta, open_index, s3_config};
+
+/// The pair's store as every command uses it: made by `factory`, with transient failures
+/// retried (the one place [`RetryingStore`] is applied).
+pub async fn connect_store(
+    cfg: &PairConfig,
+    factory: &dyn StoreFactory,
+) -> Result<Arc<dyn ObjectStore>> {
+    Ok(RetryingStore::wrap(
+        factory.connect(&s3_config(cfg)?).await?,
+    ))
+}
 
 /// The capabilities recorded in the pair's index, or, for a pair never probed, probed now
 /// and recorded.
@@ -51,7 +62,7 @@ impl PairRemote {
     /// (probed at init); a pair never probed is probed now and the result recorded. Takes no
     /// pair lock: restoring while the daemon runs is allowed.
     pub async fn connect(cfg: &PairConfig, factory: &dyn StoreFactory) -> Result<PairRemote> {
-        let store = factory.connect(&s3_config(cfg)?).await?;
+        let store = connect_store(cfg, factory).await?;
         let caps = recorded_caps(cfg, store.as_ref(), &open_index(cfg)?).await?;
         PairRemote::new(cfg, store, caps)
     }

@@ -3,24 +3,25 @@
 //! so that history and restore still find it. The sync, `restore` and `keep_local.rs` all
 //! name and make trash copies through here.
 
-use anyhow::{Context, Result, bail};
 use pail_core::RemotePrefix;
 use pail_core::plan::RemoteExpect;
 use pail_s3::{Condition, ObjectStore, StoreError};
 
 use crate::ctx::PairCtx;
-use crate::retry::transient;
-use crate::upload::remote_still;
+use crate::outcome::ActionError;
+use crate::write::remote_still;
 
 pub use pail_core::layout::{trash_dir, trash_key};
 
 /// The key of a trash copy of `rel` made now, refused when S3 could not store it.
-pub fn trash_key_now(prefix: &RemotePrefix, rel: &str, device: &str) -> Result<String> {
+pub fn trash_key_now(
+    prefix: &RemotePrefix,
+    rel: &str,
+    device: &str,
+) -> Result<String, ActionError> {
     let dst = trash_key(prefix, rel, time::OffsetDateTime::now_utc(), device);
     if dst.len() > pail_core::names::MAX_KEY_BYTES {
-        bail!(
-            "{rel}: its trash copy key would exceed 1024 bytes, so it cannot be kept before being replaced; enable versioning on the bucket"
-        );
+        return Err(ActionError::TrashKeyTooLong { rel: rel.into() });
     }
     Ok(dst)
 }
@@ -37,8 +38,8 @@ pub async fn copy_to_trash(
     rel: &str,
     key: &str,
     expected_etag: &str,
-) -> Result<bool> {
-    let Some(head) = transient(|| store.head(key, None)).await? else {
+) -> Result<bool, ActionError> {
+    let Some(head) = store.head(key, None).await? else {
         return Ok(false);
     };
     if head.delete_marker || head.etag != expected_etag {
@@ -46,8 +47,8 @@ pub async fn copy_to_trash(
     }
     let dst = trash_key_now(prefix, rel, device)?;
     // Only the object just checked (copy-source-if-match), under its own metadata.
-    let copied = transient(|| {
-        store.copy(
+    let copied = store
+        .copy(
             key,
             None,
             Some(expected_etag),
@@ -55,12 +56,14 @@ pub async fn copy_to_trash(
             &head.meta,
             Condition::None,
         )
-    })
-    .await;
+        .await;
     match copied {
         Ok(_) => Ok(true),
         Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("keeping {key} in the trash before replacing it")),
+        Err(source) => Err(ActionError::TrashCopy {
+            key: key.into(),
+            source,
+        }),
     }
 }
 
@@ -72,7 +75,7 @@ pub(crate) async fn before_replacing(
     ctx: &PairCtx,
     key: &str,
     expect: &RemoteExpect,
-) -> Result<bool> {
+) -> Result<bool, ActionError> {
     match expect {
         // The trash copy's own check stands in for `remote_still`.
         RemoteExpect::Is(r) if !ctx.versioned() => {

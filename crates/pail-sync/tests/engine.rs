@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use pail_index::Index;
 use pail_s3::faulty::slow_down;
-use pail_s3::{FaultyStore, MemStore, ObjectMeta, ObjectStore, Op, StoreError};
+use pail_s3::{FaultyStore, MemStore, ObjectMeta, ObjectStore, Op, RetryingStore, StoreError};
 use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, sync_pair};
 
 struct Dev {
@@ -147,7 +147,13 @@ async fn race_before_the_check_is_caught_without_versioning() {
 async fn transient_errors_are_retried() {
     let mem = MemStore::new("bkt");
     let faulty = FaultyStore::new(mem.clone());
-    let a = device(Arc::new(faulty.clone()), "alpha", |_| {}).await;
+    // Retries are the store's, as `PairCtx::open` wraps a real one.
+    let a = device(
+        RetryingStore::wrap(Arc::new(faulty.clone())),
+        "alpha",
+        |_| {},
+    )
+    .await;
     a.write("a.txt", b"a");
     a.write("b.txt", b"b");
     faulty.fail_next(Op::Put, 3, slow_down);

@@ -1,0 +1,240 @@
+//! The write primitives that uploads, trash copies and keep-local share: the object
+//! metadata, the condition a write carries, the HEAD check that stands in for it where the
+//! server ignores conditions, resumable multipart uploads, and recording a finished write.
+//! They sit below `upload.rs`, `trash.rs` and `keep_local.rs`, so none of those needs another.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use pail_core::plan::RemoteExpect;
+use pail_core::{Base, LocalFile, RelPath, RemoteRef};
+use pail_index::{MultipartUpload, stat_path};
+use pail_s3::{Condition, ObjectMeta, PutResult};
+use tokio::sync::Semaphore;
+
+use crate::ctx::PairCtx;
+use crate::localfs::same_stat;
+use crate::outcome::{ActionError, Outcome, Written};
+
+/// S3 allows at most 10,000 parts per upload.
+const MAX_PARTS: u64 = 10_000;
+const MIB: u64 = 1024 * 1024;
+
+/// The metadata pail writes with a file's content.
+pub(crate) fn meta_for(ctx: &PairCtx, local: &LocalFile) -> ObjectMeta {
+    ObjectMeta {
+        blake3: Some(local.hash),
+        mtime_ns: Some(local.stat.mtime_ns),
+        device: Some(ctx.cfg.device.clone()),
+    }
+}
+
+/// The condition to send, or `None` when the server ignores conditions and a HEAD check
+/// has to stand in.
+pub(crate) fn condition(ctx: &PairCtx, expect: &RemoteExpect) -> Condition {
+    if !ctx.caps.conditional_writes {
+        return Condition::None;
+    }
+    match expect {
+        RemoteExpect::Absent => Condition::IfAbsent,
+        RemoteExpect::Is(r) => Condition::IfMatch(r.etag.clone()),
+    }
+}
+
+/// Without server-side conditions: is the remote still what the plan expects?
+pub(crate) async fn remote_still(
+    ctx: &PairCtx,
+    key: &str,
+    expect: &RemoteExpect,
+) -> Result<bool, ActionError> {
+    if ctx.caps.conditional_writes {
+        return Ok(true);
+    }
+    let head = ctx.store.head(key, None).await?;
+    Ok(match (expect, head) {
+        (RemoteExpect::Absent, None) => true,
+        (RemoteExpect::Absent, Some(h)) => h.delete_marker,
+        (RemoteExpect::Is(r), Some(h)) => !h.delete_marker && h.etag == r.etag,
+        (RemoteExpect::Is(_), None) => false,
+    })
+}
+
+/// Records a completed write as the new base. Where the server could not enforce the
+/// write's condition on a versioned bucket, the outcome carries the record of the write for
+/// the race check after the phase (`race.rs`).
+pub(crate) async fn finish_write(
+    ctx: &PairCtx,
+    path: &RelPath,
+    key: &str,
+    local: &LocalFile,
+    put: PutResult,
+    expect: &RemoteExpect,
+    bytes: u64,
+) -> Result<Outcome, ActionError> {
+    let (etag, version_id) = if put.etag.is_empty() {
+        // Ceph returns an empty ETag from CompleteMultipartUpload: ask for the real one.
+        let head = ctx
+            .store
+            .head(key, put.version_id.as_deref())
+            .await?
+            .ok_or_else(|| ActionError::Vanished { key: key.into() })?;
+        (head.etag, put.version_id.or(head.version_id))
+    } else {
+        (put.etag, put.version_id)
+    };
+    let version_id = ctx.version_id(version_id);
+    let remote = RemoteRef {
+        etag,
+        version_id: version_id.clone(),
+        size: local.stat.size,
+    };
+    ctx.db().set_base(
+        path,
+        &Base {
+            hash: local.hash,
+            local: local.stat,
+            remote,
+        },
+    )?;
+    let check = version_id
+        .filter(|_| !ctx.caps.conditional_writes && ctx.versioned())
+        .map(|version| Written {
+            path: path.clone(),
+            key: key.to_owned(),
+            version,
+            expect: expect.clone(),
+        });
+    Ok(Outcome::Written { bytes, check })
+}
+
+/// Part size for a file: the configured size (S3 wants at least 5 MiB, which the config
+/// check enforces), raised to keep under 10,000 parts.
+fn part_size(ctx: &PairCtx, size: u64) -> u64 {
+    let configured = ctx.cfg.part_size.max(1);
+    if configured.saturating_mul(MAX_PARTS) >= size {
+        configured
+    } else {
+        size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB
+    }
+}
+
+/// Multipart upload with parallel parts, resumed from the index when the same file content
+/// was interrupted before. `None`: the file changed under us (the upload is aborted).
+pub(crate) async fn multipart(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    key: &str,
+    local: &LocalFile,
+    meta: &ObjectMeta,
+    cond: Condition,
+    parts_limit: &Arc<Semaphore>,
+) -> Result<Option<PutResult>, ActionError> {
+    let size = local.stat.size;
+    let psize = part_size(ctx, size);
+    let count = size.div_ceil(psize).max(1);
+    let previous = ctx.db().get_multipart(path)?;
+    let mut upload = match previous {
+        Some(m)
+            if m.key == key
+                && m.hash == local.hash
+                && m.size == size
+                && m.mtime_ns == local.stat.mtime_ns
+                && m.inode == local.stat.inode
+                && m.part_size == psize =>
+        {
+            tracing::info!(%path, parts_done = m.parts.len(), "resuming multipart upload");
+            m
+        }
+        stale => {
+            if let Some(m) = stale {
+                let _ = ctx.store.abort_multipart(&m.key, &m.upload_id).await;
+                ctx.db().remove_multipart(path)?;
+            }
+            let upload_id = ctx.store.create_multipart(key, meta).await?;
+            let m = MultipartUpload {
+                path: path.clone(),
+                key: key.to_owned(),
+                upload_id,
+                hash: local.hash,
+                size,
+                mtime_ns: local.stat.mtime_ns,
+                inode: local.stat.inode,
+                part_size: psize,
+                created_at: time::OffsetDateTime::now_utc(),
+                parts: Vec::new(),
+            };
+            ctx.db().put_multipart(&m)?;
+            m
+        }
+    };
+    let file = Arc::new(
+        File::open(ctx.abs(path)).map_err(|source| ActionError::Read {
+            path: path.as_str().into(),
+            source,
+        })?,
+    );
+    let done: std::collections::HashSet<i32> = upload.parts.iter().map(|(n, _)| *n).collect();
+    let todo: Vec<i32> = (1..=count as i32).filter(|n| !done.contains(n)).collect();
+    let resumed_bytes = size.saturating_sub(todo.len() as u64 * psize);
+    ctx.progress.advance(path, resumed_bytes);
+    let results: Vec<(i32, String)> = futures::stream::iter(todo)
+        .map(|n| {
+            let (ctx, file, upload_id, key) = (
+                ctx.clone(),
+                file.clone(),
+                upload.upload_id.clone(),
+                key.to_owned(),
+            );
+            let limit = parts_limit.clone();
+            async move {
+                // The executor owns the semaphore and never closes it.
+                let _permit = limit
+                    .acquire_owned()
+                    .await
+                    .expect("the parts semaphore is never closed");
+                let offset = (n as u64 - 1) * psize;
+                let len = psize.min(size - offset) as usize;
+                let data = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                    let mut buf = vec![0u8; len];
+                    file.read_exact_at(&mut buf, offset)?;
+                    Ok(buf)
+                })
+                .await??;
+                let etag = ctx
+                    .store
+                    .upload_part(&key, &upload_id, n, Bytes::from(data))
+                    .await?;
+                ctx.db()
+                    .add_multipart_part(&upload_id, n, &etag, len as u64)?;
+                ctx.progress.advance(path, len as u64);
+                Ok::<_, ActionError>((n, etag))
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
+    upload.parts.extend(results);
+    upload.parts.sort_by_key(|(n, _)| *n);
+    // The parts were read from a file that must not have changed since it was hashed.
+    let now = stat_path(&ctx.abs(path))?;
+    if !same_stat(&now, &local.stat) {
+        let _ = ctx.store.abort_multipart(key, &upload.upload_id).await;
+        ctx.db().remove_multipart(path)?;
+        return Ok(None);
+    }
+    let result = ctx
+        .store
+        .complete_multipart(key, &upload.upload_id, &upload.parts, cond)
+        .await;
+    if !matches!(result, Err(ref e) if e.is_transient()) {
+        // Completed, or refused for good (412): either way this upload id is finished.
+        if result.is_err() {
+            let _ = ctx.store.abort_multipart(key, &upload.upload_id).await;
+        }
+        ctx.db().remove_multipart(path)?;
+    }
+    Ok(Some(result?))
+}
