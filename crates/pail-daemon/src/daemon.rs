@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use pail_sync::config::Config;
@@ -13,13 +13,12 @@ use pail_sync::journal::JournalCursor;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
 use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, sync_pair};
 use tokio::sync::{Notify, watch};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::control;
-use crate::hints::{Hinted, Why, pass_inputs};
+use crate::hints::{Hinted, Why};
 use crate::notify::Systemd;
-use crate::wake::WakeDetector;
+use crate::schedule::{Action, Event, Outcome, Pass, Scheduler};
 
 /// Timers and limits of the daemon.
 #[derive(Debug, Clone)]
@@ -124,8 +123,10 @@ impl Daemon {
     }
 
     pub(crate) fn set_paused(&self, paused: bool) {
-        self.paused.send_replace(paused);
-        if !paused {
+        let was = self.paused.send_replace(paused);
+        // Resuming a paused daemon runs a pass through the pause state alone; `pail resume`
+        // while running asks for one pass now.
+        if !paused && !was {
             for p in &self.pairs {
                 p.wake.notify_one();
             }
@@ -272,141 +273,148 @@ async fn worker(
             (None, None)
         }
     };
-    let scan_every = if watcher.is_some() {
-        opts.rescan_interval
-    } else {
-        opts.fallback_scan_interval
-    };
     let mut journal = JournalCursor::starting_now();
-    let mut poll = tokio::time::interval(opts.poll_interval);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut next_scan = Instant::now() + scan_every;
-    let mut next_full = Instant::now() + opts.full_reconcile;
-    let mut pending = Some(Why::Start);
-    let mut hinted = Hinted::default();
-    let mut remote_changed = Hinted::default();
-    let mut failures = 0u32;
-    let mut retry_at: Option<Instant> = None;
-    // The last journal poll failed (the bucket could not be reached).
-    let mut poll_failing = false;
-    let mut clocks = WakeDetector::new(std::time::Instant::now(), std::time::SystemTime::now());
+    let mut sched = Scheduler::new(&opts, watcher.is_some(), Instant::now(), SystemTime::now());
+    let mut next = feed(&mut sched, &mut paused, Event::Start);
 
-    loop {
-        if let Some(why) = pending.filter(|_| !*paused.borrow()) {
-            tracing::info!(folder = %root.display(), ?why, "sync pass");
-            w.set("syncing", None);
-            let inputs = pass_inputs(why, &mut hinted, &mut remote_changed);
-            let done = run_pass(&w, &cancel, opts.shutdown_deadline, inputs).await;
-            match done {
-                PassEnd::Cancelled => break,
-                PassEnd::Ok => {
-                    failures = 0;
-                    retry_at = None;
-                    w.set("idle", None);
-                    if why == Why::Full {
-                        next_full = Instant::now() + opts.full_reconcile;
-                        let _ = pail_sync::journal::prune_own(&w.ctx).await;
+    'run: loop {
+        // Do what the scheduler asks, telling it how each step ended, until it waits.
+        while let Some(action) = next.take() {
+            let mut failed = None;
+            let event = match action {
+                Action::Pass(Pass { why, inputs }) => {
+                    tracing::info!(folder = %root.display(), ?why, "sync pass");
+                    w.set("syncing", None);
+                    match run_pass(&w, &cancel, opts.shutdown_deadline, inputs).await {
+                        PassEnd::Cancelled => {
+                            sched.on(Event::PassEnded(Outcome::Cancelled), Instant::now());
+                            break 'run;
+                        }
+                        PassEnd::Ok => {
+                            w.set("idle", None);
+                            if why == Why::Full {
+                                let _ = pail_sync::journal::prune_own(&w.ctx).await;
+                            }
+                            Event::PassEnded(Outcome::Ok)
+                        }
+                        PassEnd::Stopped(reason) => {
+                            // A safety stop waits for the user; retrying changes nothing anyway.
+                            w.set("safety_stop", Some(reason));
+                            Event::PassEnded(Outcome::SafetyStop)
+                        }
+                        PassEnd::Failed(reason) => {
+                            // Shown once the scheduler has chosen the retry time.
+                            failed = Some(reason);
+                            Event::PassEnded(Outcome::Failed {
+                                jitter: rand::random(),
+                            })
+                        }
                     }
                 }
-                PassEnd::Stopped(reason) => {
-                    // A safety stop waits for the user; retrying changes nothing anyway.
-                    w.set("safety_stop", Some(reason));
-                    retry_at =
-                        Some(Instant::now() + opts.poll_interval.max(Duration::from_secs(60)));
-                }
-                PassEnd::Failed(reason) => {
-                    failures += 1;
-                    let wait = backoff(failures);
-                    w.set(
-                        "error",
-                        Some(format!("{reason} (retrying in {}s)", wait.as_secs())),
-                    );
-                    retry_at = Some(Instant::now() + wait);
-                }
+                Action::PollJournal => match journal.poll(&w.ctx).await {
+                    Ok(r) => {
+                        if sched.poll_failing() {
+                            tracing::info!(folder = %root.display(), "the bucket answers again");
+                        }
+                        Event::Journal {
+                            new_entries: r.new_entries,
+                            changed: r.changed,
+                        }
+                    }
+                    Err(e) => {
+                        let e = format!("{e:#}");
+                        tracing::warn!(folder = %root.display(), error = %e, "journal poll failed");
+                        // Say so even when no pass runs; a safety stop keeps its own reason.
+                        if w.state() != "safety_stop" {
+                            w.set(
+                                "error",
+                                Some(format!(
+                                    "cannot reach the bucket: {e} (retrying every {}s)",
+                                    opts.poll_interval.as_secs()
+                                )),
+                            );
+                        }
+                        Event::JournalFailed
+                    }
+                },
+            };
+            next = feed(&mut sched, &mut paused, event);
+            if let Some(reason) = failed.take() {
+                let wait = sched
+                    .retry_at()
+                    .map_or(Duration::ZERO, |at| at.saturating_duration_since(Instant::now()));
+                w.set(
+                    "error",
+                    Some(format!("{reason} (retrying in {}s)", wait.as_secs())),
+                );
             }
-            pending = None;
         }
-        let retry_sleep = async {
-            match retry_at {
-                Some(t) => tokio::time::sleep_until(t).await,
+        let wake_at = sched.next_wake();
+        let timer = async {
+            match wake_at {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let event = tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = w.wake.notified() => pending = Some(Why::Resume),
-            _ = paused.changed() => {
-                if !*paused.borrow() {
-                    pending = Some(Why::Resume);
-                }
-            }
+            _ = w.wake.notified() => Some(Event::Wake),
+            // `feed` reads the new state.
+            _ = paused.changed() => None,
             hint = recv_hint(&mut hints) => {
                 match hint {
                     Some(h) => {
                         tracing::debug!(?h, "watcher hint");
-                        hinted.add(&root, h);
+                        let mut burst = Hinted::default();
+                        burst.add(&root, h);
                         // Let a burst (an unpacked archive, a checkout) settle into one pass;
                         // the watcher already waited `settle` for each path to go quiet.
-                        settle(&mut hints, opts.settle / 2, &root, &mut hinted).await;
-                        pending = Some(Why::Local);
+                        settle(&mut hints, opts.settle / 2, &root, &mut burst).await;
+                        Some(Event::Hints(burst))
                     }
                     None => {
                         w.set_watcher(format!("the watcher stopped; scanning every {}s instead", opts.fallback_scan_interval.as_secs()));
                         hints = None;
-                        next_scan = Instant::now() + opts.fallback_scan_interval;
+                        Some(Event::WatcherClosed)
                     }
                 }
             }
-            _ = poll.tick() => {
-                let now = Instant::now();
-                if let Some(slept) = clocks.check(now.into_std(), std::time::SystemTime::now()) {
-                    tracing::info!(folder = %root.display(), slept_secs = slept.as_secs(), "the machine slept: full reconcile");
-                    pending = Some(Why::Full);
-                } else if now >= next_full {
-                    pending = Some(Why::Full);
-                } else if now >= next_scan {
-                    next_scan = now + if hints.is_some() { opts.rescan_interval } else { opts.fallback_scan_interval };
-                    pending = Some(Why::Rescan);
-                } else {
-                    match journal.poll(&w.ctx).await {
-                        Ok(r) => {
-                            if r.new_entries > 0 {
-                                pending = Some(Why::Remote);
-                                remote_changed.add_named(r.changed);
-                            }
-                            if std::mem::take(&mut poll_failing) {
-                                // The bucket answers again: sync what queued up now rather
-                                // than at the end of a long backoff.
-                                tracing::info!(folder = %root.display(), "the bucket answers again");
-                                pending = Some(Why::Retry);
-                            }
-                        }
-                        Err(e) => {
-                            let e = format!("{e:#}");
-                            tracing::warn!(folder = %root.display(), error = %e, "journal poll failed");
-                            poll_failing = true;
-                            // Say so even when no pass runs; a safety stop keeps its own reason.
-                            if w.state() != "safety_stop" {
-                                w.set(
-                                    "error",
-                                    Some(format!(
-                                        "cannot reach the bucket: {e} (retrying every {}s)",
-                                        opts.poll_interval.as_secs()
-                                    )),
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            _ = retry_sleep => {
-                retry_at = None;
-                pending = Some(Why::Retry);
-            }
-        }
+            _ = timer => Some(Event::Tick { wall: SystemTime::now() }),
+        };
+        next = match event {
+            Some(e) => feed(&mut sched, &mut paused, e),
+            None => sync_paused(&mut sched, &mut paused),
+        };
     }
     drop(watcher);
     w.set("stopped", None);
+}
+
+/// Tells the scheduler about a pause or resume it has not seen yet. Read before every event,
+/// so that no pass starts once `pail pause` has answered, whichever branch woke the worker.
+fn sync_paused(sched: &mut Scheduler, paused: &mut watch::Receiver<bool>) -> Option<Action> {
+    let now_paused = *paused.borrow_and_update();
+    if now_paused == sched.paused() {
+        return None;
+    }
+    let event = if now_paused {
+        Event::Paused
+    } else {
+        Event::Resumed
+    };
+    sched.on(event, Instant::now())
+}
+
+/// One event into the scheduler, after the pause state. At most one of the two answers is
+/// an action: the scheduler hands out one thing at a time.
+fn feed(
+    sched: &mut Scheduler,
+    paused: &mut watch::Receiver<bool>,
+    event: Event,
+) -> Option<Action> {
+    let first = sync_paused(sched, paused);
+    let second = sched.on(event, Instant::now());
+    first.or(second)
 }
 
 async fn recv_hint(
@@ -433,13 +441,6 @@ async fn settle(
             _ => break,
         }
     }
-}
-
-/// Exponential backoff with jitter, capped at five minutes.
-fn backoff(failures: u32) -> Duration {
-    let base = 2u64.saturating_pow(failures.min(8)).min(300);
-    let jitter = rand::random::<u64>() % (base / 2 + 1);
-    Duration::from_secs(base / 2 + jitter + 1)
 }
 
 enum PassEnd {

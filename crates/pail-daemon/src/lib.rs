@@ -9,6 +9,7 @@ pub mod control;
 mod daemon;
 mod hints;
 mod notify;
+mod schedule;
 pub mod service;
 mod wake;
 
