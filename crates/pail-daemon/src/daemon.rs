@@ -137,39 +137,70 @@ impl Daemon {
 /// Runs the daemon for every pair of the config until SIGTERM/SIGINT.
 pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
     let config = Config::load(config_path)?;
-    let pairs = config.select(None)?;
-    let systemd = Systemd::from_env();
-    let mut workers = Vec::new();
-    for cfg in pairs {
-        let mut ctx = PairCtx::open(cfg, None).await.with_context(|| {
-            format!(
-                "cannot start the pair {} <-> {}",
-                cfg.folder.display(),
-                cfg.remote
-            )
-        })?;
-        // The bucket may have changed since init (versioning turned on, server upgraded).
-        if let Err(e) = ctx.reprobe().await {
-            tracing::warn!(folder = %cfg.folder.display(), error = %format!("{e:#}"), "capability probe failed; using the recorded capabilities");
-        }
-        workers.push(Arc::new(PairWorker {
-            cfg: cfg.clone(),
-            ctx: Arc::new(ctx),
-            live: Mutex::new(Live {
-                state: "starting".into(),
-                ..Live::default()
-            }),
-            wake: Notify::new(),
-        }));
+    let mut ctxs = Vec::new();
+    for cfg in config.select(None)? {
+        ctxs.push(open_pair(cfg).await?);
     }
+    let socket = control::socket_path(config_path)?;
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            shutdown_signal().await;
+            cancel.cancel();
+        }
+    });
+    let ran = run_pairs(ctxs, socket, opts, cancel).await;
+    signals.abort();
+    ran
+}
+
+/// Connects a configured pair to its bucket and opens its index (taking the pair's lock).
+async fn open_pair(cfg: &PairConfig) -> Result<PairCtx> {
+    let mut ctx = PairCtx::open(cfg, None).await.with_context(|| {
+        format!(
+            "cannot start the pair {} <-> {}",
+            cfg.folder.display(),
+            cfg.remote
+        )
+    })?;
+    // The bucket may have changed since init (versioning turned on, server upgraded).
+    if let Err(e) = ctx.reprobe().await {
+        tracing::warn!(folder = %cfg.folder.display(), error = %format!("{e:#}"), "capability probe failed; using the recorded capabilities");
+    }
+    Ok(ctx)
+}
+
+/// Runs the daemon for opened pairs, answering on `socket`, until `cancel` (the seam that
+/// lets tests run the whole daemon in-process on any store). Each pass in flight gets
+/// `opts.shutdown_deadline` to finish; the socket is removed on the way out.
+pub async fn run_pairs(
+    ctxs: Vec<PairCtx>,
+    socket: PathBuf,
+    opts: DaemonOptions,
+    cancel: CancellationToken,
+) -> Result<()> {
+    let systemd = Systemd::from_env();
+    let workers = ctxs
+        .into_iter()
+        .map(|ctx| {
+            Arc::new(PairWorker {
+                cfg: ctx.cfg.clone(),
+                ctx: Arc::new(ctx),
+                live: Mutex::new(Live {
+                    state: "starting".into(),
+                    ..Live::default()
+                }),
+                wake: Notify::new(),
+            })
+        })
+        .collect();
     let (paused, _) = watch::channel(false);
     let daemon = Arc::new(Daemon {
         pairs: workers,
         paused,
     });
-    let cancel = CancellationToken::new();
 
-    let socket = control::socket_path(config_path)?;
     let listener = control::bind(&socket)?;
     let server = tokio::spawn(control::serve(listener, daemon.clone(), cancel.clone()));
 
@@ -188,8 +219,6 @@ pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
     systemd.ready(&format!("watching {} folder pair(s)", daemon.pairs.len()));
     tracing::info!(socket = %socket.display(), pairs = daemon.pairs.len(), "pail daemon running");
 
-    let signals = shutdown_signal();
-    tokio::pin!(signals);
     let mut watchdog = tokio::time::interval(
         systemd
             .watchdog_period()
@@ -197,7 +226,7 @@ pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
     );
     loop {
         tokio::select! {
-            _ = &mut signals => break,
+            _ = cancel.cancelled() => break,
             _ = watchdog.tick() => {
                 // The watchdog proves the main loop runs and no worker has died.
                 if tasks.iter().all(|t| !t.is_finished()) {
@@ -209,7 +238,6 @@ pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
     }
     systemd.stopping();
     tracing::info!("shutting down");
-    cancel.cancel();
     for t in tasks {
         let _ = t.await;
     }

@@ -13,4 +13,4 @@ mod schedule;
 pub mod service;
 mod wake;
 
-pub use daemon::{Daemon, DaemonOptions, run};
+pub use daemon::{Daemon, DaemonOptions, run, run_pairs};
