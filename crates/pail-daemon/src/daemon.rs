@@ -368,9 +368,9 @@ async fn worker(
             };
             next = feed(&mut sched, &mut paused, event);
             if let Some(reason) = failed.take() {
-                let wait = sched
-                    .retry_at()
-                    .map_or(Duration::ZERO, |at| at.saturating_duration_since(Instant::now()));
+                let wait = sched.retry_at().map_or(Duration::ZERO, |at| {
+                    at.saturating_duration_since(Instant::now())
+                });
                 w.set(
                     "error",
                     Some(format!("{reason} (retrying in {}s)", wait.as_secs())),
@@ -435,11 +435,7 @@ fn sync_paused(sched: &mut Scheduler, paused: &mut watch::Receiver<bool>) -> Opt
 
 /// One event into the scheduler, after the pause state. At most one of the two answers is
 /// an action: the scheduler hands out one thing at a time.
-fn feed(
-    sched: &mut Scheduler,
-    paused: &mut watch::Receiver<bool>,
-    event: Event,
-) -> Option<Action> {
+fn feed(sched: &mut Scheduler, paused: &mut watch::Receiver<bool>, event: Event) -> Option<Action> {
     let first = sync_paused(sched, paused);
     let second = sched.on(event, Instant::now());
     first.or(second)

@@ -30,7 +30,9 @@ pub(crate) enum Event {
     WatcherClosed,
     /// A timer asked for (see `next_wake`) went off. The wall clock tells sleep apart from
     /// awake time.
-    Tick { wall: SystemTime },
+    Tick {
+        wall: SystemTime,
+    },
     /// A journal poll answered.
     Journal {
         new_entries: usize,
@@ -610,7 +612,10 @@ mod tests {
         assert_eq!(next.why, Why::Local);
         assert_eq!(
             next.inputs.local_scope,
-            Some(vec![RelPath::new("a.txt").unwrap(), RelPath::new("d/b.txt").unwrap()])
+            Some(vec![
+                RelPath::new("a.txt").unwrap(),
+                RelPath::new("d/b.txt").unwrap()
+            ])
         );
         assert_eq!(next.inputs.remote, RemoteView::FromBase);
     }
@@ -635,9 +640,16 @@ mod tests {
         );
         assert_eq!(
             p.inputs.local_scope,
-            Some(vec![RelPath::new("mine.txt").unwrap(), RelPath::new("theirs.txt").unwrap()])
+            Some(vec![
+                RelPath::new("mine.txt").unwrap(),
+                RelPath::new("theirs.txt").unwrap()
+            ])
         );
-        assert!(s.pending.is_empty(), "no separate local pass: {:?}", s.pending);
+        assert!(
+            s.pending.is_empty(),
+            "no separate local pass: {:?}",
+            s.pending
+        );
     }
 
     #[test]
