@@ -5,21 +5,21 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
+use pail_s3::StoreFactory;
 use pail_sync::config::Config;
 use pail_sync::journal::JournalCursor;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
 use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, sync_pair};
 use tokio::sync::{Notify, watch};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::control;
-use crate::hints::{Hinted, Why, pass_inputs};
+use crate::hints::{Hinted, Why};
 use crate::notify::Systemd;
-use crate::wake::WakeDetector;
+use crate::schedule::{Action, Event, Outcome, Pass, Scheduler};
 
 /// Timers and limits of the daemon.
 #[derive(Debug, Clone)]
@@ -124,8 +124,10 @@ impl Daemon {
     }
 
     pub(crate) fn set_paused(&self, paused: bool) {
-        self.paused.send_replace(paused);
-        if !paused {
+        let was = self.paused.send_replace(paused);
+        // Resuming a paused daemon runs a pass through the pause state alone; `pail resume`
+        // while running asks for one pass now.
+        if !paused && !was {
             for p in &self.pairs {
                 p.wake.notify_one();
             }
@@ -134,43 +136,76 @@ impl Daemon {
 }
 
 /// Runs the daemon for every pair of the config until SIGTERM/SIGINT.
-pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
+pub async fn run(
+    config_path: &Path,
+    opts: DaemonOptions,
+    factory: &dyn StoreFactory,
+) -> Result<()> {
     let config = Config::load(config_path)?;
-    let pairs = config.select(None)?;
-    let systemd = Systemd::from_env();
-    let mut workers = Vec::new();
-    for cfg in pairs {
-        let mut ctx = PairCtx::open(cfg, &pail_s3::AwsStoreFactory)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot start the pair {} <-> {}",
-                    cfg.folder.display(),
-                    cfg.remote
-                )
-            })?;
-        // The bucket may have changed since init (versioning turned on, server upgraded).
-        if let Err(e) = ctx.reprobe().await {
-            tracing::warn!(folder = %cfg.folder.display(), error = %format!("{e:#}"), "capability probe failed; using the recorded capabilities");
-        }
-        workers.push(Arc::new(PairWorker {
-            cfg: cfg.clone(),
-            ctx: Arc::new(ctx),
-            live: Mutex::new(Live {
-                state: "starting".into(),
-                ..Live::default()
-            }),
-            wake: Notify::new(),
-        }));
+    let mut ctxs = Vec::new();
+    for cfg in config.select(None)? {
+        ctxs.push(open_pair(cfg, factory).await?);
     }
+    let socket = control::socket_path(config_path)?;
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            shutdown_signal().await;
+            cancel.cancel();
+        }
+    });
+    let ran = run_pairs(ctxs, socket, opts, cancel).await;
+    signals.abort();
+    ran
+}
+
+/// Connects a configured pair to its bucket and opens its index (taking the pair's lock).
+async fn open_pair(cfg: &PairConfig, factory: &dyn StoreFactory) -> Result<PairCtx> {
+    let mut ctx = PairCtx::open(cfg, factory).await.with_context(|| {
+        format!(
+            "cannot start the pair {} <-> {}",
+            cfg.folder.display(),
+            cfg.remote
+        )
+    })?;
+    // The bucket may have changed since init (versioning turned on, server upgraded).
+    if let Err(e) = ctx.reprobe().await {
+        tracing::warn!(folder = %cfg.folder.display(), error = %format!("{e:#}"), "capability probe failed; using the recorded capabilities");
+    }
+    Ok(ctx)
+}
+
+/// Runs the daemon for opened pairs, answering on `socket`, until `cancel` (the seam that
+/// lets tests run the whole daemon in-process on any store). Each pass in flight gets
+/// `opts.shutdown_deadline` to finish; the socket is removed on the way out.
+pub async fn run_pairs(
+    ctxs: Vec<PairCtx>,
+    socket: PathBuf,
+    opts: DaemonOptions,
+    cancel: CancellationToken,
+) -> Result<()> {
+    let systemd = Systemd::from_env();
+    let workers = ctxs
+        .into_iter()
+        .map(|ctx| {
+            Arc::new(PairWorker {
+                cfg: ctx.cfg.clone(),
+                ctx: Arc::new(ctx),
+                live: Mutex::new(Live {
+                    state: "starting".into(),
+                    ..Live::default()
+                }),
+                wake: Notify::new(),
+            })
+        })
+        .collect();
     let (paused, _) = watch::channel(false);
     let daemon = Arc::new(Daemon {
         pairs: workers,
         paused,
     });
-    let cancel = CancellationToken::new();
 
-    let socket = control::socket_path(config_path)?;
     let listener = control::bind(&socket)?;
     let server = tokio::spawn(control::serve(listener, daemon.clone(), cancel.clone()));
 
@@ -189,8 +224,6 @@ pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
     systemd.ready(&format!("watching {} folder pair(s)", daemon.pairs.len()));
     tracing::info!(socket = %socket.display(), pairs = daemon.pairs.len(), "pail daemon running");
 
-    let signals = shutdown_signal();
-    tokio::pin!(signals);
     let mut watchdog = tokio::time::interval(
         systemd
             .watchdog_period()
@@ -198,7 +231,7 @@ pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
     );
     loop {
         tokio::select! {
-            _ = &mut signals => break,
+            _ = cancel.cancelled() => break,
             _ = watchdog.tick() => {
                 // The watchdog proves the main loop runs and no worker has died.
                 if tasks.iter().all(|t| !t.is_finished()) {
@@ -210,7 +243,6 @@ pub async fn run(config_path: &Path, opts: DaemonOptions) -> Result<()> {
     }
     systemd.stopping();
     tracing::info!("shutting down");
-    cancel.cancel();
     for t in tasks {
         let _ = t.await;
     }
@@ -274,141 +306,144 @@ async fn worker(
             (None, None)
         }
     };
-    let scan_every = if watcher.is_some() {
-        opts.rescan_interval
-    } else {
-        opts.fallback_scan_interval
-    };
     let mut journal = JournalCursor::starting_now();
-    let mut poll = tokio::time::interval(opts.poll_interval);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut next_scan = Instant::now() + scan_every;
-    let mut next_full = Instant::now() + opts.full_reconcile;
-    let mut pending = Some(Why::Start);
-    let mut hinted = Hinted::default();
-    let mut remote_changed = Hinted::default();
-    let mut failures = 0u32;
-    let mut retry_at: Option<Instant> = None;
-    // The last journal poll failed (the bucket could not be reached).
-    let mut poll_failing = false;
-    let mut clocks = WakeDetector::new(std::time::Instant::now(), std::time::SystemTime::now());
+    let mut sched = Scheduler::new(&opts, watcher.is_some(), Instant::now(), SystemTime::now());
+    let mut next = feed(&mut sched, &mut paused, Event::Start);
 
-    loop {
-        if let Some(why) = pending.filter(|_| !*paused.borrow()) {
-            tracing::info!(folder = %root.display(), ?why, "sync pass");
-            w.set("syncing", None);
-            let inputs = pass_inputs(why, &mut hinted, &mut remote_changed);
-            let done = run_pass(&w, &cancel, opts.shutdown_deadline, inputs).await;
-            match done {
-                PassEnd::Cancelled => break,
-                PassEnd::Ok => {
-                    failures = 0;
-                    retry_at = None;
-                    w.set("idle", None);
-                    if why == Why::Full {
-                        next_full = Instant::now() + opts.full_reconcile;
-                        let _ = pail_sync::journal::prune_own(&w.ctx).await;
+    'run: loop {
+        // Do what the scheduler asks, telling it how each step ended, until it waits.
+        while let Some(action) = next.take() {
+            let mut failed = None;
+            let event = match action {
+                Action::Pass(Pass { why, inputs }) => {
+                    tracing::info!(folder = %root.display(), ?why, "sync pass");
+                    w.set("syncing", None);
+                    match run_pass(&w, &cancel, opts.shutdown_deadline, inputs).await {
+                        PassEnd::Cancelled => {
+                            sched.on(Event::PassEnded(Outcome::Cancelled), Instant::now());
+                            break 'run;
+                        }
+                        PassEnd::Ok => {
+                            w.set("idle", None);
+                            if why == Why::Full {
+                                let _ = pail_sync::journal::prune_own(&w.ctx).await;
+                            }
+                            Event::PassEnded(Outcome::Ok)
+                        }
+                        PassEnd::Stopped(reason) => {
+                            // A safety stop waits for the user; retrying changes nothing anyway.
+                            w.set("safety_stop", Some(reason));
+                            Event::PassEnded(Outcome::SafetyStop)
+                        }
+                        PassEnd::Failed(reason) => {
+                            // Shown once the scheduler has chosen the retry time.
+                            failed = Some(reason);
+                            Event::PassEnded(Outcome::Failed {
+                                jitter: rand::random(),
+                            })
+                        }
                     }
                 }
-                PassEnd::Stopped(reason) => {
-                    // A safety stop waits for the user; retrying changes nothing anyway.
-                    w.set("safety_stop", Some(reason));
-                    retry_at =
-                        Some(Instant::now() + opts.poll_interval.max(Duration::from_secs(60)));
-                }
-                PassEnd::Failed(reason) => {
-                    failures += 1;
-                    let wait = backoff(failures);
-                    w.set(
-                        "error",
-                        Some(format!("{reason} (retrying in {}s)", wait.as_secs())),
-                    );
-                    retry_at = Some(Instant::now() + wait);
-                }
+                Action::PollJournal => match journal.poll(&w.ctx).await {
+                    Ok(r) => {
+                        if sched.poll_failing() {
+                            tracing::info!(folder = %root.display(), "the bucket answers again");
+                        }
+                        Event::Journal {
+                            new_entries: r.new_entries,
+                            changed: r.changed,
+                        }
+                    }
+                    Err(e) => {
+                        let e = format!("{e:#}");
+                        tracing::warn!(folder = %root.display(), error = %e, "journal poll failed");
+                        // Say so even when no pass runs; a safety stop keeps its own reason.
+                        if w.state() != "safety_stop" {
+                            w.set(
+                                "error",
+                                Some(format!(
+                                    "cannot reach the bucket: {e} (retrying every {}s)",
+                                    opts.poll_interval.as_secs()
+                                )),
+                            );
+                        }
+                        Event::JournalFailed
+                    }
+                },
+            };
+            next = feed(&mut sched, &mut paused, event);
+            if let Some(reason) = failed.take() {
+                let wait = sched.retry_at().map_or(Duration::ZERO, |at| {
+                    at.saturating_duration_since(Instant::now())
+                });
+                w.set(
+                    "error",
+                    Some(format!("{reason} (retrying in {}s)", wait.as_secs())),
+                );
             }
-            pending = None;
         }
-        let retry_sleep = async {
-            match retry_at {
-                Some(t) => tokio::time::sleep_until(t).await,
+        let wake_at = sched.next_wake();
+        let timer = async {
+            match wake_at {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let event = tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = w.wake.notified() => pending = Some(Why::Resume),
-            _ = paused.changed() => {
-                if !*paused.borrow() {
-                    pending = Some(Why::Resume);
-                }
-            }
+            _ = w.wake.notified() => Some(Event::Wake),
+            // `feed` reads the new state.
+            _ = paused.changed() => None,
             hint = recv_hint(&mut hints) => {
                 match hint {
                     Some(h) => {
                         tracing::debug!(?h, "watcher hint");
-                        hinted.add(&root, h);
+                        let mut burst = Hinted::default();
+                        burst.add(&root, h);
                         // Let a burst (an unpacked archive, a checkout) settle into one pass;
                         // the watcher already waited `settle` for each path to go quiet.
-                        settle(&mut hints, opts.settle / 2, &root, &mut hinted).await;
-                        pending = Some(Why::Local);
+                        settle(&mut hints, opts.settle / 2, &root, &mut burst).await;
+                        Some(Event::Hints(burst))
                     }
                     None => {
                         w.set_watcher(format!("the watcher stopped; scanning every {}s instead", opts.fallback_scan_interval.as_secs()));
                         hints = None;
-                        next_scan = Instant::now() + opts.fallback_scan_interval;
+                        Some(Event::WatcherClosed)
                     }
                 }
             }
-            _ = poll.tick() => {
-                let now = Instant::now();
-                if let Some(slept) = clocks.check(now.into_std(), std::time::SystemTime::now()) {
-                    tracing::info!(folder = %root.display(), slept_secs = slept.as_secs(), "the machine slept: full reconcile");
-                    pending = Some(Why::Full);
-                } else if now >= next_full {
-                    pending = Some(Why::Full);
-                } else if now >= next_scan {
-                    next_scan = now + if hints.is_some() { opts.rescan_interval } else { opts.fallback_scan_interval };
-                    pending = Some(Why::Rescan);
-                } else {
-                    match journal.poll(&w.ctx).await {
-                        Ok(r) => {
-                            if r.new_entries > 0 {
-                                pending = Some(Why::Remote);
-                                remote_changed.add_named(r.changed);
-                            }
-                            if std::mem::take(&mut poll_failing) {
-                                // The bucket answers again: sync what queued up now rather
-                                // than at the end of a long backoff.
-                                tracing::info!(folder = %root.display(), "the bucket answers again");
-                                pending = Some(Why::Retry);
-                            }
-                        }
-                        Err(e) => {
-                            let e = format!("{e:#}");
-                            tracing::warn!(folder = %root.display(), error = %e, "journal poll failed");
-                            poll_failing = true;
-                            // Say so even when no pass runs; a safety stop keeps its own reason.
-                            if w.state() != "safety_stop" {
-                                w.set(
-                                    "error",
-                                    Some(format!(
-                                        "cannot reach the bucket: {e} (retrying every {}s)",
-                                        opts.poll_interval.as_secs()
-                                    )),
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            _ = retry_sleep => {
-                retry_at = None;
-                pending = Some(Why::Retry);
-            }
-        }
+            _ = timer => Some(Event::Tick { wall: SystemTime::now() }),
+        };
+        next = match event {
+            Some(e) => feed(&mut sched, &mut paused, e),
+            None => sync_paused(&mut sched, &mut paused),
+        };
     }
     drop(watcher);
     w.set("stopped", None);
+}
+
+/// Tells the scheduler about a pause or resume it has not seen yet. Read before every event,
+/// so that no pass starts once `pail pause` has answered, whichever branch woke the worker.
+fn sync_paused(sched: &mut Scheduler, paused: &mut watch::Receiver<bool>) -> Option<Action> {
+    let now_paused = *paused.borrow_and_update();
+    if now_paused == sched.paused() {
+        return None;
+    }
+    let event = if now_paused {
+        Event::Paused
+    } else {
+        Event::Resumed
+    };
+    sched.on(event, Instant::now())
+}
+
+/// One event into the scheduler, after the pause state. At most one of the two answers is
+/// an action: the scheduler hands out one thing at a time.
+fn feed(sched: &mut Scheduler, paused: &mut watch::Receiver<bool>, event: Event) -> Option<Action> {
+    let first = sync_paused(sched, paused);
+    let second = sched.on(event, Instant::now());
+    first.or(second)
 }
 
 async fn recv_hint(
@@ -435,13 +470,6 @@ async fn settle(
             _ => break,
         }
     }
-}
-
-/// Exponential backoff with jitter, capped at five minutes.
-fn backoff(failures: u32) -> Duration {
-    let base = 2u64.saturating_pow(failures.min(8)).min(300);
-    let jitter = rand::random::<u64>() % (base / 2 + 1);
-    Duration::from_secs(base / 2 + jitter + 1)
 }
 
 enum PassEnd {

@@ -7,19 +7,20 @@ use std::path::Path;
 use pail_core::RelPath;
 use pail_sync::{RemoteView, SyncOptions};
 
-/// Why the next pass runs (for the logs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why the next pass runs (for the logs). The order is the scheduler's preference when
+/// several are pending: a pass that looks at everything first (see `schedule::take`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Why {
-    Start,
-    Local,
-    Remote,
-    /// The periodic rescan of the folder (no listing).
-    Rescan,
     /// The periodic full reconcile (catches other S3 clients), also run when the machine
     /// wakes from sleep.
     Full,
-    Retry,
+    Start,
     Resume,
+    Retry,
+    Remote,
+    /// The periodic rescan of the folder (no listing).
+    Rescan,
+    Local,
 }
 
 /// What a pass looks at, by why it runs. Watcher hints rescan only their paths and take the
@@ -69,7 +70,7 @@ pub(crate) fn pass_inputs(
 }
 
 /// The watcher hints gathered for the next local pass.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Hinted {
     pub(crate) paths: BTreeSet<RelPath>,
     /// A hint that names no syncable path (a rescan, the root, a name pail cannot sync):
@@ -99,6 +100,16 @@ impl Hinted {
             self.everything = true;
         }
         if self.everything {
+            self.paths.clear();
+        }
+    }
+
+    /// Adds hints gathered elsewhere (a settled burst).
+    pub(crate) fn absorb(&mut self, other: Hinted) {
+        self.paths.extend(other.paths);
+        self.everything |= other.everything;
+        if self.everything || self.paths.len() > MAX_SCOPED_PATHS {
+            self.everything = true;
             self.paths.clear();
         }
     }

@@ -9,7 +9,8 @@ pub mod control;
 mod daemon;
 mod hints;
 mod notify;
+mod schedule;
 pub mod service;
 mod wake;
 
-pub use daemon::{Daemon, DaemonOptions, run};
+pub use daemon::{Daemon, DaemonOptions, run, run_pairs};

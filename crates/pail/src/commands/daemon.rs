@@ -18,7 +18,7 @@ pub async fn run(config_file: &Path, a: RunArgs) -> Result<u8> {
         use_watcher: !a.no_watcher,
         ..DaemonOptions::default()
     };
-    pail_daemon::run(config_file, opts).await?;
+    pail_daemon::run(config_file, opts, &pail_s3::AwsStoreFactory).await?;
     Ok(0)
 }
 
