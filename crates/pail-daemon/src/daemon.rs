@@ -508,10 +508,9 @@ async fn run_pass(
         Ok(SyncResult::Converged(_)) => PassEnd::Ok,
         Ok(SyncResult::SafetyStop(why)) => PassEnd::Stopped(why.to_string()),
         Ok(SyncResult::Errors(_, errors)) => PassEnd::Failed(format!(
-            "{} path(s) failed, first: {}: {}",
+            "{} path(s) failed, first: {}",
             errors.len(),
-            errors[0].0,
-            errors[0].1
+            errors[0]
         )),
         Ok(SyncResult::DryRun(..)) => PassEnd::Ok,
         Err(e) => PassEnd::Failed(format!("{e:#}")),

@@ -67,7 +67,7 @@ async fn the_daemon_follows_both_sides_and_stops_cleanly() {
     let ctx = PairCtx::open_with_index(&cfg, store.clone(), Index::open(&index_path).unwrap())
         .await
         .unwrap();
-    let prefix = ctx.prefix.clone();
+    let prefix = ctx.remote.prefix.clone();
     let socket = tmp.path().join("run/daemon.sock");
     let opts = DaemonOptions {
         poll_interval: Duration::from_millis(100),

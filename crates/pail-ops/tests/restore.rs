@@ -83,7 +83,7 @@ async fn a_folder_restore_lists_versions_once_and_copies_in_parallel() {
     }
     a.sync_ok().await;
 
-    let bucket = a.ctx.remote();
+    let bucket = a.ctx.remote.clone();
     mem.reset_counts();
     let plan = pail_ops::restore::plan_tree(&bucket, None, moment, false)
         .await

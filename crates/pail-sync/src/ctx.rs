@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{Context, Result};
-use pail_core::{RelPath, RemotePrefix};
+use pail_core::RelPath;
 use pail_index::{Index, root_identity};
-use pail_s3::{Capabilities, ObjectStore, S3Config, StoreFactory};
+use pail_s3::{ObjectStore, S3Config, StoreFactory};
 
 use crate::config::{PairConfig, state_dir};
 use crate::remote::PairRemote;
@@ -22,15 +22,17 @@ pub mod meta {
     pub const PENDING_DOWNLOADS: &str = "pending_downloads";
 }
 
+/// A pair at run time: its config, its remote handle, its index (behind a mutex, for short
+/// synchronous uses) and the lock that makes this process the only one working on it.
 #[derive(Debug)]
 pub struct PairCtx {
+    /// The pair as configured.
     pub cfg: PairConfig,
-    pub bucket: String,
-    pub prefix: RemotePrefix,
+    /// The pair's bucket, prefix, capabilities and store.
+    pub remote: PairRemote,
+    /// The folder.
     pub root: PathBuf,
-    pub store: Arc<dyn ObjectStore>,
     index: Mutex<Index>,
-    pub caps: Capabilities,
     /// Held while this process works on the pair: one sync (or daemon) per pair at a time.
     _lock: Option<std::fs::File>,
     /// Transfers in flight (read by the daemon's live status).
@@ -143,38 +145,16 @@ impl PairCtx {
             // A folder that is missing is a safety stop later; assume the common case here.
             pail_index::folder_ignores_case(&cfg.folder).unwrap_or(false)
         });
-        let PairRemote {
-            store,
-            bucket,
-            prefix,
-            caps,
-            ..
-        } = remote;
         Ok(PairCtx {
             case_insensitive,
             cfg: cfg.clone(),
-            bucket,
-            prefix,
+            remote,
             root: cfg.folder.clone(),
-            store,
             index: Mutex::new(index),
-            caps,
             _lock: lock,
             progress: Default::default(),
             rules: Mutex::default(),
         })
-    }
-
-    /// The pair's remote handle (for versions, restore and the journal).
-    pub fn remote(&self) -> PairRemote {
-        PairRemote {
-            store: self.store.clone(),
-            bucket: self.bucket.clone(),
-            prefix: self.prefix.clone(),
-            caps: self.caps.clone(),
-            device: self.cfg.device.clone(),
-            transfers: self.cfg.transfers.clamp(1, 64),
-        }
     }
 
     /// The ignore rules kept from the last full scan, if any.
@@ -191,10 +171,11 @@ impl PairCtx {
 
     /// Probes the bucket again and records the result (done at init and on every start).
     pub async fn reprobe(&mut self) -> Result<()> {
-        let caps = pail_s3::probe(self.store.as_ref(), &self.prefix, &self.cfg.device).await?;
-        self.db()
-            .meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
-        self.caps = caps;
+        self.remote.reprobe().await?;
+        self.db().meta_set(
+            meta::CAPABILITIES,
+            &serde_json::to_string(&self.remote.caps)?,
+        )?;
         Ok(())
     }
 
@@ -203,33 +184,9 @@ impl PairCtx {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn key(&self, path: &RelPath) -> Result<String> {
-        self.prefix
-            .key_for(path)
-            .with_context(|| format!("{path}: cannot be stored in the bucket"))
-    }
-
+    /// Where a path of the folder is on this machine.
     pub fn abs(&self, path: &RelPath) -> PathBuf {
         self.root.join(path.as_str())
-    }
-
-    pub fn remote_url(&self, path: &RelPath) -> String {
-        format!(
-            "s3://{}/{}",
-            self.bucket,
-            self.prefix.key_for(path).unwrap_or_default()
-        )
-    }
-
-    /// Whether the bucket keeps old versions (else pail keeps trash copies).
-    pub fn versioned(&self) -> bool {
-        matches!(self.caps.versioning, pail_s3::Versioning::Enabled)
-    }
-
-    /// A version id worth recording: Garage returns ids although it keeps no versions, and
-    /// such an id must never be used to address an object.
-    pub fn version_id(&self, v: Option<String>) -> Option<String> {
-        v.filter(|_| self.caps.versioning.keeps_versions())
     }
 
     /// Records the folder root's identity, which later passes compare to detect an unmounted

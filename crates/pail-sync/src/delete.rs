@@ -19,17 +19,17 @@ pub(crate) async fn delete_remote(
     path: &RelPath,
     expect: &RemoteRef,
 ) -> Result<Outcome, ActionError> {
-    let key = key_for(&ctx.prefix, path)?;
+    let key = key_for(&ctx.remote.prefix, path)?;
     let expect_remote = RemoteExpect::Is(expect.clone());
     if !before_replacing(ctx, &key, &expect_remote).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
-    let cond = if ctx.caps.conditional_writes {
+    let cond = if ctx.remote.caps.conditional_writes {
         Condition::IfMatch(expect.etag.clone())
     } else {
         Condition::None
     };
-    match ctx.store.delete(&key, None, cond).await {
+    match ctx.remote.store.delete(&key, None, cond).await {
         Ok(_) | Err(StoreError::NotFound { .. }) => {}
         Err(StoreError::PreconditionFailed { .. }) => {
             return Ok(Outcome::Deferred(
@@ -38,7 +38,7 @@ pub(crate) async fn delete_remote(
         }
         Err(source) => {
             return Err(ActionError::DeleteRemote {
-                url: ctx.remote_url(path),
+                url: ctx.remote.url(path),
                 source,
             });
         }

@@ -29,11 +29,11 @@ async fn fetch(
     target: &Path,
     progress: Option<&RelPath>,
 ) -> Result<Option<(Head, Downloaded)>> {
-    let get = match ctx.store.get(key, version, None).await {
+    let get = match ctx.remote.store.get(key, version, None).await {
         Ok(g) => g,
         Err(StoreError::NotFound { .. }) => return Ok(None),
         Err(StoreError::InvalidObjectState { key }) => {
-            let state = ctx.store.archive_state(&key, version).await.ok();
+            let state = ctx.remote.store.archive_state(&key, version).await.ok();
             return Err(ActionError::Archived { key, state });
         }
         Err(e) => return Err(e.into()),
@@ -97,7 +97,7 @@ fn file_in_the_way(root: &Path, dir: &Path) -> Option<std::path::PathBuf> {
 fn remote_ref(ctx: &PairCtx, head: &Head) -> RemoteRef {
     RemoteRef {
         etag: head.etag.clone(),
-        version_id: ctx.version_id(head.version_id.clone()),
+        version_id: ctx.remote.version_id(head.version_id.clone()),
         size: head.size,
     }
 }
@@ -109,7 +109,7 @@ pub(crate) async fn download(
     expect: &LocalExpect,
     parts: &Arc<Semaphore>,
 ) -> Result<Outcome> {
-    let key = key_for(&ctx.prefix, path)?;
+    let key = key_for(&ctx.remote.prefix, path)?;
     let abs = ctx.abs(path);
     if !still_expected(&abs, expect)? {
         return Ok(Outcome::Deferred(
@@ -171,7 +171,7 @@ pub(crate) async fn conflict(
     local: &LocalFile,
     _remote: &RemoteObject,
 ) -> Result<Outcome> {
-    let key = key_for(&ctx.prefix, path)?;
+    let key = key_for(&ctx.remote.prefix, path)?;
     let abs = ctx.abs(path);
     let expect = LocalExpect::Is {
         stat: local.stat,
@@ -236,7 +236,7 @@ pub(crate) async fn version_to_conflict_copy(
     _expect: &LocalExpect,
 ) -> Result<()> {
     let now = time::OffsetDateTime::now_utc();
-    let head = ctx.store.head(key, Some(version)).await?;
+    let head = ctx.remote.store.head(key, Some(version)).await?;
     let device = head
         .as_ref()
         .and_then(|h| h.meta.device.clone())

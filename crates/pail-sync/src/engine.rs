@@ -16,6 +16,7 @@ use pail_index::{
 use crate::ctx::{PairCtx, meta};
 use crate::download::rfc3339;
 use crate::exec::{ExecReport, execute};
+use crate::outcome::{ActionError, PathError};
 use crate::stop::StopReason;
 
 /// How `sync` was asked to run.
@@ -94,7 +95,7 @@ pub enum SyncResult {
     /// `--dry-run`: the first pass's plan.
     DryRun(Vec<Action>, Option<String>),
     /// Some paths failed (exit code 1); the rest is synced.
-    Errors(Totals, Vec<(String, String)>),
+    Errors(Totals, Vec<PathError>),
 }
 
 /// Passes before giving up on paths that keep changing under us.
@@ -160,8 +161,8 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
                 &format!("{} path(s) failed", errors.len()),
             )?;
             let db = ctx.db();
-            for (path, msg) in errors {
-                db.add_error(Some(path), msg)?;
+            for e in errors {
+                db.add_error(Some(&e.path), &e.error.report())?;
             }
         }
         Err(e) => {
@@ -291,10 +292,6 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         } = report;
         totals.bytes += bytes;
         totals.conflicts += conflicts;
-        let errors: Vec<(String, String)> = errors
-            .into_iter()
-            .map(|e| (e.path, e.error.report()))
-            .collect();
         if !skipped.is_empty() {
             // Archived objects wait for the user: listed in status, not failures.
             let db = ctx.db();
@@ -332,10 +329,13 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         if totals.passes - batches >= MAX_PASSES {
             let mut errors = errors;
             for (p, why) in deferred {
-                errors.push((
-                    p.to_string(),
-                    format!("still changing after {MAX_PASSES} passes: {why}"),
-                ));
+                errors.push(PathError {
+                    path: p.to_string(),
+                    error: ActionError::StillChanging {
+                        passes: MAX_PASSES,
+                        why,
+                    },
+                });
             }
             return Ok(if errors.is_empty() {
                 SyncResult::Converged(totals)
@@ -390,8 +390,9 @@ async fn head_changed_paths(
             .map(|path| {
                 let ctx = ctx.clone();
                 async move {
-                    let key = ctx.key(&path)?;
+                    let key = ctx.remote.key(&path)?;
                     let head = ctx
+                        .remote
                         .store
                         .head(&key, None)
                         .await
@@ -505,7 +506,7 @@ async fn prepare_pass(
 
     // The remote side: a listing streamed into the index, or the base (local-only passes).
     let mut skipped = scan.skipped.clone();
-    let list_prefix = ctx.prefix.list_prefix();
+    let list_prefix = ctx.remote.prefix.list_prefix();
     let (listed, collided_set) = match view {
         RemoteView::List => {
             let l = crate::listing::list_remote(ctx, &rules).await?;
@@ -542,7 +543,7 @@ async fn prepare_pass(
         }
         if listed == 0 {
             return Ok(Prepared::Stop(StopReason::ListingEmptied {
-                url: format!("s3://{}/{list_prefix}", ctx.bucket),
+                url: format!("s3://{}/{list_prefix}", ctx.remote.bucket),
                 synced,
             }));
         }
@@ -557,8 +558,8 @@ async fn prepare_pass(
         .map(|(path, etag)| {
             let ctx = ctx.clone();
             async move {
-                let key = ctx.key(&path)?;
-                let head = ctx.store.head(&key, None).await?;
+                let key = ctx.remote.key(&path)?;
+                let head = ctx.remote.store.head(&key, None).await?;
                 anyhow::Ok((path, key, etag, head))
             }
         })

@@ -30,7 +30,7 @@ fn stamp(t: OffsetDateTime) -> String {
 }
 
 fn journal_prefix(ctx: &PairCtx) -> String {
-    pail_core::layout::journal_dir(&ctx.prefix)
+    pail_core::layout::journal_dir(&ctx.remote.prefix)
 }
 
 /// An entry names at most this many paths; a bigger change sends peers to a listing.
@@ -59,7 +59,13 @@ impl Entry {
 
 /// Records that this device changed these paths in the bucket.
 pub async fn append(ctx: &PairCtx, entry: &Entry) -> Result<()> {
-    append_entry(ctx.store.as_ref(), &ctx.prefix, &ctx.cfg.device, entry).await
+    append_entry(
+        ctx.remote.store.as_ref(),
+        &ctx.remote.prefix,
+        &ctx.cfg.device,
+        entry,
+    )
+    .await
 }
 
 /// Writes one journal entry under `origin`'s name. Daemons skip entries of their own
@@ -134,6 +140,7 @@ impl JournalCursor {
         let mut new_keys = Vec::new();
         loop {
             let page = ctx
+                .remote
                 .store
                 .list_page(&prefix, token.take(), from.clone())
                 .await?;
@@ -160,7 +167,7 @@ impl JournalCursor {
                 break;
             };
             result.requests += 1;
-            let named = match ctx.store.get(&key, None, None).await {
+            let named = match ctx.remote.store.get(&key, None, None).await {
                 Ok(got) => got
                     .collect()
                     .await
@@ -209,7 +216,7 @@ pub async fn prune_own(ctx: &PairCtx) -> Result<u32> {
     let own = format!("-{}-", device_tag(&ctx.cfg.device));
     let cutoff = OffsetDateTime::now_utc() - KEEP;
     let mut old = Vec::new();
-    pail_s3::list_all(ctx.store.as_ref(), &prefix, |o| {
+    pail_s3::list_all(ctx.remote.store.as_ref(), &prefix, |o| {
         let name = &o.key[prefix.len()..];
         if name.contains(&own) && parse_stamp(name).is_some_and(|t| t < cutoff) {
             old.push(o.key.clone());
@@ -219,7 +226,7 @@ pub async fn prune_own(ctx: &PairCtx) -> Result<u32> {
     for key in &old {
         // Journal entries are pail's own bookkeeping: no trash copy, and on a versioned
         // bucket the delete marker is enough.
-        ctx.store.delete(key, None, Condition::None).await?;
+        ctx.remote.store.delete(key, None, Condition::None).await?;
     }
     Ok(old.len() as u32)
 }

@@ -48,7 +48,7 @@ pub(crate) async fn before_losing(
     replaced_by_download: bool,
     parts: &Arc<Semaphore>,
 ) -> Result<Before, ActionError> {
-    if ctx.versioned() {
+    if ctx.remote.versioned() {
         return Ok(Before::Safe);
     }
     let base = ctx.db().get_base(path)?;
@@ -56,8 +56,9 @@ pub(crate) async fn before_losing(
         return Ok(Before::Safe);
     }
     if replaced_by_download {
-        let key = key_for(&ctx.prefix, path)?;
+        let key = key_for(&ctx.remote.prefix, path)?;
         let writer = ctx
+            .remote
             .store
             .head(&key, None)
             .await?
@@ -80,9 +81,9 @@ async fn in_trash(
     local: &LocalFile,
     base: Option<&Base>,
 ) -> Result<bool, ActionError> {
-    let dir = trash_dir(&ctx.prefix, path.as_str());
+    let dir = trash_dir(&ctx.remote.prefix, path.as_str());
     let mut copies = Vec::new();
-    list_all(ctx.store.as_ref(), &dir, |o| {
+    list_all(ctx.remote.store.as_ref(), &dir, |o| {
         // Copies of this file only, not of files below a folder of the same name.
         if o.size == local.stat.size && !o.key[dir.len()..].contains('/') {
             copies.push(o);
@@ -101,7 +102,7 @@ async fn in_trash(
     }
     copies.sort_by(|a, b| b.key.cmp(&a.key));
     for copy in copies.iter().take(MAX_HEADS) {
-        let head = ctx.store.head(&copy.key, None).await?;
+        let head = ctx.remote.store.head(&copy.key, None).await?;
         if head.and_then(|h| h.meta.blake3) == Some(local.hash) {
             return Ok(true);
         }
@@ -116,7 +117,7 @@ async fn to_trash(
     local: &LocalFile,
     parts: &Arc<Semaphore>,
 ) -> Result<(), ActionError> {
-    let dst = trash_key_now(&ctx.prefix, path.as_str(), &ctx.cfg.device)?;
+    let dst = trash_key_now(&ctx.remote.prefix, path.as_str(), &ctx.cfg.device)?;
     let meta = meta_for(ctx, local);
     let abs = ctx.abs(path);
     let changed = || ActionError::ChangedWhileTrashing { path: path.clone() };
@@ -131,7 +132,8 @@ async fn to_trash(
         if hash_bytes(&data) != local.hash {
             return Err(changed());
         }
-        ctx.store
+        ctx.remote
+            .store
             .put(&dst, Bytes::from(data), &meta, Condition::None)
             .await
             .map_err(|e| failed(e.into()))?;

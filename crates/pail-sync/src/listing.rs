@@ -26,18 +26,19 @@ pub(crate) struct Listing {
 pub(crate) async fn list_remote(ctx: &Arc<PairCtx>, rules: &IgnoreRules) -> Result<Listing> {
     let mut out = Listing::default();
     ctx.db().clear_remote_scan()?;
-    let list_prefix = ctx.prefix.list_prefix();
+    let list_prefix = ctx.remote.prefix.list_prefix();
     let mut token = None;
     let mut collisions = CollisionFinder::default();
     loop {
         let page = ctx
+            .remote
             .store
             .list_page(&list_prefix, token.take(), None)
             .await
-            .with_context(|| format!("listing s3://{}/{list_prefix}", ctx.bucket))?;
+            .with_context(|| format!("listing s3://{}/{list_prefix}", ctx.remote.bucket))?;
         let mut batch = Vec::with_capacity(page.objects.len());
         for o in page.objects {
-            match ctx.prefix.path_for(&o.key) {
+            match ctx.remote.prefix.path_for(&o.key) {
                 Ok(Some(path)) if !rules.is_ignored(&path, false) => {
                     out.listed += 1;
                     collisions.push(&path);

@@ -57,6 +57,14 @@ pub enum ActionError {
     /// A store call failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The path kept changing under the sync, pass after pass.
+    #[error("still changing after {passes} passes: {why}")]
+    StillChanging {
+        /// Passes made.
+        passes: u32,
+        /// What changed the last time.
+        why: String,
+    },
     /// A store call of an upload failed.
     #[error("uploading {path} to {url}")]
     Upload {
@@ -261,6 +269,8 @@ impl ActionError {
             | ActionError::Local(_)
             | ActionError::Index(_)
             | ActionError::Worker(_) => false,
+            // It may settle by the next sync.
+            ActionError::StillChanging { .. } => true,
         }
     }
 

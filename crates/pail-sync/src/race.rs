@@ -26,6 +26,7 @@ async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>, Sto
     let (mut km, mut vm) = (None, None);
     loop {
         let page = ctx
+            .remote
             .store
             .list_versions_page(key, km.take(), vm.take())
             .await?;
@@ -81,14 +82,18 @@ pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, written: Vec<Written>) -> V
             }
             run.clear();
         };
-        let listed = list_all_versions(ctx.store.as_ref(), &ctx.prefix.list_prefix(), |v| {
-            if run.first().is_some_and(|r| r.key != v.key) {
-                check_run(&mut run, &mut buried);
-            }
-            if wanted.contains_key(v.key.as_str()) {
-                run.push(v);
-            }
-        })
+        let listed = list_all_versions(
+            ctx.remote.store.as_ref(),
+            &ctx.remote.prefix.list_prefix(),
+            |v| {
+                if run.first().is_some_and(|r| r.key != v.key) {
+                    check_run(&mut run, &mut buried);
+                }
+                if wanted.contains_key(v.key.as_str()) {
+                    run.push(v);
+                }
+            },
+        )
         .await;
         check_run(&mut run, &mut buried);
         if let Err(e) = listed {

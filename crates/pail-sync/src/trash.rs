@@ -78,11 +78,13 @@ pub(crate) async fn before_replacing(
 ) -> Result<bool, ActionError> {
     match expect {
         // The trash copy's own check stands in for `remote_still`.
-        RemoteExpect::Is(r) if !ctx.versioned() => {
-            let rel = key.strip_prefix(&ctx.prefix.list_prefix()).unwrap_or(key);
+        RemoteExpect::Is(r) if !ctx.remote.versioned() => {
+            let rel = key
+                .strip_prefix(&ctx.remote.prefix.list_prefix())
+                .unwrap_or(key);
             copy_to_trash(
-                ctx.store.as_ref(),
-                &ctx.prefix,
+                ctx.remote.store.as_ref(),
+                &ctx.remote.prefix,
                 &ctx.cfg.device,
                 rel,
                 key,

@@ -26,7 +26,7 @@ pub(crate) async fn upload(
     expect: &RemoteExpect,
     parts: &Arc<Semaphore>,
 ) -> Result<Outcome, ActionError> {
-    let key = key_for(&ctx.prefix, path)?;
+    let key = key_for(&ctx.remote.prefix, path)?;
     let abs = ctx.abs(path);
     let read_err = |source| ActionError::Read {
         path: abs.clone(),
@@ -53,7 +53,10 @@ pub(crate) async fn upload(
         if hash_bytes(&data) != local.hash {
             return Ok(Outcome::Deferred("changed while being read".into()));
         }
-        ctx.store.put(&key, Bytes::from(data), &meta, cond).await
+        ctx.remote
+            .store
+            .put(&key, Bytes::from(data), &meta, cond)
+            .await
     } else {
         match multipart(ctx, path, &key, local, &meta, cond, parts).await? {
             Some(r) => Ok(r),
@@ -70,7 +73,7 @@ pub(crate) async fn upload(
         Err(source) => {
             return Err(ActionError::Upload {
                 path: path.clone(),
-                url: ctx.remote_url(path),
+                url: ctx.remote.url(path),
                 source,
             });
         }
@@ -94,8 +97,8 @@ pub(crate) async fn copy(
     expect: &RemoteExpect,
     parts: &Arc<Semaphore>,
 ) -> Result<Outcome, ActionError> {
-    let key = key_for(&ctx.prefix, path)?;
-    let src = key_for(&ctx.prefix, from)?;
+    let key = key_for(&ctx.remote.prefix, path)?;
+    let src = key_for(&ctx.remote.prefix, from)?;
     let now = stat_path(&ctx.abs(path));
     if !matches!(now, Ok(ref s) if same_stat(s, &local.stat)) {
         return Ok(Outcome::Deferred("changed since the scan".into()));
@@ -104,7 +107,7 @@ pub(crate) async fn copy(
     if version.is_none() {
         // Without a version id the copy reads whatever is current at the source: make sure it
         // is still the content the plan saw, or the metadata would name the wrong hash.
-        let head = ctx.store.head(&src, None).await?;
+        let head = ctx.remote.store.head(&src, None).await?;
         if !matches!(head, Some(ref h) if h.etag == from_object.etag) {
             return upload(ctx, path, local, expect, parts).await;
         }
@@ -116,6 +119,7 @@ pub(crate) async fn copy(
     let cond = condition(ctx, expect);
     let src_etag = version.is_none().then_some(from_object.etag.as_str());
     let res = ctx
+        .remote
         .store
         .copy(&src, version, src_etag, &key, &meta, cond)
         .await;

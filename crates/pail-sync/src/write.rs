@@ -35,7 +35,7 @@ pub(crate) fn meta_for(ctx: &PairCtx, local: &LocalFile) -> ObjectMeta {
 /// The condition to send, or `None` when the server ignores conditions and a HEAD check
 /// has to stand in.
 pub(crate) fn condition(ctx: &PairCtx, expect: &RemoteExpect) -> Condition {
-    if !ctx.caps.conditional_writes {
+    if !ctx.remote.caps.conditional_writes {
         return Condition::None;
     }
     match expect {
@@ -50,10 +50,10 @@ pub(crate) async fn remote_still(
     key: &str,
     expect: &RemoteExpect,
 ) -> Result<bool, ActionError> {
-    if ctx.caps.conditional_writes {
+    if ctx.remote.caps.conditional_writes {
         return Ok(true);
     }
-    let head = ctx.store.head(key, None).await?;
+    let head = ctx.remote.store.head(key, None).await?;
     Ok(match (expect, head) {
         (RemoteExpect::Absent, None) => true,
         (RemoteExpect::Absent, Some(h)) => h.delete_marker,
@@ -77,6 +77,7 @@ pub(crate) async fn finish_write(
     let (etag, version_id) = if put.etag.is_empty() {
         // Ceph returns an empty ETag from CompleteMultipartUpload: ask for the real one.
         let head = ctx
+            .remote
             .store
             .head(key, put.version_id.as_deref())
             .await?
@@ -85,7 +86,7 @@ pub(crate) async fn finish_write(
     } else {
         (put.etag, put.version_id)
     };
-    let version_id = ctx.version_id(version_id);
+    let version_id = ctx.remote.version_id(version_id);
     let remote = RemoteRef {
         etag,
         version_id: version_id.clone(),
@@ -100,7 +101,7 @@ pub(crate) async fn finish_write(
         },
     )?;
     let check = version_id
-        .filter(|_| !ctx.caps.conditional_writes && ctx.versioned())
+        .filter(|_| !ctx.remote.caps.conditional_writes && ctx.remote.versioned())
         .map(|version| Written {
             path: path.clone(),
             key: key.to_owned(),
@@ -150,10 +151,10 @@ pub(crate) async fn multipart(
         }
         stale => {
             if let Some(m) = stale {
-                let _ = ctx.store.abort_multipart(&m.key, &m.upload_id).await;
+                let _ = ctx.remote.store.abort_multipart(&m.key, &m.upload_id).await;
                 ctx.db().remove_multipart(path)?;
             }
-            let upload_id = ctx.store.create_multipart(key, meta).await?;
+            let upload_id = ctx.remote.store.create_multipart(key, meta).await?;
             let m = MultipartUpload {
                 path: path.clone(),
                 key: key.to_owned(),
@@ -204,6 +205,7 @@ pub(crate) async fn multipart(
                 })
                 .await??;
                 let etag = ctx
+                    .remote
                     .store
                     .upload_part(&key, &upload_id, n, Bytes::from(data))
                     .await?;
@@ -221,18 +223,27 @@ pub(crate) async fn multipart(
     // The parts were read from a file that must not have changed since it was hashed.
     let now = stat_path(&ctx.abs(path))?;
     if !same_stat(&now, &local.stat) {
-        let _ = ctx.store.abort_multipart(key, &upload.upload_id).await;
+        let _ = ctx
+            .remote
+            .store
+            .abort_multipart(key, &upload.upload_id)
+            .await;
         ctx.db().remove_multipart(path)?;
         return Ok(None);
     }
     let result = ctx
+        .remote
         .store
         .complete_multipart(key, &upload.upload_id, &upload.parts, cond)
         .await;
     if !matches!(result, Err(ref e) if e.is_transient()) {
         // Completed, or refused for good (412): either way this upload id is finished.
         if result.is_err() {
-            let _ = ctx.store.abort_multipart(key, &upload.upload_id).await;
+            let _ = ctx
+                .remote
+                .store
+                .abort_multipart(key, &upload.upload_id)
+                .await;
         }
         ctx.db().remove_multipart(path)?;
     }

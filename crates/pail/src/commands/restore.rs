@@ -57,8 +57,8 @@ pub(super) async fn sync_after(
                 "pail: the bucket is restored; {} path(s) failed to sync:",
                 errors.len()
             );
-            for (path, msg) in errors {
-                eprintln!("  {path}: {msg}");
+            for e in errors {
+                eprintln!("  {e}");
             }
             1
         }

@@ -85,8 +85,8 @@ pub async fn run(config_file: &std::path::Path, a: SyncArgs) -> Result<u8> {
                     errors.len(),
                     summary(&t)
                 );
-                for (path, msg) in errors {
-                    eprintln!("  {path}: {msg}");
+                for e in errors {
+                    eprintln!("  {e}");
                 }
                 code = code.max(1);
             }
