@@ -122,10 +122,16 @@ pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, written: Vec<Written>) -> V
 }
 
 /// The version directly below ours, if it is another writer's content that the plan did not
-/// expect (newest-first list of one key).
+/// expect (newest-first list of one key). Versions right below ours with our very ETag are
+/// skipped: they hold our content, written by an attempt of ours whose answer was lost (a
+/// PUT applied upstream but answered 500, then retried) or by a crash before the write was
+/// recorded. Burying identical content loses nothing, whoever wrote it.
 fn buried_version(versions: &[ObjectVersion], ours: &str, expect: &RemoteExpect) -> Option<String> {
     let pos = versions.iter().position(|v| v.version_id == ours)?;
-    let below = versions.get(pos + 1)?;
+    let our_etag = versions[pos].etag.as_deref().filter(|e| !e.is_empty());
+    let below = versions[pos + 1..]
+        .iter()
+        .find(|v| v.is_delete_marker || our_etag.is_none() || v.etag.as_deref() != our_etag)?;
     if below.is_delete_marker {
         return None;
     }
@@ -180,6 +186,45 @@ mod tests {
         let new_key_raced = [v("v3", "e3", false), v("v2", "e2", false)];
         assert_eq!(
             buried_version(&new_key_raced, "v3", &RemoteExpect::Absent).as_deref(),
+            Some("v2")
+        );
+    }
+
+    /// A retried PUT whose first attempt was applied leaves two versions of our content: the
+    /// lower one is ours, not a lost race (issue 16); another writer below it still counts.
+    #[test]
+    fn our_own_earlier_attempts_are_not_races() {
+        let base = RemoteExpect::Is(RemoteRef {
+            etag: "e1".into(),
+            version_id: Some("v1".into()),
+            size: 1,
+        });
+        let retried = [
+            v("v4", "e3", false),
+            v("v3", "e3", false),
+            v("v2", "e3", false),
+            v("v1", "e1", false),
+        ];
+        assert_eq!(buried_version(&retried, "v4", &base), None);
+        let retried_new = [v("v3", "e3", false), v("v2", "e3", false)];
+        assert_eq!(
+            buried_version(&retried_new, "v3", &RemoteExpect::Absent),
+            None
+        );
+        let retried_over_other = [
+            v("v4", "e3", false),
+            v("v3", "e3", false),
+            v("v2", "e2", false),
+            v("v1", "e1", false),
+        ];
+        assert_eq!(
+            buried_version(&retried_over_other, "v4", &base).as_deref(),
+            Some("v2")
+        );
+        // No ETag to compare (a server that lists none): nothing is skipped.
+        let blank = [v("v3", "", false), v("v2", "", false)];
+        assert_eq!(
+            buried_version(&blank, "v3", &RemoteExpect::Absent).as_deref(),
             Some("v2")
         );
     }

@@ -162,6 +162,39 @@ async fn transient_errors_are_retried() {
     assert_eq!(remote_files(&mem).len(), 2);
 }
 
+/// A write applied by the server but answered with an error is retried; on a server that
+/// ignores conditional writes the version list then shows our content twice. The lower copy
+/// is ours, not another writer's: no conflict copy (issue 16).
+#[tokio::test]
+async fn a_retried_write_that_was_applied_is_not_a_conflict() {
+    let mem = MemStore::ceph_like("bkt");
+    let faulty = FaultyStore::new(mem.clone());
+    let a = device(
+        RetryingStore::wrap(Arc::new(faulty.clone())),
+        "alpha",
+        |_| {},
+    )
+    .await;
+    a.write("new.txt", b"first");
+    a.write("edited.txt", b"v1");
+    a.sync_ok().await;
+    a.write("edited.txt", b"v2");
+    a.write("other.txt", b"x");
+    // Both PUTs reach the bucket, and both answers are lost.
+    faulty.fail_next_after(Op::Put, 2, slow_down);
+    match a.sync().await {
+        SyncResult::Converged(t) => assert_eq!(t.conflicts, 0, "{t:?}"),
+        other => panic!("sync did not converge: {other:?}"),
+    }
+    assert!(faulty.injected() >= 2, "the faults were not injected");
+    assert_eq!(
+        a.files().keys().cloned().collect::<Vec<_>>(),
+        ["edited.txt", "new.txt", "other.txt"],
+        "no conflict copy"
+    );
+    assert_eq!(remote_files(&mem)["edited.txt"], b"v2");
+}
+
 #[tokio::test]
 async fn interrupted_multipart_upload_resumes_from_its_parts() {
     let mem = MemStore::new("bkt");
