@@ -195,6 +195,42 @@ async fn a_retried_write_that_was_applied_is_not_a_conflict() {
     assert_eq!(remote_files(&mem)["edited.txt"], b"v2");
 }
 
+/// Another device renaming a folder is a move on this one, not a mass delete: the listing
+/// carries no content hashes, so the new objects that may be the other half of a rename are
+/// looked up (HEAD) before the safety stop weighs the deletes (issue 16, tenet 7).
+#[tokio::test]
+async fn a_folder_renamed_on_another_device_does_not_stop_this_one() {
+    for mem in [
+        MemStore::new("bkt"),
+        MemStore::ceph_like("bkt"),
+        MemStore::garage_like("bkt"),
+    ] {
+        let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+        let b = device(Arc::new(mem.clone()), "beta", |_| {}).await;
+        for i in 0..9 {
+            a.write(&format!("top{i}.txt"), format!("top {i}").as_bytes());
+        }
+        for i in 0..10 {
+            a.write(&format!("X/f{i}.txt"), format!("inside {i}").as_bytes());
+        }
+        a.sync_ok().await;
+        b.sync_ok().await;
+        std::fs::rename(b.folder.join("X"), b.folder.join("Y")).unwrap();
+        b.sync_ok().await;
+        match a.sync().await {
+            SyncResult::Converged(t) => {
+                assert_eq!((t.downloads, t.local_deletes), (10, 10), "{t:?}")
+            }
+            other => panic!("a rename on another device stopped this one: {other:?}"),
+        }
+        assert!(!a.folder.join("X").exists());
+        assert_eq!(
+            std::fs::read(a.folder.join("Y/f3.txt")).unwrap(),
+            b"inside 3"
+        );
+    }
+}
+
 #[tokio::test]
 async fn interrupted_multipart_upload_resumes_from_its_parts() {
     let mem = MemStore::new("bkt");

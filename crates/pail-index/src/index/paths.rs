@@ -500,8 +500,14 @@ impl Index {
             .query_row("SELECT COUNT(*) FROM remote_scan", [], |r| r.get(0))?)
     }
 
-    /// Objects whose content hash the planner needs and nobody knows: present on both sides,
-    /// changed remotely since the base (or no base), no hash in the listing or the cache.
+    /// Objects whose content hash the planner needs and nobody knows (no hash in the listing
+    /// or the cache):
+    /// - present on both sides and changed remotely since the base (or no base): same
+    ///   content or a conflict?
+    /// - new in the bucket, with the ETag or size of a synced object that is gone from it: the
+    ///   other half of a rename by another device, which must count as a move, not as a
+    ///   delete, in the safety stop (tenet 7; a listing carries no content hash).
+    ///
     /// Returns (path, etag); the engine HEADs each and calls [`Index::set_remote_scan_hash`].
     pub fn remote_needing_hash(&self) -> Result<Vec<(RelPath, String)>> {
         let mut st = self.conn.prepare_cached(
@@ -512,7 +518,18 @@ impl Index {
                AND (b.path IS NULL OR b.r_etag <> r.etag)
                AND NOT EXISTS (SELECT 1 FROM remote_hash_cache c
                                WHERE c.key = r.path AND c.etag = r.etag)
-             ORDER BY r.path",
+             UNION
+             SELECT r.path, r.etag FROM remote_scan r
+             WHERE r.hash IS NULL
+               AND NOT EXISTS (SELECT 1 FROM base b WHERE b.path = r.path)
+               AND NOT EXISTS (SELECT 1 FROM local_scan l WHERE l.path = r.path)
+               AND NOT EXISTS (SELECT 1 FROM remote_hash_cache c
+                               WHERE c.key = r.path AND c.etag = r.etag)
+               AND (r.etag IN (SELECT g.r_etag FROM base g
+                               WHERE NOT EXISTS (SELECT 1 FROM remote_scan x WHERE x.path = g.path))
+                    OR r.size IN (SELECT g.r_size FROM base g
+                                  WHERE NOT EXISTS (SELECT 1 FROM remote_scan x WHERE x.path = g.path)))
+             ORDER BY 1",
         )?;
         let mut rows = st.query([])?;
         let mut out = Vec::new();
