@@ -490,8 +490,9 @@ async fn run_pass(
     let ctx = w.ctx.clone();
     // Boxed with an explicit `Send`: the compiler cannot prove it through the select below
     // otherwise (rust-lang/rust#102211).
-    let mut pass: std::pin::Pin<Box<dyn std::future::Future<Output = Result<SyncResult, SyncError>> + Send>> =
-        Box::pin(async move { sync_pair(&ctx, &inputs).await });
+    let mut pass: std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<SyncResult, SyncError>> + Send>,
+    > = Box::pin(async move { sync_pair(&ctx, &inputs).await });
     let cancelled: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
         Box::pin(cancel.clone().cancelled_owned());
     let result = tokio::select! {

@@ -110,10 +110,7 @@ fn set_state(ctx: &PairCtx, state: SyncState, reason: &str) -> Result<(), SyncEr
 }
 
 /// Runs one full reconcile of the pair.
-pub async fn sync_pair(
-    ctx: &Arc<PairCtx>,
-    opts: &SyncOptions,
-) -> Result<SyncResult, SyncError> {
+pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult, SyncError> {
     set_state(ctx, SyncState::Syncing, "")?;
     ctx.db().clear_errors()?;
     let started = time::OffsetDateTime::now_utc();

@@ -203,7 +203,13 @@ mod tests {
         for (e, transient, unreachable) in cases {
             assert_eq!(e.is_transient(), transient, "{e:?}");
             assert_eq!(e.is_unreachable(), unreachable, "{e:?}");
-            assert_eq!(e.store_error().is_some(), matches!(e, SyncError::Listing { .. } | SyncError::Head { .. } | SyncError::Store(_)));
+            assert_eq!(
+                e.store_error().is_some(),
+                matches!(
+                    e,
+                    SyncError::Listing { .. } | SyncError::Head { .. } | SyncError::Store(_)
+                )
+            );
         }
     }
 
@@ -213,20 +219,14 @@ mod tests {
             url: "s3://b/p/".into(),
             source: denied(),
         };
-        assert_eq!(
-            e.report(),
-            format!("listing s3://b/p/: {}", denied())
-        );
+        assert_eq!(e.report(), format!("listing s3://b/p/: {}", denied()));
         let e = SyncError::Head {
             key: "p/a.txt".into(),
             source: StoreError::NotFound {
                 key: "p/a.txt".into(),
             },
         };
-        assert_eq!(
-            e.report(),
-            "HEAD p/a.txt: s3 object \"p/a.txt\" not found"
-        );
+        assert_eq!(e.report(), "HEAD p/a.txt: s3 object \"p/a.txt\" not found");
         let e = SyncError::Local {
             path: "/f".into(),
             source: std::io::Error::other("disk"),
@@ -245,7 +245,8 @@ mod tests {
             source: NameError::Reserved,
         };
         assert!(
-            e.report().starts_with("a: cannot be stored in the bucket: "),
+            e.report()
+                .starts_with("a: cannot be stored in the bucket: "),
             "{}",
             e.report()
         );
