@@ -12,7 +12,7 @@ use pail_s3::StoreFactory;
 use pail_sync::config::Config;
 use pail_sync::journal::JournalCursor;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
-use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, sync_pair};
+use pail_sync::{PairConfig, PairCtx, SyncError, SyncOptions, SyncResult, sync_pair};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -355,7 +355,7 @@ async fn worker(
                         }
                     }
                     Err(e) => {
-                        let e = format!("{e:#}");
+                        let e = e.report();
                         tracing::warn!(folder = %root.display(), error = %e, "journal poll failed");
                         // Say so even when no pass runs; a safety stop keeps its own reason.
                         if w.state() != "safety_stop" {
@@ -490,8 +490,9 @@ async fn run_pass(
     let ctx = w.ctx.clone();
     // Boxed with an explicit `Send`: the compiler cannot prove it through the select below
     // otherwise (rust-lang/rust#102211).
-    let mut pass: std::pin::Pin<Box<dyn std::future::Future<Output = Result<SyncResult>> + Send>> =
-        Box::pin(async move { sync_pair(&ctx, &inputs).await });
+    let mut pass: std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<SyncResult, SyncError>> + Send>,
+    > = Box::pin(async move { sync_pair(&ctx, &inputs).await });
     let cancelled: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
         Box::pin(cancel.clone().cancelled_owned());
     let result = tokio::select! {
@@ -513,6 +514,6 @@ async fn run_pass(
             errors[0]
         )),
         Ok(SyncResult::DryRun(..)) => PassEnd::Ok,
-        Err(e) => PassEnd::Failed(format!("{e:#}")),
+        Err(e) => PassEnd::Failed(e.report()),
     }
 }

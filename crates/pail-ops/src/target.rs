@@ -120,7 +120,7 @@ pub async fn bring_to_folder(
     remote: &PairRemote,
     pair: &PairConfig,
     confirm: bool,
-) -> Result<(FolderFollows, Option<anyhow::Error>)> {
+) -> Result<(FolderFollows, Option<pail_sync::SyncError>)> {
     let origin = format!("restore.{}", pair.device);
     let noted = append_entry(
         remote.store.as_ref(),

@@ -10,6 +10,7 @@ use pail_index::{Index, root_identity};
 use pail_s3::{ObjectStore, S3Config, StoreFactory};
 
 use crate::config::{PairConfig, state_dir};
+use crate::error::SyncError;
 use crate::remote::PairRemote;
 
 /// Index meta keys.
@@ -163,7 +164,7 @@ impl PairCtx {
     }
 
     /// Loads the ignore rules from the folder and keeps them for scoped scans.
-    pub fn load_rules(&self) -> Result<Arc<pail_index::IgnoreRules>> {
+    pub fn load_rules(&self) -> Result<Arc<pail_index::IgnoreRules>, pail_index::IndexError> {
         let rules = Arc::new(pail_index::IgnoreRules::load(&self.root)?);
         *self.rules.lock().unwrap_or_else(|e| e.into_inner()) = Some(rules.clone());
         Ok(rules)
@@ -191,9 +192,11 @@ impl PairCtx {
 
     /// Records the folder root's identity, which later passes compare to detect an unmounted
     /// or replaced folder.
-    pub fn record_root_identity(&self) -> Result<()> {
-        let id = root_identity(&self.root)
-            .with_context(|| format!("cannot read {}", self.root.display()))?;
+    pub fn record_root_identity(&self) -> Result<(), SyncError> {
+        let id = root_identity(&self.root).map_err(|source| SyncError::Local {
+            path: self.root.clone(),
+            source,
+        })?;
         let db = self.db();
         db.meta_set(meta::ROOT_DEV, &id.dev.to_string())?;
         db.meta_set(meta::ROOT_INODE, &id.inode.to_string())?;

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::io;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use futures::StreamExt;
 use pail_core::plan::{Action, CopySource, Planner};
 use pail_index::{
@@ -15,6 +14,7 @@ use pail_index::{
 
 use crate::ctx::{PairCtx, meta};
 use crate::download::rfc3339;
+use crate::error::SyncError;
 use crate::exec::{ExecReport, execute};
 use crate::outcome::{ActionError, PathError};
 use crate::stop::StopReason;
@@ -105,12 +105,12 @@ const MAX_PASSES: u32 = 5;
 /// actions) on a first sync of a million files; the following passes take the rest.
 pub const MAX_ACTIONS_PER_PASS: usize = 100_000;
 
-fn set_state(ctx: &PairCtx, state: SyncState, reason: &str) -> Result<()> {
+fn set_state(ctx: &PairCtx, state: SyncState, reason: &str) -> Result<(), SyncError> {
     Ok(ctx.db().set_state(state, reason)?)
 }
 
 /// Runs one full reconcile of the pair.
-pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult> {
+pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult, SyncError> {
     set_state(ctx, SyncState::Syncing, "")?;
     ctx.db().clear_errors()?;
     let started = time::OffsetDateTime::now_utc();
@@ -144,7 +144,7 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
         _ => crate::journal::Entry::new("sync", None),
     };
     if changed && let Err(e) = crate::journal::append(ctx, &entry).await {
-        tracing::warn!(error = %format!("{e:#}"), "cannot write the change journal; other devices see the change at their next full reconcile");
+        tracing::warn!(error = %e.report(), "cannot write the change journal; other devices see the change at their next full reconcile");
     }
     let now = rfc3339(time::OffsetDateTime::now_utc());
     match &result {
@@ -166,8 +166,9 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
             }
         }
         Err(e) => {
-            set_state(ctx, SyncState::Error, &format!("{e:#}"))?;
-            ctx.db().add_error(None, &format!("{e:#}"))?;
+            let text = e.report();
+            set_state(ctx, SyncState::Error, &text)?;
+            ctx.db().add_error(None, &text)?;
         }
     }
     result
@@ -179,8 +180,8 @@ fn log_pass(
     ctx: &PairCtx,
     id: i64,
     started: time::OffsetDateTime,
-    result: &Result<SyncResult>,
-) -> Result<()> {
+    result: &Result<SyncResult, SyncError>,
+) -> Result<(), SyncError> {
     let (state, totals, errors, message) = match result {
         Ok(SyncResult::Converged(t)) => (SyncState::Idle, Some(t), 0, None),
         Ok(SyncResult::DryRun(..)) => (SyncState::Idle, None, 0, None),
@@ -191,7 +192,7 @@ fn log_pass(
             e.len() as u64,
             Some(format!("{} path(s) failed", e.len())),
         ),
-        Err(e) => (SyncState::Error, None, 0, Some(format!("{e:#}"))),
+        Err(e) => (SyncState::Error, None, 0, Some(e.report())),
     };
     let t = totals.cloned().unwrap_or_default();
     let db = ctx.db();
@@ -215,7 +216,7 @@ fn log_pass(
     Ok(())
 }
 
-async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult> {
+async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult, SyncError> {
     let mut totals = Totals::default();
     let mut view = opts.remote;
     let mut scope = opts.local_scope.clone();
@@ -384,20 +385,18 @@ async fn head_changed_paths(
     ctx: &Arc<PairCtx>,
     rules: &pail_index::IgnoreRules,
     paths: Vec<pail_core::RelPath>,
-) -> Result<()> {
+) -> Result<(), SyncError> {
     let heads: Vec<_> =
         futures::stream::iter(paths.into_iter().filter(|p| !rules.is_ignored(p, false)))
             .map(|path| {
                 let ctx = ctx.clone();
                 async move {
                     let key = ctx.remote.key(&path)?;
-                    let head = ctx
-                        .remote
-                        .store
-                        .head(&key, None)
-                        .await
-                        .with_context(|| format!("HEAD {key}"))?;
-                    anyhow::Ok((path, head))
+                    let head = match ctx.remote.store.head(&key, None).await {
+                        Ok(head) => head,
+                        Err(source) => return Err(SyncError::Head { key, source }),
+                    };
+                    Ok((path, head))
                 }
             })
             .buffer_unordered(ctx.cfg.transfers.max(1))
@@ -430,18 +429,26 @@ enum Prepared {
 }
 
 /// Checks that the folder root is the one that was synced (tenet 7).
-fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<StopReason>> {
+fn check_root(ctx: &PairCtx, confirm: bool) -> Result<Option<StopReason>, SyncError> {
     let root = ctx.root();
     let folder = root.to_owned();
     match std::fs::metadata(root) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Ok(Some(StopReason::FolderMissing { folder }));
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", root.display())),
+        Err(source) => {
+            return Err(SyncError::Local {
+                path: folder,
+                source,
+            });
+        }
         Ok(m) if !m.is_dir() => return Ok(Some(StopReason::NotADirectory { folder })),
         Ok(_) => {}
     }
-    let id = root_identity(root).with_context(|| format!("cannot read {}", root.display()))?;
+    let id = root_identity(root).map_err(|source| SyncError::Local {
+        path: folder.clone(),
+        source,
+    })?;
     let (dev, ino) = {
         let db = ctx.db();
         (db.meta_get(meta::ROOT_DEV)?, db.meta_get(meta::ROOT_INODE)?)
@@ -465,7 +472,7 @@ async fn prepare_pass(
     opts: &SyncOptions,
     pass: PassInputs<'_>,
     totals: &mut Totals,
-) -> Result<Prepared> {
+) -> Result<Prepared, SyncError> {
     let PassInputs {
         view,
         scope,
@@ -481,7 +488,7 @@ async fn prepare_pass(
     let (scan, rules, ranges) = {
         let ctx = ctx.clone();
         let scope: Option<Vec<pail_core::RelPath>> = scope.map(<[_]>::to_vec);
-        tokio::task::spawn_blocking(move || -> Result<_> {
+        tokio::task::spawn_blocking(move || -> Result<_, SyncError> {
             if let (Some(scope), Some(rules)) = (scope, ctx.cached_rules()) {
                 let db = ctx.db();
                 match scan_local_paths(ctx.root(), &db, &rules, &ScanOptions::default(), &scope)? {
@@ -560,7 +567,7 @@ async fn prepare_pass(
             async move {
                 let key = ctx.remote.key(&path)?;
                 let head = ctx.remote.store.head(&key, None).await?;
-                anyhow::Ok((path, key, etag, head))
+                Ok::<_, SyncError>((path, key, etag, head))
             }
         })
         .buffer_unordered(ctx.cfg.transfers.max(1))
@@ -602,7 +609,7 @@ fn plan_pass(
     ranges: Option<&[(String, String)]>,
     view: RemoteView,
     cap: usize,
-) -> Result<pail_core::plan::Plan> {
+) -> Result<pail_core::plan::Plan, SyncError> {
     // Paths that became ignored: forget their base, touch nothing (tenet 10). (A scoped
     // scan runs only with the rules of the last full one: nothing became ignored since.)
     if ranges.is_none() {

@@ -9,13 +9,13 @@
 
 use std::collections::HashSet;
 
-use anyhow::Result;
 use bytes::Bytes;
 use pail_core::layout::device_tag;
 use pail_s3::{Condition, ObjectMeta};
 use time::OffsetDateTime;
 
 use crate::ctx::PairCtx;
+use crate::error::SyncError;
 
 /// Clocks of two devices may differ by this much: entries are looked for that far back.
 const SKEW_MARGIN: time::Duration = time::Duration::minutes(5);
@@ -58,7 +58,7 @@ impl Entry {
 }
 
 /// Records that this device changed these paths in the bucket.
-pub async fn append(ctx: &PairCtx, entry: &Entry) -> Result<()> {
+pub async fn append(ctx: &PairCtx, entry: &Entry) -> Result<(), SyncError> {
     append_entry(
         ctx.remote.store.as_ref(),
         &ctx.remote.prefix,
@@ -76,7 +76,7 @@ pub async fn append_entry(
     prefix: &pail_core::RemotePrefix,
     origin: &str,
     summary: &impl serde::Serialize,
-) -> Result<()> {
+) -> Result<(), SyncError> {
     let nonce: u32 = rand::random();
     let key = format!(
         "{}{}-{}-{nonce:08x}",
@@ -125,7 +125,7 @@ impl JournalCursor {
     }
 
     /// Lists the journal from the cursor on; one LIST request per 1,000 entries.
-    pub async fn poll(&mut self, ctx: &PairCtx) -> Result<PollResult> {
+    pub async fn poll(&mut self, ctx: &PairCtx) -> Result<PollResult, SyncError> {
         let prefix = journal_prefix(ctx);
         let from = self
             .last
@@ -211,7 +211,7 @@ fn parse_stamp(name: &str) -> Option<OffsetDateTime> {
 }
 
 /// Deletes this device's entries older than a day.
-pub async fn prune_own(ctx: &PairCtx) -> Result<u32> {
+pub async fn prune_own(ctx: &PairCtx) -> Result<u32, SyncError> {
     let prefix = journal_prefix(ctx);
     let own = format!("-{}-", device_tag(&ctx.cfg.device));
     let cutoff = OffsetDateTime::now_utc() - KEEP;

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod ctx;
 pub mod engine;
+pub mod error;
 pub mod exec;
 pub mod journal;
 pub mod localfs;
@@ -30,5 +31,6 @@ mod write;
 pub use config::{Config, PairConfig};
 pub use ctx::PairCtx;
 pub use engine::{RemoteView, SyncOptions, SyncResult, Totals, sync_pair};
+pub use error::SyncError;
 pub use remote::PairRemote;
 pub use stop::StopReason;

@@ -4,11 +4,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use pail_core::{RelPath, RemoteObject, RemoteRef};
 use pail_index::IgnoreRules;
 
 use crate::ctx::PairCtx;
+use crate::error::SyncError;
 use crate::names::{CollisionFinder, case_twin_skips, path_set};
 
 /// What a listing found besides the objects (which are in the index).
@@ -23,7 +23,10 @@ pub(crate) struct Listing {
 }
 
 /// Lists the pair's prefix into the index's remote scan.
-pub(crate) async fn list_remote(ctx: &Arc<PairCtx>, rules: &IgnoreRules) -> Result<Listing> {
+pub(crate) async fn list_remote(
+    ctx: &Arc<PairCtx>,
+    rules: &IgnoreRules,
+) -> Result<Listing, SyncError> {
     let mut out = Listing::default();
     ctx.db().clear_remote_scan()?;
     let list_prefix = ctx.remote.prefix.list_prefix();
@@ -35,7 +38,10 @@ pub(crate) async fn list_remote(ctx: &Arc<PairCtx>, rules: &IgnoreRules) -> Resu
             .store
             .list_page(&list_prefix, token.take(), None)
             .await
-            .with_context(|| format!("listing s3://{}/{list_prefix}", ctx.remote.bucket))?;
+            .map_err(|source| SyncError::Listing {
+                url: format!("s3://{}/{list_prefix}", ctx.remote.bucket),
+                source,
+            })?;
         let mut batch = Vec::with_capacity(page.objects.len());
         for o in page.objects {
             match ctx.remote.prefix.path_for(&o.key) {

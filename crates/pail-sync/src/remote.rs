@@ -12,6 +12,7 @@ use pail_s3::{Capabilities, ObjectStore, RetryingStore, StoreFactory, Versioning
 
 use crate::config::PairConfig;
 use crate::ctx::{meta, open_index, s3_config};
+use crate::error::SyncError;
 
 /// The pair's store as every command uses it: made by `factory`, with transient failures
 /// retried (the one place [`RetryingStore`] is applied).
@@ -101,11 +102,9 @@ impl PairRemote {
         v.filter(|_| self.caps.versioning.keeps_versions())
     }
 
-    /// The key of a path of the folder.
-    pub fn key(&self, path: &RelPath) -> Result<String> {
-        self.prefix
-            .key_for(path)
-            .with_context(|| format!("{path}: cannot be stored in the bucket"))
+    /// The key of a path of the folder, or why it has none ([`SyncError::Key`]).
+    pub fn key(&self, path: &RelPath) -> Result<String, SyncError> {
+        SyncError::key_for(&self.prefix, path)
     }
 
     /// `s3://bucket/key` of a path, for messages.

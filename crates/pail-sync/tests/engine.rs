@@ -752,3 +752,107 @@ async fn passes_are_logged_and_stops_are_typed() {
     assert_eq!(state, SyncState::SafetyStop);
     assert!(reason.unwrap().contains("is missing"));
 }
+
+fn access_denied() -> StoreError {
+    StoreError::AccessDenied {
+        bucket: "bkt".into(),
+        key: None,
+        message: "Access Denied".into(),
+    }
+}
+
+/// A store whose retries give up fast (the default waits over a second).
+fn quick_retries(faulty: &FaultyStore<MemStore>) -> Arc<dyn ObjectStore> {
+    Arc::new(RetryingStore::with_policy(
+        Arc::new(faulty.clone()),
+        pail_s3::RetryPolicy {
+            min_delay: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(2),
+            retries: 2,
+        },
+    ))
+}
+
+/// A listing the credentials may not make fails the sync with a typed, permanent error
+/// that says what pail was doing, and the pair's state and pass log say the same.
+#[tokio::test]
+async fn a_denied_listing_fails_the_pass_for_good() {
+    use pail_index::SyncState;
+    use pail_sync::SyncError;
+    let mem = MemStore::new("bkt");
+    let faulty = FaultyStore::new(mem.clone());
+    let a = device(quick_retries(&faulty), "alpha", |_| {}).await;
+    a.write("a.txt", b"a");
+    faulty.fail_next(Op::List, 1, access_denied);
+    let e = sync_pair(&a.ctx, &SyncOptions::default())
+        .await
+        .expect_err("the listing was denied");
+    assert!(
+        matches!(e, SyncError::Listing { ref url, .. } if url == "s3://bkt/pfx/"),
+        "{e:?}"
+    );
+    assert!(!e.is_transient() && !e.is_unreachable(), "{e:?}");
+    assert!(matches!(
+        e.store_error(),
+        Some(StoreError::AccessDenied { .. })
+    ));
+    // Not retried: one attempt.
+    assert_eq!(faulty.injected(), 1);
+    let text = e.report();
+    assert_eq!(text, format!("listing s3://bkt/pfx/: {}", access_denied()));
+    let (state, reason) = a.ctx.db().state().unwrap().unwrap();
+    assert_eq!(
+        (state, reason.as_deref()),
+        (SyncState::Error, Some(text.as_str()))
+    );
+    let pass = a.ctx.db().last_pass().unwrap().unwrap();
+    assert_eq!(pass.message.as_deref(), Some(text.as_str()));
+    assert!(remote_files(&mem).is_empty());
+    // Once allowed, the next sync goes through.
+    a.sync_ok().await;
+    assert_eq!(remote_files(&mem).len(), 1);
+}
+
+/// A listing that keeps failing transiently past the store's retries fails the sync with an
+/// error that says it may pass (the daemon retries later); an unreachable endpoint says so.
+#[tokio::test]
+async fn a_listing_failing_past_the_retries_is_transient() {
+    use pail_sync::SyncError;
+    let mem = MemStore::new("bkt");
+    let faulty = FaultyStore::new(mem.clone());
+    let a = device(quick_retries(&faulty), "alpha", |_| {}).await;
+    a.write("a.txt", b"a");
+    faulty.fail_next(Op::List, 3, slow_down);
+    let e = sync_pair(&a.ctx, &SyncOptions::default())
+        .await
+        .expect_err("the listing kept failing");
+    assert_eq!(faulty.injected(), 3, "one attempt and two retries");
+    assert!(matches!(e, SyncError::Listing { .. }), "{e:?}");
+    assert!(e.is_transient() && !e.is_unreachable(), "{e:?}");
+    assert!(
+        e.report()
+            .starts_with("listing s3://bkt/pfx/: temporary S3 failure"),
+        "{}",
+        e.report()
+    );
+
+    faulty.fail_next(Op::List, 3, pail_s3::faulty::unreachable);
+    let e = sync_pair(&a.ctx, &SyncOptions::default())
+        .await
+        .unwrap_err();
+    assert!(e.is_transient() && e.is_unreachable(), "{e:?}");
+
+    // The journal poll the daemon makes tells the same apart.
+    let mut cursor = pail_sync::journal::JournalCursor::starting_now();
+    faulty.fail_next(Op::List, 3, slow_down);
+    let e = cursor.poll(&a.ctx).await.unwrap_err();
+    assert!(
+        matches!(e, SyncError::Store(_)) && e.is_transient(),
+        "{e:?}"
+    );
+    faulty.fail_next(Op::List, 1, access_denied);
+    assert!(!cursor.poll(&a.ctx).await.unwrap_err().is_transient());
+
+    a.sync_ok().await;
+    assert_eq!(remote_files(&mem).len(), 1);
+}

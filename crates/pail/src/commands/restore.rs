@@ -27,7 +27,8 @@ pub(super) async fn sync_after(
     let (follows, noted) = bring_to_folder(remote, pair, confirm).await?;
     if let Some(e) = noted {
         eprintln!(
-            "pail: could not note the change in the bucket's journal ({e:#}); running daemons see it at their next full reconcile"
+            "pail: could not note the change in the bucket's journal ({}); running daemons see it at their next full reconcile",
+            e.report()
         );
     }
     let result = match follows {

@@ -91,7 +91,7 @@ pub async fn run(config_file: &std::path::Path, a: SyncArgs) -> Result<u8> {
                 code = code.max(1);
             }
             Err(e) => {
-                eprintln!("pail: {label}: {e:#}");
+                eprintln!("pail: {label}: {}", e.report());
                 code = code.max(1);
             }
         }

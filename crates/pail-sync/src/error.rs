@@ -1,0 +1,254 @@
+//! Why a whole sync failed: a [`SyncError`], as opposed to one path's [`crate::outcome::ActionError`]
+//! (which the pass survives) and a safety stop ([`crate::StopReason`], which is a result).
+//!
+//! Callers decide from the variant and from [`SyncError::is_transient`]; no message is parsed
+//! and no error downcast. Each variant's message is its own layer (`listing s3://b/p/`), its
+//! cause is its [`std::error::Error::source`]; [`SyncError::report`] joins them into the line
+//! users read, exactly as `anyhow`'s `{:#}` would.
+
+use std::path::PathBuf;
+
+use pail_core::{NameError, RelPath};
+use pail_index::{IndexError, ScanError};
+use pail_s3::StoreError;
+
+/// Why a sync pass (or the journal work around it) failed as a whole.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// Listing the pair's prefix failed.
+    #[error("listing {url}")]
+    Listing {
+        /// What was listed (`s3://bucket/prefix/`).
+        url: String,
+        /// The store's error.
+        source: StoreError,
+    },
+    /// A HEAD of a path another device says it changed failed.
+    #[error("HEAD {key}")]
+    Head {
+        /// The key.
+        key: String,
+        /// The store's error.
+        source: StoreError,
+    },
+    /// Any other store call of a pass: the HEADs for remote hashes, the change journal
+    /// (writing, polling, pruning). The store's message names the call and the key.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The index failed (or the ignore rules could not be loaded).
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The local scan could not see the folder.
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    /// The folder root could not be read (while checking it is the one synced before).
+    #[error("cannot read {}", path.display())]
+    Local {
+        /// The path read.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// A path has no valid key in the bucket.
+    #[error("{path}: cannot be stored in the bucket")]
+    Key {
+        /// The path.
+        path: RelPath,
+        /// Why.
+        source: NameError,
+    },
+    /// A journal entry could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    /// A blocking task of the pass (scan, planning, index work) panicked or was cancelled.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl SyncError {
+    /// Whether the same pass may succeed later without anyone stepping in: the store's
+    /// transient failures (throttling, 5xx, timeouts, connection failures, an unreachable
+    /// endpoint). Not: a permanent store error (access denied, no such bucket), the index,
+    /// the folder, a name, a failed task.
+    pub fn is_transient(&self) -> bool {
+        self.store_error().is_some_and(StoreError::is_transient)
+    }
+
+    /// Whether the store could not be reached at all (the machine is offline, or the
+    /// endpoint is down): transient, and worth saying as such.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self.store_error(), Some(StoreError::Unreachable { .. }))
+    }
+
+    /// The store's error at the root of this one, if any.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            SyncError::Listing { source, .. } | SyncError::Head { source, .. } => Some(source),
+            SyncError::Store(e) => Some(e),
+            SyncError::Index(_)
+            | SyncError::Scan(_)
+            | SyncError::Local { .. }
+            | SyncError::Key { .. }
+            | SyncError::Encode(_)
+            | SyncError::Task(_) => None,
+        }
+    }
+
+    /// The message with its causes, one after the other (`a: b: c`), as `status`, the
+    /// daemon and `pail sync` show it (what `anyhow`'s `{:#}` printed).
+    pub fn report(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            cause = e.source();
+        }
+        out
+    }
+
+    /// The key of `path` under `prefix`, or why it has none.
+    pub(crate) fn key_for(
+        prefix: &pail_core::RemotePrefix,
+        path: &RelPath,
+    ) -> Result<String, SyncError> {
+        prefix.key_for(path).map_err(|source| SyncError::Key {
+            path: path.clone(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denied() -> StoreError {
+        StoreError::AccessDenied {
+            bucket: "b".into(),
+            key: None,
+            message: "Access Denied".into(),
+        }
+    }
+
+    #[test]
+    fn only_transient_store_failures_are_transient() {
+        let io = || std::io::Error::other("disk");
+        let cases: Vec<(SyncError, bool, bool)> = vec![
+            (
+                SyncError::Listing {
+                    url: "s3://b/p/".into(),
+                    source: StoreError::transient("list", "", "SlowDown"),
+                },
+                true,
+                false,
+            ),
+            (
+                SyncError::Listing {
+                    url: "s3://b/p/".into(),
+                    source: denied(),
+                },
+                false,
+                false,
+            ),
+            (
+                SyncError::Head {
+                    key: "p/a".into(),
+                    source: StoreError::Unreachable {
+                        endpoint: "http://127.0.0.1:9".into(),
+                        message: "connection refused".into(),
+                    },
+                },
+                true,
+                true,
+            ),
+            (
+                StoreError::NoSuchBucket { bucket: "b".into() }.into(),
+                false,
+                false,
+            ),
+            (
+                StoreError::transient("put", "p/.pail/journal/x", "reset").into(),
+                true,
+                false,
+            ),
+            (
+                IndexError::Io {
+                    path: "/f/.pailignore".into(),
+                    source: io(),
+                }
+                .into(),
+                false,
+                false,
+            ),
+            (
+                ScanError::RootUnreadable {
+                    path: "/f".into(),
+                    source: io(),
+                }
+                .into(),
+                false,
+                false,
+            ),
+            (
+                SyncError::Local {
+                    path: "/f".into(),
+                    source: io(),
+                },
+                false,
+                false,
+            ),
+        ];
+        for (e, transient, unreachable) in cases {
+            assert_eq!(e.is_transient(), transient, "{e:?}");
+            assert_eq!(e.is_unreachable(), unreachable, "{e:?}");
+            assert_eq!(
+                e.store_error().is_some(),
+                matches!(
+                    e,
+                    SyncError::Listing { .. } | SyncError::Head { .. } | SyncError::Store(_)
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn the_report_reads_as_before() {
+        let e = SyncError::Listing {
+            url: "s3://b/p/".into(),
+            source: denied(),
+        };
+        assert_eq!(e.report(), format!("listing s3://b/p/: {}", denied()));
+        let e = SyncError::Head {
+            key: "p/a.txt".into(),
+            source: StoreError::NotFound {
+                key: "p/a.txt".into(),
+            },
+        };
+        assert_eq!(e.report(), "HEAD p/a.txt: s3 object \"p/a.txt\" not found");
+        let e = SyncError::Local {
+            path: "/f".into(),
+            source: std::io::Error::other("disk"),
+        };
+        assert_eq!(e.report(), "cannot read /f: disk");
+        // Transparent layers say what the error they wrap says, causes included.
+        let e: SyncError = ScanError::RootMissing("/f".into()).into();
+        assert_eq!(e.report(), "sync folder /f does not exist");
+        let e: SyncError = StoreError::transient("put", "k", "reset").into();
+        assert_eq!(
+            e.report(),
+            "temporary S3 failure in put of \"k\": reset; will retry"
+        );
+        let e = SyncError::Key {
+            path: RelPath::new("a").unwrap(),
+            source: NameError::Reserved,
+        };
+        assert!(
+            e.report()
+                .starts_with("a: cannot be stored in the bucket: "),
+            "{}",
+            e.report()
+        );
+    }
+}
