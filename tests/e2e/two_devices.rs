@@ -166,3 +166,27 @@ fn remote_edit_while_local_unchanged_downloads(s: Server) {
     assert!(conflict_copies(&a.files()).is_empty());
 }
 on_servers!(remote_edit_while_local_unchanged_downloads);
+
+/// 19 files synced on both devices, 10 of them in `X/`; beta renames the folder and syncs.
+/// Alpha's next sync moves the folder too: a rename is not a mass delete, so it must not
+/// stop for safety (tenet 7; a listing carries no content hashes, issue 16).
+fn folder_renamed_on_one_device_moves_on_the_other(s: Server) {
+    let names: Vec<(String, Vec<u8>)> = (0..9)
+        .map(|i| (format!("top{i}.txt"), format!("top {i}").into_bytes()))
+        .chain((0..10).map(|i| (format!("X/f{i}.txt"), format!("inside {i}").into_bytes())))
+        .collect();
+    let seed: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_slice()))
+        .collect();
+    let (r, a, b) = pair(&s, "folder-rename", &seed);
+    std::fs::rename(b.path("X"), b.path("Y")).unwrap();
+    assert_ok(&b.sync(), "beta syncs the rename");
+    assert_ok(&a.sync(), "alpha follows without a safety stop");
+    converge(&r, &a, &b);
+    let files = a.files();
+    assert!(!files.keys().any(|k| k.starts_with("X/")), "{:?}", files.keys());
+    assert_eq!(files["Y/f3.txt"], b"inside 3");
+    assert_eq!(files.len(), 19);
+}
+on_servers!(folder_renamed_on_one_device_moves_on_the_other);
