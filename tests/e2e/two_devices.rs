@@ -185,7 +185,11 @@ fn folder_renamed_on_one_device_moves_on_the_other(s: Server) {
     assert_ok(&a.sync(), "alpha follows without a safety stop");
     converge(&r, &a, &b);
     let files = a.files();
-    assert!(!files.keys().any(|k| k.starts_with("X/")), "{:?}", files.keys());
+    assert!(
+        !files.keys().any(|k| k.starts_with("X/")),
+        "{:?}",
+        files.keys()
+    );
     assert_eq!(files["Y/f3.txt"], b"inside 3");
     assert_eq!(files.len(), 19);
 }

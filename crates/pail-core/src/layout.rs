@@ -8,8 +8,24 @@ use time::OffsetDateTime;
 
 use crate::names::{RelPath, RemotePrefix};
 
-/// Marker in the names of pail's temporary files: `.NAME.pail-tmp-<16 hex digits>`.
+/// Marker in the names of pail's temporary files: `.NAME.pail-tmp-<16 hex digits>` for the
+/// sync's own, `.NAME.pail-tmp-x<15 hex digits>` for those of commands that write into the
+/// folder without holding the pair (`restore --to`).
 pub const TEMP_MARKER: &str = ".pail-tmp-";
+
+/// Who wrote a temp file, which decides when its leftover may be removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TempOwner {
+    /// The sync (or daemon) holding the pair: a leftover is from a sync that ended, since
+    /// only one process works on a pair at a time, and goes at the start of the next pass.
+    Sync,
+    /// A command writing into the folder without the pair's lock (`restore --to`): it may be
+    /// writing right now, so only an old leftover is removed.
+    Outside,
+}
+
+/// The first character of the random part of an [`TempOwner::Outside`] temp name.
+const OUTSIDE_TAG: char = 'x';
 
 /// Hex digits of the random part of a temp name.
 const TEMP_NONCE_DIGITS: usize = 16;
@@ -18,27 +34,51 @@ const TEMP_NONCE_DIGITS: usize = 16;
 /// name still fits in `NAME_MAX`.
 const TEMP_NAME_KEEP: usize = 180;
 
-/// The temp file name for a file named `target` (written next to it, then renamed over it).
+/// The sync's temp file name for a file named `target` (written next to it, then renamed
+/// over it).
 pub fn temp_name(target: &str, nonce: u64) -> String {
+    format!(".{}{TEMP_MARKER}{nonce:016x}", kept_part(target))
+}
+
+/// The temp file name of a command writing into the folder without holding the pair.
+pub fn outside_temp_name(target: &str, nonce: u64) -> String {
+    let nonce = format!("{nonce:016x}");
+    format!(
+        ".{}{TEMP_MARKER}{OUTSIDE_TAG}{}",
+        kept_part(target),
+        &nonce[1..]
+    )
+}
+
+/// The start of `target` that a temp name keeps (on a char boundary).
+fn kept_part(target: &str) -> &str {
     let mut cut = target.len().min(TEMP_NAME_KEEP);
     while !target.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!(".{}{TEMP_MARKER}{nonce:016x}", &target[..cut])
+    &target[..cut]
 }
 
-/// Whether `name` is exactly one of pail's temp names (as [`temp_name`] makes them), so that
-/// cleaning up leftovers never touches a user's file that merely contains the marker.
-pub fn is_temp_name(name: &str) -> bool {
-    let Some(at) = name.rfind(TEMP_MARKER) else {
-        return false;
-    };
+/// Who wrote the temp file `name`, if it is exactly one of pail's temp names (as
+/// [`temp_name`] and [`outside_temp_name`] make them), so that cleaning up leftovers never
+/// touches a user's file that merely contains the marker.
+pub fn temp_owner(name: &str) -> Option<TempOwner> {
+    let at = name.rfind(TEMP_MARKER)?;
     let nonce = &name[at + TEMP_MARKER.len()..];
-    name.starts_with('.')
-        && nonce.len() == TEMP_NONCE_DIGITS
-        && nonce
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    if !name.starts_with('.') || nonce.len() != TEMP_NONCE_DIGITS {
+        return None;
+    }
+    let hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    match nonce.strip_prefix(OUTSIDE_TAG) {
+        Some(rest) if hex(rest) => Some(TempOwner::Outside),
+        None if hex(nonce) => Some(TempOwner::Sync),
+        _ => None,
+    }
+}
+
+/// Whether `name` is one of pail's temp names (see [`temp_owner`]).
+pub fn is_temp_name(name: &str) -> bool {
+    temp_owner(name).is_some()
 }
 
 /// Folder of the change journal: `PREFIX/.pail/journal/`.
@@ -161,6 +201,12 @@ mod tests {
         let long = "é".repeat(127);
         let t = temp_name(&long, 1);
         assert!(t.len() <= 255 && is_temp_name(&t));
+        assert_eq!(temp_owner(&n), Some(TempOwner::Sync));
+        let o = outside_temp_name("notes.txt", u64::MAX);
+        assert_eq!(o, ".notes.txt.pail-tmp-xfffffffffffffff");
+        assert_eq!(temp_owner(&o), Some(TempOwner::Outside));
+        assert_eq!(temp_owner(".n.pail-tmp-x00000000000000g"), None);
+        assert_eq!(temp_owner(".n.pail-tmp-y000000000000000"), None);
     }
 
     #[test]

@@ -361,7 +361,7 @@ pub async fn restore_to(
         }
         Err(e) => return Err(e).with_context(|| format!("reading version {} of {path}", v.id())),
     };
-    let mut w = TempWriter::create(&target)
+    let mut w = TempWriter::create_outside(&target)
         .with_context(|| format!("cannot write next to {}", target.display()))?;
     let mut body = get.body;
     while let Some(chunk) = body.next().await {

@@ -12,22 +12,34 @@ use pail_core::{ContentHash, LocalStat};
 use pail_index::stat_path;
 
 /// Marker in the names of pail's temporary files. The ignore rules always skip them, and a
-/// pass removes leftovers (a crash can leave one behind) once they are a minute old.
+/// pass removes the leftovers a crash can leave behind (see [`remove_leftovers`]).
 pub use pail_core::layout::TEMP_MARKER;
+use pail_core::layout::{TempOwner, temp_owner};
 
-/// How old a temp file must be before a pass takes it for a crash's leftover: younger, it
-/// may belong to a `pail restore --to` writing into the folder right now.
+/// How old a temp file of a command outside the sync (`restore --to`) must be before a pass
+/// takes it for a crash's leftover: younger, that command may be writing it right now.
 pub const LEFTOVER_AGE: Duration = Duration::from_secs(60);
 
-/// Removes the leftover temp files a scan found (see [`LEFTOVER_AGE`]). Only the process
-/// holding the pair's lock calls this, so no download of its own is in flight.
+/// Removes the leftover temp files a scan found. Only the process holding the pair's lock
+/// calls this, before its pass writes anything, so every temp file of the sync's own is a
+/// leftover of a sync that ended (tenet 6: none survives a finished sync); a temp file of a
+/// command outside the sync goes once it is [`LEFTOVER_AGE`] old. Names that are not exactly
+/// pail's temp names are never touched.
 pub fn remove_leftovers(paths: &[PathBuf]) {
     let now = SystemTime::now();
     for p in paths {
-        let old = fs::symlink_metadata(p)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= LEFTOVER_AGE);
-        if old {
+        let owner = p.file_name().and_then(|n| temp_owner(&n.to_string_lossy()));
+        let old = || {
+            fs::symlink_metadata(p)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= LEFTOVER_AGE)
+        };
+        let remove = match owner {
+            Some(TempOwner::Sync) => true,
+            Some(TempOwner::Outside) => old(),
+            None => false,
+        };
+        if remove {
             match fs::remove_file(p) {
                 Ok(()) => {
                     tracing::info!(path = %p.display(), "removed a temp file left by an interrupted download")
@@ -40,13 +52,22 @@ pub fn remove_leftovers(paths: &[PathBuf]) {
     }
 }
 
-/// A temp file next to `target`, so that the final rename stays on one filesystem.
+/// A temp file of the sync's next to `target`, so that the final rename stays on one
+/// filesystem.
 pub fn temp_path_for(target: &Path) -> PathBuf {
+    temp_path(target, TempOwner::Sync)
+}
+
+fn temp_path(target: &Path, owner: TempOwner) -> PathBuf {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    target.with_file_name(pail_core::layout::temp_name(&name, rand::random()))
+    let nonce = rand::random();
+    target.with_file_name(match owner {
+        TempOwner::Sync => pail_core::layout::temp_name(&name, nonce),
+        TempOwner::Outside => pail_core::layout::outside_temp_name(&name, nonce),
+    })
 }
 
 /// Writes chunks to a new temp file while hashing them.
@@ -59,11 +80,22 @@ pub struct TempWriter {
 }
 
 impl TempWriter {
+    /// A temp file of the sync's for `target` (the caller holds the pair).
     pub fn create(target: &Path) -> io::Result<TempWriter> {
+        TempWriter::create_as(target, TempOwner::Sync)
+    }
+
+    /// A temp file for `target` written by a command that does not hold the pair
+    /// (`restore --to`), which a sync running meanwhile leaves alone.
+    pub fn create_outside(target: &Path) -> io::Result<TempWriter> {
+        TempWriter::create_as(target, TempOwner::Outside)
+    }
+
+    fn create_as(target: &Path, owner: TempOwner) -> io::Result<TempWriter> {
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir)?;
         }
-        let path = temp_path_for(target);
+        let path = temp_path(target, owner);
         let file = File::options().write(true).create_new(true).open(&path)?;
         Ok(TempWriter {
             path,

@@ -564,29 +564,42 @@ async fn a_big_plan_runs_in_batches_and_converges() {
     assert_eq!(b.files(), a.files());
 }
 
+/// Tenet 6: no temp file of the sync's survives a finished sync, however young (only the
+/// process holding the pair writes them); a `restore --to` temp file goes only once it is a
+/// minute old (that command may be writing it right now); a user's file that merely looks
+/// like a temp name is never touched, nor synced.
 #[tokio::test]
-async fn leftover_temp_files_are_removed_once_a_minute_old_and_never_synced() {
+async fn leftover_temp_files_are_removed_and_never_synced() {
     let mem = MemStore::ceph_like("bkt");
     let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
     a.write("real.txt", b"real");
-    a.write(".old.txt.pail-tmp-00000000000000aa", b"half a download");
-    a.write(
-        ".new.txt.pail-tmp-00000000000000bb",
-        b"still being written?",
-    );
-    let old = a.folder.join(".old.txt.pail-tmp-00000000000000aa");
+    let sync_temp = ".new.txt.pail-tmp-00000000000000bb";
+    let old_outside = ".old.txt.pail-tmp-x0000000000000aa";
+    let young_outside = ".to.txt.pail-tmp-x0000000000000cc";
+    let lookalike = "notes.pail-tmp-mine";
+    for name in [sync_temp, old_outside, young_outside, lookalike] {
+        a.write(name, b"some bytes");
+    }
     std::fs::File::options()
         .write(true)
-        .open(&old)
+        .open(a.folder.join(old_outside))
         .unwrap()
         .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(120))
         .unwrap();
     a.sync_ok().await;
-    assert!(!old.exists(), "the old leftover is removed");
     assert!(
-        a.folder.join(".new.txt.pail-tmp-00000000000000bb").exists(),
-        "a young one may be in use"
+        !a.folder.join(sync_temp).exists(),
+        "the sync's leftover is removed at once"
     );
+    assert!(
+        !a.folder.join(old_outside).exists(),
+        "an old restore leftover is removed"
+    );
+    assert!(
+        a.folder.join(young_outside).exists(),
+        "a young restore temp file may be in use"
+    );
+    assert!(a.folder.join(lookalike).exists(), "a user's file is kept");
     assert_eq!(remote_files(&mem).keys().collect::<Vec<_>>(), ["real.txt"]);
 }
 
