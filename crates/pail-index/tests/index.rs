@@ -71,7 +71,7 @@ fn open_creates_private_files_uses_wal_and_is_idempotent() {
     {
         let ix = Index::open(&db).unwrap();
         assert_eq!(ix.journal_mode().unwrap(), "wal");
-        assert_eq!(ix.schema_version().unwrap(), 1);
+        assert_eq!(ix.schema_version().unwrap(), 2);
         ix.meta_set("device", "laptop").unwrap();
         ix.set_base(&rp("a"), &base(1, "\"e1\"")).unwrap();
     }
@@ -81,7 +81,7 @@ fn open_creates_private_files_uses_wal_and_is_idempotent() {
     assert_eq!(mode(&dir.path().join("state")), 0o700);
     // Second open: migrations do not run again and data survives.
     let ix = Index::open(&db).unwrap();
-    assert_eq!(ix.schema_version().unwrap(), 1);
+    assert_eq!(ix.schema_version().unwrap(), 2);
     assert_eq!(ix.meta_get("device").unwrap().as_deref(), Some("laptop"));
     assert_eq!(ix.get_base(&rp("a")).unwrap(), Some(base(1, "\"e1\"")));
 }
@@ -101,7 +101,7 @@ fn a_newer_schema_is_refused() {
             err,
             IndexError::NewerSchema {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -523,4 +523,26 @@ fn remote_scan_from_base_mirrors_the_synced_state() {
         assert_eq!(r.object, b.remote);
         assert_eq!(r.hash, Some(b.hash));
     }
+}
+
+/// An index of the first release (schema v1) is upgraded in place: its data survives and
+/// the pending-uploads table of v2 is there.
+#[test]
+fn a_v1_index_is_migrated_to_v2() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("index.db");
+    {
+        let ix = Index::open(&db).unwrap();
+        ix.set_base(&rp("a"), &base(1, "\"e1\"")).unwrap();
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("DROP TABLE pending_uploads; UPDATE schema_version SET version = 1;")
+        .unwrap();
+    drop(conn);
+    let ix = Index::open(&db).unwrap();
+    assert_eq!(ix.schema_version().unwrap(), 2);
+    assert_eq!(ix.get_base(&rp("a")).unwrap(), Some(base(1, "\"e1\"")));
+    let h = pail_core::ContentHash([7; 32]);
+    ix.note_pending_upload(&rp("a"), &h).unwrap();
+    assert_eq!(ix.adopt_own_uploads().unwrap(), 0, "nothing listed yet");
 }

@@ -619,6 +619,15 @@ fn plan_pass(
         }
     }
 
+    // Uploads a crash cut off before their record are this device's own writes.
+    let adopted = ctx.db().adopt_own_uploads()?;
+    if adopted > 0 {
+        tracing::info!(
+            adopted,
+            "found uploads of an interrupted sync in the bucket; recorded them"
+        );
+    }
+
     let mut planner = Planner::with_cap(cap);
     let ignore = |p: &pail_core::RelPath| rules.is_ignored(p, false) || collided_set.contains(p);
     let push = |state| -> Result<(), pail_index::IndexError> {

@@ -47,6 +47,9 @@ pub(crate) async fn upload(
     }
     let meta = meta_for(ctx, local);
     let cond = condition(ctx, expect);
+    // Should the process die between the PUT and its record, the next pass knows the object
+    // for this device's own (see `Index::adopt_own_uploads`).
+    ctx.db().note_pending_upload(path, &local.hash)?;
     let put = if local.stat.size < ctx.cfg.multipart_threshold {
         // Read into memory: every retry then sends exactly the bytes that were hashed.
         let data = tokio::fs::read(&abs).await.map_err(read_err)?;

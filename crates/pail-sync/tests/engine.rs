@@ -231,6 +231,58 @@ async fn a_folder_renamed_on_another_device_does_not_stop_this_one() {
     }
 }
 
+/// `a.txt` at v1; the user writes v2; pail dies after the PUT of v2 reached the bucket but
+/// before it was recorded; the user writes v3. The next sync uploads v3 over v2: the bucket's
+/// v2 is this device's own write, not another writer's, so no conflict copy (issue 16). A new
+/// file cut off the same way is recognised too.
+#[tokio::test]
+async fn an_upload_cut_off_before_its_record_is_not_a_conflict_with_itself() {
+    for mem in [
+        MemStore::new("bkt"),
+        MemStore::ceph_like("bkt"),
+        MemStore::garage_like("bkt"),
+    ] {
+        let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+        a.write("a.txt", b"v1");
+        a.sync_ok().await;
+        // What the killed sync did: note the upload, PUT it, and die before recording it.
+        for (path, body) in [("a.txt", &b"v2"[..]), ("new.txt", &b"n1"[..])] {
+            let hash = pail_core::ContentHash(*blake3::hash(body).as_bytes());
+            let rel = pail_core::RelPath::new(path).unwrap();
+            a.ctx.db().note_pending_upload(&rel, &hash).unwrap();
+            let meta = ObjectMeta {
+                blake3: Some(hash),
+                mtime_ns: Some(1),
+                device: Some("alpha".into()),
+            };
+            mem.put(
+                &format!("pfx/{path}"),
+                body.to_vec().into(),
+                &meta,
+                pail_s3::Condition::None,
+            )
+            .await
+            .unwrap();
+        }
+        a.write("a.txt", b"v3");
+        a.write("new.txt", b"n2");
+        match a.sync().await {
+            SyncResult::Converged(t) => assert_eq!(t.conflicts, 0, "{t:?}"),
+            other => panic!("sync did not converge: {other:?}"),
+        }
+        assert_eq!(
+            a.files().keys().cloned().collect::<Vec<_>>(),
+            ["a.txt", "new.txt"],
+            "no conflict copy"
+        );
+        let remote = remote_files(&mem);
+        assert_eq!(
+            (&remote["a.txt"][..], &remote["new.txt"][..]),
+            (&b"v3"[..], &b"n2"[..])
+        );
+    }
+}
+
 #[tokio::test]
 async fn interrupted_multipart_upload_resumes_from_its_parts() {
     let mem = MemStore::new("bkt");

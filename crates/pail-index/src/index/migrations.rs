@@ -12,7 +12,7 @@ use crate::error::IndexError;
 type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Index `i` upgrades from version `i` to `i + 1`.
-const MIGRATIONS: &[Migration] = &[v1];
+const MIGRATIONS: &[Migration] = &[v1, v2];
 
 pub(super) fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row(
@@ -49,6 +49,20 @@ pub(super) fn migrate(conn: &Connection, db: &Path) -> Result<()> {
         tx.commit()?;
         tracing::info!(db = %db.display(), version = found + 1, "index schema migrated");
     }
+}
+
+/// v2: uploads started and not yet recorded, so that one a crash cut off between the PUT
+/// and its record is recognised as this device's own write (see
+/// `Index::adopt_own_uploads`).
+fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+        CREATE TABLE pending_uploads (
+            path TEXT PRIMARY KEY,
+            hash BLOB NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        ",
+    )
 }
 
 /// v1: every table of the first release.

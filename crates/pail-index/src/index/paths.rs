@@ -91,6 +91,48 @@ impl Index {
         self.write_base(path, base, Some(checked_ns))
     }
 
+    /// Notes that `hash` is about to be written to `path`'s object (before the PUT or copy):
+    /// if the write lands but the process dies before it is recorded, the next pass knows
+    /// the object as this device's own write, not another writer's (issue 16). Cleared when
+    /// the path's base is recorded.
+    pub fn note_pending_upload(&self, path: &RelPath, hash: &ContentHash) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO pending_uploads(path, hash) VALUES (?1, ?2)")?
+            .execute(params![path.as_str(), &hash.0[..]])?;
+        Ok(())
+    }
+
+    /// Takes the listed objects that hold exactly what an unrecorded upload of this device
+    /// sent as the base of their path (call after the remote hashes are known, before the
+    /// join): the upload happened, only its record was lost. A local file edited since is
+    /// then an edit of that content, uploaded over it, instead of a conflict of the device
+    /// with itself. Adopting identical content loses nothing whoever wrote it. The local
+    /// side of a new base is left unknown (zeros), so the file is compared by hash.
+    /// Returns how many were adopted.
+    pub fn adopt_own_uploads(&self) -> Result<u64> {
+        self.transaction(|ix| {
+            let adopted = ix.conn.execute(
+                "INSERT INTO base(path, hash, l_size, l_mtime_ns, l_ctime_ns, l_inode,
+                                  l_checked_ns, r_etag, r_version_id, r_size)
+                 SELECT p.path, p.hash, 0, 0, 0, 0, NULL, r.etag, r.version_id, r.size
+                 FROM pending_uploads p JOIN remote_scan r ON r.path = p.path
+                 WHERE r.hash = p.hash
+                 ON CONFLICT(path) DO UPDATE SET
+                   hash = excluded.hash, l_checked_ns = NULL, r_etag = excluded.r_etag,
+                   r_version_id = excluded.r_version_id, r_size = excluded.r_size
+                 WHERE base.hash <> excluded.hash OR base.r_etag <> excluded.r_etag",
+                [],
+            )?;
+            ix.conn.execute(
+                "DELETE FROM pending_uploads WHERE path IN
+                   (SELECT p.path FROM pending_uploads p JOIN remote_scan r ON r.path = p.path
+                    WHERE r.hash = p.hash)",
+                [],
+            )?;
+            Ok(adopted as u64)
+        })
+    }
+
     fn write_base(&self, path: &RelPath, b: &Base, checked: Option<i64>) -> Result<()> {
         let mut st = self.conn.prepare_cached(
             "INSERT INTO base(path, hash, l_size, l_mtime_ns, l_ctime_ns, l_inode, l_checked_ns,
@@ -120,6 +162,10 @@ impl Index {
             b.remote.version_id,
             b.remote.size,
         ])?;
+        // The write this base records is no longer pending.
+        self.conn
+            .prepare_cached("DELETE FROM pending_uploads WHERE path = ?1")?
+            .execute([path.as_str()])?;
         Ok(())
     }
 
