@@ -101,3 +101,29 @@ fn file_changing_during_upload_is_uploaded_again(s: Server) {
     );
 }
 on_servers!(file_changing_during_upload_is_uploaded_again: ceph, garage);
+
+/// `a.txt` at v1; the user writes v2; pail dies right after the PUT of v2 and before its
+/// record (abort: no cleanup, as kill -9); the user writes v3. The next sync uploads v3: the
+/// bucket's v2 was this device's own write, so there is no conflict copy of the device with
+/// itself (issue 16), and v2 stays restorable where the bucket keeps versions.
+fn crash_between_put_and_record_is_no_conflict(s: Server) {
+    let r = Remote::new(&s, "crash-put-record");
+    let a = Device::new(&r, "a");
+    a.write("a.txt", b"v1");
+    a.sync();
+    a.write("a.txt", b"v2");
+    let out = a
+        .command(&["sync"])
+        .env("PAIL_TEST_CRASH_AFTER_PUT", "a.txt")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the crash point was not reached");
+    assert_eq!(r.files()["a.txt"], b"v2", "the PUT reached the bucket");
+    a.write("a.txt", b"v3");
+    a.sync();
+    let files = a.files();
+    assert!(conflict_copies(&files).is_empty(), "{:?}", files.keys());
+    assert_eq!(files["a.txt"], b"v3");
+    assert_eq!(r.files()["a.txt"], b"v3");
+}
+on_servers!(crash_between_put_and_record_is_no_conflict);

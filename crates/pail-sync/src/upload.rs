@@ -81,6 +81,7 @@ pub(crate) async fn upload(
             });
         }
     };
+    crash_point_for_tests(path);
     // Tenet 6: a file that changed while it was sent is sent again, never recorded.
     let after = stat_path(&abs).map_err(read_err)?;
     if !same_stat(&after, &before) {
@@ -135,5 +136,14 @@ pub(crate) async fn copy(
             tracing::info!(%path, %from, error = %e, "server-side copy failed, uploading instead");
             upload(ctx, path, local, expect, parts).await
         }
+    }
+}
+
+/// The end-to-end tests' way to kill pail at the worst moment: with
+/// `PAIL_TEST_CRASH_AFTER_PUT=<path>`, the process aborts (no cleanup, like kill -9) right
+/// after that path's object was written and before the write is recorded.
+fn crash_point_for_tests(path: &RelPath) {
+    if std::env::var_os("PAIL_TEST_CRASH_AFTER_PUT").is_some_and(|p| p == path.as_str()) {
+        std::process::abort();
     }
 }
