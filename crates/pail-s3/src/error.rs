@@ -107,7 +107,7 @@ pub enum StoreError {
         key: String,
     },
     /// A failure that may pass (throttling, 5xx, a connection lost mid-transfer).
-    #[error("temporary S3 failure in {op} of {key:?}: {message}; will retry")]
+    #[error("temporary S3 failure in {op} of {key:?}: {message}")]
     Transient {
         /// The call.
         op: &'static str,
@@ -343,6 +343,13 @@ pub(crate) fn map_failure(f: Failure, ctx: Ctx<'_>) -> StoreError {
             region: f.region_hint,
         },
         (_, 500 | 502 | 503 | 504) | (_, 429) => StoreError::Transient { op, key, message },
+        // A success status that still failed: the body was cut off (a connection reset in
+        // the middle of a listing) or could not be read. Worth another try, like a 503.
+        (None, 200..=299) => StoreError::Transient {
+            op,
+            key,
+            message: format!("the server's answer was cut off or unreadable (HTTP {status})"),
+        },
         _ => StoreError::Other {
             op,
             key,
@@ -446,6 +453,25 @@ mod tests {
             None
         );
         assert_eq!(region_in_body(&[0xff, 0xfe]), None);
+    }
+
+    /// A connection reset in the middle of a listing's body reaches us as a failed answer
+    /// with status 200: transient, and said plainly (issue 16).
+    #[test]
+    fn a_cut_off_success_is_transient_and_says_so() {
+        let e = map_failure(
+            Failure {
+                kind: FailureKind::Response,
+                status: Some(200),
+                detail: "response body: connection reset".into(),
+                ..Failure::default()
+            },
+            CTX,
+        );
+        assert!(e.is_transient(), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("answer was cut off"), "{text}");
+        assert!(!text.contains("will retry"), "{text}");
     }
 
     #[test]

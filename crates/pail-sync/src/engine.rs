@@ -74,9 +74,27 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Adds what one pass's actions did.
+    fn add(&mut self, c: crate::exec::DoneCounts) {
+        self.uploads += c.uploads;
+        self.copies += c.copies;
+        self.downloads += c.downloads;
+        self.local_deletes += c.local_deletes;
+        self.remote_deletes += c.remote_deletes;
+        for p in c.remote_paths {
+            if self.remote_paths.len() < crate::journal::MAX_PATHS {
+                self.remote_paths.push(p);
+            } else {
+                self.remote_paths_overflow = true;
+            }
+        }
+        self.remote_paths_overflow |= c.remote_paths_overflow;
+    }
     /// Whether this sync changed anything in the bucket (peers should look).
     pub fn changed_remote(&self) -> bool {
         self.uploads + self.copies + self.remote_deletes + self.conflicts > 0
+            || !self.remote_paths.is_empty()
+            || self.remote_paths_overflow
     }
 
     /// Whether this sync changed anything at all.
@@ -270,7 +288,6 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             db.meta_set(meta::PENDING_UPLOADS, &ups.to_string())?;
             db.meta_set(meta::PENDING_DOWNLOADS, &downs.to_string())?;
         }
-        count(&plan.actions, &mut totals);
         let touches_folder = plan.actions.iter().any(|a| {
             matches!(
                 a,
@@ -289,8 +306,10 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             deferred,
             errors,
             skipped,
+            counts,
             ..
         } = report;
+        totals.add(counts);
         totals.bytes += bytes;
         totals.conflicts += conflicts;
         if !skipped.is_empty() {
@@ -343,29 +362,6 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             } else {
                 SyncResult::Errors(totals, errors)
             });
-        }
-    }
-}
-
-fn count(actions: &[Action], t: &mut Totals) {
-    for a in actions {
-        if matches!(
-            a,
-            Action::Upload { .. } | Action::CopyRemote { .. } | Action::DeleteRemote { .. }
-        ) {
-            if t.remote_paths.len() < crate::journal::MAX_PATHS {
-                t.remote_paths.push(a.path().to_string());
-            } else {
-                t.remote_paths_overflow = true;
-            }
-        }
-        match a {
-            Action::Upload { .. } => t.uploads += 1,
-            Action::CopyRemote { .. } => t.copies += 1,
-            Action::Download { .. } => t.downloads += 1,
-            Action::DeleteLocal { .. } => t.local_deletes += 1,
-            Action::DeleteRemote { .. } => t.remote_deletes += 1,
-            Action::Conflict { .. } | Action::Record { .. } | Action::Forget { .. } => {}
         }
     }
 }

@@ -236,10 +236,7 @@ mod tests {
         let e: SyncError = ScanError::RootMissing("/f".into()).into();
         assert_eq!(e.report(), "sync folder /f does not exist");
         let e: SyncError = StoreError::transient("put", "k", "reset").into();
-        assert_eq!(
-            e.report(),
-            "temporary S3 failure in put of \"k\": reset; will retry"
-        );
+        assert_eq!(e.report(), "temporary S3 failure in put of \"k\": reset");
         let e = SyncError::Key {
             path: RelPath::new("a").unwrap(),
             source: NameError::Reserved,

@@ -28,6 +28,56 @@ pub struct ExecReport {
     pub errors: Vec<PathError>,
     /// (path, reason) of actions left for the user (reported in status, not errors).
     pub skipped: Vec<(String, String)>,
+    /// What was done, by kind: only actions that succeeded count.
+    pub counts: DoneCounts,
+}
+
+/// The actions that succeeded, by kind (what summaries and the pass log report), and the
+/// paths of the bucket that were or may have been written (what the change journal names).
+#[derive(Debug, Default, Clone)]
+pub struct DoneCounts {
+    /// Files uploaded.
+    pub uploads: u64,
+    /// Objects made by server-side copy.
+    pub copies: u64,
+    /// Files downloaded.
+    pub downloads: u64,
+    /// Files deleted from the folder.
+    pub local_deletes: u64,
+    /// Objects deleted from the bucket.
+    pub remote_deletes: u64,
+    /// Paths written or deleted in the bucket, failed attempts included (a write may have
+    /// landed before its error), up to what the journal names.
+    pub remote_paths: Vec<String>,
+    /// More paths changed than the journal names.
+    pub remote_paths_overflow: bool,
+}
+
+impl DoneCounts {
+    fn add(&mut self, action: &Action, succeeded: bool) {
+        let writes_remote = matches!(
+            action,
+            Action::Upload { .. } | Action::CopyRemote { .. } | Action::DeleteRemote { .. }
+        );
+        if writes_remote {
+            if self.remote_paths.len() < crate::journal::MAX_PATHS {
+                self.remote_paths.push(action.path().to_string());
+            } else {
+                self.remote_paths_overflow = true;
+            }
+        }
+        if !succeeded {
+            return;
+        }
+        match action {
+            Action::Upload { .. } => self.uploads += 1,
+            Action::CopyRemote { .. } => self.copies += 1,
+            Action::Download { .. } => self.downloads += 1,
+            Action::DeleteLocal { .. } => self.local_deletes += 1,
+            Action::DeleteRemote { .. } => self.remote_deletes += 1,
+            Action::Conflict { .. } | Action::Record { .. } | Action::Forget { .. } => {}
+        }
+    }
 }
 
 /// Runs one action, listed as in flight while it transfers.
@@ -157,6 +207,17 @@ fn tally(
     ) = &outcome
     {
         tracing::debug!(path = %action.path(), action = action.name(), outcome = ?o, "done");
+    }
+    let succeeded = matches!(
+        outcome,
+        Ok(Outcome::Done
+            | Outcome::Transferred(_)
+            | Outcome::Written { .. }
+            | Outcome::Conflict(_))
+    );
+    let attempted = succeeded || outcome.is_err();
+    if attempted {
+        report.counts.add(action, succeeded);
     }
     match outcome {
         Ok(Outcome::Done) => report.done += 1,

@@ -141,7 +141,7 @@ pub enum ActionError {
         key: String,
     },
     /// The download ended early (or ran long).
-    #[error("{key}: got {got} bytes, expected {expected}; will retry next pass")]
+    #[error("{key}: the download was cut short: got {got} bytes, expected {expected}")]
     ShortDownload {
         /// The object.
         key: String,
