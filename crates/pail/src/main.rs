@@ -31,19 +31,21 @@ fn main() -> ExitCode {
 }
 
 /// `pail status --json | grep -q idle`: a reader that stops early closes the pipe, and the
-/// next `println!` panics with "failed printing to stdout: Broken pipe". The output was not
-/// wanted any more; that is no failure of pail's, so it exits quietly with 0. (Restoring the
-/// default SIGPIPE action instead would need unsafe code and would apply to every descriptor.)
+/// next `println!` panics. The output was not wanted any more; that is no failure of pail's, so
+/// it exits quietly with 0. Whether stdout is a closed pipe is asked of stdout itself (one
+/// more write, which fails with `BrokenPipe`), not read from the panic's message; any other
+/// panic goes to the default hook. (Restoring the default SIGPIPE action instead would need
+/// unsafe code and would apply to every descriptor.)
 fn quiet_on_broken_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or_default();
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let closed = matches!(
+            out.write_all(b"\n").and_then(|()| out.flush()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe
+        );
+        if closed {
             std::process::exit(0);
         }
         default(info)
