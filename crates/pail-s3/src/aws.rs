@@ -131,17 +131,29 @@ fn override_for(bytes: u64) -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::config::Builder::default().timeout_config(timeouts(attempt_timeout(bytes)))
 }
 
+/// Attempts the SDK makes per request of a store: one. Retries are [`crate::RetryingStore`]'s,
+/// so that every transient failure (a 503 and a listing cut off mid-body alike) follows one
+/// policy instead of the SDK's attempts multiplied by the wrapper's.
+const STORE_SDK_ATTEMPTS: u32 = 1;
+
 impl AwsStore {
     /// Builds the client and resolves credentials once, so that missing credentials fail here
     /// with [`StoreError::Credentials`] rather than on the first request. Makes no request to
-    /// the bucket: run [`crate::probe()`] for that.
+    /// the bucket: run [`crate::probe()`] for that. The SDK does not retry: wrap the store in
+    /// [`crate::RetryingStore`] (the store factory's callers do).
     pub async fn connect(cfg: &S3Config) -> Result<AwsStore> {
+        AwsStore::connect_with_attempts(cfg, STORE_SDK_ATTEMPTS).await
+    }
+
+    /// As [`AwsStore::connect`], with the SDK making up to `attempts` attempts per request
+    /// (bucket administration, which no [`crate::RetryingStore`] wraps).
+    pub(crate) async fn connect_with_attempts(cfg: &S3Config, attempts: u32) -> Result<AwsStore> {
         let region = RegionProviderChain::first_try(cfg.region.clone().map(Region::new))
             .or_default_provider()
             .or_else(Region::new("us-east-1"));
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .retry_config(RetryConfig::standard().with_max_attempts(attempts))
             .timeout_config(timeouts(attempt_timeout(0)))
             .stalled_stream_protection(
                 StalledStreamProtectionConfig::enabled()

@@ -1,6 +1,7 @@
 //! `RetryingStore`: wraps any store and retries every call that fails with a transient error
 //! ([`StoreError::is_transient`]: 500/503/SlowDown, timeouts, connection resets, the network
-//! down, a 409 conditional-write conflict), on top of the SDK's own per-request retries.
+//! down, a 409 conditional-write conflict). The SDK itself makes one attempt per request
+//! (`AwsStore::connect`), so this is the one retry policy of every call.
 //!
 //! Applied once, where a store is made, so that no caller has to remember it: every call
 //! (each listing page included) follows one policy, capped exponential backoff with jitter.
@@ -50,14 +51,15 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// 200 ms, doubling up to 10 s, 3 retries (about 1.4 s in all before giving up, plus
-    /// jitter): long enough for a throttling burst, short enough that a pass does not stall
-    /// on a server that is down; the next pass tries again.
+    /// 200 ms, doubling up to 10 s, 4 retries (about 3 s in all before giving up, plus
+    /// jitter; the SDK itself does not retry): long enough for a throttling burst, short
+    /// enough that a pass does not stall on a server that is down; the next pass tries
+    /// again.
     fn default() -> Self {
         RetryPolicy {
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
-            retries: 3,
+            retries: 4,
         }
     }
 }

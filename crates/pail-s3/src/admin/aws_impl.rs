@@ -41,7 +41,8 @@ pub struct AwsAdmin {
 impl AwsAdmin {
     /// Same client settings as [`AwsStore::connect`] (fails the same way without credentials).
     pub async fn connect(cfg: &S3Config) -> crate::Result<AwsAdmin> {
-        let store = AwsStore::connect(cfg).await?;
+        // Setup and doctor calls are not wrapped in a RetryingStore: the SDK retries them.
+        let store = AwsStore::connect_with_attempts(cfg, 3).await?;
         let region = store
             .client()
             .config()
