@@ -1,0 +1,459 @@
+//! Property test of the real engine: the second tier of the reference model
+//! (`pail-core/tests/model.rs` checks the planner alone, fast and with thousands of cases).
+//!
+//! 2-3 devices, each a `PairCtx` with its own temporary folder and index, sync through one
+//! shared in-memory bucket (`MemStore`), which a foreign S3 client also writes to. The store
+//! is one of AWS-like (versions, conditional writes), Ceph-16-like (versions, broken
+//! conditions) and Garage-like (no versions, conditions ignored: trash copies instead).
+//! Random sequences of file writes, deletes and renames on the devices, foreign puts and
+//! deletes, and syncs run against it.
+//!
+//! Checked: (1) nothing lost: every content pail could have seen (in a device's folder, or
+//! current in the bucket, when a sync of that device started; on versioned buckets every
+//! foreign write too) still exists at the end in a device folder (conflict copies included),
+//! a current object, an older version, or a trash copy; (2) convergence: after three sync
+//! rounds over all devices, all folders equal each other and the bucket's current objects
+//! (`PREFIX/.pail/` aside), and one more round has nothing to do.
+//!
+//! Content a user overwrote or deleted before any sync saw it is legitimately gone, so it is
+//! not required; neither is a foreign write on an unversioned bucket that another foreign
+//! write or delete replaced before a sync.
+//!
+//! Cases: 24 by default, `PAIL_MODEL_CASES=500` for a longer run. A failure prints the store
+//! variant and the op sequence (shrunk by proptest) plus a log of what each sync did.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pail_index::Index;
+use pail_s3::{MemStore, ObjectMeta, ObjectStore};
+use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, Totals, sync_pair};
+use proptest::prelude::*;
+
+const PATHS: [&str; 5] = ["a", "b.txt", "d/c", "d/e.txt", "f.tar.gz"];
+const PREFIX: &str = "pfx/";
+
+fn path(i: usize) -> &'static str {
+    PATHS[i % PATHS.len()]
+}
+
+// ==== Inputs ====
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    /// `MemStore::new`: versioned, conditional writes as on AWS.
+    Aws,
+    /// `MemStore::ceph_like`: versioned, If-Match never matches, If-None-Match ignored.
+    Ceph,
+    /// `MemStore::garage_like`: no versions, conditions ignored.
+    Garage,
+}
+
+impl Variant {
+    fn store(self) -> MemStore {
+        match self {
+            Variant::Aws => MemStore::new("bkt"),
+            Variant::Ceph => MemStore::ceph_like("bkt"),
+            Variant::Garage => MemStore::garage_like("bkt"),
+        }
+    }
+
+    fn versioned(self) -> bool {
+        self != Variant::Garage
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Writes new content (or, with `dup`, an earlier one again) to a device's file.
+    Write {
+        dev: usize,
+        path: usize,
+        dup: Option<usize>,
+    },
+    Delete {
+        dev: usize,
+        path: usize,
+    },
+    /// Skipped when `to` exists or `from` does not.
+    Rename {
+        dev: usize,
+        from: usize,
+        to: usize,
+    },
+    /// Another S3 client writes; `meta`: with pail's metadata (another pail, a restore).
+    ForeignPut {
+        path: usize,
+        meta: bool,
+        dup: Option<usize>,
+    },
+    ForeignDelete {
+        path: usize,
+    },
+    Sync {
+        dev: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let dev = 0..3usize;
+    let p = 0..PATHS.len();
+    let dup = proptest::option::weighted(0.3, 0..8usize);
+    prop_oneof![
+        5 => (dev.clone(), p.clone(), dup.clone()).prop_map(|(dev, path, dup)| Op::Write { dev, path, dup }),
+        2 => (dev.clone(), p.clone()).prop_map(|(dev, path)| Op::Delete { dev, path }),
+        2 => (dev.clone(), p.clone(), p.clone()).prop_map(|(dev, from, to)| Op::Rename { dev, from, to }),
+        2 => (p.clone(), any::<bool>(), dup).prop_map(|(path, meta, dup)| Op::ForeignPut { path, meta, dup }),
+        1 => p.prop_map(|path| Op::ForeignDelete { path }),
+        5 => dev.prop_map(|dev| Op::Sync { dev }),
+    ]
+}
+
+fn variant() -> impl Strategy<Value = Variant> {
+    prop_oneof![Just(Variant::Aws), Just(Variant::Ceph), Just(Variant::Garage)]
+}
+
+// ==== The world: real devices on one MemStore ====
+
+struct Dev {
+    name: String,
+    _tmp: tempfile::TempDir,
+    folder: PathBuf,
+    ctx: Arc<PairCtx>,
+}
+
+type Files = BTreeMap<String, Vec<u8>>;
+
+/// Every file under `dir`, by its path relative to `root` with `/`; pail's temp files aside.
+fn walk(root: &Path, dir: &Path, out: &mut Files) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            walk(root, &p, out);
+        } else if p.is_file() {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            if rel.contains(".pail-tmp-") {
+                continue;
+            }
+            out.insert(rel, std::fs::read(&p).unwrap());
+        }
+    }
+}
+
+impl Dev {
+    fn files(&self) -> Files {
+        let mut out = Files::new();
+        walk(&self.folder, &self.folder, &mut out);
+        out
+    }
+}
+
+fn show(c: &[u8]) -> String {
+    String::from_utf8_lossy(c).trim_end().to_owned()
+}
+
+fn show_files(f: &Files) -> String {
+    let items: Vec<String> = f.iter().map(|(k, v)| format!("{k}={}", show(v))).collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+fn busy(t: &Totals) -> u64 {
+    t.uploads + t.downloads + t.copies + t.local_deletes + t.remote_deletes + t.conflicts
+}
+
+struct World {
+    variant: Variant,
+    mem: MemStore,
+    devices: Vec<Dev>,
+    /// Every content generated so far (for `dup`).
+    contents: Vec<Vec<u8>>,
+    next: u32,
+    /// Contents that must survive, with where they were first seen.
+    must_keep: BTreeMap<Vec<u8>, String>,
+    log: Vec<String>,
+}
+
+impl World {
+    async fn new(variant: Variant, n: usize) -> World {
+        let mem = variant.store();
+        let mut devices = Vec::new();
+        for i in 0..n {
+            let name = format!("dev{i}");
+            let tmp = tempfile::tempdir().unwrap();
+            let folder = tmp.path().join("folder");
+            std::fs::create_dir(&folder).unwrap();
+            let cfg = PairConfig::new(folder.clone(), "s3://bkt/pfx".into(), name.clone());
+            let index = Index::open(&tmp.path().join("index.db")).unwrap();
+            let store: Arc<dyn ObjectStore> = Arc::new(mem.clone());
+            let ctx = Arc::new(PairCtx::open_with_index(&cfg, store, index).await.unwrap());
+            devices.push(Dev {
+                name,
+                _tmp: tmp,
+                folder,
+                ctx,
+            });
+        }
+        World {
+            variant,
+            mem,
+            devices,
+            contents: Vec::new(),
+            next: 0,
+            must_keep: BTreeMap::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn content(&mut self, dup: Option<usize>) -> Vec<u8> {
+        match dup {
+            Some(i) if !self.contents.is_empty() => self.contents[i % self.contents.len()].clone(),
+            _ => {
+                self.next += 1;
+                let c = format!("content {}\n", self.next).into_bytes();
+                self.contents.push(c.clone());
+                c
+            }
+        }
+    }
+
+    fn keep(&mut self, c: &[u8], why: impl FnOnce() -> String) {
+        if !self.must_keep.contains_key(c) {
+            self.must_keep.insert(c.to_vec(), why());
+        }
+    }
+
+    /// The bucket's current files under the prefix, `PREFIX/.pail/` aside.
+    fn remote_files(&self) -> Files {
+        self.mem
+            .keys()
+            .into_iter()
+            .filter_map(|k| {
+                let rel = k.strip_prefix(PREFIX)?;
+                if rel.starts_with(".pail/") {
+                    return None;
+                }
+                Some((rel.to_owned(), self.mem.current(&k)?.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Every content the bucket holds anywhere: current objects (trash copies included) and,
+    /// when versioned, every older version.
+    async fn stored_contents(&self) -> BTreeSet<Vec<u8>> {
+        let mut out: BTreeSet<Vec<u8>> = self
+            .mem
+            .keys()
+            .iter()
+            .filter_map(|k| self.mem.current(k).map(|b| b.to_vec()))
+            .collect();
+        if self.variant.versioned() {
+            let mut versions = Vec::new();
+            pail_s3::list_all_versions(&self.mem, "", |v| {
+                if !v.is_delete_marker {
+                    versions.push((v.key, v.version_id));
+                }
+            })
+            .await
+            .unwrap();
+            for (key, vid) in versions {
+                let got = self.mem.get(&key, Some(&vid), None).await.unwrap();
+                out.insert(got.collect().await.unwrap().to_vec());
+            }
+        }
+        out
+    }
+
+    async fn apply(&mut self, op: &Op) {
+        let n = self.devices.len();
+        match *op {
+            Op::Write { dev, path: p, dup } => {
+                let c = self.content(dup);
+                let d = &self.devices[dev % n];
+                let f = d.folder.join(path(p));
+                std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                std::fs::write(f, &c).unwrap();
+                self.log
+                    .push(format!("{} writes {} = {}", d.name, path(p), show(&c)));
+            }
+            Op::Delete { dev, path: p } => {
+                let d = &self.devices[dev % n];
+                if std::fs::remove_file(d.folder.join(path(p))).is_ok() {
+                    self.log.push(format!("{} deletes {}", d.name, path(p)));
+                }
+            }
+            Op::Rename { dev, from, to } => {
+                let d = &self.devices[dev % n];
+                let (src, dst) = (d.folder.join(path(from)), d.folder.join(path(to)));
+                if src.is_file() && !dst.exists() {
+                    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+                    std::fs::rename(&src, &dst).unwrap();
+                    self.log
+                        .push(format!("{} renames {} -> {}", d.name, path(from), path(to)));
+                }
+            }
+            Op::ForeignPut { path: p, meta, dup } => {
+                let c = self.content(dup);
+                let key = format!("{PREFIX}{}", path(p));
+                if meta {
+                    let m = ObjectMeta {
+                        blake3: Some(pail_core::ContentHash(*blake3::hash(&c).as_bytes())),
+                        mtime_ns: Some(1),
+                        device: Some("foreign".into()),
+                    };
+                    self.mem.put_foreign_meta(&key, c.clone(), m);
+                } else {
+                    self.mem.put_foreign(&key, c.clone());
+                }
+                self.log.push(format!(
+                    "foreign puts {} = {}{}",
+                    path(p),
+                    show(&c),
+                    if meta { " (with pail metadata)" } else { "" }
+                ));
+                if self.variant.versioned() {
+                    self.keep(&c, || format!("foreign put of {}", path(p)));
+                }
+            }
+            Op::ForeignDelete { path: p } => {
+                let key = format!("{PREFIX}{}", path(p));
+                if self.mem.current(&key).is_some() {
+                    self.mem.delete_foreign(&key);
+                    self.log.push(format!("foreign deletes {}", path(p)));
+                }
+            }
+            Op::Sync { dev } => {
+                self.sync(dev % n).await;
+            }
+        }
+    }
+
+    /// Syncs device `i` (confirming safety stops: an emptied folder or many deletes are
+    /// what the ops do on purpose); anything but a converged sync fails the case.
+    async fn sync(&mut self, i: usize) -> Totals {
+        let local = self.devices[i].files();
+        let name = self.devices[i].name.clone();
+        for (p, c) in &local {
+            self.keep(c, || format!("{p} on {name} when it synced"));
+        }
+        for (p, c) in self.remote_files() {
+            self.keep(&c, || format!("{p} in the bucket when {name} synced"));
+        }
+        let opts = SyncOptions {
+            confirm: true,
+            ..SyncOptions::default()
+        };
+        let r = sync_pair(&self.devices[i].ctx, &opts).await;
+        match r {
+            Ok(SyncResult::Converged(t)) => {
+                self.log.push(format!(
+                    "{name} syncs: up {} down {} copy {} del-local {} del-remote {} conflicts {} -> {}",
+                    t.uploads,
+                    t.downloads,
+                    t.copies,
+                    t.local_deletes,
+                    t.remote_deletes,
+                    t.conflicts,
+                    show_files(&self.devices[i].files())
+                ));
+                t
+            }
+            other => panic!(
+                "{name}'s sync did not converge: {other:?}\n{}",
+                self.log.join("\n")
+            ),
+        }
+    }
+
+    async fn check_nothing_lost(&self) {
+        let mut have = self.stored_contents().await;
+        for d in &self.devices {
+            have.extend(d.files().into_values());
+        }
+        let lost: Vec<String> = self
+            .must_keep
+            .iter()
+            .filter(|(c, _)| !have.contains(*c))
+            .map(|(c, why)| format!("{} (seen as {why})", show(c)))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{:?}: content lost: {lost:?}\nlog:\n{}",
+            self.variant,
+            self.log.join("\n")
+        );
+    }
+
+    async fn check_convergence(&mut self) {
+        for _round in 0..3 {
+            for i in 0..self.devices.len() {
+                self.sync(i).await;
+            }
+        }
+        let remote = self.remote_files();
+        for d in &self.devices {
+            let files = d.files();
+            assert_eq!(
+                files,
+                remote,
+                "{:?}: {} disagrees with the bucket after 3 rounds:\n  {}: {}\n  bucket: {}\nlog:\n{}",
+                self.variant,
+                d.name,
+                d.name,
+                show_files(&files),
+                show_files(&remote),
+                self.log.join("\n")
+            );
+        }
+        for i in 0..self.devices.len() {
+            let t = self.sync(i).await;
+            assert_eq!(
+                busy(&t),
+                0,
+                "{:?}: {} still had work after convergence: {t:?}\nlog:\n{}",
+                self.variant,
+                self.devices[i].name,
+                self.log.join("\n")
+            );
+        }
+    }
+}
+
+fn run(variant: Variant, devices: usize, ops: &[Op]) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut w = World::new(variant, devices).await;
+        for op in ops {
+            w.apply(op).await;
+        }
+        w.check_nothing_lost().await;
+        w.check_convergence().await;
+        w.check_nothing_lost().await;
+    });
+}
+
+fn cases() -> u32 {
+    std::env::var("PAIL_MODEL_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(24)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_converges_without_losing_content(
+        variant in variant(),
+        devices in 2..=3usize,
+        ops in prop::collection::vec(op(), 0..30),
+    ) {
+        run(variant, devices, &ops);
+    }
+}
