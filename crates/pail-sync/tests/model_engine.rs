@@ -8,16 +8,18 @@
 //! Random sequences of file writes, deletes and renames on the devices, foreign puts and
 //! deletes, and syncs run against it.
 //!
-//! Checked: (1) nothing lost: every content pail could have seen (in a device's folder, or
-//! current in the bucket, when a sync of that device started; on versioned buckets every
-//! foreign write too) still exists at the end in a device folder (conflict copies included),
-//! a current object, an older version, or a trash copy; (2) convergence: after three sync
-//! rounds over all devices, all folders equal each other and the bucket's current objects
+//! Checked: (1) nothing lost: no sync ever makes content disappear: every content that
+//! existed anywhere before a sync (any device folder, a current object, an older version, a
+//! trash copy under `PREFIX/.pail/trash/`) exists somewhere after it (conflict copies are
+//! files in a folder like any other); on versioned buckets also, at the end, every content
+//! pail could have seen (in a device's folder, or current in the bucket, when a sync of that
+//! device started) and every foreign write. (2) Convergence: after three sync rounds over
+//! all devices, all folders equal each other and the bucket's current objects
 //! (`PREFIX/.pail/` aside), and one more round has nothing to do.
 //!
-//! Content a user overwrote or deleted before any sync saw it is legitimately gone, so it is
-//! not required; neither is a foreign write on an unversioned bucket that another foreign
-//! write or delete replaced before a sync.
+//! Not required: content a user overwrote or deleted before any sync saw it, and on an
+//! unversioned bucket content whose last copy a foreign client overwrote or deleted, or a
+//! user deleted, between syncs (nobody but pail keeps history there).
 //!
 //! Cases: 24 by default, `PAIL_MODEL_CASES=500` for a longer run. A failure prints the store
 //! variant and the op sequence (shrunk by proptest) plus a log of what each sync did.
@@ -27,7 +29,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pail_index::Index;
-use pail_s3::{MemStore, ObjectMeta, ObjectStore};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pail_s3::{FaultyStore, MemStore, ObjectMeta, ObjectStore, Op as S3Op};
 use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, Totals, sync_pair};
 use proptest::prelude::*;
 
@@ -94,6 +99,57 @@ enum Op {
     Sync {
         dev: usize,
     },
+    /// A sync of `dev` during which `racer` strikes right before the `nth` (from 0) request
+    /// of kind `at` (on any key) reaches the bucket; nothing if the sync makes fewer.
+    SyncRacing {
+        dev: usize,
+        at: S3Op,
+        nth: usize,
+        racer: Racer,
+    },
+}
+
+/// What lands in the middle of a sync: another client's write or delete, or the user's
+/// edit on the syncing device.
+#[derive(Clone, Debug)]
+enum Racer {
+    ForeignPut {
+        path: usize,
+        meta: bool,
+        dup: Option<usize>,
+    },
+    ForeignDelete {
+        path: usize,
+    },
+    Write {
+        path: usize,
+        dup: Option<usize>,
+    },
+    Delete {
+        path: usize,
+    },
+}
+
+fn racer() -> impl Strategy<Value = Racer> {
+    let p = 0..PATHS.len();
+    let dup = proptest::option::weighted(0.3, 0..8usize);
+    prop_oneof![
+        3 => (p.clone(), any::<bool>(), dup.clone()).prop_map(|(path, meta, dup)| Racer::ForeignPut { path, meta, dup }),
+        1 => p.clone().prop_map(|path| Racer::ForeignDelete { path }),
+        3 => (p.clone(), dup).prop_map(|(path, dup)| Racer::Write { path, dup }),
+        1 => p.prop_map(|path| Racer::Delete { path }),
+    ]
+}
+
+fn race_point() -> impl Strategy<Value = S3Op> {
+    prop_oneof![
+        Just(S3Op::List),
+        Just(S3Op::Head),
+        Just(S3Op::Get),
+        Just(S3Op::Put),
+        Just(S3Op::Copy),
+        Just(S3Op::Delete),
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -106,7 +162,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (dev.clone(), p.clone(), p.clone()).prop_map(|(dev, from, to)| Op::Rename { dev, from, to }),
         2 => (p.clone(), any::<bool>(), dup).prop_map(|(path, meta, dup)| Op::ForeignPut { path, meta, dup }),
         1 => p.prop_map(|path| Op::ForeignDelete { path }),
-        5 => dev.prop_map(|dev| Op::Sync { dev }),
+        4 => dev.clone().prop_map(|dev| Op::Sync { dev }),
+        2 => (dev, race_point(), 0..3usize, racer())
+            .prop_map(|(dev, at, nth, racer)| Op::SyncRacing { dev, at, nth, racer }),
     ]
 }
 
@@ -121,9 +179,23 @@ struct Dev {
     _tmp: tempfile::TempDir,
     folder: PathBuf,
     ctx: Arc<PairCtx>,
+    /// The device's view of the bucket, where races are injected.
+    faulty: FaultyStore<MemStore>,
 }
 
 type Files = BTreeMap<String, Vec<u8>>;
+
+/// A racer ready to strike: what it does (for the log), and the act itself, which returns
+/// the content it destroyed, if any (a user's overwrite, an unversioned foreign overwrite).
+struct Strike {
+    desc: String,
+    /// The content it writes, if any (a foreign put on a versioned bucket must survive).
+    writes: Option<Vec<u8>>,
+    act: Box<dyn FnOnce() -> Option<Vec<u8>> + Send>,
+}
+
+/// What a race did: the racer's description and the content it destroyed.
+type Struck = Arc<Mutex<Option<(String, Option<Vec<u8>>, Option<Vec<u8>>)>>>;
 
 /// Every file under `dir`, by its path relative to `root` with `/`; pail's temp files aside.
 fn walk(root: &Path, dir: &Path, out: &mut Files) {
@@ -161,6 +233,14 @@ fn show_files(f: &Files) -> String {
     format!("{{{}}}", items.join(", "))
 }
 
+/// Safety stops confirmed: an emptied folder or many deletes are what the ops do on purpose.
+fn opts_confirm() -> SyncOptions {
+    SyncOptions {
+        confirm: true,
+        ..SyncOptions::default()
+    }
+}
+
 fn busy(t: &Totals) -> u64 {
     t.uploads + t.downloads + t.copies + t.local_deletes + t.remote_deletes + t.conflicts
 }
@@ -188,13 +268,15 @@ impl World {
             std::fs::create_dir(&folder).unwrap();
             let cfg = PairConfig::new(folder.clone(), "s3://bkt/pfx".into(), name.clone());
             let index = Index::open(&tmp.path().join("index.db")).unwrap();
-            let store: Arc<dyn ObjectStore> = Arc::new(mem.clone());
+            let faulty = FaultyStore::new(mem.clone());
+            let store: Arc<dyn ObjectStore> = Arc::new(faulty.clone());
             let ctx = Arc::new(PairCtx::open_with_index(&cfg, store, index).await.unwrap());
             devices.push(Dev {
                 name,
                 _tmp: tmp,
                 folder,
                 ctx,
+                faulty,
             });
         }
         World {
@@ -326,27 +408,164 @@ impl World {
                 }
             }
             Op::Sync { dev } => {
-                self.sync(dev % n).await;
+                self.sync(dev % n, None).await;
+            }
+            Op::SyncRacing {
+                dev,
+                at,
+                nth,
+                ref racer,
+            } => {
+                let strike = self.strike(dev % n, racer);
+                self.sync(dev % n, Some((at, nth, strike))).await;
             }
         }
     }
 
+    /// Prepares `racer` for a sync of device `dev`.
+    fn strike(&mut self, dev: usize, racer: &Racer) -> Strike {
+        let d = &self.devices[dev];
+        let mem = self.mem.clone();
+        let versioned = self.variant.versioned();
+        match *racer {
+            Racer::ForeignPut { path: p, meta, dup } => {
+                let c = self.content(dup);
+                let key = format!("{PREFIX}{}", path(p));
+                let desc = format!("foreign puts {} = {}", path(p), show(&c));
+                let m = meta.then(|| ObjectMeta {
+                    blake3: Some(pail_core::ContentHash(*blake3::hash(&c).as_bytes())),
+                    mtime_ns: Some(1),
+                    device: Some("foreign".into()),
+                });
+                Strike {
+                    desc,
+                    writes: Some(c.clone()),
+                    act: Box::new(move || {
+                        let old = mem.current(&key).map(|b| b.to_vec());
+                        match m {
+                            Some(m) => mem.put_foreign_meta(&key, c, m),
+                            None => mem.put_foreign(&key, c),
+                        };
+                        old.filter(|_| !versioned)
+                    }),
+                }
+            }
+            Racer::ForeignDelete { path: p } => {
+                let key = format!("{PREFIX}{}", path(p));
+                Strike {
+                    desc: format!("foreign deletes {}", path(p)),
+                    writes: None,
+                    act: Box::new(move || {
+                        let old = mem.current(&key).map(|b| b.to_vec());
+                        if old.is_some() {
+                            mem.delete_foreign(&key);
+                        }
+                        old.filter(|_| !versioned)
+                    }),
+                }
+            }
+            Racer::Write { path: p, dup } => {
+                let f = d.folder.join(path(p));
+                let desc = format!("{} writes {}", d.name, path(p));
+                let c = self.content(dup);
+                let desc = format!("{desc} = {}", show(&c));
+                Strike {
+                    desc,
+                    writes: None,
+                    act: Box::new(move || {
+                        let old = std::fs::read(&f).ok();
+                        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                        std::fs::write(&f, c).unwrap();
+                        old
+                    }),
+                }
+            }
+            Racer::Delete { path: p } => {
+                let f = d.folder.join(path(p));
+                Strike {
+                    desc: format!("{} deletes {}", d.name, path(p)),
+                    writes: None,
+                    act: Box::new(move || {
+                        let old = std::fs::read(&f).ok();
+                        let _ = std::fs::remove_file(&f);
+                        old
+                    }),
+                }
+            }
+        }
+    }
+
+    /// The generated contents that exist anywhere: device folders and the bucket.
+    async fn existing(&self) -> BTreeSet<Vec<u8>> {
+        let mut have = self.stored_contents().await;
+        for d in &self.devices {
+            have.extend(d.files().into_values());
+        }
+        let generated: BTreeSet<&Vec<u8>> = self.contents.iter().collect();
+        have.retain(|c| generated.contains(c));
+        have
+    }
+
     /// Syncs device `i` (confirming safety stops: an emptied folder or many deletes are
-    /// what the ops do on purpose); anything but a converged sync fails the case.
-    async fn sync(&mut self, i: usize) -> Totals {
-        let local = self.devices[i].files();
+    /// what the ops do on purpose); anything but a converged sync fails the case, and so
+    /// does a sync after which some content that existed before it exists nowhere.
+    async fn sync(&mut self, i: usize, race: Option<(S3Op, usize, Strike)>) -> Totals {
         let name = self.devices[i].name.clone();
-        for (p, c) in &local {
-            self.keep(c, || format!("{p} on {name} when it synced"));
+        let mut seen: Vec<(String, Vec<u8>)> = self
+            .devices[i]
+            .files()
+            .into_iter()
+            .map(|(p, c)| (format!("{p} on {name} when it synced"), c))
+            .collect();
+        seen.extend(
+            self.remote_files()
+                .into_iter()
+                .map(|(p, c)| (format!("{p} in the bucket when {name} synced"), c)),
+        );
+        let before = self.existing().await;
+        let struck: Struck = Arc::default();
+        let at_name = race.as_ref().map_or("", |r| r.0.name());
+        if let Some((at, nth, strike)) = race {
+            let count = AtomicUsize::new(0);
+            let strike = Mutex::new(Some(strike));
+            let out = struck.clone();
+            self.devices[i].faulty.set_hook(Arc::new(move |op, _key| {
+                if op == at
+                    && count.fetch_add(1, Ordering::SeqCst) == nth
+                    && let Some(s) = strike.lock().unwrap().take()
+                {
+                    let victim = (s.act)();
+                    *out.lock().unwrap() = Some((s.desc, s.writes, victim));
+                }
+                None
+            }));
         }
-        for (p, c) in self.remote_files() {
-            self.keep(&c, || format!("{p} in the bucket when {name} synced"));
+        let r = sync_pair(&self.devices[i].ctx, &opts_confirm()).await;
+        self.devices[i].faulty.heal();
+        let struck = struck.lock().unwrap().take();
+        let victim = struck.as_ref().and_then(|(_, _, v)| v.clone());
+        if let Some((desc, writes, _)) = &struck {
+            self.log.push(format!(
+                "  (during {name}'s sync, right before a {}: {desc}{})",
+                at_name,
+                victim
+                    .as_ref()
+                    .map_or(String::new(), |v| format!(", destroying {}", show(v)))
+            ));
+            if let Some(c) = writes
+                && self.variant.versioned()
+            {
+                let c = c.clone();
+                self.keep(&c, || format!("a foreign put during {name}'s sync"));
+            }
         }
-        let opts = SyncOptions {
-            confirm: true,
-            ..SyncOptions::default()
-        };
-        let r = sync_pair(&self.devices[i].ctx, &opts).await;
+        if self.variant.versioned() {
+            for (why, c) in seen {
+                if victim.as_ref() != Some(&c) {
+                    self.keep(&c, || why);
+                }
+            }
+        }
         match r {
             Ok(SyncResult::Converged(t)) => {
                 self.log.push(format!(
@@ -359,6 +578,18 @@ impl World {
                     t.conflicts,
                     show_files(&self.devices[i].files())
                 ));
+                let after = self.existing().await;
+                let lost: Vec<String> = before
+                    .difference(&after)
+                    .filter(|c| victim.as_ref() != Some(*c))
+                    .map(|c| show(c))
+                    .collect();
+                assert!(
+                    lost.is_empty(),
+                    "{:?}: {name}'s sync lost {lost:?}\nlog:\n{}",
+                    self.variant,
+                    self.log.join("\n")
+                );
                 t
             }
             other => panic!(
@@ -368,11 +599,11 @@ impl World {
         }
     }
 
+    /// On versioned buckets: everything ever seen is still somewhere (nothing but pail can
+    /// remove a version). Unversioned, a foreign client's overwrite or a user's delete may
+    /// take the last copy legitimately; there the per-sync check in `sync` is the property.
     async fn check_nothing_lost(&self) {
-        let mut have = self.stored_contents().await;
-        for d in &self.devices {
-            have.extend(d.files().into_values());
-        }
+        let have = self.existing().await;
         let lost: Vec<String> = self
             .must_keep
             .iter()
@@ -390,7 +621,7 @@ impl World {
     async fn check_convergence(&mut self) {
         for _round in 0..3 {
             for i in 0..self.devices.len() {
-                self.sync(i).await;
+                self.sync(i, None).await;
             }
         }
         let remote = self.remote_files();
@@ -409,7 +640,7 @@ impl World {
             );
         }
         for i in 0..self.devices.len() {
-            let t = self.sync(i).await;
+            let t = self.sync(i, None).await;
             assert_eq!(
                 busy(&t),
                 0,
