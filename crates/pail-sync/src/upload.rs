@@ -52,7 +52,14 @@ pub(crate) async fn upload(
     ctx.db().note_pending_upload(path, &local.hash)?;
     let put = if local.stat.size < ctx.cfg.multipart_threshold {
         // Read into memory: every retry then sends exactly the bytes that were hashed.
-        let data = tokio::fs::read(&abs).await.map_err(read_err)?;
+        let data = match tokio::fs::read(&abs).await {
+            Ok(d) => d,
+            // Deleted since the check above: the next pass sees the delete.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Outcome::Deferred("deleted since the scan".into()));
+            }
+            Err(e) => return Err(read_err(e)),
+        };
         if hash_bytes(&data) != local.hash {
             return Ok(Outcome::Deferred("changed while being read".into()));
         }
@@ -82,8 +89,17 @@ pub(crate) async fn upload(
         }
     };
     crash_point_for_tests(path);
-    // Tenet 6: a file that changed while it was sent is sent again, never recorded.
-    let after = stat_path(&abs).map_err(read_err)?;
+    // Tenet 6: a file that changed while it was sent is sent again, never recorded. One
+    // deleted meanwhile is not recorded either: the object is in the bucket, noted as this
+    // device's own pending upload, so the next pass takes it as the base and deletes it
+    // remotely as the user did locally.
+    let after = match stat_path(&abs) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Outcome::Deferred("deleted during upload".into()));
+        }
+        Err(e) => return Err(read_err(e)),
+    };
     if !same_stat(&after, &before) {
         return Ok(Outcome::Deferred("changed during upload".into()));
     }

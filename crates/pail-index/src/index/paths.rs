@@ -116,7 +116,8 @@ impl Index {
                                   l_checked_ns, r_etag, r_version_id, r_size)
                  SELECT p.path, p.hash, 0, 0, 0, 0, NULL, r.etag, r.version_id, r.size
                  FROM pending_uploads p JOIN remote_scan r ON r.path = p.path
-                 WHERE r.hash = p.hash
+                 WHERE COALESCE(r.hash, (SELECT c.hash FROM remote_hash_cache c
+                                         WHERE c.key = r.path AND c.etag = r.etag)) = p.hash
                  ON CONFLICT(path) DO UPDATE SET
                    hash = excluded.hash, l_checked_ns = NULL, r_etag = excluded.r_etag,
                    r_version_id = excluded.r_version_id, r_size = excluded.r_size
@@ -126,7 +127,8 @@ impl Index {
             ix.conn.execute(
                 "DELETE FROM pending_uploads WHERE path IN
                    (SELECT p.path FROM pending_uploads p JOIN remote_scan r ON r.path = p.path
-                    WHERE r.hash = p.hash)",
+                    WHERE COALESCE(r.hash, (SELECT c.hash FROM remote_hash_cache c
+                                            WHERE c.key = r.path AND c.etag = r.etag)) = p.hash)",
                 [],
             )?;
             Ok(adopted as u64)
@@ -552,7 +554,8 @@ impl Index {
     ///   content or a conflict?
     /// - new in the bucket, with the ETag or size of a synced object that is gone from it: the
     ///   other half of a rename by another device, which must count as a move, not as a
-    ///   delete, in the safety stop (tenet 7; a listing carries no content hash).
+    ///   delete, in the safety stop (tenet 7; a listing carries no content hash);
+    /// - with an upload of this device's pending (see [`Index::adopt_own_uploads`]).
     ///
     /// Returns (path, etag); the engine HEADs each and calls [`Index::set_remote_scan_hash`].
     pub fn remote_needing_hash(&self) -> Result<Vec<(RelPath, String)>> {
@@ -575,6 +578,12 @@ impl Index {
                                WHERE NOT EXISTS (SELECT 1 FROM remote_scan x WHERE x.path = g.path))
                     OR r.size IN (SELECT g.r_size FROM base g
                                   WHERE NOT EXISTS (SELECT 1 FROM remote_scan x WHERE x.path = g.path)))
+             UNION
+             SELECT r.path, r.etag FROM remote_scan r
+             JOIN pending_uploads p ON p.path = r.path
+             WHERE r.hash IS NULL
+               AND NOT EXISTS (SELECT 1 FROM remote_hash_cache c
+                               WHERE c.key = r.path AND c.etag = r.etag)
              ORDER BY 1",
         )?;
         let mut rows = st.query([])?;
