@@ -197,8 +197,6 @@ struct Strike {
     desc: String,
     /// The content it writes, if any (a foreign put on a versioned bucket must survive).
     writes: Option<Vec<u8>>,
-    /// The file it deletes on the syncing device, if any.
-    deletes_local: Option<&'static str>,
     act: Box<dyn FnOnce() -> Option<Vec<u8>> + Send>,
 }
 
@@ -206,7 +204,6 @@ struct Strike {
 struct Struck {
     desc: String,
     writes: Option<Vec<u8>>,
-    deletes_local: Option<&'static str>,
     /// The content the racer destroyed, if any.
     victim: Option<Vec<u8>>,
 }
@@ -458,7 +455,6 @@ impl World {
                 Strike {
                     desc,
                     writes: Some(c.clone()),
-                    deletes_local: None,
                     act: Box::new(move || {
                         let old = mem.current(&key).map(|b| b.to_vec());
                         match m {
@@ -474,7 +470,6 @@ impl World {
                 Strike {
                     desc: format!("foreign deletes {}", path(p)),
                     writes: None,
-                    deletes_local: None,
                     act: Box::new(move || {
                         let old = mem.current(&key).map(|b| b.to_vec());
                         if old.is_some() {
@@ -492,7 +487,6 @@ impl World {
                 Strike {
                     desc,
                     writes: None,
-                    deletes_local: None,
                     act: Box::new(move || {
                         let old = std::fs::read(&f).ok();
                         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
@@ -506,7 +500,6 @@ impl World {
                 Strike {
                     desc: format!("{} deletes {}", d.name, path(p)),
                     writes: None,
-                    deletes_local: Some(path(p)),
                     act: Box::new(move || {
                         let old = std::fs::read(&f).ok();
                         let _ = std::fs::remove_file(&f);
@@ -559,7 +552,6 @@ impl World {
                     *out.lock().unwrap() = Some(Struck {
                         desc: s.desc,
                         writes: s.writes,
-                        deletes_local: s.deletes_local,
                         victim,
                     });
                 }
