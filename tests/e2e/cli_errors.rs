@@ -91,6 +91,37 @@ fn unreachable_endpoint(s: Server) {
 }
 on_servers!(unreachable_endpoint: moto);
 
+/// An endpoint without `http://` is refused before any request, with the fix (it used to be
+/// retried as a network error); a mistyped config key names the key it meant.
+fn endpoint_without_scheme_and_mistyped_keys(s: Server) {
+    let mut bare = s.clone();
+    bare.endpoint = s.endpoint.trim_start_matches("http://").to_owned();
+    let r = Remote::new(&bare, "bare-endpoint");
+    let d = Device::uninit(&r, "a");
+    let out = d.init();
+    assert_code(&out, 1, "init with a scheme-less endpoint");
+    assert!(
+        stderr(&out).contains(&format!("write \"http://{}\"", bare.endpoint)),
+        "{}",
+        text(&out)
+    );
+    assert!(!d.config.exists(), "nothing recorded");
+
+    let r = Remote::new(&s, "typo-key");
+    let d = Device::new(&r, "a");
+    let config = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(&d.config, config.replace("endpoint =", "endpont =")).unwrap();
+    let out = d.pail(&["sync"]);
+    assert_code(&out, 1, "sync with a mistyped key");
+    assert!(
+        stderr(&out).contains("unknown key `endpont`")
+            && stderr(&out).contains("did you mean `endpoint`?"),
+        "{}",
+        text(&out)
+    );
+}
+on_servers!(endpoint_without_scheme_and_mistyped_keys: moto);
+
 /// Garage checks the region of every signature, as AWS does, and names its own in the error.
 /// (moto takes any region; Ceph RGW 16 here has one zonegroup that accepts any.)
 fn wrong_region_names_the_right_one(s: Server) {

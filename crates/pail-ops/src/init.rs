@@ -66,6 +66,8 @@ pub async fn init_pair(
     pair.endpoint = req.endpoint.or_else(env_endpoint);
     pair.region = req.region;
     pair.profile = req.profile;
+    // Before any request: a scheme-less endpoint would otherwise be retried as a network error.
+    pair.validate()?;
     let (_, prefix) = pair.bucket_and_prefix()?;
 
     let mut config = Config::load(config_path)?;

@@ -31,7 +31,8 @@ pub struct PairConfig {
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-    /// This device's name in object metadata and conflict copies.
+    /// This device's name in object metadata and conflict copies (default: the host name).
+    #[serde(default = "default_device")]
     pub device: String,
     /// Parallel transfers.
     #[serde(default = "default_transfers")]
@@ -96,6 +97,19 @@ impl PairConfig {
         }
         if self.transfers == 0 || self.transfers > 256 {
             bail!("transfers = {} must be between 1 and 256", self.transfers);
+        }
+        if let Some(e) = &self.endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            bail!(
+                "endpoint = {e:?} needs its scheme: write \"http://{e}\" (or \"https://{e}\" if the server uses TLS)"
+            );
+        }
+        if !pail_core::layout::valid_device_name(&self.device) {
+            bail!(
+                "device = {:?} must be non-empty, without '/' or control characters",
+                self.device
+            );
         }
         if self.max_delete_percent > 100 {
             bail!(
@@ -206,8 +220,82 @@ pub fn state_dir() -> Result<PathBuf> {
         .to_owned())
 }
 
+/// The keys of a `[[pair]]` table.
+const PAIR_KEYS: &[&str] = &[
+    "folder",
+    "remote",
+    "endpoint",
+    "region",
+    "profile",
+    "device",
+    "transfers",
+    "multipart_threshold",
+    "part_size",
+    "max_delete_percent",
+    "min_deletes",
+    "case_insensitive",
+];
+
+/// Refuses keys pail does not know, naming the closest known one: a typo such as
+/// `endpont = ...` must not silently send pail to AWS instead of the intended server.
+fn check_keys(table: &toml::Table) -> Result<()> {
+    let unknown = |key: &str, known: &[&str], place: &str| -> anyhow::Error {
+        let nearest = known
+            .iter()
+            .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+            .min()
+            .filter(|(d, k)| *d <= 2.max(k.len() / 3));
+        match nearest {
+            Some((_, k)) => anyhow::anyhow!("unknown key `{key}` {place}: did you mean `{k}`?"),
+            None => anyhow::anyhow!(
+                "unknown key `{key}` {place}; known keys: {}",
+                known.join(", ")
+            ),
+        }
+    };
+    for key in table.keys() {
+        if key != "pair" {
+            return Err(unknown(key, &["pair"], "at the top level"));
+        }
+    }
+    let Some(pairs) = table.get("pair") else {
+        return Ok(());
+    };
+    let Some(pairs) = pairs.as_array() else {
+        bail!("`pair` must be a list of [[pair]] tables");
+    };
+    for (i, pair) in pairs.iter().enumerate() {
+        let Some(pair) = pair.as_table() else {
+            bail!("`pair` must be a list of [[pair]] tables");
+        };
+        for key in pair.keys() {
+            if !PAIR_KEYS.contains(&key.as_str()) {
+                return Err(unknown(key, PAIR_KEYS, &format!("in [[pair]] #{}", i + 1)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `~/x` and `$HOME/x` (or `${HOME}/x`) in a hand-written folder path, as a shell would.
+fn expand_home(path: &Path) -> PathBuf {
+    let Some(s) = path.to_str() else {
+        return path.to_owned();
+    };
+    let rest = ["~", "$HOME", "${HOME}"].iter().find_map(|h| {
+        s.strip_prefix(h)
+            .filter(|r| r.is_empty() || r.starts_with('/'))
+    });
+    match (rest, directories::BaseDirs::new()) {
+        (Some(rest), Some(dirs)) => dirs.home_dir().join(rest.trim_start_matches('/')),
+        _ => path.to_owned(),
+    }
+}
+
 impl Config {
-    /// Reads the file; a missing file is an empty config.
+    /// Reads the file; a missing file is an empty config. Unknown keys are refused (with the
+    /// nearest known key), `~` and `$HOME` in folders are expanded, and every pair is
+    /// checked.
     pub fn load(path: &Path) -> Result<Config> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -216,8 +304,15 @@ impl Config {
                 return Err(e).with_context(|| format!("cannot read config {}", path.display()));
             }
         };
-        let config: Config = toml::from_str(&text)
+        let table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("config {} is not valid TOML", path.display()))?;
+        check_keys(&table).with_context(|| format!("config {}", path.display()))?;
+        let mut config: Config = table
+            .try_into()
             .with_context(|| format!("config {} is not valid", path.display()))?;
+        for p in &mut config.pairs {
+            p.folder = expand_home(&p.folder);
+        }
         for p in &config.pairs {
             p.validate().with_context(|| {
                 format!("config {}, pair {}", path.display(), p.folder.display())
@@ -302,6 +397,72 @@ fn prefixes_overlap(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load(text: &str) -> Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn the_known_keys_are_exactly_the_fields() {
+        let mut p = PairConfig::new("/f".into(), "s3://bkt/p".into(), "d".into());
+        p.endpoint = Some("http://x".into());
+        p.region = Some("r".into());
+        p.profile = Some("p".into());
+        p.case_insensitive = Some(true);
+        let table: toml::Table = toml::from_str(&toml::to_string(&p).unwrap()).unwrap();
+        let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        let mut known = PAIR_KEYS.to_vec();
+        keys.sort();
+        known.sort();
+        assert_eq!(keys, known);
+    }
+
+    #[test]
+    fn a_mistyped_key_is_refused_with_the_nearest_one() {
+        let e =
+            load("[[pair]]\nfolder = \"/f\"\nremote = \"s3://bkt/p\"\nendpont = \"http://x\"\n")
+                .unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("unknown key `endpont`") && text.contains("did you mean `endpoint`?"),
+            "{text}"
+        );
+        let e = load("[[pairs]]\nfolder = \"/f\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("did you mean `pair`?"), "{e:#}");
+        let e =
+            load("[[pair]]\nfolder = \"/f\"\nremote = \"s3://bkt/p\"\nzzzzzzzz = 1\n").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("known keys: folder, remote"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn hand_written_pairs_get_defaults_and_expansions() {
+        let c = load("[[pair]]\nfolder = \"~/Pail\"\nremote = \"s3://bkt/p\"\n").unwrap();
+        let home = directories::BaseDirs::new().unwrap().home_dir().to_owned();
+        assert_eq!(c.pairs[0].folder, home.join("Pail"));
+        assert_eq!(c.pairs[0].device, default_device());
+        let c = load("[[pair]]\nfolder = \"$HOME/a/b\"\nremote = \"s3://bkt/p\"\n").unwrap();
+        assert_eq!(c.pairs[0].folder, home.join("a/b"));
+        let c = load("[[pair]]\nfolder = \"/srv/~x\"\nremote = \"s3://bkt/p\"\n").unwrap();
+        assert_eq!(c.pairs[0].folder, Path::new("/srv/~x"));
+    }
+
+    #[test]
+    fn an_endpoint_without_a_scheme_is_refused_before_any_request() {
+        let e = load(
+            "[[pair]]\nfolder = \"/f\"\nremote = \"s3://bkt/p\"\nendpoint = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("write \"http://127.0.0.1:9000\""),
+            "{e:#}"
+        );
+    }
 
     #[test]
     fn remotes_parse_and_overlap() {
