@@ -230,3 +230,42 @@ fn versioned_bucket_keeps_every_version(s: Server) {
     );
 }
 on_servers!(versioned_bucket_keeps_every_version: ceph, moto);
+
+/// `pail config` shows the pair with its defaults; `pail remove` unpairs the folder and
+/// leaves its files and the bucket alone; the pair is then gone from `status` and `config`.
+fn config_shows_and_remove_unpairs(s: Server) {
+    let r = Remote::new(&s, "remove");
+    let d = Device::new(&r, "laptop");
+    d.write("keep.txt", b"mine");
+    d.sync();
+    let out = d.pail(&["config", "--json"]);
+    assert_ok(&out, "config --json");
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(c["pairs"][0]["remote"], r.url());
+    assert_eq!(c["pairs"][0]["device"], "laptop");
+    assert_eq!(c["pairs"][0]["transfers"], 16, "defaults are filled in");
+    let out = d.pail(&["config"]);
+    assert_ok(&out, "config");
+    assert!(text(&out).contains("[[pair]]"), "{}", text(&out));
+
+    let out = d.pail(&["remove", d.folder.to_str().unwrap()]);
+    assert_ok(&out, "remove");
+    assert!(text(&out).contains("no longer synced"), "{}", text(&out));
+    assert_eq!(
+        d.read("keep.txt").as_deref(),
+        Some(&b"mine"[..]),
+        "files untouched"
+    );
+    assert_eq!(r.files()["keep.txt"], b"mine", "bucket untouched");
+    let out = d.pail(&["config", "--json"]);
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(c["pairs"].as_array().unwrap().len(), 0);
+    let out = d.pail(&["remove", d.folder.to_str().unwrap()]);
+    assert_code(&out, 1, "remove of a folder no longer paired");
+    assert!(
+        text(&out).contains("is not a synced folder"),
+        "{}",
+        text(&out)
+    );
+}
+on_servers!(config_shows_and_remove_unpairs: moto);

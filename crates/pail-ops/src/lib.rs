@@ -10,6 +10,7 @@ pub mod conflicts;
 pub mod doctor;
 pub mod history;
 pub mod init;
+pub mod pairs;
 pub mod restore;
 pub mod setup;
 pub mod target;

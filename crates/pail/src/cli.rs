@@ -53,6 +53,23 @@ pub enum Command {
     Undelete(UndeleteArgs),
     /// Conflict copies pail made and not yet resolved.
     Conflicts(ConflictsArgs),
+    /// Unpair a folder: pail stops syncing it; its files and the bucket are left alone.
+    Remove(RemoveArgs),
+    /// The configuration as pail reads it (defaults filled in; it holds no secrets).
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The synced folder to unpair.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod daemon;
 mod doctor;
 mod history;
 mod init;
+mod pairs;
 mod restore;
 mod service;
 mod setup;
@@ -43,6 +44,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Restore(a) => restore::run(&config_file, a).await,
         Command::Undelete(a) => undelete::run(&config_file, a).await,
         Command::Conflicts(a) => conflicts::run(&config_file, a).await,
+        Command::Remove(a) => pairs::remove(&config_file, a),
+        Command::Config(a) => pairs::config(&config_file, a),
         Command::Pause => daemon::control(&config_file, pail_daemon::control::Request::Pause).await,
         Command::Resume => {
             daemon::control(&config_file, pail_daemon::control::Request::Resume).await
