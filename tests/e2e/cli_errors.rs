@@ -27,6 +27,8 @@ fn unknown_bucket(s: Server) {
     s.bucket = "pail-no-such-bucket-here".into();
     let r = Remote::new(&s, "no-bucket");
     let d = Device::uninit(&r, "a");
+    // A folder init has to make: a failed init leaves nothing behind.
+    std::fs::remove_dir(&d.folder).unwrap();
     let out = d.init();
     assert_code(&out, 1, "init with an unknown bucket");
     let e = stderr(&out);
@@ -35,6 +37,8 @@ fn unknown_bucket(s: Server) {
         "{}",
         text(&out)
     );
+    assert!(!d.folder.exists(), "the folder init made is left behind");
+    assert!(!d.config.exists(), "nothing recorded");
 }
 on_servers!(unknown_bucket);
 

@@ -36,22 +36,58 @@ pub async fn init_pair(
     req: InitRequest,
     factory: &dyn StoreFactory,
 ) -> Result<InitReport> {
-    let mut created_folder = false;
     let abs = std::path::absolute(&req.folder)
         .with_context(|| format!("{} is not a usable path", req.folder.display()))?;
-    match std::fs::metadata(&abs) {
+    let created_folder = match std::fs::metadata(&abs) {
         Ok(m) if !m.is_dir() => bail!(
             "{} is not a directory: pick a folder to sync",
             abs.display()
         ),
-        Ok(_) => {}
+        Ok(_) => false,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(&abs)
                 .with_context(|| format!("cannot create {}", abs.display()))?;
-            created_folder = true;
+            true
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", abs.display())),
+    };
+    let result = init_in(config_path, req, factory, &abs, created_folder).await;
+    if result.is_err() && created_folder {
+        // A failed init leaves nothing behind: the folder it made (still empty) goes.
+        let _ = std::fs::remove_dir(&abs);
     }
+    result
+}
+
+/// Whether pail can write into `folder` (downloads, conflict copies): a temp file of the
+/// kind pail itself writes, made and removed at once.
+fn check_writable(folder: &Path) -> Result<()> {
+    let probe = folder.join(pail_core::layout::outside_temp_name(
+        "write-check",
+        u64::from(std::process::id()),
+    ));
+    std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .with_context(|| {
+            format!(
+                "cannot write into {}: pail needs to write there (check its permissions, or whether the disk is read-only)",
+                folder.display()
+            )
+        })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+async fn init_in(
+    config_path: &Path,
+    req: InitRequest,
+    factory: &dyn StoreFactory,
+    abs: &Path,
+    created_folder: bool,
+) -> Result<InitReport> {
+    check_writable(abs)?;
     let folder = abs
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", abs.display()))?;
