@@ -173,9 +173,22 @@ fn delete_then_undelete_files_and_folders(s: Server) {
     assert_eq!(d.read("photos/2015/2.jpg").unwrap(), b"two");
     assert_eq!(d.files(), r.files());
 
-    // Nothing kept for a name that never existed: said plainly.
-    let out = ok(&d, &["undelete", d.path("never/was.txt").to_str().unwrap()]);
-    assert!(out.contains("nothing to undelete"), "{out}");
+    // A name that never existed is an error that says so, not an empty folder (a typo must
+    // not read as "0 restored").
+    let never = d.path("never/was.txt");
+    for args in [
+        vec!["undelete", never.to_str().unwrap()],
+        vec!["history", never.to_str().unwrap()],
+        vec!["restore", never.to_str().unwrap(), "--at", "1 hour ago"],
+    ] {
+        let out = d.pail(&args);
+        assert_code(&out, 1, &format!("{args:?} of a path that never existed"));
+        assert!(
+            text(&out).contains("never/was.txt: no such file or folder"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
 }
 on_servers!(delete_then_undelete_files_and_folders);
 

@@ -91,7 +91,9 @@ pub fn target(config_file: &Path, path: &Path) -> Result<Target> {
 }
 
 /// Whether `t` names a folder: the pair itself, a local directory, or a path the bucket has
-/// no versions of as a file (a deleted folder).
+/// no versions of as a file but something under it (a deleted folder). A path that names
+/// nothing, here or in the bucket, now or before, is an error that says so: a mistyped path
+/// must not read as an empty folder.
 pub async fn is_folder(remote: &PairRemote, t: &Target) -> Result<bool> {
     let Some(rel) = &t.rel else { return Ok(true) };
     if t.abs.is_dir() {
@@ -100,7 +102,43 @@ pub async fn is_folder(remote: &PairRemote, t: &Target) -> Result<bool> {
     if t.abs.exists() {
         return Ok(false);
     }
-    Ok(versions_of(remote, rel).await?.is_empty())
+    if !versions_of(remote, rel).await?.is_empty() {
+        return Ok(false);
+    }
+    if anything_under(remote, rel).await? {
+        return Ok(true);
+    }
+    bail!(
+        "{rel}: no such file or folder, neither in {} nor in {} (now or in any kept version); check the path (`pail history {}` lists what the folder holds)",
+        t.pair.folder.display(),
+        t.pair.remote,
+        t.pair.folder.display()
+    )
+}
+
+/// Whether the bucket holds anything (a version, a delete marker, a trash copy) under the
+/// folder `dir`: one listing page or two.
+async fn anything_under(remote: &PairRemote, dir: &RelPath) -> Result<bool> {
+    let prefix = remote.dir_prefix(Some(dir));
+    let is_file = |key: &str| matches!(remote.prefix.path_for(key), Ok(Some(_)));
+    if remote.caps.versioning != pail_s3::Versioning::Unsupported {
+        match remote.store.list_versions_page(&prefix, None, None).await {
+            Ok(page) => return Ok(page.versions.iter().any(|v| is_file(&v.key))),
+            Err(pail_s3::StoreError::NotImplemented { .. }) => {}
+            Err(e) => return Err(e).with_context(|| format!("listing {prefix}")),
+        }
+    }
+    for p in [prefix, remote.trash_prefix(Some(dir))] {
+        let page = remote
+            .store
+            .list_page(&p, None, None)
+            .await
+            .with_context(|| format!("listing {p}"))?;
+        if !page.objects.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// How a change made in the bucket (a restore, an undelete) reached the folder.
