@@ -515,3 +515,35 @@ fn history_size_shows_what_old_versions_take_per_folder(s: Server) {
     assert!(!said.contains("photos"), "{said}");
 }
 on_servers!(history_size_shows_what_old_versions_take_per_folder);
+
+/// A time copied from `pail history` (local time, to the fraction of a second) and pasted into
+/// `restore --at` brings back exactly that version, not the one before it; in a time zone far
+/// from UTC too.
+fn a_time_pasted_from_history_restores_that_version(s: Server) {
+    let r = Remote::new(&s, "paste-time");
+    let d = Device::new(&r, "laptop");
+    for body in [&b"one"[..], b"two", b"three"] {
+        d.write("notes.txt", body);
+        d.sync();
+        // S3 (and moto) keep times to the second: one version per second.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let in_india = |args: &[&str]| {
+        let out = d.command(args).env("TZ", "Asia/Kolkata").output().unwrap();
+        assert_ok(&out, &format!("{args:?}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let path = d.path("notes.txt");
+    let shown = in_india(&["history", path.to_str().unwrap()]);
+    // Newest first: the line of "two" is the second version line.
+    let times: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.starts_with("20"))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(times.len(), 3, "{shown}");
+    assert!(times[1].ends_with("+05:30"), "local time: {shown}");
+    in_india(&["restore", path.to_str().unwrap(), "--at", times[1]]);
+    assert_eq!(d.read("notes.txt").unwrap(), b"two", "{shown}");
+}
+on_servers!(a_time_pasted_from_history_restores_that_version: ceph, moto);

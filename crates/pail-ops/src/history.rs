@@ -36,8 +36,12 @@ pub struct FileHistory {
 pub struct VersionInfo {
     /// What `pail restore --version` takes: the S3 version id, or `trash:<name>`.
     pub version_id: String,
-    /// RFC 3339: when it was written; for a trash copy, when it was replaced.
+    /// RFC 3339 (UTC, to the nanosecond): when it was written; for a trash copy, when it
+    /// was replaced.
     pub time: String,
+    /// The same time in Unix nanoseconds (for local-time output).
+    #[serde(skip)]
+    pub time_ns: i64,
     pub size: u64,
     /// `pail-device` of the version, "other client" without one, null for delete markers.
     pub device: Option<String>,
@@ -131,6 +135,7 @@ async fn describe(
     Ok(VersionInfo {
         version_id: v.id(),
         time: rfc3339_ns(v.shown_ns),
+        time_ns: v.shown_ns,
         size: v.size,
         device,
         current: v.is_current,
@@ -151,6 +156,9 @@ pub struct DirEntry {
     pub deleted: bool,
     /// RFC 3339 of the newest version or delete marker.
     pub last_change: String,
+    /// The same time in Unix nanoseconds (for local-time output).
+    #[serde(skip)]
+    pub last_change_ns: i64,
     /// Bytes of the contents that are not current.
     pub noncurrent_bytes: u64,
 }
@@ -180,6 +188,7 @@ pub async fn dir_history(
             delete_markers: vs.len() - kept,
             deleted,
             last_change: rfc3339_ns(vs.iter().map(|v| v.shown_ns).max().unwrap_or(0)),
+            last_change_ns: vs.iter().map(|v| v.shown_ns).max().unwrap_or(0),
             noncurrent_bytes: noncurrent_bytes(&vs),
         });
     }

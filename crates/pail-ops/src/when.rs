@@ -38,18 +38,41 @@ pub fn parse_time_at(s: &str, now: Zoned) -> Result<i64> {
     i64::try_from(ns).or_else(|_| bail!("the time {s:?} is out of range"))
 }
 
-/// RFC 3339 (UTC, seconds) of Unix nanoseconds, for output.
+/// RFC 3339 in UTC of Unix nanoseconds, for scripts (`--json`). Fractions of a second are
+/// kept, so that a time pasted into `--at` names exactly that version, not the one before.
 pub fn rfc3339_ns(ns: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
         .ok()
-        .and_then(|t| t.replace_nanosecond(0).ok())
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default()
+}
+
+/// The same instant for people: RFC 3339 in this machine's time zone (what `--at` reads
+/// for times without a zone), with the fractions of a second that make it exact.
+pub fn local_ns(ns: i64) -> String {
+    let Ok(t) = jiff::Timestamp::from_nanosecond(i128::from(ns)) else {
+        return String::new();
+    };
+    let z = t.to_zoned(jiff::tz::TimeZone::system());
+    // %.f prints only the digits needed (none for a whole second).
+    z.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_times_read_back_exactly() {
+        let ns = 1_795_257_000_123_456_789;
+        for shown in [rfc3339_ns(ns), local_ns(ns)] {
+            assert_eq!(parse_time(&shown).unwrap(), ns, "{shown}");
+        }
+        assert_eq!(
+            rfc3339_ns(1_795_257_000_000_000_000),
+            "2026-11-21T10:30:00Z"
+        );
+    }
     use jiff::tz::TimeZone;
 
     const HOUR: i64 = 3_600_000_000_000;
@@ -101,10 +124,10 @@ mod tests {
     }
 
     #[test]
-    fn output_is_rfc3339() {
+    fn output_is_rfc3339_to_the_nanosecond() {
         assert_eq!(
             rfc3339_ns(utc(2026, 11, 20, 14, 0) + 7),
-            "2026-11-20T14:00:00Z"
+            "2026-11-20T14:00:00.000000007Z"
         );
     }
 }

@@ -8,6 +8,7 @@ use pail_ops::history::{
     conflict_original, conflict_sources, dir_history, file_history, size_report,
 };
 use pail_ops::target::{is_folder, target};
+use pail_ops::when::local_ns;
 use pail_s3::AwsStoreFactory;
 use pail_sync::PairRemote;
 use pail_sync::ctx::open_index;
@@ -83,7 +84,7 @@ pub async fn run(config_file: &Path, a: HistoryArgs) -> Result<u8> {
         for e in &entries {
             println!(
                 "{}  {:>3} version(s)  {}{}",
-                e.last_change,
+                local_ns(e.last_change_ns),
                 e.versions,
                 e.path,
                 if e.deleted { "  (deleted)" } else { "" }
@@ -134,7 +135,7 @@ pub async fn run(config_file: &Path, a: HistoryArgs) -> Result<u8> {
         }
         println!(
             "{}  {what}  {}{}",
-            v.time,
+            local_ns(v.time_ns),
             v.version_id,
             if notes.is_empty() {
                 String::new()

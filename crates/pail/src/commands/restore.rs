@@ -10,7 +10,7 @@ use pail_ops::restore::{
     restore_to,
 };
 use pail_ops::target::{FolderFollows, bring_to_folder, is_folder, target};
-use pail_ops::when::{parse_time, rfc3339_ns};
+use pail_ops::when::{local_ns, parse_time};
 use pail_s3::{ArchiveRestore, AwsStoreFactory};
 use pail_sync::config::PairConfig;
 use pail_sync::{PairRemote, SyncResult};
@@ -90,7 +90,7 @@ pub(super) async fn run_plan(
                 Step::Copy { from, .. } => println!(
                     "  restore  {path}  (version {} of {})",
                     from.id(),
-                    rfc3339_ns(from.shown_ns)
+                    local_ns(from.shown_ns)
                 ),
                 Step::Delete { .. } => println!("  delete   {path}  (made later; --exact)"),
             }
@@ -178,7 +178,7 @@ pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
             );
         };
         let plan = plan_tree(&bucket, t.rel.as_ref(), at, a.exact).await?;
-        let what = format!("restore {} to {}", t.shown(), rfc3339_ns(at));
+        let what = format!("restore {} to {}", t.shown(), local_ns(at));
         let (code, report) = run_plan(&bucket, &plan, &what, a.dry_run).await?;
         if a.dry_run || report.restored + report.deleted == 0 {
             return Ok(code);
@@ -200,7 +200,7 @@ pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
             let Step::Copy { from, .. } = &step else {
                 unreachable!("a single file restore only copies")
             };
-            let shown = format!("version {} of {}", from.id(), rfc3339_ns(from.shown_ns));
+            let shown = format!("version {} of {}", from.id(), local_ns(from.shown_ns));
             if a.dry_run {
                 println!("would restore {rel} to {shown}; nothing was changed");
                 return Ok(0);

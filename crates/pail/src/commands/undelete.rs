@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use pail_ops::restore::{Pick, apply, plan_one, plan_undelete};
 use pail_ops::target::{is_folder, target};
 use pail_ops::versions::{current, versions_of};
-use pail_ops::when::rfc3339_ns;
+use pail_ops::when::local_ns;
 use pail_s3::AwsStoreFactory;
 use pail_sync::PairRemote;
 
@@ -44,7 +44,7 @@ pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
         println!(
             "{rel} is not deleted (current version {} of {}); nothing to do",
             c.id(),
-            rfc3339_ns(c.shown_ns)
+            local_ns(c.shown_ns)
         );
         return Ok(0);
     }
