@@ -516,6 +516,23 @@ fn history_size_shows_what_old_versions_take_per_folder(s: Server) {
 }
 on_servers!(history_size_shows_what_old_versions_take_per_folder);
 
+/// A file deleted here but not yet synced is still current in the bucket: `undelete` brings
+/// it back to the folder, and the next sync has nothing to do for it.
+fn undelete_of_a_local_delete_not_yet_synced(s: Server) {
+    let r = Remote::new(&s, "undelete-local");
+    let d = Device::new(&r, "laptop");
+    d.write("draft.txt", b"precious");
+    d.sync();
+    d.remove("draft.txt");
+    let out = ok(&d, &["undelete", d.path("draft.txt").to_str().unwrap()]);
+    assert!(out.contains("brought back"), "{out}");
+    assert_eq!(d.read("draft.txt").unwrap(), b"precious");
+    d.sync();
+    assert_eq!(r.files()["draft.txt"], b"precious", "the bucket keeps it");
+    assert_eq!(d.files(), r.files());
+}
+on_servers!(undelete_of_a_local_delete_not_yet_synced);
+
 /// A time copied from `pail history` (local time, to the fraction of a second) and pasted into
 /// `restore --at` brings back exactly that version, not the one before it; in a time zone far
 /// from UTC too.

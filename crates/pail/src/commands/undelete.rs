@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use pail_ops::restore::{Pick, apply, plan_one, plan_undelete};
+use pail_ops::restore::{Pick, apply, plan_one, plan_undelete, restore_to};
 use pail_ops::target::{is_folder, target};
 use pail_ops::versions::{current, versions_of};
 use pail_ops::when::local_ns;
@@ -41,6 +41,19 @@ pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
     let rel = t.rel.clone().expect("a file has a path");
     let versions = versions_of(&bucket, &rel).await?;
     if let Some(c) = current(&versions) {
+        if t.abs.symlink_metadata().is_err() {
+            // Deleted here, not yet synced: the bucket still has it; bring it back to the folder
+            // (verified, never over a file), and the next sync finds nothing to do for it.
+            if a.dry_run {
+                println!("would bring back {rel} from the bucket; nothing was changed");
+                return Ok(0);
+            }
+            restore_to(&bucket, &rel, &Pick::Newest, &t.abs).await?;
+            println!(
+                "{rel}: brought back from the bucket (it was deleted here, and the deletion was not synced yet)"
+            );
+            return Ok(0);
+        }
         println!(
             "{rel} is not deleted (current version {} of {}); nothing to do",
             c.id(),
