@@ -244,7 +244,9 @@ fn tally(
             report.deferred.push((action.path().clone(), why));
         }
         Err(error) => {
-            tracing::error!(path = %action.path(), error = %error.report(), transient = error.is_transient(), "action failed");
+            // Reported once, by whoever reads the result (the sync summary, the daemon status);
+            // at info level it is in the daemon log without doubling the one-shot output.
+            tracing::info!(path = %action.path(), error = %error.report(), transient = error.is_transient(), "action failed");
             report.errors.push(PathError {
                 path: action.path().to_string(),
                 error,
