@@ -169,11 +169,39 @@ fn usage_errors_exit_2(s: Server) {
     let r = Remote::new(&s, "usage");
     let d = Device::uninit(&r, "a");
     assert_code(&d.pail(&["sync", "--no-such-flag"]), 2, "unknown flag");
+    assert_code(&d.pail(&["-q", "-v", "status"]), 2, "-q with -v");
     let out = d.pail(&["sync"]);
     assert_code(&out, 1, "sync with no pair configured");
     assert!(stderr(&out).contains("pail init"), "{}", text(&out));
 }
 on_servers!(usage_errors_exit_2: moto);
+
+/// `-vv` shows what pail does, file by file; `-q` only errors (PAIL_LOG unset for both).
+fn verbose_and_quiet(s: Server) {
+    let r = Remote::new(&s, "verbosity");
+    let d = Device::new(&r, "a");
+    d.write("one.txt", b"1");
+    let out = d
+        .command(&["-vv", "sync"])
+        .env_remove("PAIL_LOG")
+        .output()
+        .unwrap();
+    assert_ok(&out, "sync -vv");
+    assert!(
+        stderr(&out).contains("DEBUG") && stderr(&out).contains("one.txt"),
+        "{}",
+        text(&out)
+    );
+    d.write("two.txt", b"2");
+    let out = d
+        .command(&["-q", "sync"])
+        .env_remove("PAIL_LOG")
+        .output()
+        .unwrap();
+    assert_ok(&out, "sync -q");
+    assert!(stderr(&out).is_empty(), "{}", text(&out));
+}
+on_servers!(verbose_and_quiet: moto);
 
 /// `pail status | head -1` and friends: a reader that stops early is no error and no panic.
 fn a_closed_output_pipe_is_no_panic(s: Server) {

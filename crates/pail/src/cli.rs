@@ -14,6 +14,12 @@ pub struct Cli {
     /// Config file (default: pail/config.toml in the user's config directory).
     #[arg(long, global = true, env = "PAIL_CONFIG")]
     pub config: Option<PathBuf>,
+    /// More log lines on stderr: -v what pail does, -vv every request (PAIL_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr (PAIL_LOG overrides).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -10,7 +10,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
     let cli = cli::Cli::parse();
-    commands::init_logging();
+    commands::init_logging(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -19,15 +19,24 @@ use pail_sync::config::config_path;
 
 use crate::cli::{Cli, Command};
 
-/// Logs go to stderr; `PAIL_LOG` takes an EnvFilter (default: warnings).
-pub fn init_logging() {
+/// Logs go to stderr; `PAIL_LOG` takes an EnvFilter, else `-q` (errors), `-v` (info), `-vv`
+/// (debug), default warnings. Colours only on a terminal and without `NO_COLOR`.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PAIL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         // journald and log files want plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colour)
         .try_init();
 }
 
