@@ -367,6 +367,26 @@ fn doctor_good_and_bad(server: Server) {
     let good = d.pail(&["doctor"]);
     assert_code(&good, 0, "doctor on a set-up bucket");
     assert!(String::from_utf8_lossy(&good.stdout).contains("all good"));
+    // Never a setting setup found this server refuses (Ceph: BlockPublicAcls), never a dump.
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&good.stdout),
+        String::from_utf8_lossy(&good.stderr)
+    );
+    for dump in ["Some(", " { ", "<?xml", "PublicAccessBlock {"] {
+        assert!(!printed.contains(dump), "{dump}: {printed}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&d.pail(&["doctor", "--json"]).stdout).unwrap();
+    let pab = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["item"] == "block public access")
+        .unwrap()
+        .clone();
+    assert_eq!(pab["level"], "ok", "{pab}");
+    assert!(pab["fix"].is_null(), "{pab}");
 
     // Versioning suspended behind pail's back: a problem, with the command that fixes it.
     rt().block_on(async {

@@ -198,25 +198,29 @@ async fn audit_bucket(
             out.ok("block public access", "all four settings on")
         }
         // With IgnorePublicAcls on, public ACLs have no effect; setup leaves BlockPublicAcls
-        // off only where the server refuses uploads with it (Ceph RGW 16).
+        // off only where the server refuses uploads with it (Ceph RGW 16), so doctor does not
+        // recommend what would break pail there.
         Ok(Some(p))
             if p == PublicAccessBlock {
                 block_public_acls: false,
                 ..PublicAccessBlock::ALL_ON
             } =>
         {
-            out.add(
+            out.ok(
                 "block public access",
-                Level::Warning,
-                "BlockPublicAcls is off (the other three are on, so public ACLs are ignored)"
-                    .into(),
-                Some(pab_fix.clone()),
+                "on as far as this bucket allows: IgnorePublicAcls, BlockPublicPolicy and RestrictPublicBuckets; public ACLs have no effect (BlockPublicAcls stays off where the server refuses uploads with it)",
             )
         }
-        Ok(p) => out.add(
+        Ok(Some(p)) => out.add(
             "block public access",
             Level::Problem,
-            format!("not all four Block Public Access settings are on ({p:?})"),
+            format!("not all Block Public Access settings are on: {p}"),
+            Some(pab_fix),
+        ),
+        Ok(None) => out.add(
+            "block public access",
+            Level::Problem,
+            "Block Public Access is not configured on this bucket".into(),
             Some(pab_fix),
         ),
         Err(e) => out.err("block public access", e, Some(pab_fix)),

@@ -81,6 +81,26 @@ pub struct PublicAccessBlock {
     pub restrict_public_buckets: bool,
 }
 
+impl std::fmt::Display for PublicAccessBlock {
+    /// The switches that are off, by their AWS names (`BlockPublicAcls off, ...`), or "all on".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let off: Vec<&str> = [
+            (self.block_public_acls, "BlockPublicAcls"),
+            (self.ignore_public_acls, "IgnorePublicAcls"),
+            (self.block_public_policy, "BlockPublicPolicy"),
+            (self.restrict_public_buckets, "RestrictPublicBuckets"),
+        ]
+        .iter()
+        .filter(|(on, _)| !on)
+        .map(|(_, name)| *name)
+        .collect();
+        match off.as_slice() {
+            [] => f.write_str("all four on"),
+            names => write!(f, "{} off", names.join(", ")),
+        }
+    }
+}
+
 impl PublicAccessBlock {
     /// Every switch on: nothing in the bucket can be made public (what setup asks for).
     pub const ALL_ON: PublicAccessBlock = PublicAccessBlock {

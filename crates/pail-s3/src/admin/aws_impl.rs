@@ -114,13 +114,12 @@ impl AwsAdmin {
             return Ok(());
         }
         if let Some(body) = unreadable_ok(&err) {
-            return Err(AdminError::NotSupported {
-                op,
-                detail: format!(
-                    "its answer is not the S3 one: {}",
-                    body.chars().take(160).collect::<String>()
-                ),
-            });
+            // Name what came back, never dump it: the body is the server's, raw XML to a person.
+            let detail = match root_element(&body) {
+                Some(root) => format!("it answered with a <{root}> document instead"),
+                None => "its answer is not the S3 one".to_owned(),
+            };
+            return Err(AdminError::NotSupported { op, detail });
         }
         let status = err.raw_response().map(|r| r.status().as_u16());
         let message = err.message().unwrap_or_default().to_owned();
@@ -314,5 +313,36 @@ impl Intercept for DateHeader {
             *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(d.to_owned());
         }
         Ok(())
+    }
+}
+
+/// The name of the first element of an XML document (`ListBucketResult`), if it has one of
+/// plain letters (a server's answer is untrusted text: nothing else is shown of it).
+fn root_element(body: &str) -> Option<&str> {
+    let mut rest = body;
+    loop {
+        let at = rest.find('<')?;
+        rest = &rest[at + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(rest.len());
+        return (1..=64).contains(&end).then(|| &rest[..end]);
+    }
+}
+
+#[cfg(test)]
+mod root_element_tests {
+    use super::root_element;
+
+    #[test]
+    fn names_the_document_and_nothing_else() {
+        let body =
+            r#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="x"><Name>b</Name>"#;
+        assert_eq!(root_element(body), Some("ListBucketResult"));
+        assert_eq!(root_element("not xml"), None);
+        assert_eq!(root_element("<\u{1b}[31m>"), None);
     }
 }
