@@ -267,6 +267,62 @@ fn service_install_writes_a_hardened_unit(s: Server) {
 }
 on_servers!(service_install_writes_a_hardened_unit: moto);
 
+/// `service install --dry-run` prints the unit and writes nothing; the unit makes writable
+/// only the folders, the state directory and the config file (never the config's folder,
+/// which may be all of $HOME); where no service manager answers, install leaves no unit
+/// behind.
+fn service_install_dry_run_and_cleanup(s: Server) {
+    let r = Remote::new(&s, "service-dry");
+    let a = Device::new(&r, "alpha");
+    let xdg = a.folder.parent().unwrap().join("xdg");
+    let unit = xdg.join("systemd/user/pail.service");
+    let out = a
+        .command(&["service", "install", "--dry-run"])
+        .env("XDG_CONFIG_HOME", &xdg)
+        .env("AWS_ACCESS_KEY_ID", "exported-here")
+        .output()
+        .unwrap();
+    assert_ok(&out, "service install --dry-run");
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains("would write") && shown.contains("nothing was written"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("will not get it"),
+        "credentials note: {shown}"
+    );
+    let rw = shown
+        .lines()
+        .find(|l| l.starts_with("ReadWritePaths="))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(rw.contains(&format!("-{}", a.config.display())), "{rw}");
+    let config_dir = a.config.parent().unwrap().display().to_string();
+    assert!(
+        !rw.split_whitespace().any(|p| p == format!("-{config_dir}")),
+        "{rw}"
+    );
+    assert!(!unit.exists(), "a dry run writes nothing");
+
+    let manager_answers = std::process::Command::new("systemctl")
+        .args(["--user", "is-system-running"])
+        .output()
+        .is_ok_and(|o| {
+            !o.stdout.is_empty() && !String::from_utf8_lossy(&o.stdout).contains("offline")
+        });
+    if !manager_answers {
+        let out = a
+            .command(&["service", "install"])
+            .env("XDG_CONFIG_HOME", &xdg)
+            .output()
+            .unwrap();
+        assert_code(&out, 1, "service install without a service manager");
+        assert!(text(&out).contains("removed again"), "{}", text(&out));
+        assert!(!unit.exists(), "no unit left behind");
+    }
+}
+on_servers!(service_install_dry_run_and_cleanup: moto);
+
 fn out_of_inotify_watches_falls_back_to_scanning(s: Server) {
     let r = Remote::new(&s, "daemon-inotify");
     let a = Device::new(&r, "alpha");

@@ -185,6 +185,9 @@ pub enum ServiceCommand {
         /// Only write the unit file; do not enable or start it.
         #[arg(long)]
         no_start: bool,
+        /// Print the unit and what would be run; write and start nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Stop and remove the unit.
     Uninstall,

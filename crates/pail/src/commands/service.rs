@@ -12,7 +12,9 @@ use crate::cli::ServiceCommand;
 pub fn run(config_file: &Path, cmd: ServiceCommand) -> Result<u8> {
     let unit = unit_path()?;
     match cmd {
-        ServiceCommand::Install { no_start } => install(config_file, &unit, no_start),
+        ServiceCommand::Install { no_start, dry_run } => {
+            install(config_file, &unit, no_start, dry_run)
+        }
         ServiceCommand::Uninstall => uninstall(&unit),
         ServiceCommand::Status => status(&unit),
     }
@@ -34,15 +36,50 @@ fn manager(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn install(config_file: &Path, unit: &Path, no_start: bool) -> Result<u8> {
+/// The commands that enable and start the unit.
+fn start_commands(unit: &Path) -> Vec<Vec<String>> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+    if cfg!(target_os = "macos") {
+        vec![s(&["bootstrap", "gui/$UID", &unit.display().to_string()])]
+    } else {
+        vec![
+            s(&["daemon-reload"]),
+            s(&["enable", "--now", "pail.service"]),
+        ]
+    }
+}
+
+/// How the service gets its credentials: it does not inherit this shell's environment.
+fn credentials_note(config: &Config) {
+    let profiles: Vec<&str> = config
+        .pairs
+        .iter()
+        .filter_map(|p| p.profile.as_deref())
+        .collect();
+    println!(
+        "credentials: the service reads the standard AWS files (~/.aws/credentials, ~/.aws/config){}; it does not see variables exported in this shell",
+        if profiles.is_empty() {
+            String::new()
+        } else {
+            format!(" with profile {}", profiles.join(", "))
+        }
+    );
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        println!(
+            "note: AWS_ACCESS_KEY_ID is set in this shell, but the service will not get it: put the keys in ~/.aws/credentials (`aws configure`), or name a profile with `pail init --profile NAME`"
+        );
+    }
+}
+
+fn install(config_file: &Path, unit: &Path, no_start: bool, dry_run: bool) -> Result<u8> {
     let config = Config::load(config_file)?;
     config.select(None)?;
     let config_abs = std::path::absolute(config_file)?;
+    // Writable for the service: the folders, the state directory and the config file itself
+    // (not its folder, which may be all of $HOME).
     let mut writable: Vec<PathBuf> = config.pairs.iter().map(|p| p.folder.clone()).collect();
     writable.push(state_dir()?);
-    if let Some(dir) = config_abs.parent() {
-        writable.push(dir.to_owned());
-    }
+    writable.push(config_abs.clone());
     let log_file = std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Logs/pail.log"));
     let spec = ServiceSpec {
         binary: std::env::current_exe().context("cannot find the pail binary")?,
@@ -50,22 +87,49 @@ fn install(config_file: &Path, unit: &Path, no_start: bool) -> Result<u8> {
         writable,
         log_file,
     };
+    let text = render(&spec);
+    if dry_run {
+        println!("would write {}:\n", unit.display());
+        println!("{text}");
+        if !no_start {
+            let prog = if cfg!(target_os = "macos") {
+                "launchctl"
+            } else {
+                "systemctl --user"
+            };
+            for c in start_commands(unit) {
+                println!("would run: {prog} {}", c.join(" "));
+            }
+        }
+        credentials_note(&config);
+        println!("nothing was written or started (--dry-run)");
+        return Ok(0);
+    }
     let dir = unit.parent().context("unit path has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    std::fs::write(unit, render(&spec))
-        .with_context(|| format!("cannot write {}", unit.display()))?;
+    std::fs::write(unit, text).with_context(|| format!("cannot write {}", unit.display()))?;
     println!("wrote {}", unit.display());
+    credentials_note(&config);
     if no_start {
         println!("not started (--no-start)");
         return Ok(0);
     }
-    if cfg!(target_os = "macos") {
+    let started = if cfg!(target_os = "macos") {
         let uid = Process::new("id").arg("-u").output()?.stdout;
         let domain = format!("gui/{}", String::from_utf8_lossy(&uid).trim());
-        manager(&["bootstrap", &domain, &unit.display().to_string()])?;
+        manager(&["bootstrap", &domain, &unit.display().to_string()])
     } else {
-        manager(&["daemon-reload"])?;
-        manager(&["enable", "--now", "pail.service"])?;
+        manager(&["daemon-reload"]).and_then(|()| manager(&["enable", "--now", "pail.service"]))
+    };
+    if let Err(e) = started {
+        // No service manager to take it (a container, no user session): leave nothing behind.
+        let _ = std::fs::remove_file(unit);
+        bail!(
+            "{e:#}; the service manager of this user session is not reachable, so {} was removed again. Run `pail run` yourself, or use `--no-start` to only write the unit",
+            unit.display()
+        );
+    }
+    if !cfg!(target_os = "macos") {
         println!("started; logs: journalctl --user -u pail.service -f");
         println!("to keep it running without a login session: loginctl enable-linger $USER");
     }
