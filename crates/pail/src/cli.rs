@@ -27,12 +27,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Record a folder pair, check access and probe the bucket.
+    #[command(after_help = "Examples:
+  pail init ~/Pail s3://my-bucket/laptop --region eu-west-1
+  pail init ~/Pail s3://my-bucket/laptop --region eu-west-1 --setup   # also lock the bucket down
+  pail init ~/Pail s3://my-bucket/laptop --endpoint http://127.0.0.1:9000 --region garage")]
     Init(InitArgs),
     /// One full reconcile of every pair (or --folder), then exit.
     ///
     /// Exit codes: 0 converged, 1 error, 3 stopped for safety (nothing changed).
+    #[command(after_help = "Examples:
+  pail sync                     # every pair
+  pail sync --folder ~/Pail     # one pair
+  pail sync --dry-run           # what it would do; nothing is changed
+  pail sync --confirm-deletes   # go ahead after a safety stop")]
     Sync(SyncArgs),
     /// State of each pair.
+    #[command(after_help = "Examples:
+  pail status
+  pail status --json | jq '.pairs[].state'")]
     Status(StatusArgs),
     /// The daemon: watch the folders, poll the buckets, sync continuously until SIGTERM.
     Run(RunArgs),
@@ -49,13 +61,25 @@ pub enum Command {
     Service(ServiceCommand),
     /// Every version of a file, or the files of a folder that have old versions or were
     /// deleted.
+    #[command(after_help = "Examples:
+  pail history ~/Pail/thesis.tex            # every version: local time, size, device, id
+  pail history ~/Pail/photos --deleted      # files deleted under a folder
+  pail history ~/Pail --size                # space old versions take, per folder")]
     History(HistoryArgs),
     /// Bring back a file or a whole folder as it was: a version, or a moment.
     ///
     /// In place, the old content becomes the new current version in the bucket (nothing is
     /// destroyed) and the folder follows by a sync. `--to DEST` writes a copy elsewhere.
+    #[command(after_help = "Examples:
+  pail restore ~/Pail/thesis.tex --at \"2 hours ago\"
+  pail restore ~/Pail/thesis.tex --at 2026-11-30T09:14:05.25+01:00   # a time copied from history
+  pail restore ~/Pail/thesis.tex --version ID --to ~/old-thesis.tex  # a copy; bucket untouched
+  pail restore ~/Pail/photos --at yesterday --dry-run                # a folder as it was")]
     Restore(RestoreArgs),
     /// Bring back a deleted file, or every deleted file under a folder.
+    #[command(after_help = "Examples:
+  pail undelete ~/Pail/notes.txt
+  pail undelete ~/Pail/photos --dry-run")]
     Undelete(UndeleteArgs),
     /// Conflict copies pail made and not yet resolved.
     Conflicts(ConflictsArgs),
