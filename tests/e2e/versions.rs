@@ -564,3 +564,83 @@ fn a_time_pasted_from_history_restores_that_version(s: Server) {
     assert_eq!(d.read("notes.txt").unwrap(), b"two", "{shown}");
 }
 on_servers!(a_time_pasted_from_history_restores_that_version: ceph, moto);
+
+/// GETs `url` (an `http://127.0.0.1:PORT/...` link) with no credentials: (status, body).
+fn plain_get(url: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("a local http URL");
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        c,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let n = usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16)
+                .unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[nl + 2..nl + 2 + n]);
+            rest = &rest[nl + 2 + n + 2..];
+        }
+        body = out;
+    }
+    (status, body)
+}
+
+/// `pail share` prints a link that downloads the file without credentials: the current
+/// version, or exactly a given one (a trash copy on a bucket without versions); more than
+/// 7 days is refused with the reason; a file the bucket does not have is not shared.
+fn share_links_download_without_credentials(s: Server) {
+    let r = Remote::new(&s, "share");
+    let d = Device::new(&r, "laptop");
+    d.write("slides.pdf", b"first draft");
+    d.sync();
+    d.write("slides.pdf", b"final slides");
+    d.sync();
+    let path = d.path("slides.pdf");
+    let out = ok(&d, &["share", path.to_str().unwrap(), "--expires", "2h"]);
+    let url = out.trim();
+    assert_eq!(plain_get(url), (200, b"final slides".to_vec()), "{url}");
+
+    let h = history(&d, "slides.pdf");
+    let old = h["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["current"] == false && v["delete_marker"] == false)
+        .unwrap_or_else(|| panic!("{h}"))["version_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shared = json(
+        &d,
+        &["share", path.to_str().unwrap(), "--version", &old, "--json"],
+    );
+    let (status, body) = plain_get(shared["url"].as_str().unwrap());
+    assert_eq!((status, body), (200, b"first draft".to_vec()), "{shared}");
+
+    let out = d.pail(&["share", path.to_str().unwrap(), "--expires", "8d"]);
+    assert_code(&out, 1, "share for 8 days");
+    assert!(text(&out).contains("at most 7 days"), "{}", text(&out));
+    d.write("local-only.txt", b"not synced");
+    let out = d.pail(&["share", d.path("local-only.txt").to_str().unwrap()]);
+    assert_code(&out, 1, "share of a file not in the bucket");
+    assert!(text(&out).contains("nothing to share"), "{}", text(&out));
+}
+on_servers!(share_links_download_without_credentials);

@@ -13,6 +13,7 @@ pub mod init;
 pub mod pairs;
 pub mod restore;
 pub mod setup;
+pub mod share;
 pub mod target;
 pub mod versions;
 pub mod when;

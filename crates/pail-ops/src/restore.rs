@@ -217,7 +217,12 @@ pub async fn apply(bucket: &PairRemote, path: &RelPath, step: &Step) -> Result<(
 }
 
 /// The key and version id to read a version's content from.
-fn source_of(bucket: &PairRemote, path: &RelPath, v: &Version) -> Result<(String, Option<String>)> {
+/// The key and version id that hold a version's content (a trash copy is its own key).
+pub(crate) fn source_of(
+    bucket: &PairRemote,
+    path: &RelPath,
+    v: &Version,
+) -> Result<(String, Option<String>)> {
     Ok(match &v.source {
         Source::Bucket { version_id } => (bucket.key(path)?, version_id.clone()),
         Source::Trash { key } => (key.clone(), None),

@@ -81,6 +81,8 @@ pub struct AwsStore {
     /// For messages: the endpoint URL, or `AWS S3 (region)`.
     endpoint: String,
     custom_endpoint: bool,
+    /// When the credentials resolved at connect expire (temporary ones only).
+    credentials_expire: Option<std::time::SystemTime>,
 }
 
 /// Characters escaped in `x-amz-copy-source`: all but unreserved ones and `/` (as botocore).
@@ -192,12 +194,15 @@ impl AwsStore {
             .ok_or_else(|| StoreError::Credentials {
                 message: "no credential provider configured".into(),
             })?;
-        provider
-            .provide_credentials()
-            .await
-            .map_err(|e| StoreError::Credentials {
-                message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-            })?;
+        let credentials =
+            provider
+                .provide_credentials()
+                .await
+                .map_err(|e| StoreError::Credentials {
+                    message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                })?;
+        // Temporary credentials (a role, SSO) end; presigned URLs die with them.
+        let credentials_expire = credentials.expiry();
 
         let mut b = aws_sdk_s3::config::Builder::from(&sdk);
         if custom_endpoint {
@@ -217,6 +222,7 @@ impl AwsStore {
             bucket: cfg.bucket.clone(),
             endpoint,
             custom_endpoint,
+            credentials_expire,
         })
     }
 

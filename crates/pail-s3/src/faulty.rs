@@ -369,6 +369,15 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         let r = self.inner.archive_state(key, v).await;
         self.after(Op::Head, key, r)
     }
+
+    async fn presign_get(
+        &self,
+        key: &str,
+        v: Option<&str>,
+        expires: std::time::Duration,
+    ) -> Result<crate::types::Presigned> {
+        self.inner.presign_get(key, v, expires).await
+    }
 }
 
 #[cfg(test)]

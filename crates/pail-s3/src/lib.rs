@@ -36,5 +36,5 @@ pub use retrying::{RetryPolicy, RetryingStore};
 pub use store::{ArchiveRestore, GetObject, ObjectStore, Op, list_all, list_all_versions};
 pub use types::{
     Capabilities, Condition, DeleteResult, Head, ListPage, ListedObject, ObjectMeta, ObjectVersion,
-    PutResult, Versioning, VersionsPage,
+    Presigned, PutResult, Versioning, VersionsPage,
 };

@@ -268,6 +268,16 @@ impl ObjectStore for RetryingStore {
         self.retry(Op::Head, key, || self.inner.archive_state(key, v))
             .await
     }
+
+    async fn presign_get(
+        &self,
+        key: &str,
+        v: Option<&str>,
+        expires: std::time::Duration,
+    ) -> Result<crate::types::Presigned> {
+        // Made locally: nothing to retry.
+        self.inner.presign_get(key, v, expires).await
+    }
 }
 
 #[cfg(test)]

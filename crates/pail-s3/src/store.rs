@@ -231,6 +231,19 @@ pub trait ObjectStore: Send + Sync + Debug {
 
     /// Where a restore of an archived object version stands, without asking for one (HEAD).
     async fn archive_state(&self, key: &str, version_id: Option<&str>) -> Result<ArchiveRestore>;
+
+    /// A URL that lets whoever holds it GET `key` (at `version_id`) for `expires`, without
+    /// credentials: a presigned request, made locally (no request is sent). Stores that
+    /// cannot make one answer [`StoreError::NotImplemented`].
+    async fn presign_get(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        expires: std::time::Duration,
+    ) -> Result<crate::types::Presigned> {
+        let _ = (key, version_id, expires);
+        Err(StoreError::NotImplemented { op: "presign" })
+    }
 }
 
 /// The state of a restore from an archival storage class.

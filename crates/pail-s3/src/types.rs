@@ -296,3 +296,13 @@ mod tests {
         assert_eq!(serde_json::from_str::<Capabilities>(&j).unwrap(), c);
     }
 }
+
+/// A presigned GET (see [`crate::ObjectStore::presign_get`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Presigned {
+    /// The URL; it carries a signature, so it is as secret as what it opens.
+    pub url: String,
+    /// When the credentials that signed it expire, for temporary ones (a role, SSO): the URL
+    /// stops working then, whatever its own expiry.
+    pub credentials_expire: Option<std::time::SystemTime>,
+}

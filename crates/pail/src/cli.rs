@@ -83,10 +83,31 @@ pub enum Command {
     Undelete(UndeleteArgs),
     /// Conflict copies pail made and not yet resolved.
     Conflicts(ConflictsArgs),
+    /// A link that lets anyone who has it download a file, for a while, without credentials.
+    #[command(after_help = "Examples:
+  pail share ~/Pail/slides.pdf                 # the current version, for 7 days
+  pail share ~/Pail/slides.pdf --expires 2h
+  pail share ~/Pail/slides.pdf --version ID    # exactly that version, even after later edits")]
+    Share(ShareArgs),
     /// Unpair a folder: pail stops syncing it; its files and the bucket are left alone.
     Remove(RemoveArgs),
     /// The configuration as pail reads it (defaults filled in; it holds no secrets).
     Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// The file (in a synced folder).
+    pub path: PathBuf,
+    /// How long the link works: 7d at most (AWS Signature Version 4), e.g. 12h, 90m.
+    #[arg(long, default_value = "7d")]
+    pub expires: String,
+    /// A version id from `pail history` (default: the version current when the link is used).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

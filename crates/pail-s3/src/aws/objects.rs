@@ -322,6 +322,34 @@ impl ObjectStore for AwsStore {
         })
     }
 
+    async fn presign_get(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        expires: std::time::Duration,
+    ) -> Result<crate::types::Presigned> {
+        let cfg = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires).map_err(|e| {
+            StoreError::Other {
+                op: "presign",
+                key: key.into(),
+                message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            }
+        })?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .presigned(cfg)
+            .await
+            .map_err(|e| from_sdk(e, self.ctx("presign", key)))?;
+        Ok(crate::types::Presigned {
+            url: req.uri().to_owned(),
+            credentials_expire: self.credentials_expire,
+        })
+    }
+
     async fn archive_state(&self, key: &str, version_id: Option<&str>) -> Result<ArchiveRestore> {
         let out = self
             .client

@@ -10,6 +10,7 @@ mod pairs;
 mod restore;
 mod service;
 mod setup;
+mod share;
 mod status;
 mod sync;
 mod undelete;
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Restore(a) => restore::run(&config_file, a).await,
         Command::Undelete(a) => undelete::run(&config_file, a).await,
         Command::Conflicts(a) => conflicts::run(&config_file, a).await,
+        Command::Share(a) => share::run(&config_file, a).await,
         Command::Remove(a) => pairs::remove(&config_file, a),
         Command::Config(a) => pairs::config(&config_file, a),
         Command::Pause => daemon::control(&config_file, pail_daemon::control::Request::Pause).await,

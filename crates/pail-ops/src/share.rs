@@ -1,0 +1,120 @@
+//! `pail share PATH`: a link that lets anyone who has it download one file (its current
+//! version, or a given one) for a while, without credentials: a presigned GET.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use pail_core::RelPath;
+use pail_sync::PairRemote;
+
+use crate::restore::source_of;
+use crate::versions::versions_of;
+
+/// The longest life of a SigV4 presigned URL.
+pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A share link.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Share {
+    /// The file shared.
+    pub path: String,
+    /// The version it opens (`null`: whatever is current when it is used).
+    pub version_id: Option<String>,
+    /// The link: it opens the file for anyone who has it.
+    pub url: String,
+    /// When the link stops working (UTC, RFC 3339).
+    pub expires_at: String,
+    /// When the credentials that signed it expire, if they are temporary (UTC, RFC 3339):
+    /// the link dies then, earlier than `expires_at`.
+    pub credentials_expire_at: Option<String>,
+}
+
+/// Reads a duration such as `7d`, `12h`, `90m` or `1h30m` (days are 24 hours).
+pub fn parse_expiry(s: &str) -> Result<Duration> {
+    let span: jiff::Span = s.trim().parse().with_context(|| {
+        format!("cannot read the duration {s:?}: write it like 7d, 12h, 90m or 1h30m")
+    })?;
+    let d = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .with_context(|| format!("cannot read the duration {s:?}"))?;
+    let d = Duration::try_from(d).ok().filter(|d| !d.is_zero());
+    let Some(d) = d else {
+        bail!("the duration {s:?} must be positive");
+    };
+    if d > MAX_EXPIRY {
+        bail!(
+            "{s} is too long: a link signed with AWS Signature Version 4 lasts at most 7 days (7d); share again when it expires"
+        );
+    }
+    Ok(d)
+}
+
+/// Makes a link to `path` (at `version_id`, else its current version) lasting `expires`. The
+/// file must exist in the bucket: a link to nothing is refused rather than handed out.
+pub async fn share(
+    remote: &PairRemote,
+    path: &RelPath,
+    version_id: Option<&str>,
+    expires: Duration,
+) -> Result<Share> {
+    // A version id from `pail history` may name a trash copy (`trash:...`, buckets without
+    // versioning): that copy's own key is what the link opens.
+    let (key, object_version) = match version_id {
+        Some(id) => {
+            let versions = versions_of(remote, path).await?;
+            let v = versions.iter().find(|v| v.id() == id).with_context(|| {
+                format!("{path} has no version {id} (`pail history {path}` lists them)")
+            })?;
+            source_of(remote, path, v)?
+        }
+        None => (remote.key(path)?, None),
+    };
+    let head = remote
+        .store
+        .head(&key, object_version.as_deref())
+        .await
+        .with_context(|| format!("looking up {path} in the bucket"))?;
+    match head {
+        Some(h) if !h.delete_marker => {}
+        _ => bail!(
+            "{path}: {} in the bucket, so there is nothing to share (`pail history {path}` lists its versions)",
+            match version_id {
+                Some(v) => format!("version {v} is not"),
+                None => "it is not".to_owned(),
+            }
+        ),
+    }
+    let p = remote
+        .store
+        .presign_get(&key, object_version.as_deref(), expires)
+        .await
+        .with_context(|| format!("signing a link to {path}"))?;
+    let when = |t: SystemTime| {
+        time::OffsetDateTime::from(t)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    Ok(Share {
+        path: path.to_string(),
+        version_id: version_id.map(str::to_owned),
+        url: p.url,
+        expires_at: when(SystemTime::now() + expires),
+        credentials_expire_at: p.credentials_expire.map(when),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_expiry("7d").unwrap(), MAX_EXPIRY);
+        assert_eq!(parse_expiry("12h").unwrap(), Duration::from_secs(12 * 3600));
+        assert_eq!(parse_expiry("1h30m").unwrap(), Duration::from_secs(5400));
+        let e = parse_expiry("8d").unwrap_err();
+        assert!(format!("{e:#}").contains("at most 7 days"), "{e:#}");
+        assert!(parse_expiry("soon").is_err());
+        assert!(parse_expiry("0s").is_err());
+    }
+}
