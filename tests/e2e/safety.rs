@@ -96,3 +96,31 @@ fn emptied_remote_prefix_stops(s: Server) {
     assert_eq!(a.files().len(), 2, "no local file deleted");
 }
 on_servers!(emptied_remote_prefix_stops);
+
+/// `pail sync --json`: one object per pair saying how it ended, with the same exit codes as
+/// the text output (3 for a safety stop, with its reason).
+fn sync_json_reports_each_pair(s: Server) {
+    let r = Remote::new(&s, "sync-json");
+    let a = Device::new(&r, "a");
+    a.write("one.txt", b"1");
+    let out = a.pail(&["sync", "--json"]);
+    assert_ok(&out, "sync --json");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["pairs"][0];
+    assert_eq!(p["result"], "in_sync", "{v}");
+    assert_eq!(p["totals"]["uploads"], 1, "{v}");
+    a.remove("one.txt");
+    let out = a.pail(&["sync", "--json"]);
+    assert_code(&out, 3, "sync --json with the folder emptied");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pairs"][0]["result"], "safety_stop", "{v}");
+    assert!(
+        v["pairs"][0]["stop"].as_str().unwrap().contains("is empty"),
+        "{v}"
+    );
+    let out = a.pail(&["sync", "--json", "--dry-run", "--confirm-deletes"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pairs"][0]["result"], "dry_run", "{v}");
+    assert_eq!(v["pairs"][0]["plan"][0]["action"], "delete remote", "{v}");
+}
+on_servers!(sync_json_reports_each_pair: moto);

@@ -191,6 +191,9 @@ pub struct SyncArgs {
     /// Only the pair of this folder.
     #[arg(long)]
     pub folder: Option<PathBuf>,
+    /// Machine-readable output: one object per pair (the exit code is the same).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

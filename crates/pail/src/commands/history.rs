@@ -13,21 +13,6 @@ use pail_s3::AwsStoreFactory;
 use pail_sync::PairRemote;
 use pail_sync::ctx::open_index;
 
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 pub async fn run(config_file: &Path, a: HistoryArgs) -> Result<u8> {
     let t = target(config_file, &a.path)?;
     let bucket = PairRemote::connect(&t.pair, &AwsStoreFactory).await?;
@@ -41,14 +26,14 @@ pub async fn run(config_file: &Path, a: HistoryArgs) -> Result<u8> {
             "old {} under {}: {} in {} version(s), {} delete marker(s)",
             r.kept_as,
             t.shown(),
-            human_bytes(r.noncurrent_bytes),
+            super::human_bytes(r.noncurrent_bytes),
             r.noncurrent_versions,
             r.delete_markers
         );
         for f in &r.folders {
             println!(
                 "  {:>10}  {:>5} version(s)  {:>4} delete marker(s)  {}",
-                human_bytes(f.noncurrent_bytes),
+                super::human_bytes(f.noncurrent_bytes),
                 f.noncurrent_versions,
                 f.delete_markers,
                 f.folder
@@ -122,7 +107,7 @@ pub async fn run(config_file: &Path, a: HistoryArgs) -> Result<u8> {
         } else {
             format!(
                 "{:>10}  {}",
-                human_bytes(v.size),
+                super::human_bytes(v.size),
                 v.device.as_deref().unwrap_or("")
             )
         };

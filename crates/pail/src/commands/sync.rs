@@ -6,6 +6,7 @@ use anyhow::Result;
 use pail_core::plan::Action;
 use pail_sync::config::Config;
 use pail_sync::{PairCtx, SyncOptions, SyncResult, Totals, sync_pair};
+use serde_json::{Value, json};
 
 use crate::cli::SyncArgs;
 
@@ -29,16 +30,115 @@ fn describe(a: &Action) -> (&'static str, String) {
 
 fn summary(t: &Totals) -> String {
     format!(
-        "{} uploaded, {} copied server-side, {} downloaded, {} deleted locally, {} deleted remotely, {} conflict(s), {} bytes, {} pass(es)",
+        "{} uploaded, {} copied server-side, {} downloaded, {} deleted locally, {} deleted remotely, {} conflict(s), {} transferred, {} pass(es)",
         t.uploads,
         t.copies,
         t.downloads,
         t.local_deletes,
         t.remote_deletes,
         t.conflicts,
-        t.bytes,
+        super::human_bytes(t.bytes),
         t.passes
     )
+}
+
+/// One pair's result, for `--json`.
+fn pair_json(pair: &pail_sync::PairConfig, result: &Result<SyncResult, String>) -> Value {
+    let mut v = json!({
+        "folder": pair.folder,
+        "remote": pair.remote,
+        "totals": null,
+        "stop": null,
+        "errors": [],
+        "plan": null,
+    });
+    match result {
+        Ok(SyncResult::Converged(t)) => {
+            v["result"] = json!("in_sync");
+            v["totals"] = json!(t);
+        }
+        Ok(SyncResult::DryRun(actions, stop)) => {
+            v["result"] = json!("dry_run");
+            v["plan"] = actions
+                .iter()
+                .map(|a| {
+                    let (what, detail) = describe(a);
+                    json!({"action": what, "path": a.path().as_str(), "detail": detail})
+                })
+                .collect();
+            v["stop"] = json!(stop);
+        }
+        Ok(SyncResult::SafetyStop(why)) => {
+            v["result"] = json!("safety_stop");
+            v["stop"] = json!(why.to_string());
+        }
+        Ok(SyncResult::Errors(t, errors)) => {
+            v["result"] = json!("errors");
+            v["totals"] = json!(t);
+            v["errors"] = errors
+                .iter()
+                .map(|e| {
+                    json!({
+                        "path": e.path,
+                        "message": e.error.report(),
+                        "transient": e.error.is_transient(),
+                    })
+                })
+                .collect();
+        }
+        Err(message) => {
+            v["result"] = json!("failed");
+            v["errors"] = json!([{"path": null, "message": message}]);
+        }
+    }
+    v
+}
+
+/// The exit code a pair's result asks for (safety stops win: nothing was changed).
+fn code_of(result: &Result<SyncResult, String>) -> u8 {
+    match result {
+        Ok(SyncResult::Converged(_)) => 0,
+        Ok(SyncResult::DryRun(_, stop)) => {
+            if stop.is_some() {
+                3
+            } else {
+                0
+            }
+        }
+        Ok(SyncResult::SafetyStop(_)) => 3,
+        Ok(SyncResult::Errors(..)) | Err(_) => 1,
+    }
+}
+
+fn print_human(label: &str, result: &Result<SyncResult, String>) {
+    match result {
+        Ok(SyncResult::Converged(t)) => println!("{label}: in sync ({})", summary(t)),
+        Ok(SyncResult::DryRun(actions, stop)) => {
+            println!(
+                "{label}: plan ({} action(s)); nothing was changed",
+                actions.len()
+            );
+            for action in actions {
+                let (what, detail) = describe(action);
+                println!("  {what:<14} {detail}");
+            }
+            if let Some(why) = stop {
+                println!("  safety stop: {why}");
+            }
+        }
+        Ok(SyncResult::SafetyStop(why)) => eprintln!("pail: {label}: stopped for safety: {why}"),
+        Ok(SyncResult::Errors(t, errors)) => {
+            eprintln!(
+                "pail: {label}: {} path(s) failed ({})",
+                errors.len(),
+                summary(t)
+            );
+            for e in errors {
+                eprintln!("  {e}");
+            }
+        }
+        Err(message) => eprintln!("pail: {label}: {message}"),
+    }
 }
 
 pub async fn run(config_file: &std::path::Path, a: SyncArgs) -> Result<u8> {
@@ -49,53 +149,31 @@ pub async fn run(config_file: &std::path::Path, a: SyncArgs) -> Result<u8> {
         ..SyncOptions::default()
     };
     let mut code = 0u8;
+    let mut shown = Vec::new();
     for pair in config.select(a.folder.as_deref())? {
         let label = format!("{} <-> {}", pair.folder.display(), pair.remote);
-        let ctx = match PairCtx::open(pair, &pail_s3::AwsStoreFactory).await {
-            Ok(c) => Arc::new(c),
-            Err(e) => {
-                eprintln!("pail: {label}: {e:#}");
-                code = code.max(1);
-                continue;
-            }
+        let result = match PairCtx::open(pair, &pail_s3::AwsStoreFactory).await {
+            Ok(ctx) => sync_pair(&Arc::new(ctx), &opts)
+                .await
+                .map_err(|e| e.report()),
+            Err(e) => Err(format!("{e:#}")),
         };
-        match sync_pair(&ctx, &opts).await {
-            Ok(SyncResult::Converged(t)) => println!("{label}: in sync ({})", summary(&t)),
-            Ok(SyncResult::DryRun(actions, stop)) => {
-                println!(
-                    "{label}: plan ({} action(s)); nothing was changed",
-                    actions.len()
-                );
-                for action in &actions {
-                    let (what, detail) = describe(action);
-                    println!("  {what:<14} {detail}");
-                }
-                if let Some(why) = stop {
-                    println!("  safety stop: {why}");
-                    code = 3;
-                }
-            }
-            Ok(SyncResult::SafetyStop(why)) => {
-                eprintln!("pail: {label}: stopped for safety: {why}");
-                code = 3;
-            }
-            Ok(SyncResult::Errors(t, errors)) => {
-                eprintln!(
-                    "pail: {label}: {} path(s) failed ({})",
-                    errors.len(),
-                    summary(&t)
-                );
-                for e in errors {
-                    eprintln!("  {e}");
-                }
-                code = code.max(1);
-            }
-            Err(e) => {
-                eprintln!("pail: {label}: {}", e.report());
-                code = code.max(1);
-            }
+        // Safety stops win over errors: scripts must see that nothing was changed.
+        code = match (code, code_of(&result)) {
+            (3, _) | (_, 3) => 3,
+            (c, d) => c.max(d),
+        };
+        if a.json {
+            shown.push(pair_json(pair, &result));
+        } else {
+            print_human(&label, &result);
         }
     }
-    // Safety stops win over errors: scripts must see that nothing was changed.
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "pairs": shown }))?
+        );
+    }
     Ok(code)
 }
