@@ -81,6 +81,9 @@ fn missing_credentials(s: Server) {
         .unwrap();
     assert_code(&out, 1, "init without credentials");
     assert!(stderr(&out).contains("AWS_ACCESS_KEY_ID"), "{}", text(&out));
+    for dump in ["ProviderError(", "Some(", "{ "] {
+        assert!(!stderr(&out).contains(dump), "{dump}: {}", text(&out));
+    }
 }
 on_servers!(missing_credentials: moto);
 
@@ -91,7 +94,17 @@ fn unreachable_endpoint(s: Server) {
     let d = Device::uninit(&r, "a");
     let out = d.init();
     assert_code(&out, 1, "init with nothing listening");
-    assert!(stderr(&out).contains("127.0.0.1:9"), "{}", text(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("127.0.0.1:9") && e.contains("connection refused"),
+        "{}",
+        text(&out)
+    );
+    // One sentence, once: no SDK debug dump, no retry warnings repeating it.
+    assert_eq!(e.lines().count(), 1, "{}", text(&out));
+    for dump in ["DispatchFailure", "ConnectorError", "Some(", "{ "] {
+        assert!(!e.contains(dump), "{dump}: {}", text(&out));
+    }
 }
 on_servers!(unreachable_endpoint: moto);
 

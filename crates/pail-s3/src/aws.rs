@@ -199,7 +199,10 @@ impl AwsStore {
                 .provide_credentials()
                 .await
                 .map_err(|e| StoreError::Credentials {
-                    message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                    message: crate::error::without_debug_dump(
+                        &aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                    )
+                    .to_owned(),
                 })?;
         // Temporary credentials (a role, SSO) end; presigned URLs die with them.
         let credentials_expire = credentials.expiry();

@@ -77,9 +77,7 @@ pub enum StoreError {
         message: String,
     },
     /// No answer from the endpoint (DNS, connection refused, timeout).
-    #[error(
-        "cannot reach the S3 endpoint {endpoint}: {message}; check the network and the endpoint URL"
-    )]
+    #[error("cannot reach the S3 endpoint {endpoint}: {message}")]
     Unreachable {
         /// The endpoint URL, or `AWS S3 (region)`.
         endpoint: String,
@@ -241,6 +239,53 @@ fn region_in_body(body: &[u8]) -> Option<String> {
     (!region.is_empty() && region.len() < 64).then(|| region.to_owned())
 }
 
+/// The SDK's error text ends with a Rust debug dump of the error (`... (DispatchFailure(
+/// DispatchFailure { source: ... }))`): nothing for a person. Cut it off.
+pub(crate) fn without_debug_dump(detail: &str) -> &str {
+    let mut from = 0;
+    while let Some(i) = detail[from..].find(" (") {
+        let at = from + i;
+        let rest = &detail[at + 2..];
+        let name_len = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        let starts_upper = rest.starts_with(|c: char| c.is_ascii_uppercase());
+        if starts_upper && name_len > 0 && rest[name_len..].starts_with(['(', ' ', '{']) {
+            return detail[..at].trim_end();
+        }
+        from = at + 2;
+    }
+    detail
+}
+
+/// Why a connection could not be made, in a sentence with what to check: the network is
+/// down, the name does not resolve, nothing listens there, TLS failed.
+fn connect_cause(detail: &str) -> String {
+    let d = detail.to_ascii_lowercase();
+    let has = |p: &[&str]| p.iter().any(|p| d.contains(p));
+    if has(&[
+        "dns error",
+        "failed to lookup",
+        "name or service not known",
+        "nodename nor servname",
+    ]) {
+        "its host name does not resolve (no network, or a mistyped endpoint); check the connection and the endpoint URL".into()
+    } else if has(&["network is unreachable", "no route to host"]) {
+        "the network is unreachable (offline?); pail tries again when it is back".into()
+    } else if has(&["connection refused"]) {
+        "nothing answers there (connection refused); check that the server runs and the endpoint URL, port included".into()
+    } else if has(&["certificate", "tls", "ssl", "handshake"]) {
+        "the TLS handshake failed (certificate not trusted, or http/https mixed up); check the endpoint URL's scheme and the server's certificate".into()
+    } else if has(&["timed out", "timeout"]) {
+        "the connection timed out (offline, or a firewall); check the network".into()
+    } else {
+        format!(
+            "{}; check the network and the endpoint URL",
+            without_debug_dump(detail)
+        )
+    }
+}
+
 fn looks_like_connect(detail: &str) -> bool {
     let d = detail.to_ascii_lowercase();
     [
@@ -274,24 +319,26 @@ pub(crate) fn map_failure(f: Failure, ctx: Ctx<'_>) -> StoreError {
             return StoreError::Transient {
                 op,
                 key,
-                message: f.detail,
+                message: without_debug_dump(&f.detail).to_owned(),
             };
         }
         FailureKind::Connect => {
             return StoreError::Unreachable {
                 endpoint: ctx.endpoint.to_owned(),
-                message: f.detail,
+                message: connect_cause(&f.detail),
             };
         }
         FailureKind::Construction | FailureKind::Other => {
             let d = f.detail.to_ascii_lowercase();
             if d.contains("credential") || d.contains("identity") {
-                return StoreError::Credentials { message: f.detail };
+                return StoreError::Credentials {
+                    message: without_debug_dump(&f.detail).to_owned(),
+                };
             }
             return StoreError::Other {
                 op,
                 key,
-                message: f.detail,
+                message: without_debug_dump(&f.detail).to_owned(),
             };
         }
     }
@@ -472,6 +519,57 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("answer was cut off"), "{text}");
         assert!(!text.contains("will retry"), "{text}");
+    }
+
+    #[test]
+    fn unreachable_endpoints_say_why_in_plain_words() {
+        let dump = |cause: &str| {
+            format!(
+                "dispatch failure: io error: client error (Connect): {cause} (DispatchFailure(DispatchFailure {{ source: ConnectorError {{ kind: Io }} }}))"
+            )
+        };
+        for (cause, says) in [
+            (
+                "tcp connect error: Connection refused (os error 111)",
+                "connection refused",
+            ),
+            (
+                "dns error: failed to lookup address information: Name or service not known",
+                "does not resolve",
+            ),
+            (
+                "tcp connect error: Network is unreachable (os error 101)",
+                "offline?",
+            ),
+            (
+                "invalid peer certificate: UnknownIssuer",
+                "TLS handshake failed",
+            ),
+        ] {
+            let e = map_failure(
+                Failure {
+                    kind: FailureKind::Connect,
+                    detail: dump(cause),
+                    ..Failure::default()
+                },
+                CTX,
+            );
+            let text = e.to_string();
+            assert!(text.contains(says), "{text}");
+            for debug in ["DispatchFailure(", "ConnectorError", "{"] {
+                assert!(!text.contains(debug), "{text}");
+            }
+        }
+        let e = map_failure(
+            Failure {
+                kind: FailureKind::Io,
+                detail: dump("connection reset by peer"),
+                ..Failure::default()
+            },
+            CTX,
+        );
+        assert!(!e.to_string().contains("DispatchFailure("), "{e}");
+        assert!(e.to_string().contains("connection reset by peer"), "{e}");
     }
 
     #[test]

@@ -118,7 +118,8 @@ impl RetryingStore {
         call.retry(self.policy.backoff())
             .when(StoreError::is_transient)
             .notify(|e: &StoreError, after: Duration| {
-                tracing::warn!(op = op.name(), key, error = %e, ?after, "transient S3 error, retrying");
+                // Info, not warn: the final outcome is reported once by whoever made the call.
+                tracing::info!(op = op.name(), key, error = %e, ?after, "transient S3 error, retrying");
             })
             .await
     }

@@ -29,8 +29,23 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "info",
         (false, _) => "debug",
     };
+    // Other crates (the AWS SDK) speak only of errors unless -vv: their warnings repeat, in
+    // their words and with debug dumps, what pail reports once in its own.
+    let others = if verbose >= 2 { "warn" } else { "error" };
+    let ours = [
+        "pail",
+        "pail_core",
+        "pail_index",
+        "pail_s3",
+        "pail_sync",
+        "pail_ops",
+        "pail_daemon",
+        "pail_watch",
+    ]
+    .map(|c| format!("{c}={level}"))
+    .join(",");
     let filter = tracing_subscriber::EnvFilter::try_from_env("PAIL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{others},{ours}")));
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
