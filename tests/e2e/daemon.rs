@@ -480,9 +480,9 @@ fn server_down_and_back_under_a_running_daemon(_s: Server) {
     let _daemon = Daemon::start(&a, &[]);
     let args = garage.kill();
     a.write("written-while-down.txt", b"queued locally");
-    wait_until("the status says the server cannot be reached", || {
+    wait_until("the status says the daemon is offline", || {
         let st = live_status(&a);
-        st["state"] == "error"
+        st["state"] == "offline"
             && st["state_reason"]
                 .as_str()
                 .is_some_and(|r| r.contains("retrying"))

@@ -335,9 +335,9 @@ async fn worker(
                             w.set("safety_stop", Some(reason));
                             Event::PassEnded(Outcome::SafetyStop)
                         }
-                        PassEnd::Failed(reason) => {
+                        PassEnd::Failed { reason, offline } => {
                             // Shown once the scheduler has chosen the retry time.
-                            failed = Some(reason);
+                            failed = Some((reason, offline));
                             Event::PassEnded(Outcome::Failed {
                                 jitter: rand::random(),
                             })
@@ -355,12 +355,17 @@ async fn worker(
                         }
                     }
                     Err(e) => {
+                        let state = if e.is_unreachable() {
+                            "offline"
+                        } else {
+                            "error"
+                        };
                         let e = e.report();
                         tracing::warn!(folder = %root.display(), error = %e, "journal poll failed");
                         // Say so even when no pass runs; a safety stop keeps its own reason.
                         if w.state() != "safety_stop" {
                             w.set(
-                                "error",
+                                state,
                                 Some(format!(
                                     "cannot reach the bucket: {e} (retrying every {}s)",
                                     opts.poll_interval.as_secs()
@@ -372,12 +377,13 @@ async fn worker(
                 },
             };
             next = feed(&mut sched, &mut paused, event);
-            if let Some(reason) = failed.take() {
+            if let Some((reason, offline)) = failed.take() {
                 let wait = sched.retry_at().map_or(Duration::ZERO, |at| {
                     at.saturating_duration_since(Instant::now())
                 });
                 w.set(
-                    "error",
+                    // The laptop's most common state is no fault of anything: say "offline".
+                    if offline { "offline" } else { "error" },
                     Some(format!("{reason} (retrying in {}s)", wait.as_secs())),
                 );
             }
@@ -475,7 +481,11 @@ async fn settle(
 enum PassEnd {
     Ok,
     Stopped(String),
-    Failed(String),
+    /// The pass failed; `offline`: because the bucket could not be reached at all.
+    Failed {
+        reason: String,
+        offline: bool,
+    },
     Cancelled,
 }
 
@@ -508,12 +518,19 @@ async fn run_pass(
     match result {
         Ok(SyncResult::Converged(_)) => PassEnd::Ok,
         Ok(SyncResult::SafetyStop(why)) => PassEnd::Stopped(why.to_string()),
-        Ok(SyncResult::Errors(_, errors)) => PassEnd::Failed(format!(
-            "{} path(s) failed, first: {}",
-            errors.len(),
-            errors[0]
-        )),
+        Ok(SyncResult::Errors(_, errors)) => PassEnd::Failed {
+            offline: errors.iter().all(|e| {
+                matches!(
+                    e.error.store_error(),
+                    Some(pail_s3::StoreError::Unreachable { .. })
+                )
+            }),
+            reason: format!("{} path(s) failed, first: {}", errors.len(), errors[0]),
+        },
         Ok(SyncResult::DryRun(..)) => PassEnd::Ok,
-        Err(e) => PassEnd::Failed(e.report()),
+        Err(e) => PassEnd::Failed {
+            offline: e.is_unreachable(),
+            reason: e.report(),
+        },
     }
 }

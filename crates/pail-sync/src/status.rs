@@ -37,7 +37,8 @@ pub struct PairStatus {
     pub folder: String,
     pub remote: String,
     pub device: String,
-    /// idle, syncing, paused, safety_stop, error (or never_synced).
+    /// idle, syncing, paused, offline (the bucket cannot be reached), safety_stop, error (or
+    /// never_synced).
     pub state: String,
     pub state_reason: Option<String>,
     /// Whether a daemon reported this state live (false: read from the index).
