@@ -269,3 +269,35 @@ fn config_shows_and_remove_unpairs(s: Server) {
     );
 }
 on_servers!(config_shows_and_remove_unpairs: moto);
+
+/// `pail status` for people: the state in words, local times with how long ago, no internal
+/// tokens.
+fn status_text_is_for_people(s: Server) {
+    let r = Remote::new(&s, "status-text");
+    let d = Device::new(&r, "laptop");
+    d.write("x.txt", b"x");
+    d.sync();
+    let out = d.pail(&["status"]);
+    assert_ok(&out, "status");
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(shown.contains("state: up to date"), "{shown}");
+    assert!(shown.contains("(just now)"), "{shown}");
+    for token in ["state: idle", "safety_stop", "never_synced"] {
+        assert!(!shown.contains(token), "{token}: {shown}");
+    }
+    let last = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("  last full sync: "))
+        .unwrap_or_else(|| panic!("{shown}"));
+    // Local time to the second, a space between date and time: not RFC 3339 in UTC.
+    assert_eq!(last.as_bytes()[10], b' ', "{last}");
+    assert!(last.ends_with("(just now)"), "{last}");
+    d.remove("x.txt");
+    assert_code(&d.pail(&["sync"]), 3, "emptied folder");
+    let shown = String::from_utf8_lossy(&d.pail(&["status"]).stdout).into_owned();
+    assert!(
+        shown.contains("state: stopped for safety: nothing was changed"),
+        "{shown}"
+    );
+}
+on_servers!(status_text_is_for_people: moto);

@@ -58,9 +58,53 @@ pub fn local_ns(ns: i64) -> String {
     z.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
 }
 
+/// How long ago `then_ns` was, seen at `now_ns`, in words: "just now", "3 min ago",
+/// "2 h ago", "5 days ago" (a time ahead of now, a skewed clock, reads "just now").
+pub fn ago(then_ns: i64, now_ns: i64) -> String {
+    let s = (now_ns.saturating_sub(then_ns) / 1_000_000_000).max(0);
+    match s {
+        0..60 => "just now".into(),
+        60..3600 => format!("{} min ago", s / 60),
+        3600..86_400 => format!("{} h ago", s / 3600),
+        86_400..172_800 => "1 day ago".into(),
+        _ => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// An RFC 3339 time (as `status --json` has it) for people: local time to the second and how
+/// long ago, e.g. `2026-11-30 07:26:53 (3 min ago)`; the text itself if it does not parse.
+pub fn local_with_ago(rfc3339: &str) -> String {
+    let Ok(t) = rfc3339.parse::<jiff::Timestamp>() else {
+        return rfc3339.to_owned();
+    };
+    let local = t
+        .to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let now = jiff::Timestamp::now().as_nanosecond();
+    let then = t.as_nanosecond();
+    match (i64::try_from(then), i64::try_from(now)) {
+        (Ok(then), Ok(now)) => format!("{local} ({})", ago(then, now)),
+        _ => local,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_in_words() {
+        let s = 1_000_000_000i64;
+        assert_eq!(ago(0, 30 * s), "just now");
+        assert_eq!(ago(0, 150 * s), "2 min ago");
+        assert_eq!(ago(0, 7300 * s), "2 h ago");
+        assert_eq!(ago(0, 90_000 * s), "1 day ago");
+        assert_eq!(ago(0, 9 * 86_400 * s), "9 days ago");
+        assert_eq!(ago(10 * s, 0), "just now");
+        assert!(local_with_ago("2026-11-20T14:00:00Z").starts_with("2026-11-2"));
+        assert_eq!(local_with_ago("garbage"), "garbage");
+    }
 
     #[test]
     fn printed_times_read_back_exactly() {

@@ -1,6 +1,7 @@
 //! `pail status`.
 
 use anyhow::Result;
+use pail_ops::when::local_with_ago;
 use pail_sync::config::Config;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
 
@@ -48,53 +49,109 @@ pub async fn run(config_file: &std::path::Path, a: StatusArgs) -> Result<u8> {
         return Ok(0);
     }
     for p in pairs {
-        println!("{} <-> {} (device {})", p.folder, p.remote, p.device);
-        let reason = p
-            .state_reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default();
-        let source = if p.live {
-            "live from the daemon"
-        } else {
-            "no daemon running; from the index"
-        };
-        println!("  state: {}{reason} ({source})", p.state);
-        if let Some(w) = &p.watcher {
-            println!("  local changes: {w}");
-        }
-        for t in &p.in_flight {
-            println!(
-                "  {} {}: {} of {} bytes",
-                t.direction, t.path, t.bytes_done, t.bytes_total
-            );
-        }
-        println!(
-            "  last full sync: {}",
-            p.last_full_sync.as_deref().unwrap_or("never")
-        );
-        println!(
-            "  synced files: {}, conflicts: {}",
-            p.synced_files, p.conflicts
-        );
-        println!(
-            "  bucket: versioning {}, conditional writes {}",
-            p.bucket.versioning.as_deref().unwrap_or("unknown"),
-            match p.bucket.conditional_writes {
-                Some(true) => "honoured",
-                Some(false) => "not honoured",
-                None => "unknown",
-            }
-        );
-        for e in &p.errors {
-            println!("  error at {}: {}: {}", e.at, e.path, e.message);
-        }
-        for s in p.skipped.iter().take(20) {
-            println!("  skipped: {}: {}", s.path, s.reason);
-        }
-        if p.skipped.len() > 20 {
-            println!("  ... and {} more skipped", p.skipped.len() - 20);
-        }
+        print_pair(&p);
     }
     Ok(0)
+}
+
+/// The state in words a person reads.
+fn state_words(state: &str) -> &str {
+    match state {
+        "idle" => "up to date",
+        "syncing" => "syncing",
+        "paused" => "paused",
+        "offline" => "offline: the bucket cannot be reached",
+        "safety_stop" => "stopped for safety: nothing was changed",
+        "error" => "error",
+        "never_synced" => "not synced yet",
+        "starting" => "starting",
+        "stopped" => "stopped",
+        other => other,
+    }
+}
+
+fn print_pair(p: &PairStatus) {
+    println!("{} <-> {} (device {})", p.folder, p.remote, p.device);
+    let reason = p
+        .state_reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    let source = if p.live {
+        "live from the daemon"
+    } else {
+        "no daemon running; as the last sync left it"
+    };
+    println!("  state: {}{reason}", state_words(&p.state));
+    println!("  source: {source}");
+    if let Some(w) = &p.watcher {
+        println!("  local changes: {w}");
+    }
+    if p.pending_uploads + p.pending_downloads > 0
+        && matches!(p.state.as_str(), "syncing" | "offline" | "paused" | "error")
+    {
+        println!(
+            "  waiting: {} upload(s), {} download(s)",
+            p.pending_uploads, p.pending_downloads
+        );
+    }
+    const SHOWN: usize = 5;
+    for t in p.in_flight.iter().take(SHOWN) {
+        println!(
+            "  {} {}: {} of {}",
+            if t.direction == "upload" {
+                "uploading"
+            } else {
+                "downloading"
+            },
+            t.path,
+            super::human_bytes(t.bytes_done),
+            super::human_bytes(t.bytes_total)
+        );
+    }
+    if p.in_flight.len() > SHOWN {
+        let rest = &p.in_flight[SHOWN..];
+        let (done, total) = rest
+            .iter()
+            .fold((0, 0), |(d, t), f| (d + f.bytes_done, t + f.bytes_total));
+        println!(
+            "  ... and {} more transfer(s): {} of {}",
+            rest.len(),
+            super::human_bytes(done),
+            super::human_bytes(total)
+        );
+    }
+    println!(
+        "  last full sync: {}",
+        p.last_full_sync
+            .as_deref()
+            .map_or("never".to_owned(), local_with_ago)
+    );
+    println!(
+        "  synced files: {}, conflicts: {}",
+        p.synced_files, p.conflicts
+    );
+    println!(
+        "  bucket: versioning {}, conditional writes {}",
+        p.bucket.versioning.as_deref().unwrap_or("unknown"),
+        match p.bucket.conditional_writes {
+            Some(true) => "honoured",
+            Some(false) => "not honoured",
+            None => "unknown",
+        }
+    );
+    for e in &p.errors {
+        let path = if e.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", e.path)
+        };
+        println!("  error ({}): {path}{}", local_with_ago(&e.at), e.message);
+    }
+    for s in p.skipped.iter().take(20) {
+        println!("  skipped: {}: {}", s.path, s.reason);
+    }
+    if p.skipped.len() > 20 {
+        println!("  ... and {} more skipped", p.skipped.len() - 20);
+    }
 }
