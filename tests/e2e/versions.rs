@@ -644,3 +644,57 @@ fn share_links_download_without_credentials(s: Server) {
     assert!(text(&out).contains("nothing to share"), "{}", text(&out));
 }
 on_servers!(share_links_download_without_credentials);
+
+/// `pail log` lists what pail did, file by file: uploads, downloads, deletes, restores and
+/// safety stops, with the device, oldest first; `--since` and `--json` work.
+fn log_lists_what_pail_did(s: Server) {
+    let r = Remote::new(&s, "activity");
+    let a = Device::new(&r, "laptop");
+    let b = Device::new(&r, "desktop");
+    a.write("notes.txt", b"first");
+    a.write("gone.txt", b"bye");
+    a.sync();
+    b.sync();
+    a.remove("gone.txt");
+    a.write("notes.txt", b"second");
+    a.sync();
+    b.sync();
+    let mid = moment();
+    let path = a.path("notes.txt");
+    let h = history(&a, "notes.txt");
+    let old = h["versions"].as_array().unwrap().last().unwrap()["version_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(&a, &["restore", path.to_str().unwrap(), "--version", &old]);
+
+    let shown = ok(&a, &["log"]);
+    for needle in [
+        "upload",
+        "notes.txt",
+        "by laptop",
+        "delete remote",
+        "restore",
+    ] {
+        assert!(shown.contains(needle), "{needle}: {shown}");
+    }
+    let v = json(&b, &["log", "--json"]);
+    let kinds: Vec<&str> = v["pairs"][0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"download") && kinds.contains(&"delete local"),
+        "{v}"
+    );
+    let none = json(&a, &["log", "--since", &mid, "--json"]);
+    let later = none["pairs"][0]["entries"].as_array().unwrap().len();
+    let all = json(&a, &["log", "--json"])["pairs"][0]["entries"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(later < all, "--since filters: {later} of {all}");
+}
+on_servers!(log_lists_what_pail_did: ceph, garage);

@@ -71,7 +71,7 @@ fn open_creates_private_files_uses_wal_and_is_idempotent() {
     {
         let ix = Index::open(&db).unwrap();
         assert_eq!(ix.journal_mode().unwrap(), "wal");
-        assert_eq!(ix.schema_version().unwrap(), 2);
+        assert_eq!(ix.schema_version().unwrap(), 3);
         ix.meta_set("device", "laptop").unwrap();
         ix.set_base(&rp("a"), &base(1, "\"e1\"")).unwrap();
     }
@@ -81,7 +81,7 @@ fn open_creates_private_files_uses_wal_and_is_idempotent() {
     assert_eq!(mode(&dir.path().join("state")), 0o700);
     // Second open: migrations do not run again and data survives.
     let ix = Index::open(&db).unwrap();
-    assert_eq!(ix.schema_version().unwrap(), 2);
+    assert_eq!(ix.schema_version().unwrap(), 3);
     assert_eq!(ix.meta_get("device").unwrap().as_deref(), Some("laptop"));
     assert_eq!(ix.get_base(&rp("a")).unwrap(), Some(base(1, "\"e1\"")));
 }
@@ -101,7 +101,7 @@ fn a_newer_schema_is_refused() {
             err,
             IndexError::NewerSchema {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
@@ -528,7 +528,7 @@ fn remote_scan_from_base_mirrors_the_synced_state() {
 /// An index of the first release (schema v1) is upgraded in place: its data survives and
 /// the pending-uploads table of v2 is there.
 #[test]
-fn a_v1_index_is_migrated_to_v2() {
+fn a_v1_index_is_migrated_to_the_current_schema() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("index.db");
     {
@@ -536,13 +536,54 @@ fn a_v1_index_is_migrated_to_v2() {
         ix.set_base(&rp("a"), &base(1, "\"e1\"")).unwrap();
     }
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch("DROP TABLE pending_uploads; UPDATE schema_version SET version = 1;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE pending_uploads; DROP TABLE activity; UPDATE schema_version SET version = 1;",
+    )
+    .unwrap();
     drop(conn);
     let ix = Index::open(&db).unwrap();
-    assert_eq!(ix.schema_version().unwrap(), 2);
+    assert_eq!(ix.schema_version().unwrap(), 3);
     assert_eq!(ix.get_base(&rp("a")).unwrap(), Some(base(1, "\"e1\"")));
     let h = pail_core::ContentHash([7; 32]);
     ix.note_pending_upload(&rp("a"), &h).unwrap();
     assert_eq!(ix.adopt_own_uploads().unwrap(), 0, "nothing listed yet");
+}
+
+/// The activity log keeps the newest entries, oldest first, filtered by time.
+#[test]
+fn activity_is_bounded_and_filtered_by_time() {
+    use pail_index::Activity;
+    use time::macros::datetime;
+    let ix = Index::open_in_memory().unwrap();
+    let at = |m: u8| datetime!(2026-11-30 10:00 UTC) + time::Duration::minutes(m.into());
+    let entry = |m: u8, path: &str| Activity {
+        at: at(m),
+        kind: "upload".into(),
+        path: path.into(),
+        size: Some(3),
+        device: Some("laptop".into()),
+        detail: None,
+    };
+    ix.add_activity(&[entry(0, "a"), entry(5, "b"), entry(10, "c")])
+        .unwrap();
+    let all = ix.recent_activity(None, 100).unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    assert_eq!(all[0], entry(0, "a"));
+    let since = ix.recent_activity(Some(at(5)), 100).unwrap();
+    assert_eq!(since.len(), 2);
+    let newest = ix.recent_activity(None, 1).unwrap();
+    assert_eq!(newest[0].path, "c");
+    let many: Vec<Activity> = (0..pail_index::MAX_ACTIVITY + 5)
+        .map(|i| entry(20, &format!("f{i}")))
+        .collect();
+    ix.add_activity(&many).unwrap();
+    let kept = ix.recent_activity(None, u64::MAX >> 2).unwrap();
+    assert_eq!(kept.len() as u64, pail_index::MAX_ACTIVITY);
+    assert_eq!(
+        kept.last().unwrap().path,
+        format!("f{}", pail_index::MAX_ACTIVITY + 4)
+    );
 }

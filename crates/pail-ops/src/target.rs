@@ -141,6 +141,23 @@ async fn anything_under(remote: &PairRemote, dir: &RelPath) -> Result<bool> {
     Ok(false)
 }
 
+/// Notes a restore or undelete in the pair's activity log (`pail log`). Best effort: the
+/// change itself is in the bucket whatever happens here.
+pub fn note_activity(pair: &PairConfig, kind: &str, path: &str, detail: String) {
+    let entry = pail_index::Activity {
+        at: time::OffsetDateTime::now_utc(),
+        kind: kind.into(),
+        path: path.into(),
+        size: None,
+        device: Some(pair.device.clone()),
+        detail: Some(detail),
+    };
+    let noted = pail_sync::ctx::open_index(pair).and_then(|ix| Ok(ix.add_activity(&[entry])?));
+    if let Err(e) = noted {
+        tracing::warn!(error = %format!("{e:#}"), "cannot record the activity log");
+    }
+}
+
 /// How a change made in the bucket (a restore, an undelete) reached the folder.
 #[derive(Debug)]
 pub enum FolderFollows {

@@ -170,7 +170,17 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
             set_state(ctx, SyncState::Idle, "")?;
             ctx.db().meta_set(meta::LAST_FULL_SYNC, &now)?;
         }
-        Ok(SyncResult::SafetyStop(why)) => set_state(ctx, SyncState::SafetyStop, &why.to_string())?,
+        Ok(SyncResult::SafetyStop(why)) => {
+            set_state(ctx, SyncState::SafetyStop, &why.to_string())?;
+            ctx.db().add_activity(&[pail_index::Activity {
+                at: time::OffsetDateTime::now_utc(),
+                kind: "safety stop".into(),
+                path: String::new(),
+                size: None,
+                device: Some(ctx.cfg.device.clone()),
+                detail: Some(why.to_string()),
+            }])?;
+        }
         Ok(SyncResult::DryRun(..)) => set_state(ctx, SyncState::Idle, "")?,
         Ok(SyncResult::Errors(_, errors)) => {
             set_state(
@@ -306,9 +316,37 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             deferred,
             errors,
             skipped,
-            counts,
+            mut counts,
             ..
         } = report;
+        let activity = std::mem::take(&mut counts.activity);
+        if !activity.is_empty() {
+            // The daemon's log (info) says what each pass did, file by file.
+            const NAMED: usize = 10;
+            let mut names: Vec<String> = activity
+                .iter()
+                .take(NAMED)
+                .map(|a| format!("{} {}", a.kind, a.path))
+                .collect();
+            if activity.len() > NAMED {
+                names.push(format!("and {} more", activity.len() - NAMED));
+            }
+            tracing::info!(
+                folder = %ctx.root.display(),
+                uploads = counts.uploads + counts.copies,
+                downloads = counts.downloads,
+                local_deletes = counts.local_deletes,
+                remote_deletes = counts.remote_deletes,
+                conflicts,
+                errors = errors.len(),
+                files = %names.join(", "),
+                "pass done"
+            );
+        }
+        if let Err(e) = ctx.db().add_activity(&activity) {
+            // The log is for people; the sync itself is recorded in the base.
+            tracing::warn!(error = %e, "cannot record the activity log");
+        }
         totals.add(counts);
         totals.bytes += bytes;
         totals.conflicts += conflicts;

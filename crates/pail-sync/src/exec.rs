@@ -51,10 +51,58 @@ pub struct DoneCounts {
     pub remote_paths: Vec<String>,
     /// More paths changed than the journal names.
     pub remote_paths_overflow: bool,
+    /// What was done, file by file, for the activity log (at most [`ACTIVITY_PER_PASS`]).
+    pub activity: Vec<pail_index::Activity>,
+}
+
+/// Activity entries one pass records at most (a first sync of a million files logs its
+/// first ones; the counts stay exact).
+pub const ACTIVITY_PER_PASS: usize = 10_000;
+
+/// The activity entry of an action that succeeded, if it changed a side.
+fn activity_of(action: &Action, device: &str) -> Option<pail_index::Activity> {
+    let (kind, size, who, detail): (&str, Option<u64>, Option<&str>, Option<String>) = match action
+    {
+        Action::Upload { local, .. } => ("upload", Some(local.stat.size), Some(device), None),
+        Action::CopyRemote { local, from, .. } => (
+            "upload",
+            Some(local.stat.size),
+            Some(device),
+            Some(format!("server-side copy of {from}")),
+        ),
+        Action::Download { remote, .. } => ("download", Some(remote.object.size), None, None),
+        Action::DeleteLocal { .. } => (
+            "delete local",
+            None,
+            None,
+            Some("deleted in the bucket".into()),
+        ),
+        Action::DeleteRemote { .. } => (
+            "delete remote",
+            None,
+            Some(device),
+            Some("deleted here".into()),
+        ),
+        Action::Conflict { remote, .. } => (
+            "conflict",
+            Some(remote.object.size),
+            None,
+            Some("changed on both sides: the bucket's version keeps the name, this device's becomes a conflict copy".into()),
+        ),
+        Action::Record { .. } | Action::Forget { .. } => return None,
+    };
+    Some(pail_index::Activity {
+        at: time::OffsetDateTime::now_utc(),
+        kind: kind.into(),
+        path: action.path().to_string(),
+        size,
+        device: who.map(str::to_owned),
+        detail,
+    })
 }
 
 impl DoneCounts {
-    fn add(&mut self, action: &Action, succeeded: bool) {
+    fn add(&mut self, action: &Action, succeeded: bool, device: &str) {
         let writes_remote = matches!(
             action,
             Action::Upload { .. } | Action::CopyRemote { .. } | Action::DeleteRemote { .. }
@@ -68,6 +116,11 @@ impl DoneCounts {
         }
         if !succeeded {
             return;
+        }
+        if self.activity.len() < ACTIVITY_PER_PASS
+            && let Some(a) = activity_of(action, device)
+        {
+            self.activity.push(a);
         }
         match action {
             Action::Upload { .. } => self.uploads += 1,
@@ -180,7 +233,7 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
             })
             .buffer_unordered(transfers);
         while let Some((action, outcome)) = outcomes.next().await {
-            tally(&mut report, &mut written, &action, outcome);
+            tally(&mut report, &mut written, &action, outcome, &ctx.cfg.device);
         }
         drop(outcomes);
         // Writes that a server without conditional writes may have raced (tenet 5).
@@ -198,6 +251,7 @@ fn tally(
     written: &mut Vec<Written>,
     action: &Action,
     outcome: Result<Outcome, ActionError>,
+    device: &str,
 ) {
     if let Ok(
         o @ (Outcome::Done
@@ -217,7 +271,7 @@ fn tally(
     );
     let attempted = succeeded || outcome.is_err();
     if attempted {
-        report.counts.add(action, succeeded);
+        report.counts.add(action, succeeded, device);
     }
     match outcome {
         Ok(Outcome::Done) => report.done += 1,

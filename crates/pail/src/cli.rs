@@ -83,6 +83,12 @@ pub enum Command {
     Undelete(UndeleteArgs),
     /// Conflict copies pail made and not yet resolved.
     Conflicts(ConflictsArgs),
+    /// What pail did recently: uploads, downloads, deletes, conflicts, restores, safety stops.
+    #[command(after_help = "Examples:
+  pail log                               # the last 50 things pail did, every pair
+  pail log --since \"1 hour ago\"
+  pail log --folder ~/Pail --json")]
+    Log(LogArgs),
     /// A link that lets anyone who has it download a file, for a while, without credentials.
     #[command(after_help = "Examples:
   pail share ~/Pail/slides.pdf                 # the current version, for 7 days
@@ -93,6 +99,22 @@ pub enum Command {
     Remove(RemoveArgs),
     /// The configuration as pail reads it (defaults filled in; it holds no secrets).
     Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only the pair of this folder.
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
+    /// Only since this time ("1 hour ago", "yesterday", a time copied from `pail history`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many entries per pair (the newest).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

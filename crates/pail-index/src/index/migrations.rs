@@ -12,7 +12,7 @@ use crate::error::IndexError;
 type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Index `i` upgrades from version `i` to `i + 1`.
-const MIGRATIONS: &[Migration] = &[v1, v2];
+const MIGRATIONS: &[Migration] = &[v1, v2, v3];
 
 pub(super) fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row(
@@ -49,6 +49,23 @@ pub(super) fn migrate(conn: &Connection, db: &Path) -> Result<()> {
         tx.commit()?;
         tracing::info!(db = %db.display(), version = found + 1, "index schema migrated");
     }
+}
+
+/// v3: the activity log (`pail log`): what pail did to which file, when.
+fn v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+        CREATE TABLE activity (
+            id     INTEGER PRIMARY KEY AUTOINCREMENT,
+            at_ns  INTEGER NOT NULL,
+            kind   TEXT NOT NULL,
+            path   TEXT NOT NULL,
+            size   INTEGER,
+            device TEXT,
+            detail TEXT
+        ) STRICT;
+        ",
+    )
 }
 
 /// v2: uploads started and not yet recorded, so that one a crash cut off between the PUT

@@ -5,7 +5,9 @@
 //! [`Index::transaction`], which nests (inner calls become savepoints), so batch methods can
 //! be used inside a caller's transaction.
 
+mod activity;
 mod join;
+pub use activity::{Activity, MAX_ACTIVITY};
 pub use join::scope_ranges;
 pub use paths::CaseTwin;
 mod migrations;

@@ -6,6 +6,7 @@ mod daemon;
 mod doctor;
 mod history;
 mod init;
+mod log;
 mod pairs;
 mod restore;
 mod service;
@@ -69,6 +70,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Restore(a) => restore::run(&config_file, a).await,
         Command::Undelete(a) => undelete::run(&config_file, a).await,
         Command::Conflicts(a) => conflicts::run(&config_file, a).await,
+        Command::Log(a) => log::run(&config_file, a),
         Command::Share(a) => share::run(&config_file, a).await,
         Command::Remove(a) => pairs::remove(&config_file, a),
         Command::Config(a) => pairs::config(&config_file, a),

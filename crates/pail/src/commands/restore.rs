@@ -9,7 +9,7 @@ use pail_ops::restore::{
     Pick, Step, TreePlan, TreeReport, apply, execute, plan_one, plan_tree, request_from_archive,
     restore_to,
 };
-use pail_ops::target::{FolderFollows, bring_to_folder, is_folder, target};
+use pail_ops::target::{FolderFollows, bring_to_folder, is_folder, note_activity, target};
 use pail_ops::when::{local_ns, parse_time};
 use pail_s3::{ArchiveRestore, AwsStoreFactory};
 use pail_sync::config::PairConfig;
@@ -183,6 +183,17 @@ pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
         if a.dry_run || report.restored + report.deleted == 0 {
             return Ok(code);
         }
+        note_activity(
+            &t.pair,
+            "restore",
+            &t.shown(),
+            format!(
+                "{} file(s) brought back, {} deleted, as of {}",
+                report.restored,
+                report.deleted,
+                local_ns(at)
+            ),
+        );
         return Ok(code.max(sync_after(&bucket, &t.pair, a.exact).await?));
     }
     let rel = t.rel.clone().context("a file")?;
@@ -207,6 +218,7 @@ pub async fn run(config_file: &Path, a: RestoreArgs) -> Result<u8> {
             }
             apply(&bucket, &rel, &step).await?;
             println!("{rel}: restored {shown} as the current version");
+            note_activity(&t.pair, "restore", rel.as_str(), shown);
             sync_after(&bucket, &t.pair, false).await
         }
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use pail_ops::restore::{Pick, apply, plan_one, plan_undelete, restore_to};
-use pail_ops::target::{is_folder, target};
+use pail_ops::target::{is_folder, note_activity, target};
 use pail_ops::versions::{current, versions_of};
 use pail_ops::when::local_ns;
 use pail_s3::AwsStoreFactory;
@@ -36,6 +36,12 @@ pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
         if a.dry_run || report.restored == 0 {
             return Ok(code);
         }
+        note_activity(
+            &t.pair,
+            "undelete",
+            &t.shown(),
+            format!("{} file(s) brought back", report.restored),
+        );
         return Ok(code.max(sync_after(&bucket, &t.pair, false).await?));
     }
     let rel = t.rel.clone().expect("a file has a path");
@@ -70,5 +76,6 @@ pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
     }
     apply(&bucket, &rel, &step).await?;
     println!("{rel}: undeleted");
+    note_activity(&t.pair, "undelete", rel.as_str(), "brought back".into());
     sync_after(&bucket, &t.pair, false).await
 }
