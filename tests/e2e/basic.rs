@@ -301,3 +301,53 @@ fn status_text_is_for_people(s: Server) {
     );
 }
 on_servers!(status_text_is_for_people: moto);
+
+/// Under a terminal (a pseudo-terminal made by `script`), `pail sync` shows a progress bar:
+/// files and bytes done of the total; off a terminal, its stderr has no bar escape codes.
+fn sync_shows_progress_on_a_terminal(s: Server) {
+    let r = Remote::new(&s, "progress");
+    let d = Device::new(&r, "laptop");
+    d.write("big.bin", &vec![7u8; 12 << 20]);
+    for i in 0..20 {
+        d.write(&format!("small/{i}.txt"), b"small");
+    }
+    let mut cmd = d.command(&["sync"]);
+    let inner = format!(
+        "{} {}",
+        pail_bin(),
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    // `script -q -e -c CMD /dev/null` runs CMD on a new pseudo-terminal and copies its output.
+    let out = cmd_in_pty(&mut cmd, &inner);
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("21/21 files"), "no progress bar:\n{shown}");
+    assert!(shown.contains("MiB"), "{shown}");
+    assert_eq!(r.files().len(), 21);
+
+    d.write("more.txt", b"more");
+    let out = d.pail(&["sync"]);
+    assert_ok(&out, "sync off a terminal");
+    assert!(!stderr_of(&out).contains('\u{1b}'), "{}", text(&out));
+}
+on_servers!(sync_shows_progress_on_a_terminal: ceph, garage);
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `inner` (the command line of `cmd`, with `cmd`'s environment) under `script`.
+fn cmd_in_pty(cmd: &mut std::process::Command, inner: &str) -> std::process::Output {
+    let mut s = std::process::Command::new("script");
+    s.args(["-q", "-e", "-c", inner, "/dev/null"]).env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            s.env(k, v);
+        }
+    }
+    s.env("TERM", "xterm");
+    s.output().expect("`script` (util-linux) runs")
+}

@@ -100,6 +100,7 @@ impl PairWorker {
         st.state = if paused { "paused".into() } else { live.state };
         st.state_reason = live.reason.or(st.state_reason);
         st.in_flight = self.ctx.progress.snapshot();
+        st.progress = self.ctx.progress.totals_now();
         st.watcher = Some(live.watcher);
         Ok(st)
     }

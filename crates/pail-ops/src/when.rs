@@ -58,6 +58,17 @@ pub fn local_ns(ns: i64) -> String {
     z.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
 }
 
+/// Local time to the second, for lists (`pail log`): `2026-11-30 07:26:53`.
+pub fn local_short(ns: i64) -> String {
+    jiff::Timestamp::from_nanosecond(i128::from(ns))
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// How long ago `then_ns` was, seen at `now_ns`, in words: "just now", "3 min ago",
 /// "2 h ago", "5 days ago" (a time ahead of now, a skewed clock, reads "just now").
 pub fn ago(then_ns: i64, now_ns: i64) -> String {

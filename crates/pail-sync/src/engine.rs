@@ -145,7 +145,10 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
         errors: 0,
         message: None,
     })?;
+    ctx.progress
+        .begin_sync(i64::try_from(started.unix_timestamp_nanos()).unwrap_or_default());
     let result = run_passes(ctx, opts).await;
+    ctx.progress.end_sync();
     log_pass(ctx, logged, started, &result)?;
     // Tell the other devices, for the price of one small PUT (see journal.rs).
     let changed = match &result {
@@ -309,6 +312,8 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             ctx.db().local_scan_outdated()?;
             scope = None;
         }
+        let (files, bytes) = crate::exec::transfer_totals(&plan.actions);
+        ctx.progress.add_planned(files, bytes);
         let report = execute(ctx, plan.actions).await;
         let ExecReport {
             bytes,

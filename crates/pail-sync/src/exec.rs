@@ -133,13 +133,10 @@ impl DoneCounts {
     }
 }
 
-/// Runs one action, listed as in flight while it transfers.
-async fn run_one(
-    ctx: &Arc<PairCtx>,
-    action: &Action,
-    parts: &Arc<Semaphore>,
-) -> Result<Outcome, ActionError> {
-    let transfer = match action {
+/// What moves bytes in an action (and how many): uploads, copies and downloads. The same
+/// sizes the progress display counts as the actions run.
+fn transfer_of(action: &Action) -> Option<(&RelPath, &'static str, u64)> {
+    match action {
         Action::Upload { path, local, .. } | Action::CopyRemote { path, local, .. } => {
             Some((path, "upload", local.stat.size))
         }
@@ -147,7 +144,24 @@ async fn run_one(
             Some((path, "download", remote.object.size))
         }
         _ => None,
-    };
+    }
+}
+
+/// Files and bytes the transfers of a plan move, for the progress totals.
+pub fn transfer_totals(actions: &[Action]) -> (u64, u64) {
+    actions
+        .iter()
+        .filter_map(transfer_of)
+        .fold((0, 0), |(f, b), (_, _, size)| (f + 1, b + size))
+}
+
+/// Runs one action, listed as in flight while it transfers.
+async fn run_one(
+    ctx: &Arc<PairCtx>,
+    action: &Action,
+    parts: &Arc<Semaphore>,
+) -> Result<Outcome, ActionError> {
+    let transfer = transfer_of(action);
     if let Some((path, direction, total)) = transfer {
         ctx.progress.start(path, direction, total);
     }

@@ -48,6 +48,10 @@ pub struct PairStatus {
     pub pending_uploads: u64,
     pub pending_downloads: u64,
     pub in_flight: Vec<crate::progress::InFlight>,
+    /// Totals of the sync in progress (daemon only, while it syncs): files and bytes done of
+    /// the total, and when it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<crate::progress::Totals>,
     /// How local changes are noticed (daemon only): the watcher, or periodic scans and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watcher: Option<String>,
@@ -88,6 +92,7 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
         pending_uploads: num(meta::PENDING_UPLOADS)?,
         pending_downloads: num(meta::PENDING_DOWNLOADS)?,
         in_flight: Vec::new(),
+        progress: None,
         watcher: None,
         conflicts: db.conflict_count()?,
         errors: db

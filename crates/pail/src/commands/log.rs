@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use pail_ops::when::{local_ns, parse_time, rfc3339_ns};
+use pail_ops::when::{local_short, parse_time, rfc3339_ns};
 use pail_sync::config::Config;
 use pail_sync::ctx::open_index;
 use serde_json::json;
@@ -65,7 +65,7 @@ pub fn run(config_file: &Path, a: LogArgs) -> Result<u8> {
             };
             println!(
                 "  {}  {:<13} {path}{size}{who}{detail}",
-                local_ns(ns(e.at)),
+                local_short(ns(e.at)),
                 e.kind
             );
         }

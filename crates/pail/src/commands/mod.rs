@@ -8,6 +8,7 @@ mod history;
 mod init;
 mod log;
 mod pairs;
+mod progress;
 mod restore;
 mod service;
 mod setup;
@@ -62,7 +63,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Init(a) => init::run(&config_file, a).await,
         Command::Doctor(a) => doctor::run(&config_file, a).await,
-        Command::Sync(a) => sync::run(&config_file, a).await,
+        Command::Sync(a) => sync::run(&config_file, a, cli.quiet).await,
         Command::Status(a) => status::run(&config_file, a).await,
         Command::Run(a) => daemon::run(&config_file, a).await,
         Command::Service(c) => service::run(&config_file, c),

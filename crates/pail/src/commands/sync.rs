@@ -141,7 +141,7 @@ fn print_human(label: &str, result: &Result<SyncResult, String>) {
     }
 }
 
-pub async fn run(config_file: &std::path::Path, a: SyncArgs) -> Result<u8> {
+pub async fn run(config_file: &std::path::Path, a: SyncArgs, quiet: bool) -> Result<u8> {
     let config = Config::load(config_file)?;
     let opts = SyncOptions {
         dry_run: a.dry_run,
@@ -153,9 +153,14 @@ pub async fn run(config_file: &std::path::Path, a: SyncArgs) -> Result<u8> {
     for pair in config.select(a.folder.as_deref())? {
         let label = format!("{} <-> {}", pair.folder.display(), pair.remote);
         let result = match PairCtx::open(pair, &pail_s3::AwsStoreFactory).await {
-            Ok(ctx) => sync_pair(&Arc::new(ctx), &opts)
-                .await
-                .map_err(|e| e.report()),
+            Ok(ctx) => {
+                let ctx = Arc::new(ctx);
+                // Progress goes to stderr; `--json` keeps stdout for the result.
+                let work = sync_pair(&ctx, &opts);
+                super::progress::show(&ctx.progress, &label, quiet, work)
+                    .await
+                    .map_err(|e| e.report())
+            }
             Err(e) => Err(format!("{e:#}")),
         };
         // Safety stops win over errors: scripts must see that nothing was changed.
