@@ -211,11 +211,16 @@ fn sigterm_during_a_large_upload_resumes_next_start(s: Server) {
     let daemon = Daemon::start(&a, &[]);
     let big: Vec<u8> = (0..40_000_000u32).map(|i| (i % 241) as u8).collect();
     a.write("big.bin", &big);
+    let seen = std::cell::RefCell::new(serde_json::Value::Null);
     wait_until("the upload is in flight", || {
-        live_status(&a)["in_flight"]
-            .as_array()
-            .is_some_and(|v| !v.is_empty())
+        let st = live_status(&a);
+        let busy = st["in_flight"].as_array().is_some_and(|v| !v.is_empty());
+        *seen.borrow_mut() = st;
+        busy
     });
+    // While it transfers, the sync's totals are in the live status.
+    let st = seen.into_inner();
+    assert!(st["progress"]["files_total"].as_u64() >= Some(1), "{st}");
     assert_eq!(daemon.terminate(), Some(0));
     let _daemon = Daemon::start(&a, &[]);
     wait_until("the upload completes after restart", || {

@@ -95,6 +95,30 @@ fn print_pair(p: &PairStatus) {
             p.pending_uploads, p.pending_downloads
         );
     }
+    if let Some(t) = p.progress.as_ref().filter(|t| t.files_total > 0) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let rate = t
+            .rate(now)
+            .map(|r| format!(", {}/s", super::human_bytes(r as u64)))
+            .unwrap_or_default();
+        let left = t
+            .eta_secs(now)
+            .map(|s| match s {
+                0..60 => format!(", about {s} s left"),
+                60..3600 => format!(", about {} min left", s.div_ceil(60)),
+                _ => format!(", about {} h left", s.div_ceil(3600)),
+            })
+            .unwrap_or_default();
+        println!(
+            "  progress: {}/{} files, {} of {}{rate}{left}",
+            t.files_done,
+            t.files_total,
+            super::human_bytes(t.bytes_done),
+            super::human_bytes(t.bytes_total)
+        );
+    }
     const SHOWN: usize = 5;
     for t in p.in_flight.iter().take(SHOWN) {
         println!(
