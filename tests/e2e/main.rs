@@ -9,6 +9,7 @@ mod basic;
 mod cli_errors;
 mod crash;
 mod daemon;
+mod faultproxy;
 mod names;
 mod safety;
 mod semantics_doc;
