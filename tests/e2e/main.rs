@@ -14,5 +14,6 @@ mod names;
 mod safety;
 mod semantics_doc;
 mod setup;
+mod torture;
 mod two_devices;
 mod versions;
