@@ -92,6 +92,7 @@ struct State {
     /// Fault rate in per mille of requests.
     rate_permille: AtomicU32,
     stall_ms: Mutex<(u64, u64)>,
+    kinds: Mutex<Vec<Fault>>,
     rng: Mutex<u64>,
     requests: AtomicU64,
     counts: [AtomicU64; 4],
@@ -110,9 +111,14 @@ impl State {
         if a % 1000 >= rate {
             return None;
         }
-        let i = (b % 4) as usize;
+        let kinds = self.kinds.lock().unwrap();
+        if kinds.is_empty() {
+            return None;
+        }
+        let kind = kinds[(b % kinds.len() as u64) as usize];
+        let i = KINDS.iter().position(|k| *k == kind).unwrap();
         self.counts[i].fetch_add(1, Ordering::Relaxed);
-        Some((KINDS[i], c))
+        Some((kind, c))
     }
 }
 
@@ -135,6 +141,7 @@ impl FaultProxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             rate_permille: AtomicU32::new(0),
             stall_ms: Mutex::new((2000, 5000)),
+            kinds: Mutex::new(KINDS.to_vec()),
             rng: Mutex::new(seed),
             requests: AtomicU64::new(0),
             counts: Default::default(),
@@ -171,6 +178,11 @@ impl FaultProxy {
     pub fn set_rate(&self, rate: f64) {
         let permille = (rate.clamp(0.0, 1.0) * 1000.0).round() as u32;
         self.state.rate_permille.store(permille, Ordering::Relaxed);
+    }
+
+    /// Sets which kinds of fault are injected (all four by default), drawn evenly.
+    pub fn set_kinds(&self, kinds: &[Fault]) {
+        *self.state.kinds.lock().unwrap() = kinds.to_vec();
     }
 
     /// Sets the range of stall durations.
@@ -324,7 +336,7 @@ mod tests {
                 o.body
                     .collect()
                     .await
-                    .map_err(|e| aws_sdk_s3::error::SdkError::construction_failure(e))?;
+                    .map_err(aws_sdk_s3::error::SdkError::construction_failure)?;
                 Ok::<_, aws_sdk_s3::error::SdkError<_>>(())
             });
         }
