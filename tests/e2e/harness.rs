@@ -289,6 +289,9 @@ pub struct Device {
     pub config: PathBuf,
     pub state: PathBuf,
     pub remote: Remote,
+    /// The S3 endpoint this device's `pail` talks to: the server's, or a proxy in front of it
+    /// (see [`Device::new_via`]). The test's own checks always go straight to the server.
+    pub endpoint: String,
 }
 
 pub fn pail_bin() -> &'static str {
@@ -299,6 +302,17 @@ impl Device {
     /// A device whose folder is paired with `remote` (init done).
     pub fn new(remote: &Remote, name: &str) -> Device {
         let d = Device::uninit(remote, name);
+        let out = d.init();
+        assert_ok(&out, "init");
+        d
+    }
+
+    /// A device whose `pail` reaches the server through `endpoint` (e.g. a
+    /// [`crate::faultproxy::FaultProxy`]) for all its commands, init included: the endpoint is
+    /// part of the pair's identity, so it is fixed for the device's life.
+    pub fn new_via(remote: &Remote, name: &str, endpoint: &str) -> Device {
+        let mut d = Device::uninit(remote, name);
+        d.endpoint = endpoint.to_owned();
         let out = d.init();
         assert_ok(&out, "init");
         d
@@ -316,6 +330,7 @@ impl Device {
             state: tmp.path().join("state"),
             _tmp: tmp,
             remote: remote.clone(),
+            endpoint: remote.server.endpoint.clone(),
         }
     }
 
@@ -326,7 +341,7 @@ impl Device {
             self.folder.to_str().unwrap(),
             &self.remote.url(),
             "--endpoint",
-            &s.endpoint,
+            &self.endpoint,
             "--region",
             &s.region,
             "--device",

@@ -288,12 +288,16 @@ fn connect_cause(detail: &str) -> String {
 
 fn looks_like_connect(detail: &str) -> bool {
     let d = detail.to_ascii_lowercase();
+    // Not any "connect…": "connection closed before message completed" is an answer cut off
+    // after the connection was made, not an endpoint that cannot be reached.
     [
-        "connect",
+        "(connect)",
+        "connect error",
         "dns error",
         "failed to lookup",
         "connection refused",
         "no route to host",
+        "network is unreachable",
     ]
     .iter()
     .any(|p| d.contains(p))
