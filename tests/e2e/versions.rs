@@ -698,3 +698,44 @@ fn log_lists_what_pail_did(s: Server) {
     assert!(later < all, "--since filters: {later} of {all}");
 }
 on_servers!(log_lists_what_pail_did: ceph, garage);
+
+/// `restore --json` and `undelete --json`: one object with what was done, the sentences a
+/// person would read, how the folder followed, and the same exit code.
+fn restore_and_undelete_speak_json(s: Server) {
+    let r = Remote::new(&s, "restore-json");
+    let d = Device::new(&r, "laptop");
+    d.write("a.txt", b"one");
+    d.write("dir/b.txt", b"bee");
+    d.sync();
+    d.write("a.txt", b"two");
+    d.sync();
+    let h = history(&d, "a.txt");
+    let old = h["versions"].as_array().unwrap().last().unwrap()["version_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = d.path("a.txt");
+    let v = json(
+        &d,
+        &["restore", a.to_str().unwrap(), "--version", &old, "--json"],
+    );
+    assert_eq!(v["exit_code"], 0, "{v}");
+    assert_eq!(v["folder"]["result"], "in_sync", "{v}");
+    assert!(
+        v["messages"][0].as_str().unwrap().contains("restored"),
+        "{v}"
+    );
+    assert_eq!(d.read("a.txt").unwrap(), b"one");
+
+    std::fs::remove_dir_all(d.path("dir")).unwrap();
+    d.sync();
+    let v = json(&d, &["undelete", d.path("dir").to_str().unwrap(), "--json"]);
+    assert_eq!(
+        (v["exit_code"].as_u64(), v["restored"].as_u64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["plan"][0]["path"], "dir/b.txt", "{v}");
+    assert_eq!(d.read("dir/b.txt").unwrap(), b"bee");
+}
+on_servers!(restore_and_undelete_speak_json: ceph, garage);

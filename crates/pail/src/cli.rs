@@ -305,6 +305,9 @@ pub struct RestoreArgs {
     /// With --from-archive: days the readable copy is kept.
     #[arg(long, default_value_t = 7, requires = "from_archive")]
     pub days: i32,
+    /// Machine-readable output: one object with what was done (the exit code is the same).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -314,6 +317,9 @@ pub struct UndeleteArgs {
     /// Print what would come back and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Machine-readable output: one object with what was done (the exit code is the same).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

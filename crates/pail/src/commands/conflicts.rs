@@ -10,7 +10,7 @@ use pail_sync::PairRemote;
 use pail_sync::config::Config;
 use pail_sync::ctx::open_index;
 
-use super::restore::sync_after;
+use super::restore::{Out, sync_after};
 use crate::cli::{ConflictsAction, ConflictsArgs, KeepArg};
 
 pub async fn run(config_file: &Path, a: ConflictsArgs) -> Result<u8> {
@@ -108,5 +108,5 @@ async fn resolve_pair(
         return Ok(code);
     }
     let remote = PairRemote::connect(pair, &AwsStoreFactory).await?;
-    Ok(code.max(sync_after(&remote, pair, false).await?))
+    Ok(code.max(sync_after(&remote, pair, false, &mut Out::new(false)).await?))
 }

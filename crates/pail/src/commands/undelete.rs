@@ -11,16 +11,24 @@ use pail_ops::when::local_ns;
 use pail_s3::AwsStoreFactory;
 use pail_sync::PairRemote;
 
-use super::restore::{run_plan, sync_after};
+use super::restore::{Out, run_plan, sync_after};
 use crate::cli::UndeleteArgs;
 
 pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
+    let mut out = Out::new(a.json);
+    out.set("path", a.path.display().to_string());
+    out.set("dry_run", a.dry_run);
+    let code = undelete(config_file, a, &mut out).await?;
+    out.finish(code)
+}
+
+async fn undelete(config_file: &Path, a: UndeleteArgs, out: &mut Out) -> Result<u8> {
     let t = target(config_file, &a.path)?;
     let bucket = PairRemote::connect(&t.pair, &AwsStoreFactory).await?;
     if is_folder(&bucket, &t).await? {
         let plan = plan_undelete(&bucket, t.rel.as_ref()).await?;
         if plan.steps.is_empty() {
-            println!(
+            out.say(format!(
                 "nothing to undelete under {}: no deleted file with a kept version{}",
                 t.shown(),
                 if bucket.versioned() {
@@ -28,11 +36,11 @@ pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
                 } else {
                     " (this bucket has no versioning; pail can only bring back what it kept in its trash)"
                 }
-            );
+            ));
             return Ok(0);
         }
         let what = format!("undelete {}", t.shown());
-        let (code, report) = run_plan(&bucket, &plan, &what, a.dry_run).await?;
+        let (code, report) = run_plan(&bucket, &plan, &what, a.dry_run, out).await?;
         if a.dry_run || report.restored == 0 {
             return Ok(code);
         }
@@ -42,7 +50,7 @@ pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
             &t.shown(),
             format!("{} file(s) brought back", report.restored),
         );
-        return Ok(code.max(sync_after(&bucket, &t.pair, false).await?));
+        return Ok(code.max(sync_after(&bucket, &t.pair, false, out).await?));
     }
     let rel = t.rel.clone().expect("a file has a path");
     let versions = versions_of(&bucket, &rel).await?;
@@ -51,31 +59,33 @@ pub async fn run(config_file: &Path, a: UndeleteArgs) -> Result<u8> {
             // Deleted here, not yet synced: the bucket still has it; bring it back to the folder
             // (verified, never over a file), and the next sync finds nothing to do for it.
             if a.dry_run {
-                println!("would bring back {rel} from the bucket; nothing was changed");
+                out.say(format!(
+                    "would bring back {rel} from the bucket; nothing was changed"
+                ));
                 return Ok(0);
             }
             restore_to(&bucket, &rel, &Pick::Newest, &t.abs).await?;
-            println!(
+            out.say(format!(
                 "{rel}: brought back from the bucket (it was deleted here, and the deletion was not synced yet)"
-            );
+            ));
             return Ok(0);
         }
-        println!(
+        out.say(format!(
             "{rel} is not deleted (current version {} of {}); nothing to do",
             c.id(),
             local_ns(c.shown_ns)
-        );
+        ));
         return Ok(0);
     }
     let Some(step) = plan_one(&bucket, &rel, &Pick::Newest).await? else {
         bail!("{rel}: nothing to restore from");
     };
     if a.dry_run {
-        println!("would undelete {rel}; nothing was changed");
+        out.say(format!("would undelete {rel}; nothing was changed"));
         return Ok(0);
     }
     apply(&bucket, &rel, &step).await?;
-    println!("{rel}: undeleted");
+    out.say(format!("{rel}: undeleted"));
     note_activity(&t.pair, "undelete", rel.as_str(), "brought back".into());
-    sync_after(&bucket, &t.pair, false).await
+    sync_after(&bucket, &t.pair, false, out).await
 }
