@@ -110,11 +110,34 @@ fn pool(d: &Device, files: usize) -> Vec<String> {
     v
 }
 
-/// Where a conflict copy came from: `a (conflict from b 2026-01-01 000000).txt` -> `a.txt`.
+/// Where a conflict copy came from: `a (conflict from b 2026-01-01 000000).txt` -> `a.txt`,
+/// also when a counter made the name unique: `a (conflict from b ...) 2.txt` -> `a.txt`.
 fn original_of(copy: &str) -> Option<String> {
     let at = copy.find(" (conflict from ")?;
     let close = at + copy[at..].find(')')?;
-    Some(format!("{}{}", &copy[..at], &copy[close + 1..]))
+    let mut rest = &copy[close + 1..];
+    if let Some(counted) = rest.strip_prefix(' ') {
+        let digits = counted
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(counted.len());
+        if digits > 0 {
+            rest = &counted[digits..];
+        }
+    }
+    Some(format!("{}{rest}", &copy[..at]))
+}
+
+#[test]
+fn conflict_copy_names_lead_back_to_their_original() {
+    assert_eq!(
+        original_of("sub/a (conflict from b 2026-11-30 065800).bin").as_deref(),
+        Some("sub/a.bin")
+    );
+    assert_eq!(
+        original_of("sub/a (conflict from b 2026-11-30 065800) 2.bin").as_deref(),
+        Some("sub/a.bin")
+    );
+    assert_eq!(original_of("plain.txt"), None);
 }
 
 /// Every content the bucket holds under the prefix: every version of every key (or, without

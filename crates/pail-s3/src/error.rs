@@ -219,6 +219,11 @@ where
             Some(c) if c.is_timeout() => FailureKind::Timeout,
             Some(c) if c.is_io() && looks_like_connect(&detail) => FailureKind::Connect,
             Some(c) if c.is_io() => FailureKind::Io,
+            // The connector's own verdict that another try may work (a connection closed
+            // before the answer was complete, a TLS negotiation timeout).
+            Some(c) if c.as_other() == Some(aws_smithy_types::retry::ErrorKind::TransientError) => {
+                FailureKind::Io
+            }
             _ if looks_like_connect(&detail) => FailureKind::Connect,
             _ => FailureKind::Other,
         },
