@@ -332,6 +332,21 @@ fn sync_shows_progress_on_a_terminal(s: Server) {
     let out = d.pail(&["sync"]);
     assert_ok(&out, "sync off a terminal");
     assert!(!stderr_of(&out).contains('\u{1b}'), "{}", text(&out));
+
+    // A folder brought back shows a bar of its files too.
+    std::fs::remove_dir_all(d.path("small")).unwrap();
+    assert_ok(
+        &d.pail(&["sync", "--confirm-deletes"]),
+        "deleting the folder",
+    );
+    let small = d.path("small");
+    let mut cmd = d.command(&["undelete", small.to_str().unwrap()]);
+    let inner = format!("{} undelete {}", pail_bin(), small.display());
+    let out = cmd_in_pty(&mut cmd, &inner);
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("20/20 files"), "no progress bar:\n{shown}");
+    assert_eq!(d.read("small/3.txt").unwrap(), b"small");
 }
 on_servers!(sync_shows_progress_on_a_terminal: ceph, garage);
 

@@ -117,13 +117,34 @@ pub(super) async fn run_plan(
         }
         return Ok((0, TreeReport::default()));
     }
-    let tty = std::io::stderr().is_terminal();
-    let progress = move |done: usize, total: usize| {
-        if tty {
-            eprint!("\r{what}: {done}/{total}");
+    // A bar of files on a terminal (server-side copies move no bytes through this machine;
+    // the sync that follows shows its downloads).
+    let bar = (std::io::stderr().is_terminal() && !out.json && !plan.steps.is_empty()).then(|| {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(plan.steps.len() as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:24}] {pos}/{len} files, {per_sec}, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(what.to_owned());
+        bar
+    });
+    let shown = bar.clone();
+    let progress = move |done: usize, _total: usize| {
+        if let Some(bar) = &shown {
+            bar.set_position(done as u64);
         }
     };
     let report = execute(bucket, &plan.steps, &progress).await;
+    if let Some(bar) = &bar {
+        bar.finish();
+        eprintln!();
+    }
     out.set("restored", report.restored);
     out.set("deleted", report.deleted);
     out.set(
@@ -134,9 +155,6 @@ pub(super) async fn run_plan(
             .map(|(p, e)| json!({"path": p.to_string(), "message": format!("{e:#}")}))
             .collect::<Vec<_>>(),
     );
-    if tty && !plan.steps.is_empty() {
-        eprintln!();
-    }
     out.say(format!(
         "{what}: {} restored, {} deleted, {} already as wanted, {} made later left alone, {} failed",
         report.restored,
