@@ -135,9 +135,18 @@ pub(super) async fn run_plan(
         bar
     });
     let shown = bar.clone();
-    let progress = move |done: usize, _total: usize| {
+    // Off a terminal (logs, cron): a line every 10 s instead of a bar.
+    let lines = !out.json && bar.is_none();
+    let last_line = std::sync::Mutex::new(std::time::Instant::now());
+    let progress = move |done: usize, total: usize| {
         if let Some(bar) = &shown {
             bar.set_position(done as u64);
+        } else if lines {
+            let mut last = last_line.lock().unwrap_or_else(|e| e.into_inner());
+            if last.elapsed() >= std::time::Duration::from_secs(10) {
+                *last = std::time::Instant::now();
+                eprintln!("{what}: {done}/{total} files");
+            }
         }
     };
     let report = execute(bucket, &plan.steps, &progress).await;
