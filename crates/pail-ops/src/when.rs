@@ -88,15 +88,10 @@ pub fn local_with_ago(rfc3339: &str) -> String {
     let Ok(t) = rfc3339.parse::<jiff::Timestamp>() else {
         return rfc3339.to_owned();
     };
-    let local = t
-        .to_zoned(jiff::tz::TimeZone::system())
-        .strftime("%Y-%m-%d %H:%M:%S")
-        .to_string();
     let now = jiff::Timestamp::now().as_nanosecond();
-    let then = t.as_nanosecond();
-    match (i64::try_from(then), i64::try_from(now)) {
-        (Ok(then), Ok(now)) => format!("{local} ({})", ago(then, now)),
-        _ => local,
+    match (i64::try_from(t.as_nanosecond()), i64::try_from(now)) {
+        (Ok(then), Ok(now)) => format!("{} ({})", local_short(then), ago(then, now)),
+        _ => rfc3339.to_owned(),
     }
 }
 

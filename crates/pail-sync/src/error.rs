@@ -98,14 +98,7 @@ impl SyncError {
     /// The message with its causes, one after the other (`a: b: c`), as `status`, the
     /// daemon and `pail sync` show it (what `anyhow`'s `{:#}` printed).
     pub fn report(&self) -> String {
-        let mut out = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(e) = cause {
-            out.push_str(": ");
-            out.push_str(&e.to_string());
-            cause = e.source();
-        }
-        out
+        crate::error::chain(self)
     }
 
     /// The key of `path` under `prefix`, or why it has none.
@@ -118,6 +111,18 @@ impl SyncError {
             source,
         })
     }
+}
+
+/// An error and its causes, one after the other (`a: b: c`): what `anyhow`'s `{:#}` prints.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 #[cfg(test)]

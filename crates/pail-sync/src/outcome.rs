@@ -294,14 +294,7 @@ impl ActionError {
 
     /// The message with its causes, one after the other (`a: b: c`), as `status` shows it.
     pub fn report(&self) -> String {
-        let mut out = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(e) = cause {
-            out.push_str(": ");
-            out.push_str(&e.to_string());
-            cause = e.source();
-        }
-        out
+        crate::error::chain(self)
     }
 }
 

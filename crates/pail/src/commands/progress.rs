@@ -17,7 +17,7 @@ const LARGE: u64 = 8 << 20;
 /// How often a line is printed when stderr is not a terminal (logs, cron).
 const LINE_EVERY: Duration = Duration::from_secs(10);
 
-fn now_ns() -> i64 {
+pub fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
@@ -29,16 +29,7 @@ fn files(t: &Totals) -> String {
 
 /// The one line printed off a terminal.
 pub fn line(label: &str, t: &Totals) -> String {
-    let rate = t
-        .rate(now_ns())
-        .map(|r| format!(", {}/s", human_bytes(r as u64)))
-        .unwrap_or_default();
-    format!(
-        "{label}: {}, {} of {}{rate}",
-        files(t),
-        human_bytes(t.bytes_done),
-        human_bytes(t.bytes_total)
-    )
+    format!("{label}: {}", words(t, now_ns()))
 }
 
 /// Runs `work` while showing `progress` on stderr.
@@ -107,5 +98,55 @@ pub async fn show<T>(
                 }
             }
         }
+    }
+}
+
+/// The sync in progress in words: `120/2000 files, 12.0 MiB of 300.0 MiB, 4.1 MiB/s, about
+/// 2 min left` (rate and time left once they can be told).
+pub fn words(t: &Totals, now_ns: i64) -> String {
+    let rate = t
+        .rate(now_ns)
+        .map(|r| format!(", {}/s", human_bytes(r as u64)))
+        .unwrap_or_default();
+    let left = t
+        .eta_secs(now_ns)
+        .map(|s| match s {
+            0..60 => format!(", about {s} s left"),
+            60..3600 => format!(", about {} min left", s.div_ceil(60)),
+            _ => format!(", about {} h left", s.div_ceil(3600)),
+        })
+        .unwrap_or_default();
+    format!(
+        "{}/{} files, {} of {}{rate}{left}",
+        t.files_done,
+        t.files_total,
+        human_bytes(t.bytes_done),
+        human_bytes(t.bytes_total)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_reads_like_a_sentence() {
+        let sec = 1_000_000_000;
+        let t = Totals {
+            files_total: 2000,
+            files_done: 120,
+            bytes_total: 300 << 20,
+            bytes_done: 30 << 20,
+            started_ns: 0,
+        };
+        assert_eq!(
+            words(&t, 10 * sec),
+            "120/2000 files, 30.0 MiB of 300.0 MiB, 3.0 MiB/s, about 2 min left"
+        );
+        assert_eq!(
+            words(&t, sec / 2),
+            "120/2000 files, 30.0 MiB of 300.0 MiB",
+            "no rate in the first second"
+        );
     }
 }

@@ -5,6 +5,7 @@ use pail_ops::when::local_with_ago;
 use pail_sync::config::Config;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
 
+use super::progress::{now_ns, words};
 use crate::cli::StatusArgs;
 
 pub async fn run(config_file: &std::path::Path, a: StatusArgs) -> Result<u8> {
@@ -96,10 +97,7 @@ fn print_pair(p: &PairStatus) {
         );
     }
     if let Some(t) = p.progress.as_ref().filter(|t| t.files_total > 0) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        println!("  progress: {}", progress_words(t, now));
+        println!("  progress: {}", words(t, now_ns()));
     }
     const SHOWN: usize = 5;
     for t in p.in_flight.iter().take(SHOWN) {
@@ -159,55 +157,5 @@ fn print_pair(p: &PairStatus) {
     }
     if p.skipped.len() > 20 {
         println!("  ... and {} more skipped", p.skipped.len() - 20);
-    }
-}
-
-/// The sync in progress in words: `120/2000 files, 12.0 MiB of 300.0 MiB, 4.1 MiB/s, about
-/// 2 min left` (rate and time left once they can be told).
-fn progress_words(t: &pail_sync::progress::Totals, now_ns: i64) -> String {
-    let rate = t
-        .rate(now_ns)
-        .map(|r| format!(", {}/s", super::human_bytes(r as u64)))
-        .unwrap_or_default();
-    let left = t
-        .eta_secs(now_ns)
-        .map(|s| match s {
-            0..60 => format!(", about {s} s left"),
-            60..3600 => format!(", about {} min left", s.div_ceil(60)),
-            _ => format!(", about {} h left", s.div_ceil(3600)),
-        })
-        .unwrap_or_default();
-    format!(
-        "{}/{} files, {} of {}{rate}{left}",
-        t.files_done,
-        t.files_total,
-        super::human_bytes(t.bytes_done),
-        super::human_bytes(t.bytes_total)
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_reads_like_a_sentence() {
-        let sec = 1_000_000_000;
-        let t = pail_sync::progress::Totals {
-            files_total: 2000,
-            files_done: 120,
-            bytes_total: 300 << 20,
-            bytes_done: 30 << 20,
-            started_ns: 0,
-        };
-        assert_eq!(
-            progress_words(&t, 10 * sec),
-            "120/2000 files, 30.0 MiB of 300.0 MiB, 3.0 MiB/s, about 2 min left"
-        );
-        assert_eq!(
-            progress_words(&t, sec / 2),
-            "120/2000 files, 30.0 MiB of 300.0 MiB",
-            "no rate in the first second"
-        );
     }
 }
