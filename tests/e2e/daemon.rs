@@ -640,3 +640,30 @@ fn two_daemons_keep_both_sides_of_a_conflict(s: Server) {
     );
 }
 on_servers!(two_daemons_keep_both_sides_of_a_conflict);
+
+/// Tenet 15 without notifications: a file another S3 client writes (no journal entry)
+/// arrives at the next full listing, which for a small prefix comes every minute by default
+/// (not six hours), and `status` says how remote changes are heard.
+fn another_clients_file_arrives_within_minutes(s: Server) {
+    let r = Remote::new(&s, "daemon-foreign");
+    let a = Device::new(&r, "alpha");
+    a.write("seed.txt", b"seed");
+    a.sync();
+    let daemon = Daemon::start(&a, &[]);
+    wait_until("status says how remote changes are heard", || {
+        live_status(&a)["remote_changes"]
+            .as_str()
+            .is_some_and(|h| h.contains("a full listing every 1 min"))
+    });
+    let text = String::from_utf8_lossy(&a.pail(&["status"]).stdout).into_owned();
+    assert!(
+        text.contains("remote changes: the change journal every"),
+        "{text}"
+    );
+    r.put_foreign("from-the-console.txt", b"written by another S3 client");
+    wait_until("another client's file reaches the folder", || {
+        a.read("from-the-console.txt").is_some()
+    });
+    assert_eq!(daemon.terminate(), Some(0));
+}
+on_servers!(another_clients_file_arrives_within_minutes: ceph);

@@ -21,13 +21,22 @@ use crate::hints::{Hinted, Why};
 use crate::notify::Systemd;
 use crate::schedule::{Action, Event, Outcome, Pass, Scheduler};
 
+/// How often a worker deletes its device's old journal entries.
+const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+
 /// Timers and limits of the daemon.
 #[derive(Debug, Clone)]
 pub struct DaemonOptions {
-    /// How often the bucket's change journal is polled (one LIST).
+    /// How often the bucket's change journal is polled (one LIST) when nothing happened
+    /// lately: the idle interval, and the longest.
     pub poll_interval: Duration,
-    /// How often a full reconcile runs even without hints (catches other S3 clients).
-    pub full_reconcile: Duration,
+    /// The poll interval right after a local or remote change (see `pace.rs`).
+    pub active_poll_interval: Duration,
+    /// A fixed interval between full reconciles; `None`: it follows the prefix's size
+    /// within `listing_budget`.
+    pub full_reconcile: Option<Duration>,
+    /// LIST requests an hour that the full reconciles of one pair may cost.
+    pub listing_budget: u32,
     /// How often the folder is rescanned even without watcher events.
     pub rescan_interval: Duration,
     /// Rescan interval when the watcher cannot run (inotify limits, unsupported filesystem).
@@ -44,7 +53,9 @@ impl Default for DaemonOptions {
     fn default() -> Self {
         DaemonOptions {
             poll_interval: Duration::from_secs(60),
-            full_reconcile: Duration::from_secs(6 * 3600),
+            active_poll_interval: Duration::from_secs(5),
+            full_reconcile: None,
+            listing_budget: 60,
             rescan_interval: Duration::from_secs(3600),
             fallback_scan_interval: Duration::from_secs(60),
             // Short enough for "in the bucket within a second", long enough that an editor's
@@ -62,6 +73,7 @@ struct Live {
     state: String,
     reason: Option<String>,
     watcher: String,
+    remote_changes: String,
 }
 
 /// One folder pair under the daemon.
@@ -93,6 +105,13 @@ impl PairWorker {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).watcher = text;
     }
 
+    fn set_remote_changes(&self, text: String) {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remote_changes = text;
+    }
+
     fn snapshot(&self, paused: bool) -> Result<PairStatus> {
         let mut st = pair_status(&self.cfg)?;
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -102,6 +121,7 @@ impl PairWorker {
         st.in_flight = self.ctx.progress.snapshot();
         st.progress = self.ctx.progress.totals_now();
         st.watcher = Some(live.watcher);
+        st.remote_changes = Some(live.remote_changes).filter(|r| !r.is_empty());
         Ok(st)
     }
 }
@@ -308,7 +328,13 @@ async fn worker(
         }
     };
     let mut journal = JournalCursor::starting_now();
+    let mut last_prune = None;
+    let opts = DaemonOptions {
+        listing_budget: w.cfg.listing_budget,
+        ..opts
+    };
     let mut sched = Scheduler::new(&opts, watcher.is_some(), Instant::now(), SystemTime::now());
+    w.set_remote_changes(sched.describe_remote(Instant::now()));
     let mut next = feed(&mut sched, &mut paused, Event::Start);
 
     'run: loop {
@@ -319,6 +345,7 @@ async fn worker(
                 Action::Pass(Pass { why, inputs }) => {
                     tracing::info!(folder = %root.display(), ?why, "sync pass");
                     w.set("syncing", None);
+                    let lists = inputs.remote == pail_sync::RemoteView::List;
                     match run_pass(&w, &cancel, opts.shutdown_deadline, inputs).await {
                         PassEnd::Cancelled => {
                             sched.on(Event::PassEnded(Outcome::Cancelled), Instant::now());
@@ -326,10 +353,22 @@ async fn worker(
                         }
                         PassEnd::Ok => {
                             w.set("idle", None);
-                            if why == Why::Full {
+                            // Full reconciles may come every minute: the journal is pruned
+                            // (a listing of it) a few times a day only.
+                            if why == Why::Full
+                                && last_prune.is_none_or(|t: Instant| t.elapsed() >= PRUNE_EVERY)
+                            {
                                 let _ = pail_sync::journal::prune_own(&w.ctx).await;
+                                last_prune = Some(Instant::now());
                             }
-                            Event::PassEnded(Outcome::Ok)
+                            // The prefix's size sets the full-reconcile interval; synced
+                            // paths stand for its keys.
+                            let keys = if lists {
+                                w.ctx.db().base_count().ok()
+                            } else {
+                                None
+                            };
+                            Event::PassEnded(Outcome::Ok { keys })
                         }
                         PassEnd::Stopped(reason) => {
                             // A safety stop waits for the user; retrying changes nothing anyway.
@@ -378,6 +417,7 @@ async fn worker(
                 },
             };
             next = feed(&mut sched, &mut paused, event);
+            w.set_remote_changes(sched.describe_remote(Instant::now()));
             if let Some((reason, offline)) = failed.take() {
                 let wait = sched.retry_at().map_or(Duration::ZERO, |at| {
                     at.saturating_duration_since(Instant::now())
@@ -425,6 +465,7 @@ async fn worker(
             Some(e) => feed(&mut sched, &mut paused, e),
             None => sync_paused(&mut sched, &mut paused),
         };
+        w.set_remote_changes(sched.describe_remote(Instant::now()));
     }
     drop(watcher);
     w.set("stopped", None);

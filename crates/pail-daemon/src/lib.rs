@@ -2,13 +2,15 @@
 //!
 //! Workers per pair turn hints into passes of pail-sync's engine: watcher events (local
 //! changes), entries in the bucket's change journal (other devices), and timers (hourly
-//! rescans, a full reconcile every six hours for changes by other S3 clients). A control
+//! rescans, full reconciles for changes by other S3 clients at an interval that follows the
+//! prefix's size; see `pace.rs`). A control
 //! socket serves live status, pause and resume. See ARCHITECTURE.md.
 
 pub mod control;
 mod daemon;
 mod hints;
 mod notify;
+mod pace;
 mod schedule;
 pub mod service;
 mod wake;

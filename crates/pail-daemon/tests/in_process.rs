@@ -71,12 +71,14 @@ async fn the_daemon_follows_both_sides_and_stops_cleanly() {
     let socket = tmp.path().join("run/daemon.sock");
     let opts = DaemonOptions {
         poll_interval: Duration::from_millis(100),
+        active_poll_interval: Duration::from_millis(100),
+        listing_budget: 60,
         settle: Duration::from_millis(50),
         // Should the watcher not start here, scanning still finds local changes; the
         // full reconcile never comes, so remote changes arrive through the journal only.
         fallback_scan_interval: Duration::from_secs(1),
         rescan_interval: Duration::from_secs(3600),
-        full_reconcile: Duration::from_secs(3600),
+        full_reconcile: Some(Duration::from_secs(3600)),
         shutdown_deadline: Duration::from_secs(10),
         use_watcher: true,
     };

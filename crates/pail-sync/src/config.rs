@@ -53,6 +53,11 @@ pub struct PairConfig {
     /// start when unset; set it only if the probe is wrong.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_insensitive: Option<bool>,
+    /// LIST requests an hour that the daemon's full reconciles of this pair may cost: the
+    /// interval between them follows the prefix's size (one request per 1,000 keys). They
+    /// are how changes by other S3 clients are heard on a bucket without notifications.
+    #[serde(default = "default_listing_budget")]
+    pub listing_budget: u32,
 }
 
 /// This machine's name, as a default device name.
@@ -71,6 +76,9 @@ fn default_multipart_threshold() -> u64 {
 }
 fn default_part_size() -> u64 {
     16 * 1024 * 1024
+}
+fn default_listing_budget() -> u32 {
+    60
 }
 fn default_max_delete_percent() -> u32 {
     SafetyConfig::default().max_delete_percent
@@ -168,6 +176,7 @@ impl PairConfig {
             max_delete_percent: default_max_delete_percent(),
             min_deletes: default_min_deletes(),
             case_insensitive: None,
+            listing_budget: default_listing_budget(),
         }
     }
 }
@@ -234,6 +243,7 @@ const PAIR_KEYS: &[&str] = &[
     "max_delete_percent",
     "min_deletes",
     "case_insensitive",
+    "listing_budget",
 ];
 
 /// Refuses keys pail does not know, naming the closest known one: a typo such as

@@ -55,6 +55,10 @@ pub struct PairStatus {
     /// How local changes are noticed (daemon only): the watcher, or periodic scans and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watcher: Option<String>,
+    /// How remote changes are heard (daemon only): journal polls and full listings, and
+    /// how often.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_changes: Option<String>,
     pub conflicts: u64,
     pub errors: Vec<ErrorEntry>,
     pub skipped: Vec<Skipped>,
@@ -94,6 +98,7 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
         in_flight: Vec::new(),
         progress: None,
         watcher: None,
+        remote_changes: None,
         conflicts: db.conflict_count()?,
         errors: db
             .recent_errors(20)?

@@ -230,12 +230,19 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Seconds between polls of the buckets' change journals (one LIST each).
+    /// Seconds between polls of the buckets' change journals (one LIST each) when nothing
+    /// changed for a few minutes.
     #[arg(long, default_value_t = 60)]
     pub poll_interval: u64,
-    /// Seconds between full reconciles (catch changes by other S3 clients).
-    #[arg(long, default_value_t = 6 * 3600)]
-    pub full_reconcile: u64,
+    /// Seconds between polls right after a local or remote change (backing off to
+    /// `--poll-interval` over a few minutes of quiet).
+    #[arg(long, default_value_t = 5)]
+    pub active_poll_interval: u64,
+    /// Seconds between full reconciles (which hear changes by other S3 clients). Default:
+    /// it follows each prefix's size within the pair's `listing_budget` (LIST requests an
+    /// hour, 60 by default: up to 1,000 keys every minute, 10,000 every 10 minutes).
+    #[arg(long)]
+    pub full_reconcile: Option<u64>,
     /// Seconds between full rescans of the folders even without watcher events.
     #[arg(long, default_value_t = 3600)]
     pub rescan_interval: u64,

@@ -12,7 +12,8 @@ use crate::cli::RunArgs;
 pub async fn run(config_file: &Path, a: RunArgs) -> Result<u8> {
     let opts = DaemonOptions {
         poll_interval: Duration::from_secs(a.poll_interval.max(1)),
-        full_reconcile: Duration::from_secs(a.full_reconcile.max(60)),
+        active_poll_interval: Duration::from_secs(a.active_poll_interval.max(1)),
+        full_reconcile: a.full_reconcile.map(|s| Duration::from_secs(s.max(60))),
         rescan_interval: Duration::from_secs(a.rescan_interval.max(10)),
         fallback_scan_interval: Duration::from_secs(a.fallback_scan_interval.max(1)),
         use_watcher: !a.no_watcher,

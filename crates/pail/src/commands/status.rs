@@ -88,6 +88,9 @@ fn print_pair(p: &PairStatus) {
     if let Some(w) = &p.watcher {
         println!("  local changes: {w}");
     }
+    if let Some(r) = &p.remote_changes {
+        println!("  remote changes: {r}");
+    }
     if p.pending_uploads + p.pending_downloads > 0
         && matches!(p.state.as_str(), "syncing" | "offline" | "paused" | "error")
     {
