@@ -667,3 +667,53 @@ fn another_clients_file_arrives_within_minutes(s: Server) {
     assert_eq!(daemon.terminate(), Some(0));
 }
 on_servers!(another_clients_file_arrives_within_minutes: ceph);
+
+/// `pail sync` while the daemon holds the pairs: the daemon runs the full pass and the
+/// command prints its result with the usual output and exit codes (0 in sync, 3 stopped for
+/// safety, and a confirmed sync goes through), `--json` and `--dry-run` included.
+fn sync_while_the_daemon_runs_asks_the_daemon(s: Server) {
+    let r = Remote::new(&s, "daemon-asked");
+    let a = Device::new(&r, "alpha");
+    a.write("one.txt", b"1");
+    a.write("two.txt", b"2");
+    a.sync();
+    let daemon = Daemon::start(&a, &["--no-watcher", "--fallback-scan-interval", "3600"]);
+    // Without a watcher the daemon would not see this until its next scan: the asked pass does.
+    a.write("three.txt", b"3");
+    let out = a.pail(&["sync"]);
+    assert_ok(&out, "sync through the daemon");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("in sync (1 uploaded"), "{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the daemon (`pail run`) holds these folders"),
+        "{out:?}"
+    );
+    assert_eq!(
+        r.files().get("three.txt").map(Vec::as_slice),
+        Some(&b"3"[..])
+    );
+    let out = a.pail(&["sync", "--json", "--folder", a.folder.to_str().unwrap()]);
+    assert_ok(&out, "sync --json through the daemon");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pairs"][0]["result"], "in_sync", "{v}");
+    assert_eq!(v["pairs"][0]["totals"]["uploads"], 0, "{v}");
+    // A safety stop: exit code 3 and nothing deleted, then the confirmed pass.
+    for f in ["one.txt", "two.txt", "three.txt"] {
+        a.remove(f);
+    }
+    let out = a.pail(&["sync", "--dry-run"]);
+    assert_code(&out, 3, "dry run of an emptied folder through the daemon");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing was changed"),
+        "{out:?}"
+    );
+    let out = a.pail(&["sync"]);
+    assert_code(&out, 3, "sync of an emptied folder through the daemon");
+    assert_eq!(r.files().len(), 3, "nothing deleted remotely");
+    let out = a.pail(&["sync", "--confirm-deletes"]);
+    assert_ok(&out, "confirmed sync through the daemon");
+    assert!(r.files().is_empty());
+    assert_eq!(daemon.terminate(), Some(0));
+}
+on_servers!(sync_while_the_daemon_runs_asks_the_daemon: moto);

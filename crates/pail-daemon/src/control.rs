@@ -1,5 +1,5 @@
-//! The control socket: a Unix socket (user-only) through which `pail status`, `pail pause`
-//! and `pail resume` talk to a running `pail run`. One JSON request per line, one JSON
+//! The control socket: a Unix socket (user-only) through which `pail status`, `pail pause`,
+//! `pail resume` and `pail sync` talk to a running `pail run`. One JSON request per line, one JSON
 //! response per line.
 
 use std::path::{Path, PathBuf};
@@ -14,12 +14,27 @@ use tokio_util::sync::CancellationToken;
 use crate::daemon::Daemon;
 
 /// What a client asks.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     Status,
     Pause,
     Resume,
+    /// A full pass of each pair (or of the pair of `folder`), answered when it ends: what
+    /// `pail sync` does while the daemon holds the pairs.
+    Sync {
+        folder: Option<PathBuf>,
+        dry_run: bool,
+        confirm: bool,
+    },
+}
+
+/// One pair's result of a [`Request::Sync`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PairSync {
+    pub folder: PathBuf,
+    pub remote: String,
+    pub report: pail_sync::SyncReport,
 }
 
 /// What the daemon answers.
@@ -29,6 +44,20 @@ pub struct Response {
     pub message: String,
     /// For `status`: the same shape as `pail status --json`.
     pub status: Option<pail_sync::status::StatusReport>,
+    /// For `sync`: each pair's result.
+    #[serde(default)]
+    pub sync: Option<Vec<PairSync>>,
+}
+
+impl Response {
+    fn message(ok: bool, message: impl Into<String>) -> Response {
+        Response {
+            ok,
+            message: message.into(),
+            status: None,
+            sync: None,
+        }
+    }
 }
 
 /// The socket of the daemon that serves the config at `config_path`: one daemon per
@@ -43,6 +72,16 @@ pub fn socket_path(config_path: &Path) -> Result<PathBuf> {
 
 /// Sends one request. `Ok(None)`: no daemon is running for this config.
 pub async fn request(socket: &Path, req: Request) -> Result<Option<Response>> {
+    request_then(socket, req, || {}).await
+}
+
+/// [`request`], calling `connected` once a daemon took the request (before its answer, which
+/// for a sync comes when the pass ends).
+pub async fn request_then(
+    socket: &Path,
+    req: Request,
+    connected: impl FnOnce(),
+) -> Result<Option<Response>> {
     let stream = match UnixStream::connect(socket).await {
         Ok(s) => s,
         Err(e)
@@ -62,6 +101,7 @@ pub async fn request(socket: &Path, req: Request) -> Result<Option<Response>> {
     let mut line = serde_json::to_string(&req)?;
     line.push('\n');
     write.write_all(line.as_bytes()).await?;
+    connected();
     let mut reply = String::new();
     BufReader::new(read).read_line(&mut reply).await?;
     let resp = serde_json::from_str(&reply).context("the daemon sent an unreadable answer")?;
@@ -106,31 +146,29 @@ async fn answer(stream: UnixStream, daemon: &Daemon) -> Result<()> {
     BufReader::new(read).read_line(&mut line).await?;
     let resp = match serde_json::from_str::<Request>(&line) {
         Ok(Request::Status) => Response {
-            ok: true,
-            message: String::new(),
             status: Some(daemon.status()?),
+            ..Response::message(true, "")
         },
         Ok(Request::Pause) => {
             daemon.set_paused(true);
-            Response {
-                ok: true,
-                message: "paused: no transfers until `pail resume`".into(),
-                status: None,
-            }
+            Response::message(true, "paused: no transfers until `pail resume`")
         }
         Ok(Request::Resume) => {
             daemon.set_paused(false);
-            Response {
-                ok: true,
-                message: "resumed".into(),
-                status: None,
-            }
+            Response::message(true, "resumed")
         }
-        Err(e) => Response {
-            ok: false,
-            message: format!("bad request: {e}"),
-            status: None,
+        Ok(Request::Sync {
+            folder,
+            dry_run,
+            confirm,
+        }) => match daemon.sync(folder.as_deref(), dry_run, confirm).await {
+            Ok(pairs) => Response {
+                sync: Some(pairs),
+                ..Response::message(true, "")
+            },
+            Err(message) => Response::message(false, message),
         },
+        Err(e) => Response::message(false, format!("bad request: {e}")),
     };
     let mut out = serde_json::to_string(&resp)?;
     out.push('\n');

@@ -12,11 +12,13 @@ use pail_s3::StoreFactory;
 use pail_sync::config::Config;
 use pail_sync::journal::JournalCursor;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
-use pail_sync::{PairConfig, PairCtx, SyncError, SyncOptions, SyncResult, sync_pair};
+use pail_sync::{PairConfig, PairCtx, SyncError, SyncOptions, SyncReport, SyncResult, sync_pair};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::asks::{self, Ask, Asks};
 use crate::control;
+use crate::control::PairSync;
 use crate::hints::{Hinted, Why};
 use crate::notify::Systemd;
 use crate::schedule::{Action, Event, Outcome, Pass, Scheduler};
@@ -84,6 +86,8 @@ pub(crate) struct PairWorker {
     live: Mutex<Live>,
     /// Wakes the worker for a pass (resume, control requests).
     wake: Notify,
+    /// Passes `pail sync` waits for.
+    asks: Asks,
 }
 
 impl PairWorker {
@@ -142,6 +146,52 @@ impl Daemon {
             .map(|p| p.snapshot(paused))
             .collect::<Result<_>>()?;
         Ok(StatusReport { pairs })
+    }
+
+    /// A full pass of each pair (or of the pair of `folder`, an absolute path), answered with
+    /// each pass's report when the last one ends.
+    pub(crate) async fn sync(
+        &self,
+        folder: Option<&Path>,
+        dry_run: bool,
+        confirm: bool,
+    ) -> Result<Vec<PairSync>, String> {
+        if *self.paused.borrow() {
+            return Err("the daemon is paused: run `pail resume` first".into());
+        }
+        let chosen: Vec<&Arc<PairWorker>> = self
+            .pairs
+            .iter()
+            .filter(|p| folder.is_none_or(|f| p.cfg.folder == f))
+            .collect();
+        if chosen.is_empty() {
+            return Err(format!(
+                "the running daemon does not sync {} (it was started with another config?)",
+                folder.map(|f| f.display().to_string()).unwrap_or_default()
+            ));
+        }
+        let mut waiting = Vec::new();
+        for p in chosen {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            p.asks.push(Ask {
+                dry_run,
+                confirm,
+                reply,
+            });
+            waiting.push((p, answer));
+        }
+        let mut out = Vec::new();
+        for (p, answer) in waiting {
+            let report = answer.await.unwrap_or_else(|_| {
+                SyncReport::failed("the daemon stopped before the pass ended".into())
+            });
+            out.push(PairSync {
+                folder: p.cfg.folder.clone(),
+                remote: p.cfg.remote.clone(),
+                report,
+            });
+        }
+        Ok(out)
     }
 
     pub(crate) fn set_paused(&self, paused: bool) {
@@ -218,6 +268,7 @@ pub async fn run_pairs(
                     ..Live::default()
                 }),
                 wake: Notify::new(),
+                asks: Asks::default(),
             })
         })
         .collect();
@@ -342,11 +393,19 @@ async fn worker(
         while let Some(action) = next.take() {
             let mut failed = None;
             let event = match action {
-                Action::Pass(Pass { why, inputs }) => {
+                Action::Pass(Pass { why, mut inputs }) => {
                     tracing::info!(folder = %root.display(), ?why, "sync pass");
                     w.set("syncing", None);
                     let lists = inputs.remote == pail_sync::RemoteView::List;
-                    match run_pass(&w, &cancel, opts.shutdown_deadline, inputs).await {
+                    let asked = match why {
+                        Why::Asked => w.asks.take(false),
+                        Why::AskedDryRun => w.asks.take(true),
+                        _ => Vec::new(),
+                    };
+                    inputs.confirm |= asked.iter().any(|a| a.confirm);
+                    let (end, report) = run_pass(&w, &cancel, opts.shutdown_deadline, inputs).await;
+                    asks::answer(asked, &report);
+                    match end {
                         PassEnd::Cancelled => {
                             sched.on(Event::PassEnded(Outcome::Cancelled), Instant::now());
                             break 'run;
@@ -439,6 +498,10 @@ async fn worker(
         let event = tokio::select! {
             _ = cancel.cancelled() => break,
             _ = w.wake.notified() => Some(Event::Wake),
+            _ = w.asks.notified() => {
+                let (real, dry_run) = w.asks.waiting();
+                Some(Event::Asked { real, dry_run })
+            }
             // `feed` reads the new state.
             _ = paused.changed() => None,
             hint = recv_hint(&mut hints) => {
@@ -538,7 +601,7 @@ async fn run_pass(
     cancel: &CancellationToken,
     deadline: Duration,
     inputs: SyncOptions,
-) -> PassEnd {
+) -> (PassEnd, SyncReport) {
     let ctx = w.ctx.clone();
     // Boxed with an explicit `Send`: the compiler cannot prove it through the select below
     // otherwise (rust-lang/rust#102211).
@@ -554,10 +617,12 @@ async fn run_pass(
                 Ok(r) => { let _ = r; }
                 Err(_) => tracing::warn!("shutdown deadline reached: abandoning in-flight transfers (they resume next start)"),
             }
-            return PassEnd::Cancelled;
+            let report = SyncReport::failed("the daemon stopped during the pass; it goes on at the next start".into());
+            return (PassEnd::Cancelled, report);
         }
     };
-    match result {
+    let report = SyncReport::new(&result);
+    let end = match result {
         Ok(SyncResult::Converged(_)) => PassEnd::Ok,
         Ok(SyncResult::SafetyStop(why)) => PassEnd::Stopped(why.to_string()),
         Ok(SyncResult::Errors(_, errors)) => PassEnd::Failed {
@@ -574,5 +639,6 @@ async fn run_pass(
             offline: e.is_unreachable(),
             reason: e.report(),
         },
-    }
+    };
+    (end, report)
 }

@@ -11,6 +11,10 @@ use pail_sync::{RemoteView, SyncOptions};
 /// several are pending: a pass that looks at everything first (see `schedule::take`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Why {
+    /// `pail sync` asked a running daemon for a full pass (answered when it ends).
+    Asked,
+    /// `pail sync --dry-run` asked for a plan: it changes nothing and covers no other pass.
+    AskedDryRun,
     /// The periodic full reconcile (catches other S3 clients), also run when the machine
     /// wakes from sleep.
     Full,
@@ -65,7 +69,15 @@ pub(crate) fn pass_inputs(
             }
             None => everything(hinted, remote_changed),
         },
-        Why::Start | Why::Full | Why::Retry | Why::Resume => everything(hinted, remote_changed),
+        Why::Asked | Why::Start | Why::Full | Why::Retry | Why::Resume => {
+            everything(hinted, remote_changed)
+        }
+        // The hints stay for the pass that acts on them.
+        Why::AskedDryRun => SyncOptions {
+            remote: RemoteView::List,
+            dry_run: true,
+            ..SyncOptions::default()
+        },
     }
 }
 

@@ -6,6 +6,7 @@
 //! prefix's size; see `pace.rs`). A control
 //! socket serves live status, pause and resume. See ARCHITECTURE.md.
 
+mod asks;
 pub mod control;
 mod daemon;
 mod hints;

@@ -47,6 +47,11 @@ pub(crate) enum Event {
     Resumed,
     /// A control request wants a pass now.
     Wake,
+    /// `pail sync` asks for a full pass (`real`), for a plan only (`dry_run`), or both.
+    Asked {
+        real: bool,
+        dry_run: bool,
+    },
 }
 
 /// How a pass ended.
@@ -219,6 +224,15 @@ impl Scheduler {
                 self.pending.insert(Why::Resume);
                 self.active(now);
             }
+            Event::Asked { real, dry_run } => {
+                if real {
+                    self.pending.insert(Why::Asked);
+                }
+                if dry_run {
+                    self.pending.insert(Why::AskedDryRun);
+                }
+                self.active(now);
+            }
         }
         self.decide()
     }
@@ -371,7 +385,8 @@ impl Scheduler {
             && let Some(why) = take(&mut self.pending)
         {
             let inputs = pass_inputs(why, &mut self.hinted, &mut self.remote_changed);
-            let lists = inputs.remote == pail_sync::RemoteView::List;
+            // A dry run looks at everything but syncs nothing: it moves no timer.
+            let lists = inputs.remote == pail_sync::RemoteView::List && !inputs.dry_run;
             self.in_flight = Some(InFlight::Pass { why, lists });
             return Some(Action::Pass(Pass { why, inputs }));
         }
@@ -389,7 +404,11 @@ impl Scheduler {
 fn take(pending: &mut BTreeSet<Why>) -> Option<Why> {
     let why = pending.pop_first()?;
     match why {
-        Why::Full | Why::Start | Why::Resume | Why::Retry => pending.clear(),
+        // A dry run must still get its own pass: its asker waits for it.
+        Why::Asked | Why::Full | Why::Start | Why::Resume | Why::Retry => {
+            pending.retain(|w| *w == Why::AskedDryRun)
+        }
+        Why::AskedDryRun => {}
         Why::Remote | Why::Rescan => {
             pending.remove(&Why::Local);
         }

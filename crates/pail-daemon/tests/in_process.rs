@@ -40,7 +40,7 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 async fn ask(socket: &Path, req: Request) {
-    let resp = request(socket, req)
+    let resp = request(socket, req.clone())
         .await
         .unwrap()
         .expect("the daemon answers on its socket");

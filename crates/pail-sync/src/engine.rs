@@ -53,7 +53,7 @@ pub enum RemoteView {
 }
 
 /// Totals over all passes of one sync.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Totals {
     pub passes: u32,
     pub uploads: u64,

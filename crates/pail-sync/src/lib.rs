@@ -15,6 +15,7 @@ pub mod localfs;
 pub mod outcome;
 pub mod progress;
 pub mod remote;
+pub mod report;
 pub mod status;
 pub mod stop;
 
@@ -33,4 +34,5 @@ pub use ctx::PairCtx;
 pub use engine::{RemoteView, SyncOptions, SyncResult, Totals, sync_pair};
 pub use error::SyncError;
 pub use remote::PairRemote;
+pub use report::SyncReport;
 pub use stop::StopReason;

@@ -557,3 +557,26 @@ fn status_says_how_remote_changes_are_heard() {
             .starts_with("the change journal every 5 s;")
     );
 }
+
+/// `pail sync` asking a running daemon: its pass covers the others, but a dry run waiting
+/// beside it still gets its own pass (its asker waits for it), and moves no timer.
+#[rstest]
+#[case::an_asked_pass_covers_the_pending_ones(vec![
+    (0, Event::Start, Run(Why::Start)),
+    (0, hints(&["a.txt"]), Nothing),
+    (0, Event::Asked { real: true, dry_run: true }, Nothing),
+    (1, ended(OK), Run(Why::Asked)),
+    (2, ended(OK), Run(Why::AskedDryRun)),
+    (2, ended(OK), Nothing),
+])]
+#[case::a_dry_run_moves_no_timer(vec![
+    (0, Event::Start, Run(Why::Start)),
+    (1, ok_listed(500), Nothing),
+    (30, Event::Asked { real: false, dry_run: true }, Run(Why::AskedDryRun)),
+    (31, ok_listed(500), Nothing),
+    // Still due a minute after the start pass, not after the dry run.
+    (61, tick(61), Run(Why::Full)),
+])]
+fn asked_passes(#[case] script: Vec<(u64, Event, Want)>) {
+    replay(adaptive(), true, script);
+}

@@ -1,32 +1,16 @@
-//! `pail sync`.
+//! `pail sync`: in this process, or, while `pail run` serves the config, by the daemon
+//! (which owns the pairs' locks), with the same output and exit code.
 
 use std::sync::Arc;
 
 use anyhow::Result;
-use pail_core::plan::Action;
+use pail_daemon::control::{Request, request_then, socket_path};
 use pail_sync::config::Config;
-use pail_sync::{PairCtx, SyncOptions, SyncResult, Totals, sync_pair};
+use pail_sync::report::{SyncReport, Verdict};
+use pail_sync::{PairConfig, PairCtx, SyncOptions, Totals, sync_pair};
 use serde_json::{Value, json};
 
 use crate::cli::SyncArgs;
-
-fn describe(a: &Action) -> (&'static str, String) {
-    match a {
-        Action::Upload { path, .. } => ("upload", path.to_string()),
-        Action::CopyRemote { path, from, .. } => {
-            ("copy", format!("{path} (server-side, from {from})"))
-        }
-        Action::Download { path, .. } => ("download", path.to_string()),
-        Action::DeleteLocal { path, .. } => ("delete local", path.to_string()),
-        Action::DeleteRemote { path, .. } => ("delete remote", path.to_string()),
-        Action::Conflict { path, .. } => (
-            "conflict",
-            format!("{path} (remote keeps the name, local becomes a conflict copy)"),
-        ),
-        Action::Record { path, .. } => ("record", format!("{path} (same content both sides)")),
-        Action::Forget { path } => ("forget", path.to_string()),
-    }
-}
 
 fn summary(t: &Totals) -> String {
     format!(
@@ -43,135 +27,75 @@ fn summary(t: &Totals) -> String {
 }
 
 /// One pair's result, for `--json`.
-fn pair_json(pair: &pail_sync::PairConfig, result: &Result<SyncResult, String>) -> Value {
-    let mut v = json!({
-        "folder": pair.folder,
-        "remote": pair.remote,
-        "totals": null,
-        "stop": null,
-        "errors": [],
-        "plan": null,
-    });
-    match result {
-        Ok(SyncResult::Converged(t)) => {
-            v["result"] = json!("in_sync");
-            v["totals"] = json!(t);
-        }
-        Ok(SyncResult::DryRun(actions, stop)) => {
-            v["result"] = json!("dry_run");
-            v["plan"] = actions
-                .iter()
-                .map(|a| {
-                    let (what, detail) = describe(a);
-                    json!({"action": what, "path": a.path().as_str(), "detail": detail})
-                })
-                .collect();
-            v["stop"] = json!(stop);
-        }
-        Ok(SyncResult::SafetyStop(why)) => {
-            v["result"] = json!("safety_stop");
-            v["stop"] = json!(why.to_string());
-        }
-        Ok(SyncResult::Errors(t, errors)) => {
-            v["result"] = json!("errors");
-            v["totals"] = json!(t);
-            v["errors"] = errors
-                .iter()
-                .map(|e| {
-                    json!({
-                        "path": e.path,
-                        "message": e.error.report(),
-                        "transient": e.error.is_transient(),
-                    })
-                })
-                .collect();
-        }
-        Err(message) => {
-            v["result"] = json!("failed");
-            v["errors"] = json!([{"path": null, "message": message}]);
-        }
-    }
+fn pair_json(folder: &std::path::Path, remote: &str, r: &SyncReport) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    v["folder"] = json!(folder);
+    v["remote"] = json!(remote);
     v
 }
 
-/// The exit code a pair's result asks for (safety stops win: nothing was changed).
-fn code_of(result: &Result<SyncResult, String>) -> u8 {
-    match result {
-        Ok(SyncResult::Converged(_)) => 0,
-        Ok(SyncResult::DryRun(_, stop)) => {
-            if stop.is_some() {
-                3
-            } else {
-                0
-            }
-        }
-        Ok(SyncResult::SafetyStop(_)) => 3,
-        Ok(SyncResult::Errors(..)) | Err(_) => 1,
-    }
-}
-
-fn print_human(label: &str, result: &Result<SyncResult, String>) {
-    match result {
-        Ok(SyncResult::Converged(t)) => println!("{label}: in sync ({})", summary(t)),
-        Ok(SyncResult::DryRun(actions, stop)) => {
+fn print_human(label: &str, r: &SyncReport) {
+    let totals = r.totals.clone().unwrap_or_default();
+    match r.result {
+        Verdict::InSync => println!("{label}: in sync ({})", summary(&totals)),
+        Verdict::DryRun => {
+            let plan = r.plan.as_deref().unwrap_or_default();
             println!(
                 "{label}: plan ({} action(s)); nothing was changed",
-                actions.len()
+                plan.len()
             );
-            for action in actions {
-                let (what, detail) = describe(action);
-                println!("  {what:<14} {detail}");
+            for a in plan {
+                println!("  {:<14} {}", a.action, a.detail);
             }
-            if let Some(why) = stop {
+            if let Some(why) = &r.stop {
                 println!("  safety stop: {why}");
             }
         }
-        Ok(SyncResult::SafetyStop(why)) => eprintln!("pail: {label}: stopped for safety: {why}"),
-        Ok(SyncResult::Errors(t, errors)) => {
+        Verdict::SafetyStop => eprintln!(
+            "pail: {label}: stopped for safety: {}",
+            r.stop.as_deref().unwrap_or_default()
+        ),
+        Verdict::Errors => {
             eprintln!(
                 "pail: {label}: {} path(s) failed ({})",
-                errors.len(),
-                summary(t)
+                r.errors.len(),
+                summary(&totals)
             );
-            for e in errors {
-                eprintln!("  {e}");
+            for e in &r.errors {
+                eprintln!("  {}: {}", e.path.as_deref().unwrap_or_default(), e.message);
             }
         }
-        Err(message) => eprintln!("pail: {label}: {message}"),
+        Verdict::Failed => {
+            for e in &r.errors {
+                eprintln!("pail: {label}: {}", e.message);
+            }
+        }
+    }
+}
+
+/// Safety stops win over errors: scripts must see that nothing was changed.
+fn combine(code: u8, next: u8) -> u8 {
+    match (code, next) {
+        (3, _) | (_, 3) => 3,
+        (c, d) => c.max(d),
     }
 }
 
 pub async fn run(config_file: &std::path::Path, a: SyncArgs, quiet: bool) -> Result<u8> {
     let config = Config::load(config_file)?;
-    let opts = SyncOptions {
-        dry_run: a.dry_run,
-        confirm: a.confirm_deletes,
-        ..SyncOptions::default()
+    let pairs = config.select(a.folder.as_deref())?;
+    let reports = match by_daemon(config_file, &a, quiet).await? {
+        Some(reports) => reports,
+        None => in_process(&pairs, &a, quiet).await,
     };
     let mut code = 0u8;
     let mut shown = Vec::new();
-    for pair in config.select(a.folder.as_deref())? {
-        let label = format!("{} <-> {}", pair.folder.display(), pair.remote);
-        let result = match PairCtx::open(pair, &pail_s3::AwsStoreFactory).await {
-            Ok(ctx) => {
-                let ctx = Arc::new(ctx);
-                // Progress goes to stderr; `--json` keeps stdout for the result.
-                let work = sync_pair(&ctx, &opts);
-                super::progress::show(&ctx.progress, &label, quiet, work)
-                    .await
-                    .map_err(|e| e.report())
-            }
-            Err(e) => Err(format!("{e:#}")),
-        };
-        // Safety stops win over errors: scripts must see that nothing was changed.
-        code = match (code, code_of(&result)) {
-            (3, _) | (_, 3) => 3,
-            (c, d) => c.max(d),
-        };
+    for (folder, remote, report) in &reports {
+        code = combine(code, report.exit_code());
         if a.json {
-            shown.push(pair_json(pair, &result));
+            shown.push(pair_json(folder, remote, report));
         } else {
-            print_human(&label, &result);
+            print_human(&format!("{} <-> {remote}", folder.display()), report);
         }
     }
     if a.json {
@@ -181,4 +105,63 @@ pub async fn run(config_file: &std::path::Path, a: SyncArgs, quiet: bool) -> Res
         );
     }
     Ok(code)
+}
+
+type Reports = Vec<(std::path::PathBuf, String, SyncReport)>;
+
+/// Each selected pair synced here, taking its lock.
+async fn in_process(pairs: &[&PairConfig], a: &SyncArgs, quiet: bool) -> Reports {
+    let opts = SyncOptions {
+        dry_run: a.dry_run,
+        confirm: a.confirm_deletes,
+        ..SyncOptions::default()
+    };
+    let mut out = Vec::new();
+    for pair in pairs {
+        let label = format!("{} <-> {}", pair.folder.display(), pair.remote);
+        let report = match PairCtx::open(pair, &pail_s3::AwsStoreFactory).await {
+            Ok(ctx) => {
+                let ctx = Arc::new(ctx);
+                // Progress goes to stderr; `--json` keeps stdout for the result.
+                let work = sync_pair(&ctx, &opts);
+                SyncReport::new(&super::progress::show(&ctx.progress, &label, quiet, work).await)
+            }
+            Err(e) => SyncReport::failed(format!("{e:#}")),
+        };
+        out.push((pair.folder.clone(), pair.remote.clone(), report));
+    }
+    out
+}
+
+/// The same sync by a running daemon; `None` when none runs for this config.
+async fn by_daemon(
+    config_file: &std::path::Path,
+    a: &SyncArgs,
+    quiet: bool,
+) -> Result<Option<Reports>> {
+    let socket = socket_path(config_file)?;
+    let req = Request::Sync {
+        // The daemon runs elsewhere: it must get the folder as this shell means it.
+        folder: a.folder.as_deref().map(std::path::absolute).transpose()?,
+        dry_run: a.dry_run,
+        confirm: a.confirm_deletes,
+    };
+    let said = || {
+        if !quiet && !a.json {
+            eprintln!("pail: the daemon (`pail run`) holds these folders: it runs the pass");
+        }
+    };
+    let Some(resp) = request_then(&socket, req, said).await? else {
+        return Ok(None);
+    };
+    if !resp.ok {
+        anyhow::bail!("the daemon refused: {}", resp.message);
+    }
+    Ok(Some(
+        resp.sync
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p.folder, p.remote, p.report))
+            .collect(),
+    ))
 }
