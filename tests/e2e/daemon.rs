@@ -164,6 +164,9 @@ fn pause_resume_and_a_second_daemon_is_refused(s: Server) {
         "{}",
         text(&second)
     );
+    // The refused daemon opened and closed the index beside the running one: the running
+    // one must still read it (once it lost its locks this way and SQLite reported "disk I/O
+    // error … file truncated?" on every status).
     assert_ok(&a.pail(&["pause"]), "pause");
     assert_eq!(live_status(&a)["state"], "paused");
     a.write("while-paused.txt", b"waits");
@@ -717,3 +720,56 @@ fn sync_while_the_daemon_runs_asks_the_daemon(s: Server) {
     assert_eq!(daemon.terminate(), Some(0));
 }
 on_servers!(sync_while_the_daemon_runs_asks_the_daemon: moto);
+
+/// `pail pause` per pair and for a while: recorded without a daemon and honoured when one
+/// starts, shown in `status`, over by itself when the time is up, and kept across a daemon
+/// restart; `pail sync` through a daemon that holds a paused pair says so.
+fn a_pause_outlasts_the_daemon_and_ends_on_time(s: Server) {
+    let r = Remote::new(&s, "daemon-pause-for");
+    let a = Device::new(&r, "alpha");
+    a.write("seed.txt", b"seed");
+    a.sync();
+    let folder = a.folder.to_str().unwrap().to_owned();
+    let out = a.pail(&["pause", "--folder", &folder, "--for", "8s"]);
+    assert_ok(&out, "pause without a daemon");
+    assert!(
+        text(&out).contains("no daemon is running"),
+        "{}",
+        text(&out)
+    );
+    let st = a.status_json()["pairs"][0].clone();
+    assert_eq!(st["state"], "paused", "{st}");
+    assert!(st["paused_until"].is_string(), "{st}");
+    let human = text(&a.pail(&["status"]));
+    assert!(human.contains("paused: until"), "{human}");
+
+    let daemon = Daemon::start(&a, &[]);
+    assert_eq!(live_status(&a)["state"], "paused");
+    a.write("later.txt", b"after the pause");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!r.files().contains_key("later.txt"), "held while paused");
+    wait_until("the pause ends by itself and the file goes up", || {
+        r.files().contains_key("later.txt")
+    });
+    assert_ne!(live_status(&a)["state"], "paused");
+
+    // Until resumed, across a restart of the daemon.
+    assert_ok(&a.pail(&["pause", "--folder", &folder]), "pause");
+    assert_eq!(daemon.terminate(), Some(0));
+    let daemon = Daemon::start(&a, &[]);
+    assert_eq!(live_status(&a)["state"], "paused");
+    let out = a.pail(&["sync"]);
+    assert_code(&out, 1, "sync through a daemon holding a paused pair");
+    assert!(
+        text(&out).contains("is paused: run `pail resume"),
+        "{}",
+        text(&out)
+    );
+    a.write("after-restart.txt", b"x");
+    assert_ok(&a.pail(&["resume", "--folder", &folder]), "resume");
+    wait_until("resumed: the file goes up", || {
+        r.files().contains_key("after-restart.txt")
+    });
+    assert_eq!(daemon.terminate(), Some(0));
+}
+on_servers!(a_pause_outlasts_the_daemon_and_ends_on_time: moto);

@@ -12,14 +12,24 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::Daemon;
+use pail_sync::pause::Pause;
 
 /// What a client asks.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     Status,
-    Pause,
-    Resume,
+    /// Pause every pair, or the pair of `folder` (absolute), for `for_secs` or until resumed.
+    Pause {
+        #[serde(default)]
+        folder: Option<PathBuf>,
+        #[serde(default)]
+        for_secs: Option<u64>,
+    },
+    Resume {
+        #[serde(default)]
+        folder: Option<PathBuf>,
+    },
     /// A full pass of each pair (or of the pair of `folder`), answered when it ends: what
     /// `pail sync` does while the daemon holds the pairs.
     Sync {
@@ -123,6 +133,31 @@ pub(crate) fn bind(socket: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
+fn list(folders: &[PathBuf]) -> String {
+    folders
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "paused F: no transfers until `pail resume`" (or for how long).
+pub fn paused_words(folders: &[PathBuf], pause: Pause) -> String {
+    let until = match pause.ends() {
+        None => "until `pail resume`".to_owned(),
+        Some(end) => {
+            let left = end
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            format!(
+                "for {} (or until `pail resume`)",
+                crate::pace::human(left + std::time::Duration::from_millis(500))
+            )
+        }
+    };
+    format!("paused {}: no transfers {until}", list(folders))
+}
+
 /// Answers clients until cancelled.
 pub(crate) async fn serve(listener: UnixListener, daemon: Arc<Daemon>, cancel: CancellationToken) {
     loop {
@@ -134,7 +169,7 @@ pub(crate) async fn serve(listener: UnixListener, daemon: Arc<Daemon>, cancel: C
         let daemon = daemon.clone();
         tokio::spawn(async move {
             if let Err(e) = answer(stream, &daemon).await {
-                tracing::debug!(error = %e, "control client");
+                tracing::warn!(error = %format!("{e:#}"), "cannot answer a control request");
             }
         });
     }
@@ -149,14 +184,20 @@ async fn answer(stream: UnixStream, daemon: &Daemon) -> Result<()> {
             status: Some(daemon.status()?),
             ..Response::message(true, "")
         },
-        Ok(Request::Pause) => {
-            daemon.set_paused(true);
-            Response::message(true, "paused: no transfers until `pail resume`")
+        Ok(Request::Pause { folder, for_secs }) => {
+            let pause = Pause::new(
+                for_secs.map(std::time::Duration::from_secs),
+                std::time::SystemTime::now(),
+            );
+            match daemon.set_pause(folder.as_deref(), Some(pause)) {
+                Ok(folders) => Response::message(true, paused_words(&folders, pause)),
+                Err(e) => Response::message(false, e),
+            }
         }
-        Ok(Request::Resume) => {
-            daemon.set_paused(false);
-            Response::message(true, "resumed")
-        }
+        Ok(Request::Resume { folder }) => match daemon.set_pause(folder.as_deref(), None) {
+            Ok(folders) => Response::message(true, format!("resumed {}", list(&folders))),
+            Err(e) => Response::message(false, e),
+        },
         Ok(Request::Sync {
             folder,
             dry_run,

@@ -22,6 +22,7 @@ use crate::control::PairSync;
 use crate::hints::{Hinted, Why};
 use crate::notify::Systemd;
 use crate::schedule::{Action, Event, Outcome, Pass, Scheduler};
+use pail_sync::pause::Pause;
 
 /// How often a worker deletes its device's old journal entries.
 const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
@@ -88,6 +89,8 @@ pub(crate) struct PairWorker {
     wake: Notify,
     /// Passes `pail sync` waits for.
     asks: Asks,
+    /// `pail pause`, as also kept in the index (`pail_sync::pause`).
+    pause: watch::Sender<Option<Pause>>,
 }
 
 impl PairWorker {
@@ -116,7 +119,24 @@ impl PairWorker {
             .remote_changes = text;
     }
 
-    fn snapshot(&self, paused: bool) -> Result<PairStatus> {
+    fn paused(&self) -> Option<Pause> {
+        *self.pause.borrow()
+    }
+
+    /// Pauses or resumes the pair, in the index first so that it outlasts the daemon.
+    fn set_pause(&self, pause: Option<Pause>) -> Result<()> {
+        pail_sync::pause::write(&self.ctx.db(), pause)?;
+        let was = self.pause.send_replace(pause);
+        // Resuming runs a pass through the pause state alone; `pail resume` on a pair that
+        // was not paused asks for one pass now.
+        if pause.is_none() && was.is_none() {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<PairStatus> {
+        let paused = self.paused().is_some();
         let mut st = pair_status(&self.cfg)?;
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner()).clone();
         st.live = true;
@@ -134,16 +154,14 @@ impl PairWorker {
 #[derive(Debug)]
 pub struct Daemon {
     pairs: Vec<Arc<PairWorker>>,
-    paused: watch::Sender<bool>,
 }
 
 impl Daemon {
     pub(crate) fn status(&self) -> Result<StatusReport> {
-        let paused = *self.paused.borrow();
         let pairs = self
             .pairs
             .iter()
-            .map(|p| p.snapshot(paused))
+            .map(|p| p.snapshot())
             .collect::<Result<_>>()?;
         Ok(StatusReport { pairs })
     }
@@ -156,18 +174,12 @@ impl Daemon {
         dry_run: bool,
         confirm: bool,
     ) -> Result<Vec<PairSync>, String> {
-        if *self.paused.borrow() {
-            return Err("the daemon is paused: run `pail resume` first".into());
-        }
-        let chosen: Vec<&Arc<PairWorker>> = self
-            .pairs
-            .iter()
-            .filter(|p| folder.is_none_or(|f| p.cfg.folder == f))
-            .collect();
-        if chosen.is_empty() {
+        let chosen = self.chosen(folder)?;
+        if let Some(p) = chosen.iter().find(|p| p.paused().is_some()) {
             return Err(format!(
-                "the running daemon does not sync {} (it was started with another config?)",
-                folder.map(|f| f.display().to_string()).unwrap_or_default()
+                "{} is paused: run `pail resume --folder {}` first",
+                p.cfg.folder.display(),
+                p.cfg.folder.display()
             ));
         }
         let mut waiting = Vec::new();
@@ -194,15 +206,39 @@ impl Daemon {
         Ok(out)
     }
 
-    pub(crate) fn set_paused(&self, paused: bool) {
-        let was = self.paused.send_replace(paused);
-        // Resuming a paused daemon runs a pass through the pause state alone; `pail resume`
-        // while running asks for one pass now.
-        if !paused && !was {
-            for p in &self.pairs {
-                p.wake.notify_one();
-            }
+    /// Pauses (or with `None` resumes) each pair, or the pair of `folder`; returns their
+    /// folders.
+    pub(crate) fn set_pause(
+        &self,
+        folder: Option<&Path>,
+        pause: Option<Pause>,
+    ) -> Result<Vec<PathBuf>, String> {
+        let chosen = self.chosen(folder)?;
+        for p in &chosen {
+            p.set_pause(pause).map_err(|e| {
+                format!(
+                    "cannot record the pause of {}: {e:#}",
+                    p.cfg.folder.display()
+                )
+            })?;
         }
+        Ok(chosen.iter().map(|p| p.cfg.folder.clone()).collect())
+    }
+
+    /// Every pair, or the pair of `folder` (an absolute path).
+    fn chosen(&self, folder: Option<&Path>) -> Result<Vec<&Arc<PairWorker>>, String> {
+        let chosen: Vec<_> = self
+            .pairs
+            .iter()
+            .filter(|p| folder.is_none_or(|f| p.cfg.folder == f))
+            .collect();
+        if chosen.is_empty() {
+            return Err(format!(
+                "the running daemon does not sync {} (it was started with another config?)",
+                folder.map(|f| f.display().to_string()).unwrap_or_default()
+            ));
+        }
+        Ok(chosen)
     }
 }
 
@@ -260,7 +296,13 @@ pub async fn run_pairs(
     let workers = ctxs
         .into_iter()
         .map(|ctx| {
+            // A pause outlasts the daemon that was told (tenet: honest status, issue 11).
+            let pause = pail_sync::pause::read(&ctx.db(), SystemTime::now()).unwrap_or_else(|e| {
+                tracing::warn!(folder = %ctx.cfg.folder.display(), error = %format!("{e:#}"), "cannot read the pause; not paused");
+                None
+            });
             Arc::new(PairWorker {
+                pause: watch::channel(pause).0,
                 cfg: ctx.cfg.clone(),
                 ctx: Arc::new(ctx),
                 live: Mutex::new(Live {
@@ -272,23 +314,15 @@ pub async fn run_pairs(
             })
         })
         .collect();
-    let (paused, _) = watch::channel(false);
-    let daemon = Arc::new(Daemon {
-        pairs: workers,
-        paused,
-    });
+    let daemon = Arc::new(Daemon { pairs: workers });
 
     let listener = control::bind(&socket)?;
     let server = tokio::spawn(control::serve(listener, daemon.clone(), cancel.clone()));
 
     let mut tasks = Vec::new();
     for w in &daemon.pairs {
-        let (w, cancel, opts, paused) = (
-            w.clone(),
-            cancel.clone(),
-            opts.clone(),
-            daemon.paused.subscribe(),
-        );
+        let (w, cancel, opts, paused) =
+            (w.clone(), cancel.clone(), opts.clone(), w.pause.subscribe());
         tasks.push(tokio::spawn(async move {
             worker(w, cancel, opts, paused).await
         }));
@@ -324,10 +358,10 @@ pub async fn run_pairs(
 }
 
 fn summary(d: &Daemon) -> String {
-    let paused = *d.paused.borrow();
     d.pairs
         .iter()
         .map(|p| {
+            let paused = p.paused().is_some();
             let l = p.live.lock().unwrap_or_else(|e| e.into_inner());
             let state = if paused { "paused" } else { l.state.as_str() };
             format!("{}: {state}", p.cfg.folder.display())
@@ -355,7 +389,7 @@ async fn worker(
     w: Arc<PairWorker>,
     cancel: CancellationToken,
     opts: DaemonOptions,
-    mut paused: watch::Receiver<bool>,
+    mut paused: watch::Receiver<Option<Pause>>,
 ) {
     let root: PathBuf = w.cfg.folder.clone();
     let started = if opts.use_watcher {
@@ -495,8 +529,26 @@ async fn worker(
                 None => std::future::pending().await,
             }
         };
+        // A pause for a while ends by itself.
+        let pause_ends = paused.borrow().and_then(|p| p.ends());
+        let pause_over = async {
+            match pause_ends {
+                Some(end) => {
+                    let left = end.duration_since(SystemTime::now()).unwrap_or_default();
+                    tokio::time::sleep(left).await
+                }
+                None => std::future::pending().await,
+            }
+        };
         let event = tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = pause_over => {
+                tracing::info!(folder = %root.display(), "the pause is over");
+                if let Err(e) = w.set_pause(None) {
+                    tracing::warn!(folder = %root.display(), error = %format!("{e:#}"), "cannot record the end of the pause");
+                }
+                None
+            }
             _ = w.wake.notified() => Some(Event::Wake),
             _ = w.asks.notified() => {
                 let (real, dry_run) = w.asks.waiting();
@@ -536,8 +588,11 @@ async fn worker(
 
 /// Tells the scheduler about a pause or resume it has not seen yet. Read before every event,
 /// so that no pass starts once `pail pause` has answered, whichever branch woke the worker.
-fn sync_paused(sched: &mut Scheduler, paused: &mut watch::Receiver<bool>) -> Option<Action> {
-    let now_paused = *paused.borrow_and_update();
+fn sync_paused(
+    sched: &mut Scheduler,
+    paused: &mut watch::Receiver<Option<Pause>>,
+) -> Option<Action> {
+    let now_paused = paused.borrow_and_update().is_some();
     if now_paused == sched.paused() {
         return None;
     }
@@ -551,7 +606,11 @@ fn sync_paused(sched: &mut Scheduler, paused: &mut watch::Receiver<bool>) -> Opt
 
 /// One event into the scheduler, after the pause state. At most one of the two answers is
 /// an action: the scheduler hands out one thing at a time.
-fn feed(sched: &mut Scheduler, paused: &mut watch::Receiver<bool>, event: Event) -> Option<Action> {
+fn feed(
+    sched: &mut Scheduler,
+    paused: &mut watch::Receiver<Option<Pause>>,
+    event: Event,
+) -> Option<Action> {
     let first = sync_paused(sched, paused);
     let second = sched.on(event, Instant::now());
     first.or(second)

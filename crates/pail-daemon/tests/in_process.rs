@@ -128,7 +128,14 @@ async fn the_daemon_follows_both_sides_and_stops_cleanly() {
     .await;
 
     // Paused: nothing moves; resumed: what waited goes.
-    ask(&socket, Request::Pause).await;
+    ask(
+        &socket,
+        Request::Pause {
+            folder: None,
+            for_secs: None,
+        },
+    )
+    .await;
     // A pass that started before the pause may still be finishing.
     tokio::time::sleep(Duration::from_millis(500)).await;
     std::fs::write(folder.join("while-paused.txt"), b"waits").unwrap();
@@ -137,7 +144,7 @@ async fn the_daemon_follows_both_sides_and_stops_cleanly() {
         !remote_files(&mem).contains_key("while-paused.txt"),
         "nothing is transferred while paused"
     );
-    ask(&socket, Request::Resume).await;
+    ask(&socket, Request::Resume { folder: None }).await;
     wait_until("the file is uploaded after resume", || {
         remote_files(&mem).contains_key("while-paused.txt")
     })

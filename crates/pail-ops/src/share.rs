@@ -29,18 +29,9 @@ pub struct Share {
     pub credentials_expire_at: Option<String>,
 }
 
-/// Reads a duration such as `7d`, `12h`, `90m` or `1h30m` (days are 24 hours).
+/// Reads how long a link lasts: a duration such as `7d`, `12h` or `90m`, at most 7 days.
 pub fn parse_expiry(s: &str) -> Result<Duration> {
-    let span: jiff::Span = s.trim().parse().with_context(|| {
-        format!("cannot read the duration {s:?}: write it like 7d, 12h, 90m or 1h30m")
-    })?;
-    let d = span
-        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-        .with_context(|| format!("cannot read the duration {s:?}"))?;
-    let d = Duration::try_from(d).ok().filter(|d| !d.is_zero());
-    let Some(d) = d else {
-        bail!("the duration {s:?} must be positive");
-    };
+    let d = crate::when::parse_duration(s)?;
     if d > MAX_EXPIRY {
         bail!(
             "{s} is too long: a link signed with AWS Signature Version 4 lasts at most 7 days (7d); share again when it expires"

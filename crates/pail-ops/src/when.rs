@@ -8,6 +8,24 @@ use parse_datetime::{ParsedDateTime, parse_datetime_at_date};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// Reads a duration such as `7d`, `12h`, `90m` or `1h30m` (days are 24 hours).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    use anyhow::Context;
+    let span: jiff::Span = s.trim().parse().with_context(|| {
+        format!("cannot read the duration {s:?}: write it like 7d, 12h, 90m or 1h30m")
+    })?;
+    let d = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .with_context(|| format!("cannot read the duration {s:?}"))?;
+    let d = std::time::Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero());
+    let Some(d) = d else {
+        bail!("the duration {s:?} must be positive");
+    };
+    Ok(d)
+}
+
 /// The instant `s` names, in Unix nanoseconds, relative to now.
 pub fn parse_time(s: &str) -> Result<i64> {
     parse_time_at(s, Zoned::now())
@@ -80,6 +98,16 @@ pub fn ago(then_ns: i64, now_ns: i64) -> String {
         86_400..172_800 => "1 day ago".into(),
         _ => format!("{} days ago", s / 86_400),
     }
+}
+
+/// An RFC 3339 time for people: local time to the second (the text itself if it does not
+/// parse).
+pub fn local_short_rfc3339(rfc3339: &str) -> String {
+    rfc3339
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| i64::try_from(t.as_nanosecond()).ok())
+        .map_or_else(|| rfc3339.to_owned(), local_short)
 }
 
 /// An RFC 3339 time (as `status --json` has it) for people: local time to the second and how

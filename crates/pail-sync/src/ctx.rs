@@ -21,6 +21,8 @@ pub mod meta {
     pub const LAST_FULL_SYNC: &str = "last_full_sync";
     pub const PENDING_UPLOADS: &str = "pending_uploads";
     pub const PENDING_DOWNLOADS: &str = "pending_downloads";
+    /// `pail pause`: see `pause.rs`.
+    pub const PAUSED: &str = "paused";
 }
 
 /// A pair at run time: its config, its remote handle, its index (behind a mutex, for short

@@ -13,6 +13,7 @@ pub mod exec;
 pub mod journal;
 pub mod localfs;
 pub mod outcome;
+pub mod pause;
 pub mod progress;
 pub mod remote;
 pub mod report;

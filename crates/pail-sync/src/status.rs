@@ -59,6 +59,12 @@ pub struct PairStatus {
     /// how often.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_changes: Option<String>,
+    /// `pail pause`: whether the pair is paused, and until when (RFC 3339; null: until
+    /// `pail resume`).
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub paused_until: Option<String>,
     pub conflicts: u64,
     pub errors: Vec<ErrorEntry>,
     pub skipped: Vec<Skipped>,
@@ -83,6 +89,10 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
         state = SyncState::Error.as_str().into();
         reason = Some("the last sync was interrupted before it finished; run `pail sync`".into());
     }
+    let pause = crate::pause::read(&db, std::time::SystemTime::now())?;
+    if pause.is_some() && state != SyncState::Syncing.as_str() {
+        state = "paused".into();
+    }
     let num = |k: &str| -> Result<u64> { Ok(get(k)?.and_then(|v| v.parse().ok()).unwrap_or(0)) };
     Ok(PairStatus {
         folder: cfg.folder.display().to_string(),
@@ -99,6 +109,10 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
         progress: None,
         watcher: None,
         remote_changes: None,
+        paused: pause.is_some(),
+        paused_until: pause
+            .and_then(|p| p.ends())
+            .map(|t| crate::download::rfc3339(time::OffsetDateTime::from(t))),
         conflicts: db.conflict_count()?,
         errors: db
             .recent_errors(20)?

@@ -48,10 +48,14 @@ pub enum Command {
     Status(StatusArgs),
     /// The daemon: watch the folders, poll the buckets, sync continuously until SIGTERM.
     Run(RunArgs),
-    /// Stop transfers in the running daemon (until `pail resume`).
-    Pause,
-    /// Restart transfers in the running daemon.
-    Resume,
+    /// Pause the daemon's syncing of every pair (or one), until `pail resume` or for a while;
+    /// kept across daemon restarts. `pail sync` by hand still syncs.
+    #[command(after_help = "Examples:
+  pail pause                           # every pair, until `pail resume`
+  pail pause --folder ~/Pail --for 2h  # one pair, for two hours")]
+    Pause(PauseArgs),
+    /// Resume the daemon's syncing of every pair (or one).
+    Resume(ResumeArgs),
     /// Audit the buckets and this machine; print the fix for each problem.
     ///
     /// Exit codes: 0 all good, 1 problems found.
@@ -223,6 +227,23 @@ pub struct StatusArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Only the pair of this folder.
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// Only the pair of this folder.
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
+    /// How long, like 30m, 2h or 1d (default: until `pail resume`).
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
     /// Only the pair of this folder.
     #[arg(long)]
     pub folder: Option<PathBuf>,

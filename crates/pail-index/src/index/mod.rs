@@ -57,20 +57,27 @@ impl Index {
                 .map_err(|e| io_err(parent, e))?;
         }
         // Create the file ourselves so it never exists with the umask's wider mode; SQLite
-        // gives the -wal and -shm files the database file's permissions.
-        let file = OpenOptions::new()
+        // gives the -wal and -shm files the database file's permissions. An existing file is
+        // never opened here: closing any descriptor of a database file drops every POSIX lock
+        // this process holds on it, including those of its other SQLite connections (the
+        // daemon's), and another process could then checkpoint and truncate the WAL under
+        // them ("disk I/O error … file truncated?").
+        match OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(false)
+            .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| io_err(path, e))?;
-        let meta = file.metadata().map_err(|e| io_err(path, e))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| io_err(path, e))?;
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                        .map_err(|e| io_err(path, e))?;
+                }
+            }
+            Err(e) => return Err(io_err(path, e)),
         }
-        drop(file);
         let conn = Connection::open(path).map_err(|source| IndexError::Open {
             path: path.to_owned(),
             source,
@@ -89,6 +96,10 @@ impl Index {
             path: path.clone(),
             source,
         };
+        // Waits for another connection's write rather than failing at once, from the first
+        // statement on (switching to WAL needs a lock too).
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(open_err)?;
         // WAL: readers never block the writer and a crash never corrupts the database.
         // NORMAL in WAL mode may lose the last commits on power loss but never corrupts;
         // a lost commit only makes the next pass redo idempotent work (tenet 8).
@@ -97,8 +108,6 @@ impl Index {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", true)
-            .map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(5))
             .map_err(open_err)?;
         let index = Index { conn, path };
         migrations::migrate(&index.conn, &index.path)?;

@@ -75,10 +75,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Share(a) => share::run(&config_file, a).await,
         Command::Remove(a) => pairs::remove(&config_file, a),
         Command::Config(a) => pairs::config(&config_file, a),
-        Command::Pause => daemon::control(&config_file, pail_daemon::control::Request::Pause).await,
-        Command::Resume => {
-            daemon::control(&config_file, pail_daemon::control::Request::Resume).await
-        }
+        Command::Pause(a) => daemon::pause(&config_file, a).await,
+        Command::Resume(a) => daemon::resume(&config_file, a).await,
     }
 }
 

@@ -84,6 +84,16 @@ fn print_pair(p: &PairStatus) {
         "no daemon running; as the last sync left it"
     };
     println!("  state: {}{reason}", state_words(&p.state));
+    if p.paused {
+        let until = match &p.paused_until {
+            Some(t) => format!(
+                "until {} (or `pail resume`)",
+                pail_ops::when::local_short_rfc3339(t)
+            ),
+            None => "until `pail resume`".into(),
+        };
+        println!("  paused: {until}; `pail sync` by hand still syncs");
+    }
     println!("  source: {source}");
     if let Some(w) = &p.watcher {
         println!("  local changes: {w}");
