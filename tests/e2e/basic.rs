@@ -366,3 +366,46 @@ fn cmd_in_pty(cmd: &mut std::process::Command, inner: &str) -> std::process::Out
     s.env("TERM", "xterm");
     s.output().expect("`script` (util-linux) runs")
 }
+
+/// Rate limits from the config's top level hold the sum of transfers back (checked as a
+/// lower bound on the time a transfer takes, which a slow machine only makes longer), and a
+/// limit pail cannot read is refused with the key named.
+fn rate_limits_hold_transfers_back(s: Server) {
+    let r = Remote::new(&s, "limits");
+    let a = Device::new(&r, "alpha");
+    let b = Device::new(&r, "beta");
+    let body: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let top = |d: &Device, line: &str| {
+        let text = std::fs::read_to_string(&d.config).unwrap();
+        std::fs::write(&d.config, format!("{line}\n{text}")).unwrap();
+    };
+    top(&a, "upload_limit = \"fast\"");
+    let out = a.pail(&["sync"]);
+    assert_code(&out, 1, "an unreadable limit");
+    assert!(
+        text(&out).contains("upload_limit = \"fast\""),
+        "{}",
+        text(&out)
+    );
+    let text_now = std::fs::read_to_string(&a.config).unwrap();
+    std::fs::write(&a.config, text_now.replacen("\"fast\"", "\"256 KiB\"", 1)).unwrap();
+    a.write("one-mib.bin", &body);
+    let start = std::time::Instant::now();
+    a.sync();
+    // 1 MiB at 256 KiB/s, of which a second's worth may go at once: at least 3 s.
+    assert!(
+        start.elapsed().as_secs_f64() >= 2.8,
+        "{:?}",
+        start.elapsed()
+    );
+    top(&b, "download_limit = \"256 KiB\"");
+    let start = std::time::Instant::now();
+    b.sync();
+    assert!(
+        start.elapsed().as_secs_f64() >= 2.8,
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(b.read("one-mib.bin"), Some(body));
+}
+on_servers!(rate_limits_hold_transfers_back: moto);

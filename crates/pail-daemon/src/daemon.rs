@@ -50,6 +50,9 @@ pub struct DaemonOptions {
     pub shutdown_deadline: Duration,
     /// Use the filesystem watcher (else: scans every `fallback_scan_interval`).
     pub use_watcher: bool,
+    /// Rate limits (bytes per second) over all transfers, instead of the config's.
+    pub upload_limit: Option<u64>,
+    pub download_limit: Option<u64>,
 }
 
 impl Default for DaemonOptions {
@@ -66,6 +69,8 @@ impl Default for DaemonOptions {
             settle: Duration::from_millis(300),
             shutdown_deadline: Duration::from_secs(20),
             use_watcher: true,
+            upload_limit: None,
+            download_limit: None,
         }
     }
 }
@@ -249,9 +254,19 @@ pub async fn run(
     factory: &dyn StoreFactory,
 ) -> Result<()> {
     let config = Config::load(config_path)?;
+    // One limit for all pairs: they share the machine's link.
+    let mut limits = config.limits()?;
+    if let Some(up) = opts.upload_limit {
+        limits.upload = pail_sync::limit::Limits::new(Some(up), None).upload;
+    }
+    if let Some(down) = opts.download_limit {
+        limits.download = pail_sync::limit::Limits::new(None, Some(down)).download;
+    }
     let mut ctxs = Vec::new();
     for cfg in config.select(None)? {
-        ctxs.push(open_pair(cfg, factory).await?);
+        let mut ctx = open_pair(cfg, factory).await?;
+        ctx.limits = limits.clone();
+        ctxs.push(ctx);
     }
     let socket = control::socket_path(config_path)?;
     let cancel = CancellationToken::new();

@@ -81,6 +81,8 @@ async fn the_daemon_follows_both_sides_and_stops_cleanly() {
         full_reconcile: Some(Duration::from_secs(3600)),
         shutdown_deadline: Duration::from_secs(10),
         use_watcher: true,
+        upload_limit: None,
+        download_limit: None,
     };
     let cancel = CancellationToken::new();
     let daemon = tokio::spawn(pail_daemon::run_pairs(

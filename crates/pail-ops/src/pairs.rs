@@ -68,8 +68,24 @@ pub struct Effective {
     pub path: PathBuf,
     /// Whether the file exists.
     pub exists: bool,
+    /// The rate limits, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_limit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_limit: Option<String>,
     /// The pairs, as pail uses them.
     pub pairs: Vec<PairConfig>,
+}
+
+impl Effective {
+    /// As a config file would have it.
+    pub fn to_config(&self) -> Config {
+        Config {
+            upload_limit: self.upload_limit.clone(),
+            download_limit: self.download_limit.clone(),
+            pairs: self.pairs.clone(),
+        }
+    }
 }
 
 /// Reads the configuration the way every command does.
@@ -78,6 +94,8 @@ pub fn effective(config_file: &Path) -> Result<Effective> {
     Ok(Effective {
         path: config_file.to_owned(),
         exists: config_file.exists(),
+        upload_limit: config.upload_limit,
+        download_limit: config.download_limit,
         pairs: config.pairs,
     })
 }
@@ -100,6 +118,7 @@ mod tests {
                 PairConfig::new(a.clone(), "s3://bkt/a".into(), "d".into()),
                 PairConfig::new(b.clone(), "s3://bkt/b".into(), "d".into()),
             ],
+            ..Config::default()
         };
         config.save(&cfg).unwrap();
         let err = remove(&cfg, &tmp.path().join("c")).unwrap_err();

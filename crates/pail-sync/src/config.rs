@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 /// The whole file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config {
+    /// Upload rate limit over all transfers of a process, e.g. "2 MiB" (per second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_limit: Option<String>,
+    /// Download rate limit over all transfers of a process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_limit: Option<String>,
     #[serde(default, rename = "pair")]
     pub pairs: Vec<PairConfig>,
 }
@@ -229,6 +235,9 @@ pub fn state_dir() -> Result<PathBuf> {
         .to_owned())
 }
 
+/// The keys outside the `[[pair]]` tables.
+const TOP_KEYS: &[&str] = &["pair", "upload_limit", "download_limit"];
+
 /// The keys of a `[[pair]]` table.
 const PAIR_KEYS: &[&str] = &[
     "folder",
@@ -264,8 +273,8 @@ fn check_keys(table: &toml::Table) -> Result<()> {
         }
     };
     for key in table.keys() {
-        if key != "pair" {
-            return Err(unknown(key, &["pair"], "at the top level"));
+        if !TOP_KEYS.contains(&key.as_str()) {
+            return Err(unknown(key, TOP_KEYS, "at the top level"));
         }
     }
     let Some(pairs) = table.get("pair") else {
@@ -323,12 +332,28 @@ impl Config {
         for p in &mut config.pairs {
             p.folder = expand_home(&p.folder);
         }
+        config
+            .limits()
+            .with_context(|| format!("config {}", path.display()))?;
         for p in &config.pairs {
             p.validate().with_context(|| {
                 format!("config {}, pair {}", path.display(), p.folder.display())
             })?;
         }
         Ok(config)
+    }
+
+    /// The rate limits the config sets (`upload_limit`, `download_limit`).
+    pub fn limits(&self) -> Result<crate::limit::Limits> {
+        let parse = |key: &str, v: &Option<String>| -> Result<Option<u64>> {
+            v.as_deref()
+                .map(|s| crate::limit::parse_rate(s).with_context(|| format!("{key} = {s:?}")))
+                .transpose()
+        };
+        Ok(crate::limit::Limits::new(
+            parse("upload_limit", &self.upload_limit)?,
+            parse("download_limit", &self.download_limit)?,
+        ))
     }
 
     /// The file's text.

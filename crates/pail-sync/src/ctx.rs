@@ -40,6 +40,8 @@ pub struct PairCtx {
     _lock: Option<std::fs::File>,
     /// Transfers in flight (read by the daemon's live status).
     pub progress: crate::progress::Progress,
+    /// Upload and download rate limits, shared with the other pairs of the process.
+    pub limits: crate::limit::Limits,
     /// The ignore rules of the last full scan, reused by scoped scans (loading them walks
     /// every directory of the folder).
     rules: Mutex<Option<Arc<pail_index::IgnoreRules>>>,
@@ -156,6 +158,7 @@ impl PairCtx {
             index: Mutex::new(index),
             _lock: lock,
             progress: Default::default(),
+            limits: Default::default(),
             rules: Mutex::default(),
         })
     }

@@ -58,6 +58,8 @@ async fn fetch(
             key: key.into(),
             source,
         })?;
+        // Waiting here holds the body back: TCP slows the server down to the limit.
+        ctx.limits.download(chunk.len() as u64).await;
         if let Some(p) = progress {
             ctx.progress.advance(p, chunk.len() as u64);
         }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod journal;
+pub mod limit;
 pub mod localfs;
 pub mod outcome;
 pub mod pause;

@@ -63,6 +63,7 @@ pub(crate) async fn upload(
         if hash_bytes(&data) != local.hash {
             return Ok(Outcome::Deferred("changed while being read".into()));
         }
+        ctx.limits.upload(data.len() as u64).await;
         ctx.remote
             .store
             .put(&key, Bytes::from(data), &meta, cond)

@@ -204,6 +204,7 @@ pub(crate) async fn multipart(
                     Ok(buf)
                 })
                 .await??;
+                ctx.limits.upload(len as u64).await;
                 let etag = ctx
                     .remote
                     .store

@@ -274,6 +274,13 @@ pub struct RunArgs {
     /// Seconds between scans when the watcher is off or cannot run.
     #[arg(long, default_value_t = 60)]
     pub fallback_scan_interval: u64,
+    /// Upload rate limit over all transfers, like "2 MiB" (per second); instead of the
+    /// config's `upload_limit`.
+    #[arg(long, value_name = "RATE")]
+    pub upload_limit: Option<String>,
+    /// Download rate limit over all transfers; instead of the config's `download_limit`.
+    #[arg(long, value_name = "RATE")]
+    pub download_limit: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use pail_daemon::DaemonOptions;
 use pail_daemon::control::{Request, paused_words, request, socket_path};
 use pail_sync::config::Config;
@@ -19,6 +19,18 @@ pub async fn run(config_file: &Path, a: RunArgs) -> Result<u8> {
         rescan_interval: Duration::from_secs(a.rescan_interval.max(10)),
         fallback_scan_interval: Duration::from_secs(a.fallback_scan_interval.max(1)),
         use_watcher: !a.no_watcher,
+        upload_limit: a
+            .upload_limit
+            .as_deref()
+            .map(pail_sync::limit::parse_rate)
+            .transpose()
+            .context("--upload-limit")?,
+        download_limit: a
+            .download_limit
+            .as_deref()
+            .map(pail_sync::limit::parse_rate)
+            .transpose()
+            .context("--download-limit")?,
         ..DaemonOptions::default()
     };
     pail_daemon::run(config_file, opts, &pail_s3::AwsStoreFactory).await?;

@@ -31,7 +31,6 @@ pub fn config(config_file: &Path, a: ConfigArgs) -> Result<u8> {
         return Ok(0);
     }
     println!("# {} (defaults filled in)", e.path.display());
-    let shown = pail_sync::config::Config { pairs: e.pairs };
-    print!("{}", shown.to_toml()?);
+    print!("{}", e.to_config().to_toml()?);
     Ok(0)
 }

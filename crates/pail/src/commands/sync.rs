@@ -86,7 +86,7 @@ pub async fn run(config_file: &std::path::Path, a: SyncArgs, quiet: bool) -> Res
     let pairs = config.select(a.folder.as_deref())?;
     let reports = match by_daemon(config_file, &a, quiet).await? {
         Some(reports) => reports,
-        None => in_process(&pairs, &a, quiet).await,
+        None => in_process(&pairs, &config.limits()?, &a, quiet).await,
     };
     let mut code = 0u8;
     let mut shown = Vec::new();
@@ -110,7 +110,12 @@ pub async fn run(config_file: &std::path::Path, a: SyncArgs, quiet: bool) -> Res
 type Reports = Vec<(std::path::PathBuf, String, SyncReport)>;
 
 /// Each selected pair synced here, taking its lock.
-async fn in_process(pairs: &[&PairConfig], a: &SyncArgs, quiet: bool) -> Reports {
+async fn in_process(
+    pairs: &[&PairConfig],
+    limits: &pail_sync::limit::Limits,
+    a: &SyncArgs,
+    quiet: bool,
+) -> Reports {
     let opts = SyncOptions {
         dry_run: a.dry_run,
         confirm: a.confirm_deletes,
@@ -120,7 +125,8 @@ async fn in_process(pairs: &[&PairConfig], a: &SyncArgs, quiet: bool) -> Reports
     for pair in pairs {
         let label = format!("{} <-> {}", pair.folder.display(), pair.remote);
         let report = match PairCtx::open(pair, &pail_s3::AwsStoreFactory).await {
-            Ok(ctx) => {
+            Ok(mut ctx) => {
+                ctx.limits = limits.clone();
                 let ctx = Arc::new(ctx);
                 // Progress goes to stderr; `--json` keeps stdout for the result.
                 let work = sync_pair(&ctx, &opts);
