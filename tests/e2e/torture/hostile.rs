@@ -354,12 +354,11 @@ impl Hostile {
             if *report && !reported(rel) {
                 problems.push(format!("{rel:?} is not reported"));
             }
-            if rel.is_empty() || rel.ends_with('/') {
-                if skipped.iter().any(|k| *k == format!("{p}/{rel}")) {
-                    problems.push(format!(
-                        "the folder marker {rel:?} is reported, not accepted quietly"
-                    ));
-                }
+            let marker = rel.is_empty() || rel.ends_with('/');
+            if marker && skipped.iter().any(|k| *k == format!("{p}/{rel}")) {
+                problems.push(format!(
+                    "the folder marker {rel:?} is reported, not accepted quietly"
+                ));
             }
         }
         if listed.contains(&format!("{p}/{}", self.k1024).into_bytes())

@@ -182,7 +182,7 @@ fn torture_three_devices(s: Server) {
     );
     let mut w = World {
         seed,
-        rng: Rng(seed ^ 0x7468_7265_65),
+        rng: Rng(seed ^ 0x0074_6872_6565),
         l: Ledger::default(),
         devs: [&a, &b, &c],
         ops: Vec::new(),
