@@ -250,7 +250,9 @@ impl Hostile {
             }
             kept
         });
-        if utf8_stored && !listed.iter().any(|k| k.ends_with(b"bad-utf8-\xff.txt")) {
+        // moto stores U+FFFD instead of the byte: then the key is a valid name like any other.
+        let raw_utf8 = utf8_stored && listed.iter().any(|k| k.ends_with(b"bad-utf8-\xff.txt"));
+        if utf8_stored && !raw_utf8 {
             self.notes.push(format!(
                 "{name} did not keep the byte 0xFF of the invalid UTF-8 key"
             ));
@@ -332,7 +334,8 @@ impl Hostile {
             let proper = ["keep.txt", ".pailignore"].contains(&f.as_str())
                 || f.starts_with("up-")
                 || f.starts_with("down-")
-                || *f == self.k1024;
+                || *f == self.k1024
+                || f.starts_with("bad-utf8-") && !raw_utf8;
             if !proper {
                 problems.push(format!("a file from a hostile key: {f:?}"));
             }
@@ -367,7 +370,7 @@ impl Hostile {
         {
             problems.push("a 1,024-byte key is neither synced nor reported".into());
         }
-        if utf8_stored && !skipped.iter().any(|k| k.contains("bad-utf8-")) {
+        if raw_utf8 && !skipped.iter().any(|k| k.contains("bad-utf8-")) {
             problems.push("the invalid UTF-8 key is not reported".into());
         }
         if problems.iter().any(|p| p.contains("not reported")) {
@@ -386,11 +389,7 @@ impl Hostile {
         self.notes.push(format!(
             "{label}: {} hostile keys stored{}",
             stored.len(),
-            if utf8_stored {
-                ", invalid UTF-8 too"
-            } else {
-                ""
-            }
+            if raw_utf8 { ", invalid UTF-8 too" } else { "" }
         ));
         self.problems
             .extend(problems.into_iter().map(|m| format!("[{label}] {m}")));
