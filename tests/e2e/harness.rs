@@ -294,8 +294,13 @@ pub struct Device {
     pub endpoint: String,
 }
 
+/// The binary under test: the one cargo built for this test, or `PAIL_TEST_BIN` (a copy
+/// kept aside, when several worktrees share one target directory and rebuild it meanwhile).
 pub fn pail_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_pail")
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        env("PAIL_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_pail").to_owned())
+    })
 }
 
 impl Device {

@@ -178,6 +178,11 @@ impl RemotePrefix {
     /// Maps a listed key back to a path. `Ok(None)` for keys that are not files to sync:
     /// pail's own `.pail/` objects and directory markers (keys ending in `/`).
     pub fn path_for(&self, key: &str) -> Result<Option<RelPath>, NameError> {
+        // Some servers store longer keys than S3 allows; such a file could never be written
+        // back (`key_for`), so it is reported here rather than failing every pass.
+        if key.len() > MAX_KEY_BYTES {
+            return Err(NameError::KeyTooLong(key.len()));
+        }
         let lp = self.list_prefix();
         let Some(rest) = key.strip_prefix(lp.as_str()) else {
             return Err(NameError::OutsidePrefix);
@@ -248,6 +253,20 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(p.key_for(&long), Err(NameError::KeyTooLong(_))));
+        // A listed key over the limit (moto and Garage store them) maps to no path, even
+        // when the path alone would fit.
+        let key_of = |len: usize| {
+            format!(
+                "a/b/{}/{}",
+                vec!["x".repeat(200); 5].join("/"),
+                "y".repeat(len - 1009)
+            )
+        };
+        assert!(matches!(
+            p.path_for(&key_of(1025)),
+            Err(NameError::KeyTooLong(1025))
+        ));
+        assert!(p.path_for(&key_of(1024)).unwrap().is_some());
         assert_eq!(
             RemotePrefix::new("").unwrap().key_for(&path).unwrap(),
             "x/y.txt"

@@ -1,0 +1,267 @@
+//! Three devices on one prefix, rounds of random creates, edits, deletes, file and folder
+//! renames, same-name creates and edit/delete races, synced in random order: converged, and
+//! every content a sync saw still present (folder, current object, older version, conflict
+//! copy, or trash on a bucket without versions) (tenets 1, 3, 4, 14).
+
+use std::time::Instant;
+
+use super::model::{Ledger, digest, divergence, next_pass_is_idle, original_of, temp_files};
+use super::rng::{Rng, long, seed};
+use crate::harness::*;
+use crate::on_servers;
+
+/// Paths that become folders on one device while they are files on another (and back) join
+/// the op mix when this is on (or with `PAIL_TORTURE_FILE_FOLDER=1`). Off until the
+/// file-versus-folder fix (issue 10, item 2) is merged.
+const FILE_FOLDER_SWAPS: bool = false;
+
+fn file_folder_swaps() -> bool {
+    FILE_FOLDER_SWAPS || std::env::var("PAIL_TORTURE_FILE_FOLDER").is_ok_and(|v| v == "1")
+}
+
+/// A device's files that ops may touch (`keep.txt` stays: an emptied folder is a safety stop).
+fn files_of(d: &Device) -> Vec<String> {
+    d.files().into_keys().filter(|k| k != "keep.txt").collect()
+}
+
+/// The top folders of a device's files.
+fn folders_of(d: &Device) -> Vec<String> {
+    let mut v: Vec<String> = files_of(d)
+        .iter()
+        .filter_map(|k| k.split_once('/').map(|(dir, _)| dir.to_owned()))
+        .collect();
+    v.dedup();
+    v
+}
+
+struct World<'a> {
+    seed: u64,
+    rng: Rng,
+    l: Ledger,
+    devs: [&'a Device; 3],
+    ops: Vec<String>,
+    n: u64,
+    /// Both-sides changes made on purpose (a conflict copy each, at most).
+    races: usize,
+}
+
+impl World<'_> {
+    fn write(&mut self, d: &Device, p: &str, why: &str) {
+        let c = self.l.fresh(&mut self.rng, &d.name, p, self.seed, false);
+        let p = p.to_owned();
+        self.ops.push(format!("{} {why} {p}", d.name));
+        // A path that is a file's folder on this device cannot be written as a file.
+        if d.path(&p).is_dir() {
+            std::fs::remove_dir_all(d.path(&p)).unwrap();
+        }
+        d.write(&p, &c);
+    }
+
+    fn name(&mut self, stem: &str) -> String {
+        self.n += 1;
+        format!("{stem}{}", self.n)
+    }
+
+    /// One random op on one random device (or, for races, on two).
+    fn op(&mut self) {
+        let d = self.devs[self.rng.below(3)];
+        let other = self
+            .devs
+            .iter()
+            .copied()
+            .find(|o| o.name != d.name)
+            .unwrap();
+        let files = files_of(d);
+        let kinds = if file_folder_swaps() { 9 } else { 8 };
+        match (self.rng.below(kinds), files.is_empty()) {
+            (0, _) | (_, true) => {
+                let dir = ["", "d0/", "d1/", "d2/"][self.rng.below(4)];
+                let p = format!("{dir}{}.txt", self.name("n"));
+                self.write(d, &p, "create");
+            }
+            (1 | 2, _) => {
+                let p = self.rng.pick(&files).clone();
+                self.write(d, &p, "edit");
+            }
+            (3, _) => {
+                let p = self.rng.pick(&files).clone();
+                self.ops.push(format!("{} delete {p}", d.name));
+                d.remove(&p);
+            }
+            (4, _) => {
+                let p = self.rng.pick(&files).clone();
+                let dir = p.rsplit_once('/').map_or("", |(dir, _)| dir);
+                let to = format!(
+                    "{dir}{}{}.txt",
+                    if dir.is_empty() { "" } else { "/" },
+                    self.name("mv")
+                );
+                self.ops.push(format!("{} rename {p} -> {to}", d.name));
+                std::fs::rename(d.path(&p), d.path(&to)).unwrap();
+            }
+            (5, _) => match folders_of(d).first().cloned() {
+                Some(dir) => {
+                    let to = self.name("dir");
+                    self.ops
+                        .push(format!("{} rename folder {dir} -> {to}", d.name));
+                    std::fs::rename(d.path(&dir), d.path(&to)).unwrap();
+                }
+                None => self.write(d, "d0/first.txt", "create"),
+            },
+            (6, _) => {
+                let p = format!("{}.txt", self.name("same"));
+                self.write(d, &p, "same-name create");
+                self.write(other, &p, "same-name create");
+                self.races += 1;
+            }
+            (7, _) => {
+                // Edit on one device, delete on another (tenet 3: the edit wins).
+                let both: Vec<String> = files
+                    .into_iter()
+                    .filter(|p| other.path(p).is_file())
+                    .collect();
+                if let Some(p) = both.first().cloned() {
+                    self.write(d, &p, "edit (racing a delete)");
+                    self.ops
+                        .push(format!("{} delete {p} (racing an edit)", other.name));
+                    other.remove(&p);
+                }
+            }
+            _ => {
+                // A file on one device becomes a folder on another, which edits it meanwhile.
+                let both: Vec<String> = files
+                    .into_iter()
+                    .filter(|p| other.path(p).is_file())
+                    .collect();
+                if let Some(p) = both.first().cloned() {
+                    self.write(d, &p, "edit (racing a file-to-folder)");
+                    other.remove(&p);
+                    self.write(other, &format!("{p}/inner.txt"), "file-to-folder");
+                    self.races += 1;
+                }
+            }
+        }
+    }
+
+    /// `pail sync` on `d`, which must succeed: no faults here, every pass must converge.
+    fn sync(&mut self, d: &Device, problems: &mut Vec<String>) {
+        self.l.saw(d.files().values());
+        let out = d.pail(&["sync"]);
+        if !out.status.success() {
+            problems.push(format!(
+                "after ops #{}: sync on {} failed:\n{}",
+                self.ops.len(),
+                d.name,
+                text(&out)
+            ));
+        }
+        self.ops.push(format!("{} sync", d.name));
+    }
+}
+
+fn torture_three_devices(s: Server) {
+    let seed = seed();
+    let long = long();
+    println!(
+        "torture_three_devices {}: seed {seed} (replay: PAIL_TORTURE_SEED={seed}){}{}",
+        s.name,
+        if long { ", long form" } else { "" },
+        if file_folder_swaps() {
+            ", file/folder swaps"
+        } else {
+            ""
+        }
+    );
+    let started = Instant::now();
+    let rounds = if long { 40 } else { 8 };
+    let r = Remote::new(&s, "torture-three");
+    let (a, b, c) = (
+        Device::new(&r, "alpha"),
+        Device::new(&r, "beta"),
+        Device::new(&r, "gamma"),
+    );
+    let mut w = World {
+        seed,
+        rng: Rng(seed ^ 0x0074_6872_6565),
+        l: Ledger::default(),
+        devs: [&a, &b, &c],
+        ops: Vec::new(),
+        n: 0,
+        races: 0,
+    };
+    let mut problems = Vec::new();
+    w.write(&a, "keep.txt", "create");
+    for p in ["d0/a.txt", "d1/b.txt", "c.txt"] {
+        w.write(&a, p, "create");
+    }
+    for d in [&a, &b, &c] {
+        w.sync(d, &mut problems);
+    }
+    for round in 0..rounds {
+        w.ops.push(format!("--- round {round}"));
+        for _ in 0..1 + w.rng.below(4) {
+            w.op();
+        }
+        // Some devices sync, in random order; some sit the round out.
+        let mut order = [0, 1, 2];
+        for i in (1..3).rev() {
+            order.swap(i, w.rng.below(i + 1));
+        }
+        for i in order {
+            if w.rng.chance(0.75) {
+                let d = w.devs[i];
+                w.sync(d, &mut problems);
+            }
+        }
+    }
+    w.ops.push("--- settle".into());
+    for _ in 0..2 {
+        for d in [&a, &b, &c] {
+            w.sync(d, &mut problems);
+        }
+    }
+    let bucket = r.files();
+    problems.extend(divergence(&[&a, &b, &c], &bucket));
+    let fa = a.files();
+    for d in [&a, &b, &c] {
+        let f = d.files();
+        problems.extend(temp_files(&d.name, &f));
+        problems.extend(w.l.torn(&d.name, &f));
+    }
+    for d in [&a, &b, &c] {
+        problems.extend(next_pass_is_idle(d));
+    }
+    let (fb, fc) = (b.files(), c.files());
+    problems.extend(w.l.lost(&[&fa, &fb, &fc], &r));
+    // No phantom conflict copies: a copy never holds its original's very content.
+    let copies = conflict_copies(&fa);
+    for (name, content) in &copies {
+        let orig = original_of(name).unwrap_or_default();
+        if fa.get(&orig) == Some(*content) {
+            problems.push(format!(
+                "phantom conflict copy {name}: same content as {orig}"
+            ));
+        }
+        if !w.l.written.contains_key(&digest(content)) {
+            problems.push(format!("conflict copy {name} holds content no one wrote"));
+        }
+    }
+
+    println!(
+        "torture_three_devices {} seed {seed}: {rounds} rounds, {} ops, {} races, {} conflict copies, {} files at the end; {:.1}s",
+        s.name,
+        w.ops.len(),
+        w.races,
+        copies.len(),
+        fa.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        problems.is_empty(),
+        "torture_three_devices {} seed {seed} (replay: PAIL_TORTURE_SEED={seed}):\n{}\n--- ops\n{}",
+        s.name,
+        problems.join("\n"),
+        w.ops.join("\n")
+    );
+}
+on_servers!(torture_three_devices);
