@@ -51,6 +51,25 @@ impl Server {
         }
     }
 
+    /// An SQS client of the server (moto has one): queues for bucket events.
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        let creds = aws_sdk_sqs::config::Credentials::new(
+            &self.access_key,
+            &self.secret_key,
+            None,
+            None,
+            "test",
+        );
+        aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::new()
+                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                .region(aws_sdk_sqs::config::Region::new(self.region.clone()))
+                .endpoint_url(&self.endpoint)
+                .credentials_provider(creds)
+                .build(),
+        )
+    }
+
     /// An independent client for checks and for writes by "another S3 client".
     pub fn client(&self) -> aws_sdk_s3::Client {
         let creds = aws_sdk_s3::config::Credentials::new(

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::asks::{self, Ask, Asks};
 use crate::control;
 use crate::control::PairSync;
+use crate::events::{self, Heard};
 use crate::hints::{Hinted, Why};
 use crate::notify::Systemd;
 use crate::schedule::{Action, Event, Outcome, Pass, Scheduler};
@@ -434,7 +435,17 @@ async fn worker(
         ..opts
     };
     let mut sched = Scheduler::new(&opts, watcher.is_some(), Instant::now(), SystemTime::now());
-    w.set_remote_changes(sched.describe_remote(Instant::now()));
+    // Bucket events, where the pair has a queue: how they stand is the first part of what
+    // `status` says about remote changes.
+    let mut heard = events::start(&w.ctx, &cancel);
+    let mut heard_text = match &heard {
+        Some(_) => "bucket events: connecting to the queue; ".to_owned(),
+        None => String::new(),
+    };
+    w.set_remote_changes(format!(
+        "{heard_text}{}",
+        sched.describe_remote(Instant::now())
+    ));
     let mut next = feed(&mut sched, &mut paused, Event::Start);
 
     'run: loop {
@@ -525,7 +536,10 @@ async fn worker(
                 },
             };
             next = feed(&mut sched, &mut paused, event);
-            w.set_remote_changes(sched.describe_remote(Instant::now()));
+            w.set_remote_changes(format!(
+                "{heard_text}{}",
+                sched.describe_remote(Instant::now())
+            ));
             if let Some((reason, offline)) = failed.take() {
                 let wait = sched.retry_at().map_or(Duration::ZERO, |at| {
                     at.saturating_duration_since(Instant::now())
@@ -565,6 +579,24 @@ async fn worker(
                 None
             }
             _ = w.wake.notified() => Some(Event::Wake),
+            news = recv_heard(&mut heard) => match news {
+                Some(Heard::Changed(paths)) => {
+                    tracing::info!(folder = %root.display(), paths = paths.len(), "bucket events");
+                    Some(Event::Notified { paths: paths.into_iter().collect() })
+                }
+                Some(Heard::Listening(queue)) => {
+                    heard_text = format!("bucket events from the queue {queue}, as they come; ");
+                    None
+                }
+                Some(Heard::Failing(e)) => {
+                    heard_text = format!("bucket events: failing ({e}), retrying; ");
+                    None
+                }
+                None => {
+                    heard = None;
+                    None
+                }
+            },
             _ = w.asks.notified() => {
                 let (real, dry_run) = w.asks.waiting();
                 Some(Event::Asked { real, dry_run })
@@ -595,7 +627,10 @@ async fn worker(
             Some(e) => feed(&mut sched, &mut paused, e),
             None => sync_paused(&mut sched, &mut paused),
         };
-        w.set_remote_changes(sched.describe_remote(Instant::now()));
+        w.set_remote_changes(format!(
+            "{heard_text}{}",
+            sched.describe_remote(Instant::now())
+        ));
     }
     drop(watcher);
     w.set("stopped", None);
@@ -629,6 +664,13 @@ fn feed(
     let first = sync_paused(sched, paused);
     let second = sched.on(event, Instant::now());
     first.or(second)
+}
+
+async fn recv_heard(heard: &mut Option<tokio::sync::mpsc::Receiver<Heard>>) -> Option<Heard> {
+    match heard {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn recv_hint(

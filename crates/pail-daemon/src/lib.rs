@@ -9,6 +9,7 @@
 mod asks;
 pub mod control;
 mod daemon;
+mod events;
 mod hints;
 mod notify;
 mod pace;

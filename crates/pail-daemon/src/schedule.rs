@@ -47,6 +47,10 @@ pub(crate) enum Event {
     Resumed,
     /// A control request wants a pass now.
     Wake,
+    /// The bucket's event queue named paths that other writers changed.
+    Notified {
+        paths: BTreeSet<RelPath>,
+    },
     /// `pail sync` asks for a full pass (`real`), for a plan only (`dry_run`), or both.
     Asked {
         real: bool,
@@ -222,6 +226,11 @@ impl Scheduler {
             }
             Event::Wake => {
                 self.pending.insert(Why::Resume);
+                self.active(now);
+            }
+            Event::Notified { paths } => {
+                self.remote_changed.add_named(Some(paths));
+                self.pending.insert(Why::Remote);
                 self.active(now);
             }
             Event::Asked { real, dry_run } => {

@@ -17,6 +17,8 @@ pub struct InitRequest {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub device: Option<String>,
+    /// The SQS queue (ARN) the bucket sends its events to, for the daemon to listen on.
+    pub notify_queue: Option<String>,
 }
 
 /// What init found.
@@ -102,6 +104,7 @@ async fn init_in(
     pair.endpoint = req.endpoint.or_else(env_endpoint);
     pair.region = req.region;
     pair.profile = req.profile;
+    pair.notify_queue = req.notify_queue;
     // Before any request: a scheme-less endpoint would otherwise be retried as a network error.
     pair.validate()?;
     let (_, prefix) = pair.bucket_and_prefix()?;

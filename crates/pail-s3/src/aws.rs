@@ -138,6 +138,40 @@ fn override_for(bytes: u64) -> aws_sdk_s3::config::Builder {
 /// policy instead of the SDK's attempts multiplied by the wrapper's.
 const STORE_SDK_ATTEMPTS: u32 = 1;
 
+/// The SDK configuration of a pair's endpoint, region, profile and credentials, making up
+/// to `attempts` attempts per request: shared by the S3 client and the SQS client of bucket
+/// events (`queue.rs`).
+pub(crate) async fn load_sdk(cfg: &S3Config, attempts: u32) -> aws_config::SdkConfig {
+    let region = RegionProviderChain::first_try(cfg.region.clone().map(Region::new))
+        .or_default_provider()
+        .or_else(Region::new("us-east-1"));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .retry_config(RetryConfig::standard().with_max_attempts(attempts))
+        .timeout_config(timeouts(attempt_timeout(0)))
+        .stalled_stream_protection(
+            StalledStreamProtectionConfig::enabled()
+                .grace_period(Duration::from_secs(20))
+                .build(),
+        );
+    if let Some(p) = &cfg.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(e) = &cfg.endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    if let Some(c) = &cfg.credentials {
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            &c.access_key_id,
+            &c.secret_access_key,
+            c.session_token.clone(),
+            None,
+            "pail-config",
+        ));
+    }
+    loader.load().await
+}
+
 impl AwsStore {
     /// Builds the client and resolves credentials once, so that missing credentials fail here
     /// with [`StoreError::Credentials`] rather than on the first request. Makes no request to
@@ -150,34 +184,7 @@ impl AwsStore {
     /// As [`AwsStore::connect`], with the SDK making up to `attempts` attempts per request
     /// (bucket administration, which no [`crate::RetryingStore`] wraps).
     pub(crate) async fn connect_with_attempts(cfg: &S3Config, attempts: u32) -> Result<AwsStore> {
-        let region = RegionProviderChain::first_try(cfg.region.clone().map(Region::new))
-            .or_default_provider()
-            .or_else(Region::new("us-east-1"));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(region)
-            .retry_config(RetryConfig::standard().with_max_attempts(attempts))
-            .timeout_config(timeouts(attempt_timeout(0)))
-            .stalled_stream_protection(
-                StalledStreamProtectionConfig::enabled()
-                    .grace_period(Duration::from_secs(20))
-                    .build(),
-            );
-        if let Some(p) = &cfg.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(e) = &cfg.endpoint {
-            loader = loader.endpoint_url(e);
-        }
-        if let Some(c) = &cfg.credentials {
-            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
-                &c.access_key_id,
-                &c.secret_access_key,
-                c.session_token.clone(),
-                None,
-                "pail-config",
-            ));
-        }
-        let sdk = loader.load().await;
+        let sdk = load_sdk(cfg, attempts).await;
         let env_endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
             .ok()
             .filter(|s| !s.is_empty());

@@ -19,6 +19,7 @@ mod lifecycle_json;
 #[cfg(any(test, feature = "fake"))]
 pub mod mem;
 pub mod probe;
+pub mod queue;
 mod requests;
 pub mod retrying;
 pub mod store;

@@ -64,6 +64,11 @@ pub struct PairConfig {
     /// are how changes by other S3 clients are heard on a bucket without notifications.
     #[serde(default = "default_listing_budget")]
     pub listing_budget: u32,
+    /// The SQS queue (ARN) the bucket sends its object events to (`pail init --setup
+    /// --notify-queue ARN`): the daemon long-polls it, so that other clients' writes arrive in
+    /// seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_queue: Option<String>,
 }
 
 /// This machine's name, as a default device name.
@@ -183,6 +188,7 @@ impl PairConfig {
             min_deletes: default_min_deletes(),
             case_insensitive: None,
             listing_budget: default_listing_budget(),
+            notify_queue: None,
         }
     }
 }
@@ -253,6 +259,7 @@ const PAIR_KEYS: &[&str] = &[
     "min_deletes",
     "case_insensitive",
     "listing_budget",
+    "notify_queue",
 ];
 
 /// Refuses keys pail does not know, naming the closest known one: a typo such as

@@ -14,6 +14,10 @@ pub async fn run(config_file: &std::path::Path, mut a: InitArgs) -> Result<u8> {
         region: a.region,
         profile: a.profile,
         device: a.device,
+        notify_queue: setup.as_ref().and_then(|o| match &o.notify {
+            Some(pail_s3::admin::NotifyTarget::Queue(arn)) => Some(arn.clone()),
+            _ => None,
+        }),
     };
     let setup_failed = match &setup {
         Some(opts) => super::setup::run(&req, opts).await?,
