@@ -520,6 +520,10 @@ async fn prepare_pass(
     if let Some(why) = check_root(ctx, opts.confirm)? {
         return Ok(Prepared::Stop(why));
     }
+    let folder = ctx.reopen_folder().map_err(|e| SyncError::Local {
+        path: ctx.root().to_owned(),
+        source: std::io::Error::other(e),
+    })?;
     let root = ctx.root().to_owned();
 
     // Local scan: blocking file I/O and hashing, off the async threads. Scoped to the
@@ -548,7 +552,7 @@ async fn prepare_pass(
         .await??
     };
 
-    crate::localfs::remove_leftovers(&scan.leftovers);
+    crate::localfs::remove_leftovers(&folder, &scan.leftovers);
 
     // The remote side: a listing streamed into the index, or the base (local-only passes).
     let mut skipped = scan.skipped.clone();
