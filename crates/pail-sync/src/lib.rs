@@ -19,6 +19,7 @@ pub mod safe_dir;
 pub mod status;
 pub mod stop;
 
+mod boundary;
 mod delete;
 mod download;
 mod keep_local;
