@@ -301,12 +301,21 @@ fn service_install_dry_run_and_cleanup(s: Server) {
         .lines()
         .find(|l| l.starts_with("ReadWritePaths="))
         .unwrap_or_else(|| panic!("{shown}"));
+    // Exactly the folder, the state directory and the config file: nothing more.
+    let allowed = [
+        a.folder.display().to_string(),
+        a.folder.canonicalize().unwrap().display().to_string(),
+        a.state.display().to_string(),
+        a.config.display().to_string(),
+    ];
+    let paths: Vec<&str> = rw["ReadWritePaths=".len()..].split_whitespace().collect();
+    assert_eq!(paths.len(), 3, "{rw}");
+    for p in &paths {
+        let p = p.strip_prefix('-').unwrap_or(p);
+        assert!(allowed.iter().any(|a| a == p), "{p} is writable: {rw}");
+    }
     assert!(rw.contains(&format!("-{}", a.config.display())), "{rw}");
-    let config_dir = a.config.parent().unwrap().display().to_string();
-    assert!(
-        !rw.split_whitespace().any(|p| p == format!("-{config_dir}")),
-        "{rw}"
-    );
+    assert!(shown.contains("UMask=0022"), "{shown}");
     assert!(!unit.exists(), "a dry run writes nothing");
 
     let manager_answers = std::process::Command::new("systemctl")
