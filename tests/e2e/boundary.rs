@@ -158,5 +158,17 @@ fn a_private_file_edited_elsewhere_stays_private(s: Server) {
     let by_hand = a.folder.parent().unwrap().join("by-hand");
     std::fs::write(&by_hand, b"x").unwrap();
     assert_eq!(mode(&a.path("new.txt")), mode(&by_hand));
+
+    // Both edit: the name gets b's content and keeps its permissions; the copy is a's file.
+    b.write("private.txt", b"b again");
+    b.sync();
+    a.write("private.txt", b"a meanwhile");
+    a.sync();
+    assert_eq!(a.read("private.txt").unwrap(), b"b again");
+    assert_eq!(mode(&a.path("private.txt")), 0o600);
+    let files = a.files();
+    let copies = conflict_copies(&files);
+    assert_eq!(copies.len(), 1, "{files:?}");
+    assert_eq!(mode(&a.path(copies[0].0)), 0o600);
 }
 on_servers!(a_private_file_edited_elsewhere_stays_private);

@@ -225,6 +225,7 @@ pub(crate) async fn conflict(
             "local file changed during download".into(),
         ));
     }
+    dl.keep_mode_of(&folder, rel(path))?;
     move_no_replace(&folder, rel(path), rel(&copy))?;
     ctx.db().add_conflict(&ConflictRecord {
         path: copy.clone(),

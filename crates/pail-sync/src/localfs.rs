@@ -204,6 +204,22 @@ pub struct Downloaded {
     file: File,
 }
 
+impl Downloaded {
+    /// Gives the temp file the permission bits of the file now at `rel`, if any (a conflict
+    /// moves the local file aside and places the download under its name: the name keeps its
+    /// permissions, as a replaced file does).
+    pub fn keep_mode_of(&self, root: &SafeRoot, rel: &Path) -> Result<(), LocalError> {
+        let Some(dir) = root.parent(rel, false)? else {
+            return Ok(());
+        };
+        if let Some(st) = dir.stat(dir.name()).map_err(io_err(dir.abs()))? {
+            rustix::fs::fchmod(&self.file, mode_of(&st))
+                .map_err(|e| io_err(&self.path)(e.into()))?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a local replace/delete did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
