@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use pail_core::RelPath;
 
-use crate::safe_dir::Boundary;
+use crate::safe_dir::{Boundary, mount_id};
 
 /// What a prefix of a path is on disk, as far as boundaries go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,7 @@ enum Found {
 pub(crate) struct Boundaries {
     root: PathBuf,
     root_dev: u64,
+    root_mount: Option<u64>,
     seen: HashMap<String, Found>,
     below: Vec<(String, String)>,
 }
@@ -37,9 +38,12 @@ pub(crate) struct Boundaries {
 impl Boundaries {
     pub(crate) fn new(root: PathBuf) -> std::io::Result<Boundaries> {
         let root_dev = std::fs::metadata(&root)?.dev();
+        // The root itself may be a symlink to the real folder: its mount is the target's.
+        let root_mount = mount_id(rustix::fs::CWD, &root.join("."));
         Ok(Boundaries {
             root,
             root_dev,
+            root_mount,
             seen: HashMap::new(),
             below: Vec::new(),
         })
@@ -74,8 +78,18 @@ impl Boundaries {
         if let Some(f) = self.seen.get(prefix) {
             return *f;
         }
-        let f = match std::fs::symlink_metadata(self.root.join(prefix)) {
-            Ok(m) => classify(m.file_type(), m.dev() != self.root_dev),
+        let path = self.root.join(prefix);
+        let f = match std::fs::symlink_metadata(&path) {
+            Ok(m) => {
+                let other_mount = || {
+                    self.root_mount
+                        .is_some_and(|r| mount_id(rustix::fs::CWD, &path).is_some_and(|m| m != r))
+                };
+                classify(
+                    m.file_type(),
+                    m.is_dir() && (m.dev() != self.root_dev || other_mount()),
+                )
+            }
             // Absent: nothing to escape through. Unreadable: the write checks again.
             Err(_) => Found::Open,
         };

@@ -14,6 +14,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use pail_core::LocalStat;
+pub use pail_index::stat::mount_id;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
@@ -83,6 +84,8 @@ pub struct SafeRoot {
     canonical: PathBuf,
     fd: OwnedFd,
     dev: u64,
+    /// The root's mount, where the system tells (see [`mount_id`]).
+    mount: Option<u64>,
 }
 
 impl SafeRoot {
@@ -102,6 +105,7 @@ impl SafeRoot {
         Ok(SafeRoot {
             path: root.to_owned(),
             canonical,
+            mount: mount_id(fd.as_fd(), Path::new("")),
             fd,
             dev,
         })
@@ -169,7 +173,10 @@ impl SafeRoot {
                 Ok(fd) => {
                     let st =
                         rustix::fs::fstat(&fd).map_err(|e| SafeError::io(&self.abs(walked), e))?;
-                    if st.st_dev as u64 != self.dev {
+                    let other_mount = self.mount.is_some_and(|m| {
+                        mount_id(fd.as_fd(), Path::new("")).is_some_and(|n| n != m)
+                    });
+                    if st.st_dev as u64 != self.dev || other_mount {
                         return Err(boundary(Boundary::MountPoint));
                     }
                     return Ok(Some(fd));

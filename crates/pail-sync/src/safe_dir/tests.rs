@@ -238,16 +238,21 @@ struct Mount(PathBuf);
 
 impl Mount {
     fn tmpfs(at: &Path) -> Option<Mount> {
+        Mount::run(&["-t", "tmpfs", "-o", "size=1m", "tmpfs"], at)
+    }
+
+    fn bind(from: &Path, at: &Path) -> Option<Mount> {
+        Mount::run(&["--bind", from.to_str().unwrap()], at)
+    }
+
+    fn run(args: &[&str], at: &Path) -> Option<Mount> {
         fs::create_dir_all(at).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-            .arg(at)
-            .output();
+        let out = Command::new("mount").args(args).arg(at).output();
         match out {
             Ok(o) if o.status.success() => Some(Mount(at.to_owned())),
             Ok(o) => {
                 println!(
-                    "skipped: cannot mount a tmpfs (needs root): {}",
+                    "skipped: cannot mount (needs root): {}",
                     String::from_utf8_lossy(&o.stderr).trim()
                 );
                 None
@@ -282,4 +287,26 @@ fn a_mount_point_inside_the_folder_is_refused() {
         Boundary::MountPoint
     );
     assert_eq!(listing(&s.folder.join("mnt")), Vec::<String>::new());
+}
+
+#[test]
+fn a_bind_mount_of_the_same_disk_is_refused_too() {
+    let s = setup();
+    // Same filesystem, same device number: only the mount id tells.
+    let Some(_mount) = Mount::bind(&s.outside, &s.folder.join("bind")) else {
+        return;
+    };
+    let root = SafeRoot::open(&s.folder).unwrap();
+    if root.mount.is_none() {
+        println!("skipped: this system does not tell mount ids (statx STATX_MNT_ID)");
+        return;
+    }
+    assert_eq!(
+        boundary(write(&root, "bind/sub/new.txt", b"x").unwrap_err()),
+        Boundary::MountPoint
+    );
+    let mut b = crate::boundary::Boundaries::new(s.folder.clone()).unwrap();
+    let p = pail_core::RelPath::new("bind/sub/x.txt").unwrap();
+    assert!(b.excludes(&p, true));
+    assert!(!s.outside.join("sub/new.txt").exists());
 }
