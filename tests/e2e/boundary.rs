@@ -172,3 +172,36 @@ fn a_private_file_edited_elsewhere_stays_private(s: Server) {
     assert_eq!(mode(&a.path(copies[0].0)), 0o600);
 }
 on_servers!(a_private_file_edited_elsewhere_stays_private);
+
+/// `restore --to` into the folder goes through the folder's directory handles like the sync:
+/// a path through a symlink there is refused, and nothing lands where the link points.
+fn restore_to_never_writes_through_a_symlink_in_the_folder(s: Server) {
+    let r = Remote::new(&s, "restore-symlink");
+    let a = Device::new(&r, "a");
+    let outside = sentinel_dir(&a);
+    let before = tree(&outside);
+    a.write("f.txt", b"content");
+    a.sync();
+    std::os::unix::fs::symlink(&outside, a.path("link")).unwrap();
+    let target = a.path("link/f.txt");
+    let out = a.pail(&[
+        "restore",
+        a.path("f.txt").to_str().unwrap(),
+        "--to",
+        target.to_str().unwrap(),
+    ]);
+    assert_code(&out, 1, "restore --to through a symlink");
+    assert!(text(&out).contains("is below a symlink"), "{}", text(&out));
+    assert_eq!(tree(&outside), before);
+    // Beside the folder, where the user points it, it writes as before.
+    let elsewhere = outside.join("copy.txt");
+    let out = a.pail(&[
+        "restore",
+        a.path("f.txt").to_str().unwrap(),
+        "--to",
+        elsewhere.to_str().unwrap(),
+    ]);
+    assert_ok(&out, "restore --to beside the folder");
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), b"content");
+}
+on_servers!(restore_to_never_writes_through_a_symlink_in_the_folder: moto);
