@@ -261,4 +261,22 @@ mod tests {
         let e = resolve(&index, root, Some(&a), Keep::Both).unwrap_err();
         assert!(e.to_string().contains("no recorded conflict"), "{e}");
     }
+
+    #[test]
+    fn resolving_never_moves_a_file_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("folder");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("d")).unwrap();
+        let index = Index::open_in_memory().unwrap();
+        synced_file(&index, &root, "a (c).txt", b"local");
+        record(&index, "a (c).txt", "d/a.txt");
+        let r = resolve(&index, &root, None, Keep::Local).unwrap();
+        assert_eq!(r.refused.len(), 1, "{r:?}");
+        assert!(r.refused[0].1.contains("is below a symlink"), "{r:?}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert_eq!(std::fs::read(root.join("a (c).txt")).unwrap(), b"local");
+    }
 }
