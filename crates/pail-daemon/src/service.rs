@@ -121,6 +121,7 @@ mod tests {
             "NoNewPrivileges=yes",
             "ProtectSystem=strict",
             "WantedBy=default.target",
+            "UMask=0022",
         ] {
             assert!(unit.contains(line), "missing {line}");
         }
@@ -133,6 +134,7 @@ mod tests {
         assert!(plist.contains("<string>/usr/local/bin/pail</string>"));
         assert!(plist.contains("<key>KeepAlive</key>") && plist.contains("<key>RunAtLoad</key>"));
         assert!(plist.contains("/home/u/Library/Logs/pail.log"));
+        assert!(plist.contains("<key>Umask</key>\n  <integer>18</integer>"));
         assert!(!plist.contains('@'));
     }
 }

@@ -272,7 +272,10 @@ fn keep_entry(
     if rules.is_ignored_entry(&path, is_dir) {
         return false;
     }
-    if is_dir && e.metadata().is_ok_and(|m| m.dev() != root_dev) {
+    if is_dir
+        && (e.metadata().is_ok_and(|m| m.dev() != root_dev)
+            || crate::stat::on_other_mount(root, e.path()))
+    {
         pruned
             .lock()
             .expect("scan filter panicked")

@@ -63,6 +63,37 @@ pub fn root_identity(path: &Path) -> io::Result<RootIdentity> {
     })
 }
 
+/// The mount `path` (relative to `dir`; empty: `dir` itself) is on, not following a symlink:
+/// unlike the device number, it tells a bind mount of the folder's own filesystem apart.
+/// `None` where the system does not say (before Linux 5.8, other systems).
+pub fn mount_id(dir: std::os::fd::BorrowedFd<'_>, path: &Path) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{AtFlags, StatxFlags};
+        let flags = AtFlags::SYMLINK_NOFOLLOW
+            | if path.as_os_str().is_empty() {
+                AtFlags::EMPTY_PATH
+            } else {
+                AtFlags::empty()
+            };
+        let st = rustix::fs::statx(dir, path, flags, StatxFlags::MNT_ID).ok()?;
+        (st.stx_mask & StatxFlags::MNT_ID.bits() != 0).then_some(st.stx_mnt_id)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (dir, path);
+        None
+    }
+}
+
+/// Whether the directory `dir` is on another mount than `root` (a mount point, bind mounts of
+/// the same disk included), as far as the system tells.
+pub fn on_other_mount(root: &Path, dir: &Path) -> bool {
+    let id = |p: &Path| mount_id(rustix::fs::CWD, p);
+    // `root/.`: the folder a symlinked root leads to.
+    matches!((id(&root.join(".")), id(dir)), (Some(a), Some(b)) if a != b)
+}
+
 fn to_ns(secs: i64, nsec: i64) -> i64 {
     secs.saturating_mul(1_000_000_000).saturating_add(nsec)
 }

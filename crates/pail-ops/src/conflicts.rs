@@ -10,7 +10,10 @@ use pail_core::plan::LocalExpect;
 use pail_index::{ConflictRecord, Index};
 use serde::Serialize;
 
-use pail_sync::localfs::{LocalError, move_no_replace, remove_expected, still_expected};
+use pail_sync::localfs::{
+    LocalError, move_no_replace, move_replacing, rel, remove_expected, still_expected,
+};
+use pail_sync::safe_dir::SafeRoot;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ConflictInfo {
@@ -43,7 +46,7 @@ pub fn list(index: &Index, root: &Path) -> Result<Vec<ConflictInfo>> {
     Ok(index
         .list_conflicts()?
         .iter()
-        .filter(|c| root.join(c.path.as_str()).is_file())
+        .filter(|c| is_file(&root.join(c.path.as_str())))
         .map(ConflictInfo::of)
         .collect())
 }
@@ -87,10 +90,11 @@ pub fn resolve(
             None => return Ok(ResolveReport::default()),
         }
     }
+    // Every change goes through the folder's directory handles (tenet 13).
+    let root = &SafeRoot::open(root)?;
     let mut report = ResolveReport::default();
     for c in &chosen {
-        let copy_abs = root.join(c.path.as_str());
-        if !copy_abs.is_file() {
+        if !is_file(&root.abs(rel(&c.path))) {
             index.remove_conflict(&c.path)?;
             report.resolved.push((
                 c.path.to_string(),
@@ -126,14 +130,14 @@ pub fn resolve(
 
 /// What the index last synced for `path`, as a local expectation, if the file is unchanged
 /// since: only then is its content also in the bucket.
-fn synced(index: &Index, root: &Path, path: &RelPath) -> Result<Option<LocalExpect>, String> {
+fn synced(index: &Index, root: &SafeRoot, path: &RelPath) -> Result<Option<LocalExpect>, String> {
     let base = index.get_base(path).map_err(|e| e.to_string())?;
     let Some(base) = base else { return Ok(None) };
     let expect = LocalExpect::Is {
         stat: base.local,
         hash: base.hash,
     };
-    match still_expected(&root.join(path.as_str()), &expect) {
+    match still_expected(root, rel(path), &expect) {
         Ok(true) => Ok(Some(expect)),
         Ok(false) => Ok(None),
         Err(e) => Err(e.to_string()),
@@ -142,14 +146,14 @@ fn synced(index: &Index, root: &Path, path: &RelPath) -> Result<Option<LocalExpe
 
 /// `--keep remote`: deletes the copy, whose content the bucket keeps as a version (or trash
 /// copy) once the sync deletes it there.
-fn drop_copy(index: &Index, root: &Path, c: &ConflictRecord) -> Result<String, String> {
+fn drop_copy(index: &Index, root: &SafeRoot, c: &ConflictRecord) -> Result<String, String> {
     let Some(expect) = synced(index, root, &c.path)? else {
         return Err(format!(
             "{} has not been synced as it is now, so its content is nowhere else: run `pail sync` first (or delete it yourself)",
             c.path
         ));
     };
-    match remove_expected(root, &root.join(c.path.as_str()), &expect) {
+    match remove_expected(root, rel(&c.path), &expect) {
         Ok(()) => Ok(format!("copy deleted, {} kept", c.original)),
         Err(LocalError::Changed(_)) => Err(format!("{} changed just now; try again", c.path)),
         Err(e) => Err(e.to_string()),
@@ -158,22 +162,28 @@ fn drop_copy(index: &Index, root: &Path, c: &ConflictRecord) -> Result<String, S
 
 /// `--keep local`: the copy's content takes the original's name. The original's current
 /// content is the remote side's, which the bucket keeps as a version once the sync uploads.
-fn keep_copy(index: &Index, root: &Path, c: &ConflictRecord) -> Result<String, String> {
-    let copy_abs = root.join(c.path.as_str());
-    let orig_abs = root.join(c.original.as_str());
-    if orig_abs.symlink_metadata().is_err() {
-        move_no_replace(&copy_abs, &orig_abs).map_err(|e| e.to_string())?;
+fn keep_copy(index: &Index, root: &SafeRoot, c: &ConflictRecord) -> Result<String, String> {
+    let (copy, orig) = (rel(&c.path), rel(&c.original));
+    if root.abs(orig).symlink_metadata().is_err() {
+        move_no_replace(root, copy, orig).map_err(|e| e.to_string())?;
         return Ok(format!("copy moved to {}", c.original));
     }
-    if synced(index, root, &c.original)?.is_none() {
+    let Some(expect) = synced(index, root, &c.original)? else {
         return Err(format!(
             "{} has changes that are not synced yet, which this would overwrite: run `pail sync` first",
             c.original
         ));
+    };
+    match move_replacing(root, copy, orig, &expect) {
+        Ok(()) => Ok(format!("copy moved over {}", c.original)),
+        Err(LocalError::Changed(_)) => Err(format!("{} changed just now; try again", c.original)),
+        Err(e) => Err(format!("cannot move {} to {}: {e}", c.path, c.original)),
     }
-    std::fs::rename(&copy_abs, &orig_abs)
-        .map_err(|e| format!("cannot move {} to {}: {e}", c.path, c.original))?;
-    Ok(format!("copy moved over {}", c.original))
+}
+
+/// A regular file (not followed if a symlink).
+fn is_file(p: &Path) -> bool {
+    p.symlink_metadata().is_ok_and(|m| m.is_file())
 }
 
 #[cfg(test)]
@@ -250,5 +260,23 @@ mod tests {
         assert!(index.list_conflicts().unwrap().is_empty());
         let e = resolve(&index, root, Some(&a), Keep::Both).unwrap_err();
         assert!(e.to_string().contains("no recorded conflict"), "{e}");
+    }
+
+    #[test]
+    fn resolving_never_moves_a_file_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("folder");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("d")).unwrap();
+        let index = Index::open_in_memory().unwrap();
+        synced_file(&index, &root, "a (c).txt", b"local");
+        record(&index, "a (c).txt", "d/a.txt");
+        let r = resolve(&index, &root, None, Keep::Local).unwrap();
+        assert_eq!(r.refused.len(), 1, "{r:?}");
+        assert!(r.refused[0].1.contains("is below a symlink"), "{r:?}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert_eq!(std::fs::read(root.join("a (c).txt")).unwrap(), b"local");
     }
 }

@@ -16,6 +16,7 @@ use crate::versions::{Source, Version, current, version_at, versions_of, version
 use crate::when::rfc3339_ns;
 use pail_sync::PairRemote;
 use pail_sync::localfs::{LocalError, TempWriter, place};
+use pail_sync::safe_dir::SafeRoot;
 
 /// Which version to bring back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,9 +331,11 @@ async fn keep_in_trash(
 
 /// Downloads the version `pick` names to `dest` (a new file, or a file of the same name in the
 /// folder `dest`), verified against its `pail-blake3`; the bucket is left alone. Returns the
-/// file written.
+/// file written. Inside the pair's `folder` the file is written through the folder's directory
+/// handles like the sync's writes (never below a symlink or mount point there, tenet 13).
 pub async fn restore_to(
     bucket: &PairRemote,
+    folder: &Path,
     path: &RelPath,
     pick: &Pick,
     dest: &Path,
@@ -366,7 +369,8 @@ pub async fn restore_to(
         }
         Err(e) => return Err(e).with_context(|| format!("reading version {} of {path}", v.id())),
     };
-    let mut w = TempWriter::create_outside(&target)
+    let (root, rel) = write_root(folder, &target)?;
+    let mut w = TempWriter::create_outside(&root, &rel)
         .with_context(|| format!("cannot write next to {}", target.display()))?;
     let mut body = get.body;
     while let Some(chunk) = body.next().await {
@@ -391,7 +395,7 @@ pub async fn restore_to(
             v.id()
         );
     }
-    match place(dl, &target, &LocalExpect::Absent) {
+    match place(dl, &root, &LocalExpect::Absent) {
         Ok(_) => Ok(target),
         Err(LocalError::Changed(p)) => bail!(
             "{} appeared while downloading; pail does not overwrite it",
@@ -399,6 +403,20 @@ pub async fn restore_to(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The directory handle a `restore --to` writes through and the path below it: the pair's
+/// folder when `target` is inside it, else the directory the user named.
+fn write_root(folder: &Path, target: &Path) -> Result<(SafeRoot, PathBuf)> {
+    let target = std::path::absolute(target)?;
+    let folder = std::path::absolute(folder)?;
+    if let Ok(rel) = target.strip_prefix(&folder) {
+        return Ok((SafeRoot::open(&folder)?, rel.to_owned()));
+    }
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        bail!("{}: not a file name", target.display());
+    };
+    Ok((SafeRoot::open(dir)?, PathBuf::from(name)))
 }
 
 /// Asks the bucket to bring an archived version of `path` back from Glacier/Deep Archive for

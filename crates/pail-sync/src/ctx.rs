@@ -12,6 +12,7 @@ use pail_s3::{ObjectStore, S3Config, StoreFactory};
 use crate::config::{PairConfig, state_dir};
 use crate::error::SyncError;
 use crate::remote::PairRemote;
+use crate::safe_dir::{SafeError, SafeRoot};
 
 /// Index meta keys.
 pub mod meta {
@@ -48,6 +49,9 @@ pub struct PairCtx {
     /// The folder's disk ignores case: remote keys that differ only by case cannot all be
     /// files here (tenet 9).
     pub case_insensitive: bool,
+    /// The folder's root directory handle, opened anew by each pass: every local write goes
+    /// through it (tenet 13, `safe_dir.rs`).
+    folder: Mutex<Option<Arc<SafeRoot>>>,
 }
 
 /// Takes the pair's lock file next to its index, or says who holds it.
@@ -160,6 +164,7 @@ impl PairCtx {
             progress: Default::default(),
             limits: Default::default(),
             rules: Mutex::default(),
+            folder: Mutex::default(),
         })
     }
 
@@ -206,6 +211,25 @@ impl PairCtx {
         db.meta_set(meta::ROOT_DEV, &id.dev.to_string())?;
         db.meta_set(meta::ROOT_INODE, &id.inode.to_string())?;
         Ok(())
+    }
+
+    /// The folder's root handle: the one this pass opened, else opened now.
+    pub fn folder(&self) -> Result<Arc<SafeRoot>, SafeError> {
+        let mut folder = self.folder.lock().expect("folder lock poisoned");
+        if let Some(f) = &*folder {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(SafeRoot::open(&self.root)?);
+        *folder = Some(f.clone());
+        Ok(f)
+    }
+
+    /// Opens the folder's root anew (at the start of a pass, once the root is checked to be
+    /// the folder synced before).
+    pub fn reopen_folder(&self) -> Result<Arc<SafeRoot>, SafeError> {
+        let f = Arc::new(SafeRoot::open(&self.root)?);
+        *self.folder.lock().expect("folder lock poisoned") = Some(f.clone());
+        Ok(f)
     }
 
     pub fn root(&self) -> &Path {

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
 use crate::keep_local;
-use crate::localfs::{LocalError, remove_expected, still_expected};
+use crate::localfs::{LocalError, rel, remove_expected, still_expected};
 use crate::outcome::{ActionError, Outcome, key_for};
 use crate::trash::before_replacing;
 
@@ -54,7 +54,7 @@ pub(crate) async fn delete_local(
     parts: &Arc<Semaphore>,
 ) -> Result<Outcome, ActionError> {
     if let LocalExpect::Is { stat, hash } = expect {
-        if !still_expected(&ctx.abs(path), expect)? {
+        if !still_expected(&*ctx.folder()?, rel(path), expect)? {
             return Ok(Outcome::Deferred(
                 "local file changed: the edit wins".into(),
             ));
@@ -67,7 +67,7 @@ pub(crate) async fn delete_local(
         // the object cannot be told, so it is never a conflict).
         keep_local::before_losing(ctx, path, &local, false, parts).await?;
     }
-    match remove_expected(ctx.root(), &ctx.abs(path), expect) {
+    match remove_expected(&*ctx.folder()?, rel(path), expect) {
         Ok(()) => {
             ctx.db().remove_base(path)?;
             Ok(Outcome::Done)

@@ -13,12 +13,16 @@ use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
 use crate::keep_local::{self, Before};
-use crate::localfs::{Downloaded, LocalError, TempWriter, move_no_replace, place, still_expected};
+use crate::localfs::{
+    Downloaded, LocalError, TempWriter, move_no_replace, place, rel, still_expected,
+};
 use crate::outcome::{ActionError, Outcome, key_for};
+use crate::safe_dir::SafeError;
 
 type Result<T, E = ActionError> = std::result::Result<T, E>;
 
-/// Fetches `key` (a version, or the current object) into a temp file next to `target`.
+/// Fetches `key` (a version, or the current object) into a temp file next to `target`, made
+/// through the folder's directory handles (tenet 13).
 /// An object in an archival storage class (Glacier, Deep Archive) cannot be read until
 /// restored: [`ActionError::Archived`], whose message says where a restore stands (the
 /// executor turns it into a skip, not a failure). `Ok(None)`: the object is gone.
@@ -26,7 +30,7 @@ async fn fetch(
     ctx: &PairCtx,
     key: &str,
     version: Option<&str>,
-    target: &Path,
+    target: &RelPath,
     progress: Option<&RelPath>,
 ) -> Result<Option<(Head, Downloaded)>> {
     let get = match ctx.remote.store.get(key, version, None).await {
@@ -38,7 +42,8 @@ async fn fetch(
         }
         Err(e) => return Err(e.into()),
     };
-    if let Some(clash) = target
+    let abs = ctx.abs(target);
+    if let Some(clash) = abs
         .parent()
         .and_then(|parent| file_in_the_way(ctx.root(), parent))
     {
@@ -48,10 +53,15 @@ async fn fetch(
         });
     }
     let write_err = |source| ActionError::WriteNextTo {
-        path: target.to_owned(),
+        path: abs.clone(),
         source,
     };
-    let mut w = TempWriter::create(target).map_err(write_err)?;
+    let mut w = TempWriter::create(&*ctx.folder()?, rel(target)).map_err(|e| match e {
+        LocalError::Io { source, .. } | LocalError::Safe(SafeError::Io { source, .. }) => {
+            write_err(source)
+        }
+        other => other.into(),
+    })?;
     let mut body = get.body;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|source| ActionError::Download {
@@ -89,7 +99,13 @@ fn file_in_the_way(root: &Path, dir: &Path) -> Option<std::path::PathBuf> {
             return None;
         }
         if let Ok(m) = p.symlink_metadata() {
-            return if m.is_dir() { None } else { Some(p.to_owned()) };
+            // A symlink is no file in the way but a boundary, which the walk of `safe_dir`
+            // refuses with its own message (tenet 13).
+            return if m.is_dir() || m.is_symlink() {
+                None
+            } else {
+                Some(p.to_owned())
+            };
         }
         d = p.parent();
     }
@@ -112,8 +128,7 @@ pub(crate) async fn download(
     parts: &Arc<Semaphore>,
 ) -> Result<Outcome> {
     let key = key_for(&ctx.remote.prefix, path)?;
-    let abs = ctx.abs(path);
-    if !still_expected(&abs, expect)? {
+    if !still_expected(&*ctx.folder()?, rel(path), expect)? {
         return Ok(Outcome::Deferred(
             "local file changed since the scan".into(),
         ));
@@ -129,7 +144,7 @@ pub(crate) async fn download(
             return conflict(ctx, path, &local, remote).await;
         }
     }
-    let Some((head, dl)) = fetch(ctx, &key, None, &abs, Some(path)).await? else {
+    let Some((head, dl)) = fetch(ctx, &key, None, path, Some(path)).await? else {
         return Ok(Outcome::Deferred(
             "deleted remotely since the listing".into(),
         ));
@@ -150,7 +165,7 @@ fn place_recorded(
     expect: &LocalExpect,
 ) -> Result<Option<u64>> {
     let (hash, size) = (dl.hash, dl.len);
-    match place(dl, &ctx.abs(path), expect) {
+    match place(dl, &*ctx.folder()?, expect) {
         Ok(stat) => {
             let base = Base {
                 hash,
@@ -174,17 +189,17 @@ pub(crate) async fn conflict(
     _remote: &RemoteObject,
 ) -> Result<Outcome> {
     let key = key_for(&ctx.remote.prefix, path)?;
-    let abs = ctx.abs(path);
+    let folder = ctx.folder()?;
     let expect = LocalExpect::Is {
         stat: local.stat,
         hash: local.hash,
     };
-    if !still_expected(&abs, &expect)? {
+    if !still_expected(&folder, rel(path), &expect)? {
         return Ok(Outcome::Deferred(
             "local file changed since the scan".into(),
         ));
     }
-    let Some((head, dl)) = fetch(ctx, &key, None, &abs, Some(path)).await? else {
+    let Some((head, dl)) = fetch(ctx, &key, None, path, Some(path)).await? else {
         return Ok(Outcome::Deferred(
             "deleted remotely since the listing".into(),
         ));
@@ -207,12 +222,13 @@ pub(crate) async fn conflict(
     })
     .ok_or(ActionError::NoConflictName)?;
     // Re-check right before moving the user's file (tenet 2).
-    if !still_expected(&abs, &expect)? {
+    if !still_expected(&folder, rel(path), &expect)? {
         return Ok(Outcome::Deferred(
             "local file changed during download".into(),
         ));
     }
-    move_no_replace(&abs, &ctx.abs(&copy))?;
+    dl.keep_mode_of(&folder, rel(path))?;
+    move_no_replace(&folder, rel(path), rel(&copy))?;
     ctx.db().add_conflict(&ConflictRecord {
         path: copy.clone(),
         original: path.clone(),
@@ -247,11 +263,10 @@ pub(crate) async fn version_to_conflict_copy(
         ctx.abs(p).symlink_metadata().is_ok()
     })
     .ok_or(ActionError::NoConflictName)?;
-    let target = ctx.abs(&copy);
-    let Some((_, dl)) = fetch(ctx, key, Some(version), &target, None).await? else {
+    let Some((_, dl)) = fetch(ctx, key, Some(version), &copy, None).await? else {
         return Ok(());
     };
-    place(dl, &target, &LocalExpect::Absent)?;
+    place(dl, &*ctx.folder()?, &LocalExpect::Absent)?;
     ctx.db().add_conflict(&ConflictRecord {
         path: copy,
         original: path.clone(),

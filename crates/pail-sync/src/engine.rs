@@ -520,6 +520,10 @@ async fn prepare_pass(
     if let Some(why) = check_root(ctx, opts.confirm)? {
         return Ok(Prepared::Stop(why));
     }
+    let folder = ctx.reopen_folder().map_err(|e| SyncError::Local {
+        path: ctx.root().to_owned(),
+        source: std::io::Error::other(e),
+    })?;
     let root = ctx.root().to_owned();
 
     // Local scan: blocking file I/O and hashing, off the async threads. Scoped to the
@@ -548,7 +552,7 @@ async fn prepare_pass(
         .await??
     };
 
-    crate::localfs::remove_leftovers(&scan.leftovers);
+    crate::localfs::remove_leftovers(&folder, &scan.leftovers);
 
     // The remote side: a listing streamed into the index, or the base (local-only passes).
     let mut skipped = scan.skipped.clone();
@@ -639,6 +643,31 @@ async fn prepare_pass(
     Ok(Prepared::Plan(plan))
 }
 
+/// Adds the paths left out for being below a boundary to the skipped entries `status` shows.
+fn report_below(ctx: &PairCtx, below: Vec<(String, String)>) -> Result<(), SyncError> {
+    if below.is_empty() {
+        return Ok(());
+    }
+    // A few by name (a link to a big folder would repeat one reason thousands of times).
+    for (path, why) in below.iter().take(5) {
+        tracing::warn!(%path, %why, "skipped");
+    }
+    if below.len() > 5 {
+        tracing::warn!(
+            more = below.len() - 5,
+            "more paths skipped (see `pail status`)"
+        );
+    }
+    let db = ctx.db();
+    let mut all = db.list_skipped()?;
+    let new: HashSet<&str> = below.iter().map(|(p, _)| p.as_str()).collect();
+    all.retain(|(p, _)| !new.contains(p.as_str()));
+    all.extend(below);
+    all.sort();
+    db.set_skipped(&all)?;
+    Ok(())
+}
+
 /// Forgets what became ignored, then joins the local scan, the remote scan and the base
 /// path by path and plans (blocking: it holds the index for the whole join).
 fn plan_pass(
@@ -669,8 +698,18 @@ fn plan_pass(
 
     let mut planner = Planner::with_cap(cap);
     let ignore = |p: &pail_core::RelPath| rules.is_ignored(p, false) || collided_set.contains(p);
-    let push = |state| -> Result<(), pail_index::IndexError> {
-        planner.push(&state);
+    // Tenet 13: nothing at or below a local symlink, mount point or special file is planned.
+    let mut boundaries =
+        crate::boundary::Boundaries::new(ctx.root().to_owned()).map_err(|source| {
+            SyncError::Local {
+                path: ctx.root().to_owned(),
+                source,
+            }
+        })?;
+    let push = |state: pail_core::state::PathState| -> Result<(), pail_index::IndexError> {
+        if !boundaries.excludes(&state.path, state.local.is_some()) {
+            planner.push(&state);
+        }
         Ok(())
     };
     match (ranges, view) {
@@ -683,6 +722,7 @@ fn plan_pass(
         }
         _ => ctx.db().for_each_state(ignore, push)?,
     }
+    report_below(ctx, boundaries.into_below())?;
     // Content already in the bucket under another name becomes a server-side copy.
     let db = ctx.db();
     let mut locate = |hash: &pail_core::ContentHash| {

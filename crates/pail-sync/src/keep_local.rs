@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 use crate::ctx::PairCtx;
 use crate::outcome::{ActionError, key_for};
 use crate::trash::{trash_dir, trash_key_now};
-use crate::write::{meta_for, multipart};
+use crate::write::{meta_for, multipart, open_scanned, read_all};
 
 /// How many same-size trash copies with another ETag are HEADed for their pail-blake3 (a
 /// server-side copy of a multipart object may get a new ETag).
@@ -119,16 +119,14 @@ async fn to_trash(
 ) -> Result<(), ActionError> {
     let dst = trash_key_now(&ctx.remote.prefix, path.as_str(), &ctx.cfg.device)?;
     let meta = meta_for(ctx, local);
-    let abs = ctx.abs(path);
     let changed = || ActionError::ChangedWhileTrashing { path: path.clone() };
     let failed = |e: ActionError| ActionError::TrashUpload {
         path: path.clone(),
         source: Box::new(e),
     };
     if local.stat.size < ctx.cfg.multipart_threshold {
-        let data = tokio::fs::read(&abs)
-            .await
-            .map_err(|source| ActionError::Read { path: abs, source })?;
+        let file = open_scanned(ctx, path, local)?.ok_or_else(changed)?;
+        let data = read_all(ctx, path, file).await?;
         if hash_bytes(&data) != local.hash {
             return Err(changed());
         }

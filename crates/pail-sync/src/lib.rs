@@ -18,9 +18,12 @@ pub mod pause;
 pub mod progress;
 pub mod remote;
 pub mod report;
+
+pub mod safe_dir;
 pub mod status;
 pub mod stop;
 
+mod boundary;
 mod delete;
 mod download;
 mod keep_local;

@@ -1,15 +1,23 @@
-//! Local file operations with the guarantees of tenets 2 and 6: downloads land atomically
-//! (temp file in the same directory, verified, fsynced, renamed, parent fsynced), and nothing
-//! replaces or removes a file that changed since pail last looked at it.
+//! Local file operations with the guarantees of tenets 2, 6 and 13: downloads land atomically
+//! (temp file in the same directory, verified, fsynced, renamed, parent fsynced), nothing
+//! replaces or removes a file that changed since pail last looked at it, and every write goes
+//! through the directory handles of [`crate::safe_dir`], so none lands outside the folder.
 
-use std::fs::{self, File, FileTimes};
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, FileTimes};
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pail_core::plan::LocalExpect;
 use pail_core::{ContentHash, LocalStat};
-use pail_index::stat_path;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+pub use crate::safe_dir::same_stat;
+use crate::safe_dir::{Dir, SafeError, SafeRoot, local_stat, mode_of};
 
 /// Marker in the names of pail's temporary files. The ignore rules always skip them, and a
 /// pass removes the leftovers a crash can leave behind (see [`remove_leftovers`]).
@@ -20,86 +28,130 @@ use pail_core::layout::{TempOwner, temp_owner};
 /// takes it for a crash's leftover: younger, that command may be writing it right now.
 pub const LEFTOVER_AGE: Duration = Duration::from_secs(60);
 
-/// Removes the leftover temp files a scan found. Only the process holding the pair's lock
-/// calls this, before its pass writes anything, so every temp file of the sync's own is a
-/// leftover of a sync that ended (tenet 6: none survives a finished sync); a temp file of a
-/// command outside the sync goes once it is [`LEFTOVER_AGE`] old. Names that are not exactly
-/// pail's temp names are never touched.
-pub fn remove_leftovers(paths: &[PathBuf]) {
+/// Removes the leftover temp files a scan found (absolute paths inside `root`). Only the
+/// process holding the pair's lock calls this, before its pass writes anything, so every temp
+/// file of the sync's own is a leftover of a sync that ended (tenet 6: none survives a
+/// finished sync); a temp file of a command outside the sync goes once it is [`LEFTOVER_AGE`]
+/// old. Names that are not exactly pail's temp names are never touched.
+pub fn remove_leftovers(root: &SafeRoot, paths: &[PathBuf]) {
     let now = SystemTime::now();
     for p in paths {
-        let owner = p.file_name().and_then(|n| temp_owner(&n.to_string_lossy()));
-        let old = || {
-            fs::symlink_metadata(p)
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= LEFTOVER_AGE)
+        let Some(owner) = p.file_name().and_then(|n| temp_owner(&n.to_string_lossy())) else {
+            continue;
         };
-        let remove = match owner {
-            Some(TempOwner::Sync) => true,
-            Some(TempOwner::Outside) => old(),
-            None => false,
-        };
-        if remove {
-            match fs::remove_file(p) {
-                Ok(()) => {
-                    tracing::info!(path = %p.display(), "removed a temp file left by an interrupted download")
+        let removed = root
+            .rel_of(p)
+            .ok_or_else(|| SafeError::NotInside(p.clone()))
+            .and_then(|rel| root.parent(rel, false))
+            .and_then(|dir| {
+                let Some(dir) = dir else { return Ok(false) };
+                let st = dir.stat(dir.name()).map_err(|source| SafeError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+                let old = st.is_some_and(|st| {
+                    let mtime = UNIX_EPOCH + Duration::from_secs(st.st_mtime.max(0) as u64);
+                    now.duration_since(mtime).unwrap_or_default() >= LEFTOVER_AGE
+                });
+                let remove = match owner {
+                    TempOwner::Sync => st.is_some(),
+                    TempOwner::Outside => old,
+                };
+                if remove {
+                    rustix::fs::unlinkat(dir.fd(), dir.name(), AtFlags::empty()).map_err(|e| {
+                        SafeError::Io {
+                            path: p.clone(),
+                            source: e.into(),
+                        }
+                    })?;
                 }
-                Err(e) => {
-                    tracing::warn!(path = %p.display(), error = %e, "cannot remove a leftover temp file")
-                }
+                Ok(remove)
+            });
+        match removed {
+            Ok(true) => {
+                tracing::info!(path = %p.display(), "removed a temp file left by an interrupted download")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(path = %p.display(), error = %e, "cannot remove a leftover temp file")
             }
         }
     }
 }
 
-/// A temp file of the sync's next to `target`, so that the final rename stays on one
-/// filesystem.
-pub fn temp_path_for(target: &Path) -> PathBuf {
-    temp_path(target, TempOwner::Sync)
-}
-
-fn temp_path(target: &Path, owner: TempOwner) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+fn temp_name(target: &OsStr, owner: TempOwner) -> OsString {
+    let name = target.to_string_lossy();
     let nonce = rand::random();
-    target.with_file_name(match owner {
+    OsString::from(match owner {
         TempOwner::Sync => pail_core::layout::temp_name(&name, nonce),
         TempOwner::Outside => pail_core::layout::outside_temp_name(&name, nonce),
     })
 }
 
+/// A temp file in the directory of its target, with a handle on that directory.
+#[derive(Debug)]
+struct Temp {
+    /// The directory (the temp file's and the target's).
+    dir: OwnedFd,
+    /// The temp file's name in it; empty once placed.
+    name: OsString,
+    /// The target, relative to the root.
+    rel: PathBuf,
+    /// The temp file's absolute path, for messages.
+    path: PathBuf,
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        // Placed files have an empty name; anything else is a leftover.
+        if !self.name.is_empty() {
+            let _ = rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty());
+        }
+    }
+}
+
 /// Writes chunks to a new temp file while hashing them.
 #[derive(Debug)]
 pub struct TempWriter {
-    path: PathBuf,
-    file: Option<File>,
+    temp: Temp,
+    file: File,
     hasher: blake3::Hasher,
     len: u64,
 }
 
 impl TempWriter {
-    /// A temp file of the sync's for `target` (the caller holds the pair).
-    pub fn create(target: &Path) -> io::Result<TempWriter> {
-        TempWriter::create_as(target, TempOwner::Sync)
+    /// A temp file of the sync's for `rel` (the caller holds the pair); missing parent
+    /// directories are made.
+    pub fn create(root: &SafeRoot, rel: &Path) -> Result<TempWriter, LocalError> {
+        TempWriter::create_as(root, rel, TempOwner::Sync)
     }
 
-    /// A temp file for `target` written by a command that does not hold the pair
+    /// A temp file for `rel` written by a command that does not hold the pair
     /// (`restore --to`), which a sync running meanwhile leaves alone.
-    pub fn create_outside(target: &Path) -> io::Result<TempWriter> {
-        TempWriter::create_as(target, TempOwner::Outside)
+    pub fn create_outside(root: &SafeRoot, rel: &Path) -> Result<TempWriter, LocalError> {
+        TempWriter::create_as(root, rel, TempOwner::Outside)
     }
 
-    fn create_as(target: &Path, owner: TempOwner) -> io::Result<TempWriter> {
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let path = temp_path(target, owner);
-        let file = File::options().write(true).create_new(true).open(&path)?;
+    fn create_as(root: &SafeRoot, rel: &Path, owner: TempOwner) -> Result<TempWriter, LocalError> {
+        let dir = root.parent(rel, true)?.expect("parents are created");
+        let name = temp_name(dir.name(), owner);
+        let path = dir.abs().with_file_name(&name);
+        // 0666: the kernel applies the user's umask, as for any new file.
+        let fd = rustix::fs::openat(
+            dir.fd(),
+            &name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o666),
+        )
+        .map_err(|e| io_err(&path)(e.into()))?;
         Ok(TempWriter {
-            path,
-            file: Some(file),
+            temp: Temp {
+                dir: dir.dup_fd().map_err(io_err(dir.abs()))?,
+                name,
+                rel: rel.to_owned(),
+                path,
+            },
+            file: File::from(fd),
             hasher: blake3::Hasher::new(),
             len: 0,
         })
@@ -108,7 +160,7 @@ impl TempWriter {
     pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.hasher.update(chunk);
         self.len += chunk.len() as u64;
-        self.file.as_mut().expect("open").write_all(chunk)
+        self.file.write_all(chunk)
     }
 
     pub fn len(&self) -> u64 {
@@ -120,48 +172,51 @@ impl TempWriter {
     }
 
     /// Sets the modification time, fsyncs, and returns the verified temp file.
-    pub fn finish(mut self, mtime_ns: Option<i64>) -> io::Result<Downloaded> {
-        let file = self.file.take().expect("open");
+    pub fn finish(self, mtime_ns: Option<i64>) -> io::Result<Downloaded> {
         if let Some(ns) = mtime_ns.filter(|ns| *ns > 0) {
             let t = UNIX_EPOCH + Duration::from_nanos(ns as u64);
-            file.set_times(
+            self.file.set_times(
                 FileTimes::new()
                     .set_modified(t)
                     .set_accessed(SystemTime::now()),
             )?;
         }
-        file.sync_all()?;
+        self.file.sync_all()?;
         let hash = ContentHash(*self.hasher.finalize().as_bytes());
         Ok(Downloaded {
-            path: std::mem::take(&mut self.path),
+            path: self.temp.path.clone(),
             hash,
             len: self.len,
+            temp: self.temp,
+            file: self.file,
         })
-    }
-}
-
-impl Drop for TempWriter {
-    fn drop(&mut self) {
-        if !self.path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.path);
-        }
     }
 }
 
 /// A complete, fsynced temp file and its hash.
 #[derive(Debug)]
 pub struct Downloaded {
+    /// The temp file, for messages.
     pub path: PathBuf,
     pub hash: ContentHash,
     pub len: u64,
+    temp: Temp,
+    file: File,
 }
 
-impl Drop for Downloaded {
-    fn drop(&mut self) {
-        // Placed files have an empty path; anything else is a leftover.
-        if !self.path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.path);
+impl Downloaded {
+    /// Gives the temp file the permission bits of the file now at `rel`, if any (a conflict
+    /// moves the local file aside and places the download under its name: the name keeps its
+    /// permissions, as a replaced file does).
+    pub fn keep_mode_of(&self, root: &SafeRoot, rel: &Path) -> Result<(), LocalError> {
+        let Some(dir) = root.parent(rel, false)? else {
+            return Ok(());
+        };
+        if let Some(st) = dir.stat(dir.name()).map_err(io_err(dir.abs()))? {
+            rustix::fs::fchmod(&self.file, mode_of(&st))
+                .map_err(|e| io_err(&self.path)(e.into()))?;
         }
+        Ok(())
     }
 }
 
@@ -170,6 +225,9 @@ impl Drop for Downloaded {
 pub enum LocalError {
     #[error("{0} changed since it was scanned; the local edit wins and syncs next")]
     Changed(PathBuf),
+    /// Below a symlink, a mount point or a file, or an I/O error on the way there.
+    #[error(transparent)]
+    Safe(#[from] SafeError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -181,139 +239,227 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LocalError + '_ {
     }
 }
 
-/// Does the file at `target` still match what the plan expected? (tenet 2)
-pub fn still_expected(target: &Path, expect: &LocalExpect) -> Result<bool, LocalError> {
-    match (expect, stat_path(target)) {
-        (LocalExpect::Absent, Err(e)) if e.kind() == io::ErrorKind::NotFound => Ok(true),
-        (LocalExpect::Absent, Ok(_)) => Ok(false),
-        (LocalExpect::Is { stat, .. }, Ok(now)) => Ok(same_stat(stat, &now)),
-        (LocalExpect::Is { .. }, Err(e)) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        (_, Err(e)) => Err(LocalError::Io {
-            path: target.to_owned(),
-            source: e,
-        }),
+/// Does the file at `rel` still match what the plan expected? (tenet 2) The stat is taken
+/// through the parent directory's handle and does not follow a symlink.
+pub fn still_expected(
+    root: &SafeRoot,
+    rel: &Path,
+    expect: &LocalExpect,
+) -> Result<bool, LocalError> {
+    let now = match root.parent(rel, false)? {
+        Some(dir) => dir.stat(dir.name()).map_err(io_err(dir.abs()))?,
+        None => None,
+    };
+    Ok(matches_expect(now.as_ref(), expect))
+}
+
+/// The `lstat` of `rel` through the parent directory's handle; `None` if absent.
+pub fn stat_at(root: &SafeRoot, rel: &Path) -> Result<Option<LocalStat>, LocalError> {
+    let Some(dir) = root.parent(rel, false)? else {
+        return Ok(None);
+    };
+    let st = dir.stat(dir.name()).map_err(io_err(dir.abs()))?;
+    Ok(st.as_ref().map(local_stat))
+}
+
+fn matches_expect(now: Option<&rustix::fs::Stat>, expect: &LocalExpect) -> bool {
+    match (expect, now) {
+        (LocalExpect::Absent, None) => true,
+        (LocalExpect::Is { stat, .. }, Some(now)) => same_stat(stat, &local_stat(now)),
+        _ => false,
     }
 }
 
-/// Size, mtime, inode and ctime all equal.
-pub fn same_stat(a: &LocalStat, b: &LocalStat) -> bool {
-    a.size == b.size && a.mtime_ns == b.mtime_ns && a.inode == b.inode && a.ctime_ns == b.ctime_ns
-}
-
-/// Puts a verified temp file at `target` if the target is still what `expect` says, and
-/// returns the stat of the placed file.
+/// Puts a verified temp file at its target if the target is still what `expect` says, and
+/// returns the stat of the placed file. A file replaced keeps its permission bits.
 pub fn place(
     mut tmp: Downloaded,
-    target: &Path,
+    root: &SafeRoot,
     expect: &LocalExpect,
 ) -> Result<LocalStat, LocalError> {
-    match expect {
-        LocalExpect::Absent => {
+    // Walk to the target's directory again: if a directory on the way was swapped since the
+    // temp file was made (for a symlink, or moved out of the folder), the temp file's own
+    // directory is no longer the target's and nothing is placed.
+    let rel = tmp.temp.rel.clone();
+    let dir = root
+        .parent(&rel, false)?
+        .ok_or_else(|| LocalError::Changed(root.abs(&rel)))?;
+    if !same_dir(&dir, &tmp.temp.dir).map_err(io_err(dir.abs()))? {
+        return Err(LocalError::Changed(dir.abs().to_owned()));
+    }
+    let target = dir.abs().to_owned();
+    let now = dir.stat(dir.name()).map_err(io_err(&target))?;
+    if !matches_expect(now.as_ref(), expect) {
+        return Err(LocalError::Changed(target));
+    }
+    match (expect, now) {
+        (LocalExpect::Absent, _) => {
             // A hard link fails if the target exists: "create if absent" without a window in
             // which a file the user just made could be replaced.
-            match fs::hard_link(&tmp.path, target) {
+            match rustix::fs::linkat(
+                dir.fd(),
+                &tmp.temp.name,
+                dir.fd(),
+                dir.name(),
+                AtFlags::empty(),
+            ) {
                 Ok(()) => {
-                    fs::remove_file(&tmp.path).map_err(io_err(&tmp.path))?;
+                    rustix::fs::unlinkat(dir.fd(), &tmp.temp.name, AtFlags::empty())
+                        .map_err(|e| io_err(&tmp.path)(e.into()))?;
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    return Err(LocalError::Changed(target.to_owned()));
-                }
+                Err(Errno::EXIST) => return Err(LocalError::Changed(target)),
                 Err(_) => {
                     // Filesystems without hard links (FAT, some FUSE): check, then rename.
-                    if !still_expected(target, expect)? {
-                        return Err(LocalError::Changed(target.to_owned()));
+                    if dir.stat(dir.name()).map_err(io_err(&target))?.is_some() {
+                        return Err(LocalError::Changed(target));
                     }
-                    fs::rename(&tmp.path, target).map_err(io_err(target))?;
+                    rename_in(&dir, &tmp.temp.name, &target)?;
                 }
             }
         }
-        LocalExpect::Is { .. } => {
-            if !still_expected(target, expect)? {
-                return Err(LocalError::Changed(target.to_owned()));
-            }
-            fs::rename(&tmp.path, target).map_err(io_err(target))?;
+        (LocalExpect::Is { .. }, Some(old)) => {
+            rustix::fs::fchmod(&tmp.file, mode_of(&old))
+                .map_err(|e| io_err(&tmp.path)(e.into()))?;
+            rename_in(&dir, &tmp.temp.name, &target)?;
         }
+        (LocalExpect::Is { .. }, None) => unreachable!("checked by matches_expect"),
     }
-    tmp.path = PathBuf::new();
-    if let Some(dir) = target.parent() {
-        fsync_dir(dir).map_err(io_err(dir))?;
-    }
-    stat_path(target).map_err(io_err(target))
+    tmp.temp.name = OsString::new();
+    dir.fsync().map_err(io_err(&target))?;
+    let placed = dir
+        .stat(dir.name())
+        .map_err(io_err(&target))?
+        .ok_or_else(|| io_err(&target)(io::ErrorKind::NotFound.into()))?;
+    Ok(local_stat(&placed))
 }
 
-/// Moves `from` to `to` only if `to` does not exist (conflict copies never replace anything).
-pub fn move_no_replace(from: &Path, to: &Path) -> Result<(), LocalError> {
-    match fs::hard_link(from, to) {
-        Ok(()) => fs::remove_file(from).map_err(io_err(from)),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(LocalError::Io {
-            path: to.to_owned(),
-            source: e,
-        }),
+fn rename_in(dir: &Dir<'_>, from: &OsStr, target: &Path) -> Result<(), LocalError> {
+    rustix::fs::renameat(dir.fd(), from, dir.fd(), dir.name()).map_err(|e| io_err(target)(e.into()))
+}
+
+/// Whether the walked directory is the one the temp file was made in.
+fn same_dir(dir: &Dir<'_>, fd: &OwnedFd) -> io::Result<bool> {
+    let (a, b) = (rustix::fs::fstat(dir.fd())?, rustix::fs::fstat(fd)?);
+    Ok(a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+}
+
+/// Moves `from` to `to` (both relative to `root`) only if `to` does not exist (conflict
+/// copies never replace anything).
+pub fn move_no_replace(root: &SafeRoot, from: &Path, to: &Path) -> Result<(), LocalError> {
+    let src = root
+        .parent(from, false)?
+        .ok_or_else(|| io_err(&root.abs(from))(io::ErrorKind::NotFound.into()))?;
+    let dst = root.parent(to, true)?.expect("parents are created");
+    let exists = || LocalError::Io {
+        path: dst.abs().to_owned(),
+        source: io::Error::from(io::ErrorKind::AlreadyExists),
+    };
+    match rustix::fs::linkat(src.fd(), src.name(), dst.fd(), dst.name(), AtFlags::empty()) {
+        Ok(()) => rustix::fs::unlinkat(src.fd(), src.name(), AtFlags::empty())
+            .map_err(|e| io_err(src.abs())(e.into()))?,
+        Err(Errno::EXIST) => return Err(exists()),
         Err(_) => {
-            if to.symlink_metadata().is_ok() {
-                return Err(LocalError::Io {
-                    path: to.to_owned(),
-                    source: io::Error::from(io::ErrorKind::AlreadyExists),
-                });
+            if dst.stat(dst.name()).map_err(io_err(dst.abs()))?.is_some() {
+                return Err(exists());
             }
-            fs::rename(from, to).map_err(io_err(to))
+            rustix::fs::renameat(src.fd(), src.name(), dst.fd(), dst.name())
+                .map_err(|e| io_err(dst.abs())(e.into()))?;
         }
     }
-}
-
-/// Removes a file that must still match `expect`, then the directories it leaves empty (up to,
-/// not including, `root`).
-pub fn remove_expected(root: &Path, target: &Path, expect: &LocalExpect) -> Result<(), LocalError> {
-    if !still_expected(target, expect)? {
-        return Err(LocalError::Changed(target.to_owned()));
-    }
-    match fs::remove_file(target) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(LocalError::Io {
-                path: target.to_owned(),
-                source: e,
-            });
-        }
-    }
-    let mut dir = target.parent();
-    while let Some(d) = dir {
-        if d == root || !d.starts_with(root) || fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
-    }
-    if let Some(d) = target.parent().filter(|d| d.exists()) {
-        let _ = fsync_dir(d);
-    }
+    let _ = dst.fsync();
+    let _ = src.fsync();
     Ok(())
 }
 
-/// Makes a rename in `dir` durable (a rename is in the directory, not the file).
-pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+/// Moves `from` over `to` if `to` is still what `expect` says (`pail conflicts --keep local`).
+pub fn move_replacing(
+    root: &SafeRoot,
+    from: &Path,
+    to: &Path,
+    expect: &LocalExpect,
+) -> Result<(), LocalError> {
+    let src = root
+        .parent(from, false)?
+        .ok_or_else(|| io_err(&root.abs(from))(io::ErrorKind::NotFound.into()))?;
+    let dst = root.parent(to, true)?.expect("parents are created");
+    if !matches_expect(
+        dst.stat(dst.name()).map_err(io_err(dst.abs()))?.as_ref(),
+        expect,
+    ) {
+        return Err(LocalError::Changed(dst.abs().to_owned()));
+    }
+    rustix::fs::renameat(src.fd(), src.name(), dst.fd(), dst.name())
+        .map_err(|e| io_err(dst.abs())(e.into()))?;
+    let _ = dst.fsync();
+    let _ = src.fsync();
+    Ok(())
+}
+
+/// Removes a file that must still match `expect`, then the directories it leaves empty (up to,
+/// not including, the root).
+pub fn remove_expected(
+    root: &SafeRoot,
+    rel: &Path,
+    expect: &LocalExpect,
+) -> Result<(), LocalError> {
+    let Some(dir) = root.parent(rel, false)? else {
+        return match expect {
+            LocalExpect::Absent => Ok(()),
+            LocalExpect::Is { .. } => Err(LocalError::Changed(root.abs(rel))),
+        };
+    };
+    if !matches_expect(
+        dir.stat(dir.name()).map_err(io_err(dir.abs()))?.as_ref(),
+        expect,
+    ) {
+        return Err(LocalError::Changed(dir.abs().to_owned()));
+    }
+    match rustix::fs::unlinkat(dir.fd(), dir.name(), AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => {}
+        Err(e) => return Err(io_err(dir.abs())(e.into())),
+    }
+    let _ = dir.fsync();
+    dir.prune_empty();
+    Ok(())
+}
+
+/// `rel` of a [`pail_core::RelPath`] as a path for the functions above.
+pub fn rel(path: &pail_core::RelPath) -> &Path {
+    Path::new(OsStr::from_bytes(path.as_str().as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    use pail_index::stat_path;
+
     use super::*;
 
-    fn download(dir: &Path, name: &str, body: &[u8]) -> Downloaded {
-        let mut w = TempWriter::create(&dir.join(name)).unwrap();
+    fn download(root: &SafeRoot, name: &str, body: &[u8]) -> Downloaded {
+        let mut w = TempWriter::create(root, Path::new(name)).unwrap();
         w.write(body).unwrap();
         w.finish(Some(1_600_000_000_000_000_000)).unwrap()
+    }
+
+    fn is(target: &Path) -> LocalExpect {
+        LocalExpect::Is {
+            stat: stat_path(target).unwrap(),
+            hash: ContentHash([0; 32]),
+        }
     }
 
     #[test]
     fn place_absent_never_replaces_a_new_local_file() {
         let d = tempfile::tempdir().unwrap();
+        let root = SafeRoot::open(d.path()).unwrap();
         let target = d.path().join("a.txt");
         fs::write(&target, b"user's new file").unwrap();
-        let tmp = download(d.path(), "a.txt", b"remote");
+        let tmp = download(&root, "a.txt", b"remote");
         let tmp_path = tmp.path.clone();
         assert!(matches!(
-            place(tmp, &target, &LocalExpect::Absent),
+            place(tmp, &root, &LocalExpect::Absent),
             Err(LocalError::Changed(_))
         ));
         assert_eq!(fs::read(&target).unwrap(), b"user's new file");
@@ -323,28 +469,21 @@ mod tests {
     #[test]
     fn place_replaces_only_an_unchanged_file() {
         let d = tempfile::tempdir().unwrap();
+        let root = SafeRoot::open(d.path()).unwrap();
         let target = d.path().join("a.txt");
         fs::write(&target, b"old").unwrap();
-        let stat = stat_path(&target).unwrap();
-        let expect = LocalExpect::Is {
-            stat,
-            hash: ContentHash([0; 32]),
-        };
+        let expect = is(&target);
         std::thread::sleep(Duration::from_millis(20));
         fs::write(&target, b"edited").unwrap();
-        let tmp = download(d.path(), "a.txt", b"remote");
-        assert!(place(tmp, &target, &expect).is_err());
+        let tmp = download(&root, "a.txt", b"remote");
+        assert!(place(tmp, &root, &expect).is_err());
         assert_eq!(fs::read(&target).unwrap(), b"edited");
 
-        let stat = stat_path(&target).unwrap();
-        let expect = LocalExpect::Is {
-            stat,
-            hash: ContentHash([0; 32]),
-        };
-        let tmp = download(d.path(), "a.txt", b"remote");
-        let placed = place(tmp, &target, &expect).unwrap();
+        let tmp = download(&root, "a.txt", b"remote");
+        let placed = place(tmp, &root, &is(&target)).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"remote");
         assert_eq!(placed.mtime_ns, 1_600_000_000_000_000_000);
+        assert_eq!(placed, stat_path(&target).unwrap());
         assert_eq!(
             fs::read_dir(d.path()).unwrap().count(),
             1,
@@ -353,22 +492,84 @@ mod tests {
     }
 
     #[test]
-    fn remove_prunes_empty_parents_but_not_root() {
+    fn a_replaced_file_keeps_its_mode_and_a_new_one_gets_the_umask() {
         let d = tempfile::tempdir().unwrap();
+        let root = SafeRoot::open(d.path()).unwrap();
+        let private = d.path().join("private.txt");
+        fs::write(&private, b"old").unwrap();
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o600)).unwrap();
+        let tmp = download(&root, "private.txt", b"edited elsewhere");
+        place(tmp, &root, &is(&private)).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&private), 0o600);
+
+        // A new file gets what any program's new file gets: 0666 less the umask.
+        let tmp = download(&root, "new.txt", b"new");
+        place(tmp, &root, &LocalExpect::Absent).unwrap();
+        fs::write(d.path().join("by-hand.txt"), b"x").unwrap();
+        assert_eq!(
+            mode(&d.path().join("new.txt")),
+            mode(&d.path().join("by-hand.txt"))
+        );
+    }
+
+    #[test]
+    fn place_makes_missing_parents_and_remove_prunes_them_but_not_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = SafeRoot::open(d.path()).unwrap();
+        let tmp = download(&root, "x/y/z.txt", b"z");
+        place(tmp, &root, &LocalExpect::Absent).unwrap();
         let target = d.path().join("x/y/z.txt");
-        fs::create_dir_all(target.parent().unwrap()).unwrap();
-        fs::write(&target, b"z").unwrap();
-        let stat = stat_path(&target).unwrap();
-        remove_expected(
-            d.path(),
-            &target,
-            &LocalExpect::Is {
-                stat,
-                hash: ContentHash([0; 32]),
-            },
-        )
-        .unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"z");
+        fs::write(d.path().join("keep.txt"), b"k").unwrap();
+        remove_expected(&root, Path::new("x/y/z.txt"), &is(&target)).unwrap();
         assert!(!d.path().join("x").exists());
-        assert!(d.path().exists());
+        assert!(d.path().join("keep.txt").exists());
+    }
+
+    #[test]
+    fn remove_refuses_a_changed_file_and_prunes_only_empty_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        let root = SafeRoot::open(d.path()).unwrap();
+        fs::create_dir_all(d.path().join("a/b")).unwrap();
+        fs::write(d.path().join("a/other"), b"o").unwrap();
+        let target = d.path().join("a/b/f");
+        fs::write(&target, b"1").unwrap();
+        let expect = is(&target);
+        std::thread::sleep(Duration::from_millis(20));
+        fs::write(&target, b"22").unwrap();
+        assert!(matches!(
+            remove_expected(&root, Path::new("a/b/f"), &expect),
+            Err(LocalError::Changed(_))
+        ));
+        remove_expected(&root, Path::new("a/b/f"), &is(&target)).unwrap();
+        assert!(!d.path().join("a/b").exists());
+        assert!(d.path().join("a/other").exists());
+    }
+
+    #[test]
+    fn move_no_replace_never_overwrites() {
+        let d = tempfile::tempdir().unwrap();
+        let root = SafeRoot::open(d.path()).unwrap();
+        fs::write(d.path().join("a"), b"a").unwrap();
+        fs::write(d.path().join("b"), b"b").unwrap();
+        assert!(move_no_replace(&root, Path::new("a"), Path::new("b")).is_err());
+        assert_eq!(fs::read(d.path().join("b")).unwrap(), b"b");
+        move_no_replace(&root, Path::new("a"), Path::new("c/d")).unwrap();
+        assert_eq!(fs::read(d.path().join("c/d")).unwrap(), b"a");
+        assert!(!d.path().join("a").exists());
+    }
+
+    #[test]
+    fn leftovers_go_only_when_they_are_pail_temp_names() {
+        let d = tempfile::tempdir().unwrap();
+        let root = SafeRoot::open(d.path()).unwrap();
+        let tmp = d.path().join(pail_core::layout::temp_name("f.txt", 7));
+        let not_tmp = d.path().join("f.txt.pail-tmp-notes");
+        fs::write(&tmp, b"partial").unwrap();
+        fs::write(&not_tmp, b"mine").unwrap();
+        remove_leftovers(&root, &[tmp.clone(), not_tmp.clone()]);
+        assert!(!tmp.exists());
+        assert!(not_tmp.exists());
     }
 }

@@ -222,6 +222,12 @@ pub enum ActionError {
     Worker(#[from] tokio::task::JoinError),
 }
 
+impl From<crate::safe_dir::SafeError> for ActionError {
+    fn from(e: crate::safe_dir::SafeError) -> Self {
+        ActionError::Local(LocalError::Safe(e))
+    }
+}
+
 fn archived_text(key: &str, state: Option<ArchiveRestore>) -> String {
     match state {
         Some(ArchiveRestore::InProgress) => format!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use pail_core::plan::RemoteExpect;
 use pail_core::{LocalFile, RelPath, RemoteRef};
-use pail_index::{hash_bytes, stat_path};
+use pail_index::hash_bytes;
 use pail_s3::StoreError;
 use tokio::sync::Semaphore;
 
@@ -16,7 +16,9 @@ use crate::ctx::PairCtx;
 use crate::localfs::same_stat;
 use crate::outcome::{ActionError, Outcome, key_for};
 use crate::trash::before_replacing;
-use crate::write::{condition, finish_write, meta_for, multipart};
+use crate::write::{
+    condition, finish_write, meta_for, multipart, open_scanned, read_all, stat_now,
+};
 
 /// Uploads one file.
 pub(crate) async fn upload(
@@ -27,21 +29,12 @@ pub(crate) async fn upload(
     parts: &Arc<Semaphore>,
 ) -> Result<Outcome, ActionError> {
     let key = key_for(&ctx.remote.prefix, path)?;
-    let abs = ctx.abs(path);
-    let read_err = |source| ActionError::Read {
-        path: abs.clone(),
-        source,
-    };
-    let before = match stat_path(&abs) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Outcome::Deferred("deleted since the scan".into()));
-        }
-        Err(e) => return Err(read_err(e)),
-    };
-    if !same_stat(&before, &local.stat) {
+    // The file the scan saw, opened now (never through a symlink): a swapped or edited file
+    // waits for the next pass's scan.
+    let Some(file) = open_scanned(ctx, path, local)? else {
         return Ok(Outcome::Deferred("changed since the scan".into()));
-    }
+    };
+    let before = local.stat;
     if !before_replacing(ctx, &key, expect).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
@@ -52,14 +45,7 @@ pub(crate) async fn upload(
     ctx.db().note_pending_upload(path, &local.hash)?;
     let put = if local.stat.size < ctx.cfg.multipart_threshold {
         // Read into memory: every retry then sends exactly the bytes that were hashed.
-        let data = match tokio::fs::read(&abs).await {
-            Ok(d) => d,
-            // Deleted since the check above: the next pass sees the delete.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Outcome::Deferred("deleted since the scan".into()));
-            }
-            Err(e) => return Err(read_err(e)),
-        };
+        let data = read_all(ctx, path, file).await?;
         if hash_bytes(&data) != local.hash {
             return Ok(Outcome::Deferred("changed while being read".into()));
         }
@@ -94,12 +80,8 @@ pub(crate) async fn upload(
     // deleted meanwhile is not recorded either: the object is in the bucket, noted as this
     // device's own pending upload, so the next pass takes it as the base and deletes it
     // remotely as the user did locally.
-    let after = match stat_path(&abs) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Outcome::Deferred("deleted during upload".into()));
-        }
-        Err(e) => return Err(read_err(e)),
+    let Some(after) = stat_now(ctx, path)? else {
+        return Ok(Outcome::Deferred("deleted during upload".into()));
     };
     if !same_stat(&after, &before) {
         return Ok(Outcome::Deferred("changed during upload".into()));
@@ -120,8 +102,7 @@ pub(crate) async fn copy(
 ) -> Result<Outcome, ActionError> {
     let key = key_for(&ctx.remote.prefix, path)?;
     let src = key_for(&ctx.remote.prefix, from)?;
-    let now = stat_path(&ctx.abs(path));
-    if !matches!(now, Ok(ref s) if same_stat(s, &local.stat)) {
+    if !stat_now(ctx, path)?.is_some_and(|now| same_stat(&now, &local.stat)) {
         return Ok(Outcome::Deferred("changed since the scan".into()));
     }
     let version = from_object.version_id.as_deref().filter(|v| *v != "null");

@@ -4,24 +4,58 @@
 //! They sit below `upload.rs`, `trash.rs` and `keep_local.rs`, so none of those needs another.
 
 use std::fs::File;
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use pail_core::plan::RemoteExpect;
-use pail_core::{Base, LocalFile, RelPath, RemoteRef};
-use pail_index::{MultipartUpload, stat_path};
+use pail_core::{Base, LocalFile, LocalStat, RelPath, RemoteRef};
+use pail_index::MultipartUpload;
 use pail_s3::{Condition, ObjectMeta, PutResult};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
-use crate::localfs::same_stat;
+use crate::localfs::{rel, same_stat, stat_at};
 use crate::outcome::{ActionError, Outcome, Written};
 
 /// S3 allows at most 10,000 parts per upload.
 const MAX_PARTS: u64 = 10_000;
 const MIB: u64 = 1024 * 1024;
+
+/// Opens the file `path` was scanned as, through the folder's directory handles and without
+/// following a symlink (tenet 13): `None` if it changed, was swapped or is gone since the
+/// scan (the next pass sees why).
+pub(crate) fn open_scanned(
+    ctx: &PairCtx,
+    path: &RelPath,
+    local: &LocalFile,
+) -> Result<Option<File>, ActionError> {
+    Ok(ctx.folder()?.open_scanned(rel(path), &local.stat)?)
+}
+
+/// Reads the whole of a file opened by [`open_scanned`], off the async threads.
+pub(crate) async fn read_all(
+    ctx: &PairCtx,
+    path: &RelPath,
+    file: File,
+) -> Result<Vec<u8>, ActionError> {
+    let abs = ctx.abs(path);
+    tokio::task::spawn_blocking(move || {
+        let mut data = Vec::new();
+        (&file)
+            .read_to_end(&mut data)
+            .map(|_| data)
+            .map_err(|source| ActionError::Read { path: abs, source })
+    })
+    .await?
+}
+
+/// The stat of `path` now, through the folder's directory handles; `None` if gone.
+pub(crate) fn stat_now(ctx: &PairCtx, path: &RelPath) -> Result<Option<LocalStat>, ActionError> {
+    Ok(stat_at(&*ctx.folder()?, rel(path))?)
+}
 
 /// The metadata pail writes with a file's content.
 pub(crate) fn meta_for(ctx: &PairCtx, local: &LocalFile) -> ObjectMeta {
@@ -133,6 +167,10 @@ pub(crate) async fn multipart(
     cond: Condition,
     parts_limit: &Arc<Semaphore>,
 ) -> Result<Option<PutResult>, ActionError> {
+    let Some(file) = open_scanned(ctx, path, local)? else {
+        return Ok(None);
+    };
+    let file = Arc::new(file);
     let size = local.stat.size;
     let psize = part_size(ctx, size);
     let count = size.div_ceil(psize).max(1);
@@ -171,12 +209,6 @@ pub(crate) async fn multipart(
             m
         }
     };
-    let file = Arc::new(
-        File::open(ctx.abs(path)).map_err(|source| ActionError::Read {
-            path: path.as_str().into(),
-            source,
-        })?,
-    );
     let done: std::collections::HashSet<i32> = upload.parts.iter().map(|(n, _)| *n).collect();
     let todo: Vec<i32> = (1..=count as i32).filter(|n| !done.contains(n)).collect();
     let resumed_bytes = size.saturating_sub(todo.len() as u64 * psize);
@@ -222,8 +254,7 @@ pub(crate) async fn multipart(
     upload.parts.extend(results);
     upload.parts.sort_by_key(|(n, _)| *n);
     // The parts were read from a file that must not have changed since it was hashed.
-    let now = stat_path(&ctx.abs(path))?;
-    if !same_stat(&now, &local.stat) {
+    if !stat_now(ctx, path)?.is_some_and(|now| same_stat(&now, &local.stat)) {
         let _ = ctx
             .remote
             .store

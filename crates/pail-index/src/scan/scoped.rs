@@ -17,6 +17,7 @@ use super::{LOCAL_SCAN_CURRENT, Pruned, Scan, ScanOptions, ScanReport, Walker, c
 use crate::error::ScanError;
 use crate::ignore_rules::{IGNORE_FILE, IgnoreRules};
 use crate::index::Index;
+use crate::stat::on_other_mount;
 
 /// How a scoped scan ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,7 +163,10 @@ fn look(root: &Path, root_dev: u64, rules: &IgnoreRules, p: &RelPath) -> Result<
     // The walk reaches `p` only through real directories of the folder's filesystem.
     for (i, _) in s.match_indices('/') {
         match std::fs::symlink_metadata(root.join(&s[..i])) {
-            Ok(m) if m.is_dir() && m.dev() == root_dev => {}
+            Ok(m)
+                if m.is_dir()
+                    && m.dev() == root_dev
+                    && !on_other_mount(root, &root.join(&s[..i])) => {}
             Ok(m) if m.is_dir() => return Err(format!("{}: a mount point", &s[..i])),
             Ok(_) => return Ok(Now::Absent),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Now::Absent),
@@ -171,7 +175,9 @@ fn look(root: &Path, root_dev: u64, rules: &IgnoreRules, p: &RelPath) -> Result<
     }
     let abs = root.join(s);
     match std::fs::symlink_metadata(&abs) {
-        Ok(m) if m.is_dir() && m.dev() != root_dev => Err(format!("{s}: a mount point")),
+        Ok(m) if m.is_dir() && (m.dev() != root_dev || on_other_mount(root, &abs)) => {
+            Err(format!("{s}: a mount point"))
+        }
         Ok(m) if rules.is_ignored(p, m.is_dir()) => Ok(Now::Absent),
         Ok(m) => Ok(Now::Entry(m.file_type(), abs)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Now::Absent),

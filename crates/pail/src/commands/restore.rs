@@ -266,7 +266,7 @@ async fn restore(config_file: &Path, a: RestoreArgs, out: &mut Out) -> Result<u8
     if let Some(dest) = &a.to {
         let rel = t.rel.as_ref().context("--to takes a file, not a folder")?;
         let pick = pick.unwrap_or(Pick::Newest);
-        let written = restore_to(&bucket, rel, &pick, dest).await?;
+        let written = restore_to(&bucket, &t.pair.folder, rel, &pick, dest).await?;
         out.say(format!(
             "{rel}: written to {} (the bucket is unchanged)",
             written.display()

@@ -64,7 +64,7 @@ async fn undelete(config_file: &Path, a: UndeleteArgs, out: &mut Out) -> Result<
                 ));
                 return Ok(0);
             }
-            restore_to(&bucket, &rel, &Pick::Newest, &t.abs).await?;
+            restore_to(&bucket, &t.pair.folder, &rel, &Pick::Newest, &t.abs).await?;
             out.say(format!(
                 "{rel}: brought back from the bucket (it was deleted here, and the deletion was not synced yet)"
             ));
