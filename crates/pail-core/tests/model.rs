@@ -13,7 +13,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pail_core::plan::{Action, CopySource, LocalExpect, Plan, Planner, RemoteExpect, SafetyConfig};
+use pail_core::plan::{
+    Action, CopySource, Fate, LocalExpect, Plan, Planner, RemoteExpect, SafetyConfig,
+};
 use pail_core::state::PathState;
 use pail_core::{
     Base, ContentHash, LocalFile, LocalStat, RelPath, RemoteObject, RemoteRef, conflict_name_taken,
@@ -441,6 +443,38 @@ impl World {
                         d.base.insert(path.clone(), base(stat));
                     }
                 }
+            }
+            Action::Displace {
+                path,
+                local,
+                remote: obj,
+            } => {
+                // (The model's paths never make a file and a folder of one name; this is the
+                // executor's contract all the same: each side moves to a conflict copy or is
+                // deleted, under its expectation.)
+                let taken = |p: &RelPath, d: &Device, remote: &Remote| {
+                    d.local.contains_key(p) || d.base.contains_key(p) || remote.current(p).is_some()
+                };
+                if let Some((o, fate)) = obj
+                    && remote.expect_holds(path, &RemoteExpect::Is(o.object.clone()))
+                {
+                    let v = remote.version(path, &o.object).expect("listed").clone();
+                    if *fate == Fate::ConflictCopy {
+                        let copy = conflict_name_taken(path, "other", at, |p| taken(p, d, remote));
+                        remote.push(&copy, v.etag, v.content, v.meta);
+                    }
+                    remote.push(path, String::new(), None, None);
+                }
+                if let Some((l, fate)) = local
+                    && d.matches(path, l)
+                {
+                    let mine = d.local.remove(path).expect("matched");
+                    if *fate == Fate::ConflictCopy {
+                        let copy = conflict_name_taken(path, &d.name, at, |p| taken(p, d, remote));
+                        d.local.insert(copy, mine);
+                    }
+                }
+                d.base.remove(path);
             }
             Action::Record { path, base } => {
                 d.base.insert(path.clone(), base.clone());
