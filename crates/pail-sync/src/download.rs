@@ -13,7 +13,9 @@ use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
 use crate::keep_local::{self, Before};
-use crate::localfs::{Downloaded, LocalError, TempWriter, move_no_replace, place, still_expected};
+use crate::localfs::{
+    Downloaded, LocalError, TempWriter, move_no_replace, place, remove_empty_dir, still_expected,
+};
 use crate::outcome::{ActionError, Outcome, key_for};
 
 type Result<T, E = ActionError> = std::result::Result<T, E>;
@@ -111,6 +113,15 @@ pub(crate) async fn download(
 ) -> Result<Outcome> {
     let key = key_for(&ctx.remote.prefix, path)?;
     let abs = ctx.abs(path);
+    if *expect == LocalExpect::Absent && abs.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        // A folder where the bucket has a file: the file takes the name once the folder is
+        // empty (its files, deleted by this plan, go in a later phase; an empty one goes now).
+        if !remove_empty_dir(&abs) {
+            return Ok(Outcome::Deferred(
+                "a folder of the same name is still in the way".into(),
+            ));
+        }
+    }
     if !still_expected(&abs, expect)? {
         return Ok(Outcome::Deferred(
             "local file changed since the scan".into(),

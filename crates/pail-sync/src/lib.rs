@@ -19,6 +19,7 @@ pub mod status;
 pub mod stop;
 
 mod delete;
+mod displace;
 mod download;
 mod keep_local;
 mod listing;

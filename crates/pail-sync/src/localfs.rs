@@ -290,6 +290,12 @@ pub fn remove_expected(root: &Path, target: &Path, expect: &LocalExpect) -> Resu
     Ok(())
 }
 
+/// Removes `dir` if it is an empty directory (never anything in it): where a file is to be
+/// placed and a folder with nothing left in it stands. `false`: it is not empty, or not there.
+pub fn remove_empty_dir(dir: &Path) -> bool {
+    fs::remove_dir(dir).is_ok()
+}
+
 /// Makes a rename in `dir` durable (a rename is in the directory, not the file).
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
