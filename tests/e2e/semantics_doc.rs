@@ -24,7 +24,8 @@ fn every_tenet_names_tests_that_exist() {
     rust_sources(&repo().join("crates"), &mut sources);
     rust_sources(&repo().join("tests"), &mut sources);
     let tenets: Vec<&str> = doc.split("\n### ").skip(1).collect();
-    assert_eq!(tenets.len(), 12, "SEMANTICS.md must cover the 12 tenets");
+    // Tenets 1-12 at least; 13-15 arrive one by one (see shared/notes/sync-semantics.md).
+    assert!(tenets.len() >= 12, "SEMANTICS.md must cover the tenets");
     for tenet in tenets {
         let title = tenet.lines().next().unwrap();
         let parts: Vec<&str> = tenet.split("Tested by:").skip(1).collect();

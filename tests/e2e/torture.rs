@@ -142,7 +142,7 @@ fn conflict_copy_names_lead_back_to_their_original() {
 
 /// Every content the bucket holds under the prefix: every version of every key (or, without
 /// versioning, the current objects, trash included).
-fn bucket_contents(r: &Remote) -> BTreeSet<Vec<u8>> {
+pub(crate) fn bucket_contents(r: &Remote) -> BTreeSet<Vec<u8>> {
     let c = r.server.client();
     let bucket = r.server.bucket.clone();
     let prefix = format!("{}/", r.prefix);

@@ -7,6 +7,9 @@
 //!   stays bounded), keeps only the actions, then `finish` adds set-level decisions: renames
 //!   and copies detected by content hash (server-side copy instead of upload), and the
 //!   safety stop on mass deletes (renames do not count as deletes).
+//! - While pushing, a file whose name a folder of the same name (on either side) keeps is
+//!   turned into `Action::Displace` (`plan/folders.rs`): the folder wins, the file's content
+//!   becomes a conflict copy or, where superseded, is deleted.
 
 use std::collections::HashMap;
 
