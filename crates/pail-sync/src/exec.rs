@@ -139,6 +139,17 @@ impl DoneCounts {
                     ..
                 }
         );
+        // A conflict copy made in the bucket has a name only the execution knows: the journal
+        // entry names no paths, and peers list the prefix (it is rare).
+        if matches!(
+            action,
+            Action::Displace {
+                remote: Some((_, Fate::ConflictCopy)),
+                ..
+            }
+        ) {
+            self.remote_paths_overflow = true;
+        }
         if writes_remote {
             if self.remote_paths.len() < crate::journal::MAX_PATHS {
                 self.remote_paths.push(action.path().to_string());

@@ -190,3 +190,25 @@ async fn plain_file_folder_replacements_make_no_conflict_copy() {
         assert!(copies(&tree).is_empty(), "{tree:?}");
     }
 }
+
+/// A file both devices synced, and another client puts a folder of its name in the bucket:
+/// one conflict copy of it, under one name on both sides, and a journal entry that makes a
+/// peer list the prefix (the copy's name is not known in advance).
+#[tokio::test]
+async fn a_synced_file_gives_way_to_a_folder_from_another_client_as_one_copy() {
+    for mem in stores() {
+        let (a, b) = two(&mem).await;
+        a.write("d", b"the synced file d");
+        a.sync_ok().await;
+        b.sync_ok().await;
+        mem.put_foreign("pfx/d/x", &b"x from another client"[..]);
+        let tree = converge(&mem, &[&a, &b]).await;
+        assert_eq!(tree["d/x"], b"x from another client");
+        assert_eq!(copies(&tree).len(), 1, "{tree:?}");
+        assert_eq!(tree[copies(&tree)[0]], b"the synced file d");
+        assert!(
+            copies(&tree)[0].contains("alpha"),
+            "named after its writer: {tree:?}"
+        );
+    }
+}
