@@ -25,7 +25,17 @@ use time::OffsetDateTime;
 
 type Content = u32;
 
-const PATHS: [&str; 5] = ["a", "b.txt", "d/c", "d/e.txt", "f.tar.gz"];
+/// `d` is a file name and a folder name (`d/c`, `d/e.txt`): a disk holds one or the other,
+/// the bucket may hold both.
+const PATHS: [&str; 6] = ["a", "b.txt", "d", "d/c", "d/e.txt", "f.tar.gz"];
+
+/// One of `a`, `b` is a folder holding the other (a disk cannot have both as files).
+fn nested(a: &RelPath, b: &RelPath) -> bool {
+    let inside = |x: &str, dir: &str| {
+        x.len() > dir.len() && x.starts_with(dir) && x.as_bytes()[dir.len()] == b'/'
+    };
+    inside(a.as_str(), b.as_str()) || inside(b.as_str(), a.as_str())
+}
 
 fn hash_of(c: Content) -> ContentHash {
     let mut b = [0x5a; 32];
@@ -133,6 +143,17 @@ impl Device {
         }
     }
 
+    /// Whether a file fits at `p` on this disk: no file at a folder of its path, no file
+    /// below it (the executor defers or fails otherwise).
+    fn room_for(&self, p: &RelPath) -> bool {
+        !self.local.keys().any(|q| nested(p, q))
+    }
+
+    /// The user replacing what is in the way of a file at `p` (`rm -r`, `rm`).
+    fn clear_for(&mut self, p: &RelPath) {
+        self.local.retain(|q, _| !nested(p, q));
+    }
+
     fn matches(&self, p: &RelPath, l: &LocalFile) -> bool {
         self.expect_holds(
             p,
@@ -219,7 +240,9 @@ impl World {
         match *op {
             Edit::Write { dev, path: p, dup } => {
                 let (c, s) = (self.content(dup), self.stat());
-                self.devices[dev % n].local.insert(path(p), (c, s));
+                let d = &mut self.devices[dev % n];
+                d.clear_for(&path(p));
+                d.local.insert(path(p), (c, s));
             }
             Edit::Touch { dev, path: p } => {
                 let t = self.tick();
@@ -234,6 +257,7 @@ impl World {
                 let t = self.tick();
                 let d = &mut self.devices[dev % n];
                 if !d.local.contains_key(&path(to))
+                    && d.room_for(&path(to))
                     && let Some((c, mut s)) = d.local.remove(&path(from))
                 {
                     s.ctime_ns = t;
@@ -381,7 +405,7 @@ impl World {
                 remote: obj,
                 expect,
             } => {
-                if d.expect_holds(path, expect) {
+                if d.expect_holds(path, expect) && d.room_for(path) {
                     let v = remote
                         .version(path, &obj.object)
                         .expect("listed version exists");
@@ -449,9 +473,7 @@ impl World {
                 local,
                 remote: obj,
             } => {
-                // (The model's paths never make a file and a folder of one name; this is the
-                // executor's contract all the same: each side moves to a conflict copy or is
-                // deleted, under its expectation.)
+                // Each side moves to a conflict copy or is deleted, under its expectation.
                 let taken = |p: &RelPath, d: &Device, remote: &Remote| {
                     d.local.contains_key(p) || d.base.contains_key(p) || remote.current(p).is_some()
                 };
