@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use pail_core::plan::{LocalExpect, conflict_name_unique};
+use pail_core::plan::{Fate, LocalExpect, conflict_name_unique};
 use pail_core::{Base, LocalFile, RelPath, RemoteObject, RemoteRef};
 use pail_index::ConflictRecord;
 use pail_s3::{Head, StoreError};
@@ -114,12 +114,18 @@ pub(crate) async fn download(
     let key = key_for(&ctx.remote.prefix, path)?;
     let abs = ctx.abs(path);
     if *expect == LocalExpect::Absent && abs.symlink_metadata().is_ok_and(|m| m.is_dir()) {
-        // A folder where the bucket has a file: the file takes the name once the folder is
-        // empty (its files, deleted by this plan, go in a later phase; an empty one goes now).
+        // A folder where the bucket has a file. An empty one goes now. One whose synced files
+        // this plan deletes (in a later phase) goes with them: the file comes next pass.
+        // One that holds only what is not synced (ignored files) keeps its name like any
+        // folder: the bucket's file gives way as a conflict copy.
         if !remove_empty_dir(&abs) {
-            return Ok(Outcome::Deferred(
-                "a folder of the same name is still in the way".into(),
-            ));
+            if holds_synced_files(ctx, path)? {
+                return Ok(Outcome::Deferred(
+                    "a folder of the same name is still in the way".into(),
+                ));
+            }
+            let displaced = (remote.clone(), Fate::ConflictCopy);
+            return crate::displace::displace(ctx, path, None, Some(&displaced), parts).await;
         }
     }
     if !still_expected(&abs, expect)? {
@@ -147,6 +153,21 @@ pub(crate) async fn download(
         Some(size) => Outcome::Transferred(size),
         None => Outcome::Deferred("local file changed during download".into()),
     })
+}
+
+/// Whether the last scan found files to sync below `path` (a folder here).
+fn holds_synced_files(ctx: &PairCtx, path: &RelPath) -> Result<bool> {
+    let range = [(format!("{path}/"), format!("{path}0"))];
+    let mut found = false;
+    ctx.db().for_each_state_in(
+        &range,
+        |_| false,
+        |st| -> Result<(), ActionError> {
+            found |= st.local.is_some();
+            Ok(())
+        },
+    )?;
+    Ok(found)
 }
 
 /// Places a verified download at `path` if the local file is still as expected, and records

@@ -212,3 +212,35 @@ async fn a_synced_file_gives_way_to_a_folder_from_another_client_as_one_copy() {
         );
     }
 }
+
+/// A folder here that holds only ignored files still keeps its name: the bucket's file of
+/// that name gives way as a conflict copy instead of waiting for ever.
+#[tokio::test]
+async fn a_folder_of_ignored_files_keeps_its_name() {
+    for mem in stores() {
+        let (a, b) = two(&mem).await;
+        a.write("keep", b"k");
+        a.sync_ok().await;
+        b.sync_ok().await;
+        a.write("g/.DS_Store", b"finder's");
+        mem.put_foreign("pfx/g", &b"g from another client"[..]);
+        a.sync_ok().await;
+        let tree = a.tree();
+        assert_eq!(tree["g/.DS_Store"], b"finder's", "ignored means untouched");
+        assert_eq!(copies(&tree).len(), 1, "{tree:?}");
+        assert_eq!(tree[copies(&tree)[0]], b"g from another client");
+        b.sync_ok().await;
+        b.sync_ok().await;
+        assert!(
+            copies(&b.tree()).len() == 1 && !b.tree().contains_key("g"),
+            "{:?}",
+            b.tree()
+        );
+        assert_eq!(
+            remote_files(&mem).len(),
+            2,
+            "{:?}",
+            remote_files(&mem).keys()
+        );
+    }
+}
