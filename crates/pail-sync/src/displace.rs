@@ -189,19 +189,25 @@ async fn local_conflict_copy(
     }
     let now = OffsetDateTime::now_utc();
     let free = |p: &RelPath| ctx.abs(p).symlink_metadata().is_err();
-    let copy = match shared.filter(|p| free(p)) {
-        Some(p) => p,
-        None => conflict_names(path, &ctx.cfg.device, now)
-            .find(|p| free(p))
-            .ok_or(ActionError::NoConflictName)?,
+    let (copy, recorded) = match shared.filter(|p| free(p)) {
+        // The bucket's copy of the same content was recorded when it was made.
+        Some(p) => (p, true),
+        None => {
+            let p = conflict_names(path, &ctx.cfg.device, now)
+                .find(|p| free(p))
+                .ok_or(ActionError::NoConflictName)?;
+            (p, false)
+        }
     };
     move_no_replace(&abs, &ctx.abs(&copy))?;
-    ctx.db().add_conflict(&ConflictRecord {
-        path: copy.clone(),
-        original: path.clone(),
-        device: ctx.cfg.device.clone(),
-        created_at: now,
-    })?;
+    if !recorded {
+        ctx.db().add_conflict(&ConflictRecord {
+            path: copy.clone(),
+            original: path.clone(),
+            device: ctx.cfg.device.clone(),
+            created_at: now,
+        })?;
+    }
     tracing::warn!(%path, copy = %copy, "a local file gives way to a folder of the same name; kept as a conflict copy");
     Ok(Outcome::Conflict(0))
 }
