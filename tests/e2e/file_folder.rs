@@ -7,19 +7,7 @@ use std::collections::BTreeMap;
 use crate::harness::*;
 use crate::on_servers;
 use crate::torture::bucket_contents;
-
-/// Two devices that have both synced `seed`.
-fn pair(s: &Server, test: &str, seed: &[(&str, &[u8])]) -> (Remote, Device, Device) {
-    let r = Remote::new(s, test);
-    let a = Device::new(&r, "alpha");
-    for (p, c) in seed {
-        a.write(p, c);
-    }
-    a.sync();
-    let b = Device::new(&r, "beta");
-    b.sync();
-    (r, a, b)
-}
+use crate::two_devices::pair;
 
 /// Syncs both devices in turn until they agree with each other and the bucket (at most three
 /// rounds), then checks that a last sync of each transfers nothing and that every content in

@@ -21,7 +21,8 @@ use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
 use crate::delete::{delete_local, delete_remote};
-use crate::localfs::{move_no_replace, still_expected};
+use crate::download::move_to_conflict_copy;
+use crate::localfs::still_expected;
 use crate::outcome::{ActionError, Outcome, key_for};
 
 /// Conflict names tried in the bucket before giving up (each costs a HEAD).
@@ -91,13 +92,14 @@ pub(crate) async fn displace(
     })
 }
 
-/// Copies the listed object at `path` to a free conflict name in the bucket. `None`: the
-/// object changed or is gone since the listing (nothing copied).
+/// Copies the listed object at `path` to a free conflict name in the bucket, and returns the
+/// name with the content's writer and time. `None`: the object changed or is gone since the
+/// listing (nothing copied).
 async fn remote_conflict_copy(
     ctx: &PairCtx,
     path: &RelPath,
     object: &RemoteObject,
-) -> Result<Option<RelPath>, ActionError> {
+) -> Result<Option<(RelPath, String, OffsetDateTime)>, ActionError> {
     let store = ctx.remote.store.as_ref();
     let key = key_for(&ctx.remote.prefix, path)?;
     let Some(head) = store.head(&key, None).await? else {
@@ -129,7 +131,7 @@ async fn remote_conflict_copy(
                 let same = h.etag == head.etag
                     || (h.meta.blake3.is_some() && h.meta.blake3 == head.meta.blake3);
                 if same {
-                    return Ok(Some(copy));
+                    return Ok(Some((copy, device.clone(), at)));
                 }
                 continue;
             }
@@ -152,7 +154,7 @@ async fn remote_conflict_copy(
                     created_at: at,
                 })?;
                 tracing::warn!(%path, copy = %copy, "the bucket's file gives way to a folder of the same name; kept as a conflict copy");
-                return Ok(Some(copy));
+                return Ok(Some((copy, device.clone(), at)));
             }
             // The source changed, or the name was taken meanwhile: look again.
             Err(StoreError::PreconditionFailed { .. }) => {
@@ -173,13 +175,14 @@ async fn remote_conflict_copy(
     Err(ActionError::NoConflictName)
 }
 
-/// Moves the local file at `path` (still as expected) to a conflict copy: `shared` when that
-/// name is free here, else this device's own conflict name.
+/// Moves the local file at `path` (still as expected) to a conflict copy: `shared` (the
+/// bucket's copy of the same content: name, writer, time) when that name is free here, else
+/// this device's own conflict name.
 async fn local_conflict_copy(
     ctx: &PairCtx,
     path: &RelPath,
     expect: &LocalExpect,
-    shared: Option<RelPath>,
+    shared: Option<(RelPath, String, OffsetDateTime)>,
 ) -> Result<Outcome, ActionError> {
     let abs = ctx.abs(path);
     if !still_expected(&abs, expect)? {
@@ -189,25 +192,17 @@ async fn local_conflict_copy(
     }
     let now = OffsetDateTime::now_utc();
     let free = |p: &RelPath| ctx.abs(p).symlink_metadata().is_err();
-    let (copy, recorded) = match shared.filter(|p| free(p)) {
-        // The bucket's copy of the same content was recorded when it was made.
-        Some(p) => (p, true),
+    // Under the bucket's copy of the same content (and its writer) if that name is free here.
+    let (copy, device, at) = match shared.filter(|(p, ..)| free(p)) {
+        Some(shared) => shared,
         None => {
             let p = conflict_names(path, &ctx.cfg.device, now)
                 .find(|p| free(p))
                 .ok_or(ActionError::NoConflictName)?;
-            (p, false)
+            (p, ctx.cfg.device.clone(), now)
         }
     };
-    move_no_replace(&abs, &ctx.abs(&copy))?;
-    if !recorded {
-        ctx.db().add_conflict(&ConflictRecord {
-            path: copy.clone(),
-            original: path.clone(),
-            device: ctx.cfg.device.clone(),
-            created_at: now,
-        })?;
-    }
+    move_to_conflict_copy(ctx, path, &copy, &device, at)?;
     tracing::warn!(%path, copy = %copy, "a local file gives way to a folder of the same name; kept as a conflict copy");
     Ok(Outcome::Conflict(0))
 }

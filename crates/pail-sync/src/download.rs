@@ -242,13 +242,7 @@ pub(crate) async fn conflict(
             "local file changed during download".into(),
         ));
     }
-    move_no_replace(&abs, &ctx.abs(&copy))?;
-    ctx.db().add_conflict(&ConflictRecord {
-        path: copy.clone(),
-        original: path.clone(),
-        device: ctx.cfg.device.clone(),
-        created_at: now,
-    })?;
+    move_to_conflict_copy(ctx, path, &copy, &ctx.cfg.device, now)?;
     tracing::warn!(%path, copy = %copy, "conflict: both sides changed; local version kept as a conflict copy");
     Ok(
         match place_recorded(ctx, path, dl, &head, &LocalExpect::Absent)? {
@@ -256,6 +250,25 @@ pub(crate) async fn conflict(
             None => Outcome::Deferred("a new local file appeared during the conflict".into()),
         },
     )
+}
+
+/// Moves the local file at `path` to its conflict copy `copy` (never over anything) and
+/// records the copy, made of `device`'s content at `at`.
+pub(crate) fn move_to_conflict_copy(
+    ctx: &PairCtx,
+    path: &RelPath,
+    copy: &RelPath,
+    device: &str,
+    at: time::OffsetDateTime,
+) -> Result<()> {
+    move_no_replace(&ctx.abs(path), &ctx.abs(copy))?;
+    ctx.db().add_conflict(&ConflictRecord {
+        path: copy.clone(),
+        original: path.clone(),
+        device: device.to_owned(),
+        created_at: at,
+    })?;
+    Ok(())
 }
 
 /// Brings one remote version into the folder as a conflict copy of `path` (used when a lost
