@@ -244,3 +244,40 @@ async fn a_folder_of_ignored_files_keeps_its_name() {
         );
     }
 }
+
+/// The bucket's file changes between the listing and its conflict copy (another client
+/// writes it right before the copy): the copy is refused (it names the listed ETag), the next
+/// pass displaces the new content, and the old one stays a version.
+#[tokio::test]
+async fn a_file_rewritten_while_it_gives_way_is_displaced_as_rewritten() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use pail_s3::{FaultyStore, Op};
+    let mem = MemStore::new("bkt");
+    let faulty = FaultyStore::new(mem.clone());
+    let a = device(Arc::new(faulty.clone()), "alpha", |_| {}).await;
+    a.write("keep", b"k");
+    a.sync_ok().await;
+    mem.put_foreign("pfx/d", &b"first d"[..]);
+    mem.put_foreign("pfx/d/x", &b"x"[..]);
+    let fired = Arc::new(AtomicBool::new(false));
+    let (m, f) = (mem.clone(), fired.clone());
+    faulty.set_hook(Arc::new(move |op, key| {
+        if op == Op::Copy && key.starts_with("pfx/d (conflict") && !f.swap(true, Ordering::SeqCst) {
+            m.put_foreign("pfx/d", &b"second d"[..]);
+        }
+        None
+    }));
+    a.sync_ok().await;
+    assert!(fired.load(Ordering::SeqCst), "the race was not injected");
+    let tree = converge(&mem, &[&a]).await;
+    assert_eq!(tree["d/x"], b"x");
+    assert_eq!(copies(&tree).len(), 1, "{tree:?}");
+    assert_eq!(tree[copies(&tree)[0]], b"second d");
+    // Both contents, then the delete marker of the displaced key.
+    assert_eq!(
+        mem.version_count("pfx/d"),
+        3,
+        "the first content stays a version"
+    );
+}
