@@ -11,6 +11,7 @@ mod cli_errors;
 mod crash;
 mod daemon;
 mod faultproxy;
+mod file_folder;
 mod names;
 mod safety;
 mod semantics_doc;

@@ -88,16 +88,3 @@ fn unicode_and_special_characters_round_trip(s: Server) {
     }
 }
 on_servers!(unicode_and_special_characters_round_trip);
-
-fn file_and_directory_with_one_name_is_reported(s: Server) {
-    let r = Remote::new(&s, "file-dir");
-    let a = Device::new(&r, "a");
-    r.put_foreign("thing", b"a file");
-    r.put_foreign("thing/inside.txt", b"a file in a folder of the same name");
-    let out = a.pail(&["sync"]);
-    // One of the two cannot exist locally: reported, the other synced, nothing merged.
-    let files = a.files();
-    assert_eq!(files.len(), 1, "{}", text(&out));
-    assert_eq!(r.files().len(), 2, "nothing deleted remotely");
-}
-on_servers!(file_and_directory_with_one_name_is_reported);

@@ -16,6 +16,6 @@
 mod faults;
 mod hostile;
 mod kill;
-mod model;
+pub(crate) mod model;
 mod rng;
 mod three;

@@ -4,7 +4,7 @@ use crate::harness::*;
 use crate::on_servers;
 
 /// Two devices that have both synced `seed` files.
-fn pair(s: &Server, test: &str, seed: &[(&str, &[u8])]) -> (Remote, Device, Device) {
+pub(crate) fn pair(s: &Server, test: &str, seed: &[(&str, &[u8])]) -> (Remote, Device, Device) {
     let r = Remote::new(s, test);
     let a = Device::new(&r, "alpha");
     for (p, c) in seed {

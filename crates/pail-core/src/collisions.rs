@@ -5,8 +5,9 @@
 //!   Reported on every platform so that all devices skip the same names (macOS would merge
 //!   them; Linux would not), and Unicode stays byte-exact everywhere.
 //! - Case duplicates (`Notes.txt`, `notes.txt`): checked only for case-insensitive folders.
-//! - A path that is both a file and a directory prefix (`a` and `a/b`): the file is skipped,
-//!   its subtree kept.
+//! - A path that is both a file and a directory prefix (`a` and `a/b`): the file is reported,
+//!   its subtree kept. (The sync itself does not skip these: its planner makes the file give
+//!   way to the folder as a conflict copy, see `plan/folders.rs`.)
 //!
 //! Of a group of duplicates one name is kept (the one equal to its NFC / lowercased form if
 //! present, else the smallest in byte order, so every device keeps the same one) and the others are skipped. A skipped path

@@ -47,10 +47,19 @@ pub fn conflict_name_unique(
     at: OffsetDateTime,
     mut exists: impl FnMut(&RelPath) -> bool,
 ) -> Option<RelPath> {
+    conflict_names(path, device, at).find(|candidate| !exists(candidate))
+}
+
+/// The names [`conflict_name_unique`] tries, in order: the plain one, then ` 2`, ` 3`, ... up
+/// to [`MAX_CONFLICT_COUNTER`] (for callers whose "is it taken?" is a request to the bucket).
+pub fn conflict_names(
+    path: &RelPath,
+    device: &str,
+    at: OffsetDateTime,
+) -> impl Iterator<Item = RelPath> {
     std::iter::once(None)
         .chain((2..=MAX_CONFLICT_COUNTER).map(Some))
-        .map(|n| build(path, device, at, n))
-        .find(|candidate| !exists(candidate))
+        .map(move |n| build(path, device, at, n))
 }
 
 /// The highest counter [`conflict_name_unique`] tries.

@@ -7,6 +7,9 @@
 //!   stays bounded), keeps only the actions, then `finish` adds set-level decisions: renames
 //!   and copies detected by content hash (server-side copy instead of upload), and the
 //!   safety stop on mass deletes (renames do not count as deletes).
+//! - While pushing, a file whose name a folder of the same name (on either side) keeps is
+//!   turned into `Action::Displace` (`plan/folders.rs`): the folder wins, the file's content
+//!   becomes a conflict copy or, where superseded, is deleted.
 
 use std::collections::HashMap;
 
@@ -103,6 +106,20 @@ pub enum Action {
         /// The remote object, which keeps the name.
         remote: RemoteObject,
     },
+    /// The file at `path` is in the way of a folder of the same name (on either side, or
+    /// both `path` and `path/...` in the bucket): the folder keeps the name, and the file's
+    /// content on each side either becomes a conflict copy or, when the other side's outcome
+    /// supersedes it, is deleted (see `plan/folders.rs`). Runs before the folder's own
+    /// downloads and uploads.
+    Displace {
+        /// The file that gives way.
+        path: RelPath,
+        /// The local file, if there is one, and what becomes of it.
+        local: Option<(LocalFile, Fate)>,
+        /// The remote object, if there is one, and what becomes of it. Its `hash` is known
+        /// whenever its fate is [`Fate::Delete`] (the base's content).
+        remote: Option<(RemoteObject, Fate)>,
+    },
     /// Both sides already hold the same content: only the index changes.
     Record {
         /// The path whose base is written.
@@ -117,6 +134,17 @@ pub enum Action {
     },
 }
 
+/// What becomes of one side's file when a folder takes its name ([`Action::Displace`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Its content is new or edited (or nobody replaced it): it moves to a conflict copy next
+    /// to the folder, and syncs from there like any file.
+    ConflictCopy,
+    /// It still holds the base's content while the other side changed or deleted it: removed
+    /// only if still unchanged, as a delete would be (the bucket keeps its content).
+    Delete,
+}
+
 impl Action {
     /// The path the action is about.
     pub fn path(&self) -> &RelPath {
@@ -127,6 +155,7 @@ impl Action {
             | Action::DeleteLocal { path, .. }
             | Action::DeleteRemote { path, .. }
             | Action::Conflict { path, .. }
+            | Action::Displace { path, .. }
             | Action::Record { path, .. }
             | Action::Forget { path } => path,
         }
@@ -141,6 +170,7 @@ impl Action {
             Action::DeleteLocal { .. } => "delete local",
             Action::DeleteRemote { .. } => "delete remote",
             Action::Conflict { .. } => "conflict",
+            Action::Displace { .. } => "make way for a folder",
             Action::Record { .. } => "record",
             Action::Forget { .. } => "forget",
         }
@@ -410,7 +440,7 @@ impl ContentLocator for NoLocator {
 pub fn phase(action: &Action) -> u8 {
     match action {
         Action::Record { .. } | Action::Forget { .. } => 0,
-        Action::Conflict { .. } => 1,
+        Action::Conflict { .. } | Action::Displace { .. } => 1,
         Action::Download { .. } => 2,
         Action::CopyRemote { .. } => 3,
         Action::Upload { .. } => 4,
@@ -436,6 +466,10 @@ pub struct Planner {
     left: u64,
     /// Of those, local and remote deletes (for the safety stop, which sees every delete).
     left_deletes: (u64, u64),
+    /// Files held back until it is known whether a folder takes their name.
+    folders: folders::FolderClashes,
+    /// Decisions made final by the last push (a buffer reused across pushes).
+    ready: Vec<Action>,
 }
 
 impl Planner {
@@ -466,20 +500,23 @@ impl Planner {
         if state.base.is_some() {
             self.synced += 1;
         }
-        if let Some(a) = plan_path(state) {
-            if self.cap.is_none_or(|c| self.actions.len() < c) {
-                self.actions.push(a);
-            } else {
-                self.left += 1;
-                match a {
-                    Action::DeleteLocal {
-                        expect: LocalExpect::Is { .. },
-                        ..
-                    } => self.left_deletes.0 += 1,
-                    Action::DeleteRemote { .. } => self.left_deletes.1 += 1,
-                    _ => {}
-                }
-            }
+        let mut ready = std::mem::take(&mut self.ready);
+        self.folders.push(state, plan_path(state), &mut ready);
+        for a in ready.drain(..) {
+            self.keep(a);
+        }
+        self.ready = ready;
+    }
+
+    /// Keeps one final decision, or counts it past the cap.
+    fn keep(&mut self, a: Action) {
+        if self.cap.is_none_or(|c| self.actions.len() < c) {
+            self.actions.push(a);
+        } else {
+            self.left += 1;
+            let (local, remote) = deletes_in(&a);
+            self.left_deletes.0 += u64::from(local);
+            self.left_deletes.1 += u64::from(remote);
         }
     }
 
@@ -500,7 +537,12 @@ impl Planner {
     ///    of its hash), stop the plan when there are at least `min_deletes` of them and they
     ///    are more than `max_delete_percent` of the synced paths.
     /// 3. Sort by [`phase`], then path.
-    pub fn finish_with(self, safety: &SafetyConfig, locator: &mut dyn ContentLocator) -> Plan {
+    pub fn finish_with(mut self, safety: &SafetyConfig, locator: &mut dyn ContentLocator) -> Plan {
+        let mut ready = std::mem::take(&mut self.ready);
+        self.folders.finish(&mut ready);
+        for a in ready {
+            self.keep(a);
+        }
         let Planner {
             mut actions,
             synced,
@@ -508,6 +550,8 @@ impl Planner {
             cap: _,
             left,
             left_deletes,
+            folders: _,
+            ready: _,
         } = self;
         let synced = synced_total.map_or(synced, |t| t.max(synced));
         detect_copies(&mut actions, locator);
@@ -518,6 +562,22 @@ impl Planner {
             safety_stop,
             left,
         }
+    }
+}
+
+/// Whether an action deletes a local file and a remote object (for the safety stop).
+fn deletes_in(a: &Action) -> (bool, bool) {
+    match a {
+        Action::DeleteLocal {
+            expect: LocalExpect::Is { .. },
+            ..
+        } => (true, false),
+        Action::DeleteRemote { .. } => (false, true),
+        Action::Displace { local, remote, .. } => (
+            matches!(local, Some((_, Fate::Delete))),
+            matches!(remote, Some((_, Fate::Delete))),
+        ),
+        _ => (false, false),
     }
 }
 
@@ -621,6 +681,20 @@ fn safety_stop(
                 remote: RemoteObject { hash: Some(h), .. },
                 ..
             } => local.entry(*h).or_default().1 += 1,
+            // A file that gives way to a folder is deleted only where the other side
+            // superseded it; a conflict copy deletes nothing.
+            Action::Displace {
+                local: l,
+                remote: r,
+                ..
+            } => {
+                if let Some((f, Fate::Delete)) = l {
+                    local.entry(f.hash).or_default().0 += 1;
+                }
+                if let Some((RemoteObject { hash: Some(h), .. }, Fate::Delete)) = r {
+                    remote.entry(*h).or_default().0 += 1;
+                }
+            }
             _ => {}
         }
     }
@@ -648,6 +722,8 @@ fn safety_stop(
         percent,
     })
 }
+
+mod folders;
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pail_core::plan::{Action, CopySource, LocalExpect, Plan, Planner, RemoteExpect, SafetyConfig};
+use pail_core::plan::{
+    Action, CopySource, Fate, LocalExpect, Plan, Planner, RemoteExpect, SafetyConfig,
+};
 use pail_core::state::PathState;
 use pail_core::{
     Base, ContentHash, LocalFile, LocalStat, RelPath, RemoteObject, RemoteRef, conflict_name_taken,
@@ -23,7 +25,17 @@ use time::OffsetDateTime;
 
 type Content = u32;
 
-const PATHS: [&str; 5] = ["a", "b.txt", "d/c", "d/e.txt", "f.tar.gz"];
+/// `d` is a file name and a folder name (`d/c`, `d/e.txt`): a disk holds one or the other,
+/// the bucket may hold both.
+const PATHS: [&str; 6] = ["a", "b.txt", "d", "d/c", "d/e.txt", "f.tar.gz"];
+
+/// One of `a`, `b` is a folder holding the other (a disk cannot have both as files).
+fn nested(a: &RelPath, b: &RelPath) -> bool {
+    let inside = |x: &str, dir: &str| {
+        x.len() > dir.len() && x.starts_with(dir) && x.as_bytes()[dir.len()] == b'/'
+    };
+    inside(a.as_str(), b.as_str()) || inside(b.as_str(), a.as_str())
+}
 
 fn hash_of(c: Content) -> ContentHash {
     let mut b = [0x5a; 32];
@@ -131,6 +143,17 @@ impl Device {
         }
     }
 
+    /// Whether a file fits at `p` on this disk: no file at a folder of its path, no file
+    /// below it (the executor defers or fails otherwise).
+    fn room_for(&self, p: &RelPath) -> bool {
+        !self.local.keys().any(|q| nested(p, q))
+    }
+
+    /// The user replacing what is in the way of a file at `p` (`rm -r`, `rm`).
+    fn clear_for(&mut self, p: &RelPath) {
+        self.local.retain(|q, _| !nested(p, q));
+    }
+
     fn matches(&self, p: &RelPath, l: &LocalFile) -> bool {
         self.expect_holds(
             p,
@@ -217,7 +240,9 @@ impl World {
         match *op {
             Edit::Write { dev, path: p, dup } => {
                 let (c, s) = (self.content(dup), self.stat());
-                self.devices[dev % n].local.insert(path(p), (c, s));
+                let d = &mut self.devices[dev % n];
+                d.clear_for(&path(p));
+                d.local.insert(path(p), (c, s));
             }
             Edit::Touch { dev, path: p } => {
                 let t = self.tick();
@@ -232,6 +257,7 @@ impl World {
                 let t = self.tick();
                 let d = &mut self.devices[dev % n];
                 if !d.local.contains_key(&path(to))
+                    && d.room_for(&path(to))
                     && let Some((c, mut s)) = d.local.remove(&path(from))
                 {
                     s.ctime_ns = t;
@@ -379,7 +405,7 @@ impl World {
                 remote: obj,
                 expect,
             } => {
-                if d.expect_holds(path, expect) {
+                if d.expect_holds(path, expect) && d.room_for(path) {
                     let v = remote
                         .version(path, &obj.object)
                         .expect("listed version exists");
@@ -441,6 +467,36 @@ impl World {
                         d.base.insert(path.clone(), base(stat));
                     }
                 }
+            }
+            Action::Displace {
+                path,
+                local,
+                remote: obj,
+            } => {
+                // Each side moves to a conflict copy or is deleted, under its expectation.
+                let taken = |p: &RelPath, d: &Device, remote: &Remote| {
+                    d.local.contains_key(p) || d.base.contains_key(p) || remote.current(p).is_some()
+                };
+                if let Some((o, fate)) = obj
+                    && remote.expect_holds(path, &RemoteExpect::Is(o.object.clone()))
+                {
+                    let v = remote.version(path, &o.object).expect("listed").clone();
+                    if *fate == Fate::ConflictCopy {
+                        let copy = conflict_name_taken(path, "other", at, |p| taken(p, d, remote));
+                        remote.push(&copy, v.etag, v.content, v.meta);
+                    }
+                    remote.push(path, String::new(), None, None);
+                }
+                if let Some((l, fate)) = local
+                    && d.matches(path, l)
+                {
+                    let mine = d.local.remove(path).expect("matched");
+                    if *fate == Fate::ConflictCopy {
+                        let copy = conflict_name_taken(path, &d.name, at, |p| taken(p, d, remote));
+                        d.local.insert(copy, mine);
+                    }
+                }
+                d.base.remove(path);
             }
             Action::Record { path, base } => {
                 d.base.insert(path.clone(), base.clone());

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use pail_core::plan::{LocalExpect, conflict_name_unique};
+use pail_core::plan::{Fate, LocalExpect, conflict_name_unique};
 use pail_core::{Base, LocalFile, RelPath, RemoteObject, RemoteRef};
 use pail_index::ConflictRecord;
 use pail_s3::{Head, StoreError};
@@ -14,7 +14,8 @@ use tokio::sync::Semaphore;
 use crate::ctx::PairCtx;
 use crate::keep_local::{self, Before};
 use crate::localfs::{
-    Downloaded, LocalError, TempWriter, move_no_replace, place, rel, still_expected,
+    Downloaded, LocalError, TempWriter, move_no_replace, place, rel, remove_empty_dir,
+    still_expected,
 };
 use crate::outcome::{ActionError, Outcome, key_for};
 use crate::safe_dir::SafeError;
@@ -128,6 +129,23 @@ pub(crate) async fn download(
     parts: &Arc<Semaphore>,
 ) -> Result<Outcome> {
     let key = key_for(&ctx.remote.prefix, path)?;
+    if *expect == LocalExpect::Absent
+        && ctx.abs(path).symlink_metadata().is_ok_and(|m| m.is_dir())
+    {
+        // A folder where the bucket has a file. An empty one goes now. One whose synced files
+        // this plan deletes (in a later phase) goes with them: the file comes next pass.
+        // One that holds only what is not synced (ignored files) keeps its name like any
+        // folder: the bucket's file gives way as a conflict copy.
+        if !remove_empty_dir(&*ctx.folder()?, rel(path))? {
+            if holds_synced_files(ctx, path)? {
+                return Ok(Outcome::Deferred(
+                    "a folder of the same name is still in the way".into(),
+                ));
+            }
+            let displaced = (remote.clone(), Fate::ConflictCopy);
+            return crate::displace::displace(ctx, path, None, Some(&displaced), parts).await;
+        }
+    }
     if !still_expected(&*ctx.folder()?, rel(path), expect)? {
         return Ok(Outcome::Deferred(
             "local file changed since the scan".into(),
@@ -153,6 +171,21 @@ pub(crate) async fn download(
         Some(size) => Outcome::Transferred(size),
         None => Outcome::Deferred("local file changed during download".into()),
     })
+}
+
+/// Whether the last scan found files to sync below `path` (a folder here).
+fn holds_synced_files(ctx: &PairCtx, path: &RelPath) -> Result<bool> {
+    let range = [(format!("{path}/"), format!("{path}0"))];
+    let mut found = false;
+    ctx.db().for_each_state_in(
+        &range,
+        |_| false,
+        |st| -> Result<(), ActionError> {
+            found |= st.local.is_some();
+            Ok(())
+        },
+    )?;
+    Ok(found)
 }
 
 /// Places a verified download at `path` if the local file is still as expected, and records
@@ -228,13 +261,7 @@ pub(crate) async fn conflict(
         ));
     }
     dl.keep_mode_of(&folder, rel(path))?;
-    move_no_replace(&folder, rel(path), rel(&copy))?;
-    ctx.db().add_conflict(&ConflictRecord {
-        path: copy.clone(),
-        original: path.clone(),
-        device: ctx.cfg.device.clone(),
-        created_at: now,
-    })?;
+    move_to_conflict_copy(ctx, path, &copy, &ctx.cfg.device, now)?;
     tracing::warn!(%path, copy = %copy, "conflict: both sides changed; local version kept as a conflict copy");
     Ok(
         match place_recorded(ctx, path, dl, &head, &LocalExpect::Absent)? {
@@ -242,6 +269,25 @@ pub(crate) async fn conflict(
             None => Outcome::Deferred("a new local file appeared during the conflict".into()),
         },
     )
+}
+
+/// Moves the local file at `path` to its conflict copy `copy` (never over anything) and
+/// records the copy, made of `device`'s content at `at`.
+pub(crate) fn move_to_conflict_copy(
+    ctx: &PairCtx,
+    path: &RelPath,
+    copy: &RelPath,
+    device: &str,
+    at: time::OffsetDateTime,
+) -> Result<()> {
+    move_no_replace(&*ctx.folder()?, rel(path), rel(copy))?;
+    ctx.db().add_conflict(&ConflictRecord {
+        path: copy.clone(),
+        original: path.clone(),
+        device: device.to_owned(),
+        created_at: at,
+    })?;
+    Ok(())
 }
 
 /// Brings one remote version into the folder as a conflict copy of `path` (used when a lost

@@ -304,7 +304,10 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         let touches_folder = plan.actions.iter().any(|a| {
             matches!(
                 a,
-                Action::Download { .. } | Action::DeleteLocal { .. } | Action::Conflict { .. }
+                Action::Download { .. }
+                    | Action::DeleteLocal { .. }
+                    | Action::Conflict { .. }
+                    | Action::Displace { .. }
             )
         });
         if touches_folder {

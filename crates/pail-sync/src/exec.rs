@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use pail_core::RelPath;
-use pail_core::plan::{Action, phase};
+use pail_core::plan::{Action, Fate, phase};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::ctx::PairCtx;
 use crate::outcome::{ActionError, Outcome, PathError, Written};
-use crate::{delete, download, upload};
+use crate::{delete, displace, download, upload};
 
 /// What a plan's execution came to.
 #[derive(Debug, Default)]
@@ -89,6 +89,12 @@ fn activity_of(action: &Action, device: &str) -> Option<pail_index::Activity> {
             None,
             Some("changed on both sides: the bucket's version keeps the name, this device's becomes a conflict copy".into()),
         ),
+        Action::Displace { local, remote, .. } => (
+            "conflict",
+            None,
+            None,
+            Some(displace_detail(local.as_ref(), remote.as_ref())),
+        ),
         Action::Record { .. } | Action::Forget { .. } => return None,
     };
     Some(pail_index::Activity {
@@ -101,12 +107,49 @@ fn activity_of(action: &Action, device: &str) -> Option<pail_index::Activity> {
     })
 }
 
+/// What the activity log says of a file that gave way to a folder.
+fn displace_detail(
+    local: Option<&(pail_core::LocalFile, Fate)>,
+    remote: Option<&(pail_core::RemoteObject, Fate)>,
+) -> String {
+    let side = |fate: Option<Fate>, here: &str| match fate {
+        Some(Fate::ConflictCopy) => Some(format!("{here} kept as a conflict copy")),
+        Some(Fate::Delete) => Some(format!("{here} deleted (replaced by the other side)")),
+        None => None,
+    };
+    let parts: Vec<String> = [
+        side(local.map(|(_, f)| *f), "this device's file"),
+        side(remote.map(|(_, f)| *f), "the bucket's file"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    format!("a folder took its name: {}", parts.join(", "))
+}
+
 impl DoneCounts {
     fn add(&mut self, action: &Action, succeeded: bool, device: &str) {
         let writes_remote = matches!(
             action,
-            Action::Upload { .. } | Action::CopyRemote { .. } | Action::DeleteRemote { .. }
+            Action::Upload { .. }
+                | Action::CopyRemote { .. }
+                | Action::DeleteRemote { .. }
+                | Action::Displace {
+                    remote: Some(_),
+                    ..
+                }
         );
+        // A conflict copy made in the bucket has a name only the execution knows: the journal
+        // entry names no paths, and peers list the prefix (it is rare).
+        if matches!(
+            action,
+            Action::Displace {
+                remote: Some((_, Fate::ConflictCopy)),
+                ..
+            }
+        ) {
+            self.remote_paths_overflow = true;
+        }
         if writes_remote {
             if self.remote_paths.len() < crate::journal::MAX_PATHS {
                 self.remote_paths.push(action.path().to_string());
@@ -128,6 +171,14 @@ impl DoneCounts {
             Action::Download { .. } => self.downloads += 1,
             Action::DeleteLocal { .. } => self.local_deletes += 1,
             Action::DeleteRemote { .. } => self.remote_deletes += 1,
+            Action::Displace { local, remote, .. } => {
+                if matches!(local, Some((_, Fate::Delete))) {
+                    self.local_deletes += 1;
+                }
+                if matches!(remote, Some((_, Fate::Delete))) {
+                    self.remote_deletes += 1;
+                }
+            }
             Action::Conflict { .. } | Action::Record { .. } | Action::Forget { .. } => {}
         }
     }
@@ -213,6 +264,11 @@ async fn run_action(
             remote,
         } => download::conflict(ctx, path, local, remote).await,
         Action::DeleteRemote { path, expect, .. } => delete::delete_remote(ctx, path, expect).await,
+        Action::Displace {
+            path,
+            local,
+            remote,
+        } => displace::displace(ctx, path, local.as_ref(), remote.as_ref(), parts).await,
         Action::DeleteLocal { path, expect } => {
             delete::delete_local(ctx, path, expect, parts).await
         }

@@ -25,6 +25,7 @@ pub mod stop;
 
 mod boundary;
 mod delete;
+mod displace;
 mod download;
 mod keep_local;
 mod listing;

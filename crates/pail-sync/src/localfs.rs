@@ -423,6 +423,23 @@ pub fn remove_expected(
     Ok(())
 }
 
+/// Removes the folder `rel` if it is empty (never anything in it): where a file is to be
+/// placed and a folder with nothing left in it stands. `false`: it is not empty, or not there.
+pub fn remove_empty_dir(root: &SafeRoot, rel: &Path) -> Result<bool, LocalError> {
+    let Some(dir) = root.parent(rel, false)? else {
+        return Ok(false);
+    };
+    Ok(
+        match rustix::fs::unlinkat(dir.fd(), dir.name(), AtFlags::REMOVEDIR) {
+            Ok(()) => {
+                let _ = dir.fsync();
+                true
+            }
+            Err(_) => false,
+        },
+    )
+}
+
 /// `rel` of a [`pail_core::RelPath`] as a path for the functions above.
 pub fn rel(path: &pail_core::RelPath) -> &Path {
     Path::new(OsStr::from_bytes(path.as_str().as_bytes()))

@@ -1,19 +1,18 @@
-//! Remote names that cannot all exist in one folder (tenet 9): a key that is both a file and
-//! a "directory" of other keys, and keys that differ only by Unicode normalization. They are
-//! found while the listing streams by, in bounded memory, and left out of planning on both
-//! sides (so that skipping them never looks like a delete).
+//! Remote names that cannot all exist in one folder (tenet 9): keys that differ only by
+//! Unicode normalization (and, on a disk that ignores case, only by case). They are found
+//! while the listing streams by, in bounded memory, and left out of planning on both sides
+//! (so that skipping them never looks like a delete). A key that is both a file and a folder
+//! of other keys is not skipped: the planner makes the file give way to the folder
+//! (`pail_core::plan` folders, `Action::Displace`).
 
 use std::collections::HashSet;
 
 use pail_core::RelPath;
 use pail_core::collisions::{Collision, find_collisions};
 
-/// Collects name collisions from a listing in S3 (UTF-8 byte) order.
+/// Collects name collisions from a listing.
 #[derive(Debug, Default)]
 pub struct CollisionFinder {
-    /// Listed paths that may still turn out to be directories of later keys. Keys between
-    /// `a` and `a/` (`a b`, `a.txt`) keep `a` here; the first key past `a/` drops it.
-    open: Vec<RelPath>,
     /// Non-ASCII paths, the only ones normalization can merge.
     non_ascii: Vec<RelPath>,
     skipped: Vec<(RelPath, String)>,
@@ -21,23 +20,7 @@ pub struct CollisionFinder {
 
 impl CollisionFinder {
     pub fn push(&mut self, path: &RelPath) {
-        let p = path.as_str();
-        while let Some(top) = self.open.last() {
-            let dir = format!("{}/", top.as_str());
-            if p.starts_with(&dir) {
-                let file = self.open.pop().expect("top");
-                self.skipped.push((
-                    file.clone(),
-                    format!("a file in the bucket and also a folder of other keys (e.g. {p}): the folder is synced, rename the file"),
-                ));
-            } else if p > dir.as_str() {
-                self.open.pop();
-            } else {
-                break;
-            }
-        }
-        self.open.push(path.clone());
-        if !p.is_ascii() {
+        if !path.as_str().is_ascii() {
             self.non_ascii.push(path.clone());
         }
     }
@@ -143,10 +126,9 @@ mod tests {
     }
 
     #[test]
-    fn file_that_is_also_a_directory() {
-        assert_eq!(run(&["a", "a b", "a.txt", "a/x", "b"]), vec!["a"]);
-        assert_eq!(run(&["a/b", "a/b/c", "a/c"]), vec!["a/b"]);
-        assert!(run(&["a.txt", "ab", "b/c"]).is_empty());
+    fn file_that_is_also_a_directory_is_left_to_the_planner() {
+        assert!(run(&["a", "a b", "a.txt", "a/x", "b"]).is_empty());
+        assert!(run(&["a/b", "a/b/c", "a/c"]).is_empty());
     }
 
     #[test]

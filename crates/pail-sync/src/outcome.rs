@@ -99,6 +99,14 @@ pub enum ActionError {
         /// The store's error.
         source: StoreError,
     },
+    /// The server-side copy that keeps a file giving way to a folder as a conflict copy failed.
+    #[error("keeping {key} as a conflict copy before a folder takes its name")]
+    ConflictCopyRemote {
+        /// The object giving way.
+        key: String,
+        /// The store's error.
+        source: StoreError,
+    },
     /// Uploading local content into the trash failed.
     #[error("keeping {path} in the trash before replacing it")]
     TrashUpload {
@@ -254,6 +262,7 @@ impl ActionError {
             | ActionError::DeleteRemote { source: e, .. }
             | ActionError::Download { source: e, .. }
             | ActionError::TrashCopy { source: e, .. }
+            | ActionError::ConflictCopyRemote { source: e, .. }
             | ActionError::ListTrash { source: e, .. }
             | ActionError::RaceCheck(e)
             | ActionError::RaceCheckAll(e) => e.is_transient(),
@@ -288,6 +297,7 @@ impl ActionError {
             | ActionError::DeleteRemote { source: e, .. }
             | ActionError::Download { source: e, .. }
             | ActionError::TrashCopy { source: e, .. }
+            | ActionError::ConflictCopyRemote { source: e, .. }
             | ActionError::ListTrash { source: e, .. }
             | ActionError::RaceCheck(e)
             | ActionError::RaceCheckAll(e) => Some(e),

@@ -143,6 +143,12 @@ pub fn describe(a: &Action) -> (&'static str, String) {
             "conflict",
             format!("{path} (remote keeps the name, local becomes a conflict copy)"),
         ),
+        Action::Displace { path, .. } => (
+            "conflict",
+            format!(
+                "{path} (a folder of the same name takes it; the file becomes a conflict copy)"
+            ),
+        ),
         Action::Record { path, .. } => ("record", format!("{path} (same content both sides)")),
         Action::Forget { path } => ("forget", path.to_string()),
     }

@@ -3,7 +3,6 @@
 //! interrupted multipart uploads, corrupt downloads, and request counts. The same behaviours
 //! are exercised end to end on real servers in tests/e2e.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -13,71 +12,8 @@ use pail_s3::faulty::slow_down;
 use pail_s3::{FaultyStore, MemStore, ObjectMeta, ObjectStore, Op, RetryingStore, StoreError};
 use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, sync_pair};
 
-struct Dev {
-    _tmp: tempfile::TempDir,
-    folder: std::path::PathBuf,
-    ctx: Arc<PairCtx>,
-}
-
-async fn device(
-    store: Arc<dyn ObjectStore>,
-    name: &str,
-    tweak: impl FnOnce(&mut PairConfig),
-) -> Dev {
-    let tmp = tempfile::tempdir().unwrap();
-    let folder = tmp.path().join("folder");
-    std::fs::create_dir(&folder).unwrap();
-    let mut cfg = PairConfig::new(folder.clone(), "s3://bkt/pfx".into(), name.into());
-    tweak(&mut cfg);
-    let index = Index::open(&tmp.path().join("index.db")).unwrap();
-    let ctx = Arc::new(PairCtx::open_with_index(&cfg, store, index).await.unwrap());
-    Dev {
-        _tmp: tmp,
-        folder,
-        ctx,
-    }
-}
-
-impl Dev {
-    async fn sync(&self) -> SyncResult {
-        sync_pair(&self.ctx, &SyncOptions::default()).await.unwrap()
-    }
-    async fn sync_ok(&self) {
-        match self.sync().await {
-            SyncResult::Converged(_) => {}
-            other => panic!("sync did not converge: {other:?}"),
-        }
-    }
-    fn write(&self, rel: &str, body: &[u8]) {
-        let p = self.folder.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, body).unwrap();
-    }
-    fn files(&self) -> BTreeMap<String, Vec<u8>> {
-        let mut out = BTreeMap::new();
-        for e in std::fs::read_dir(&self.folder).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() {
-                out.insert(
-                    p.file_name().unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-        out
-    }
-}
-
-fn remote_files(mem: &MemStore) -> BTreeMap<String, Vec<u8>> {
-    mem.keys()
-        .into_iter()
-        .filter(|k| !k.starts_with("pfx/.pail/"))
-        .filter_map(|k| {
-            mem.current(&k)
-                .map(|b| (k.trim_start_matches("pfx/").to_owned(), b.to_vec()))
-        })
-        .collect()
-}
+mod common;
+use common::{device, remote_files};
 
 fn beta_meta(body: &[u8]) -> ObjectMeta {
     ObjectMeta {

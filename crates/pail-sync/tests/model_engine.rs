@@ -6,7 +6,9 @@
 //! is one of AWS-like (versions, conditional writes), Ceph-16-like (versions, broken
 //! conditions) and Garage-like (no versions, conditions ignored: trash copies instead).
 //! Random sequences of file writes, deletes and renames on the devices, foreign puts and
-//! deletes, and syncs run against it. Some syncs race: through a `FaultyStore` hook, a
+//! deletes, and syncs run against it. `d` is both a file name and a folder name: a user's
+//! write makes room the way people do (`rm` the file in the way, `rm -r` the folder), and the
+//! bucket may hold both, so files give way to folders (`Action::Displace`) along the way. Some syncs race: through a `FaultyStore` hook, a
 //! foreign put or delete (with pail's metadata it stands for another device's write), or the
 //! user's write or delete on the syncing device, lands right before the n-th LIST, HEAD, GET,
 //! PUT, COPY or DELETE of the sync. (Two engines syncing at the same time are not modelled.)
@@ -38,7 +40,9 @@ use pail_s3::{FaultyStore, MemStore, ObjectMeta, ObjectStore, Op as S3Op};
 use pail_sync::{PairConfig, PairCtx, SyncOptions, SyncResult, Totals, sync_pair};
 use proptest::prelude::*;
 
-const PATHS: [&str; 5] = ["a", "b.txt", "d/c", "d/e.txt", "f.tar.gz"];
+/// `d` is a file name and a folder name (`d/c`, `d/e.txt`): a folder holds one or the other,
+/// the bucket may hold both.
+const PATHS: [&str; 6] = ["a", "b.txt", "d", "d/c", "d/e.txt", "f.tar.gz"];
 const PREFIX: &str = "pfx/";
 
 fn path(i: usize) -> &'static str {
@@ -239,6 +243,30 @@ impl Dev {
     }
 }
 
+/// Whether a file fits at `f` without removing anything: no file at a folder of its path, no
+/// folder at its name.
+fn fits(root: &Path, f: &Path) -> bool {
+    !f.is_dir()
+        && !f
+            .ancestors()
+            .skip(1)
+            .take_while(|a| *a != root)
+            .any(Path::is_file)
+}
+
+/// The user making room for a file at `f`: `rm` of a file where a folder must be, `rm -r` of
+/// a folder where the file goes.
+fn clear_way(root: &Path, f: &Path) {
+    for a in f.ancestors().skip(1).take_while(|a| *a != root) {
+        if a.is_file() {
+            std::fs::remove_file(a).unwrap();
+        }
+    }
+    if f.is_dir() {
+        std::fs::remove_dir_all(f).unwrap();
+    }
+}
+
 fn show(c: &[u8]) -> String {
     String::from_utf8_lossy(c).trim_end().to_owned()
 }
@@ -371,6 +399,7 @@ impl World {
                 let c = self.content(dup);
                 let d = &self.devices[dev % n];
                 let f = d.folder.join(path(p));
+                clear_way(&d.folder, &f);
                 std::fs::create_dir_all(f.parent().unwrap()).unwrap();
                 std::fs::write(f, &c).unwrap();
                 self.log
@@ -385,7 +414,7 @@ impl World {
             Op::Rename { dev, from, to } => {
                 let d = &self.devices[dev % n];
                 let (src, dst) = (d.folder.join(path(from)), d.folder.join(path(to)));
-                if src.is_file() && !dst.exists() {
+                if src.is_file() && !dst.exists() && fits(&d.folder, &dst) {
                     std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
                     std::fs::rename(&src, &dst).unwrap();
                     self.log
@@ -481,6 +510,7 @@ impl World {
             }
             Racer::Write { path: p, dup } => {
                 let f = d.folder.join(path(p));
+                let root = d.folder.clone();
                 let desc = format!("{} writes {}", d.name, path(p));
                 let c = self.content(dup);
                 let desc = format!("{desc} = {}", show(&c));
@@ -488,6 +518,11 @@ impl World {
                     desc,
                     writes: None,
                     act: Box::new(move || {
+                        // (A write that does not fit is not made: the racer would have to
+                        // delete more than the one file a strike may destroy.)
+                        if !fits(&root, &f) {
+                            return None;
+                        }
                         let old = std::fs::read(&f).ok();
                         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
                         std::fs::write(&f, c).unwrap();

@@ -5,6 +5,8 @@ use rstest::rstest;
 
 use super::*;
 
+mod folders;
+
 // ==== Fixtures ====
 
 fn h(n: u8) -> ContentHash {
@@ -419,6 +421,7 @@ fn kinds(plan: &Plan) -> Vec<(&'static str, &str)> {
                 Action::DeleteLocal { .. } => "delete-local",
                 Action::DeleteRemote { .. } => "delete-remote",
                 Action::Conflict { .. } => "conflict",
+                Action::Displace { .. } => "displace",
                 Action::Record { .. } => "record",
                 Action::Forget { .. } => "forget",
             };
