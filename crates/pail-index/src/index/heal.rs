@@ -111,7 +111,7 @@ impl Index {
         };
         let kept_at = set_aside(path, now)?;
         remove_if_there(&marker)?;
-        tracing::warn!(db = %path.display(), kept = %kept_at.display(), reason = %damage, "the index was damaged: set aside, rebuilding");
+        tracing::warn!(db = %path.display(), kept = %kept_at.display(), reason = %damage, "the index was damaged: the old one is kept, and a new one is built by comparing content with the bucket");
         let ix = Index::open(path)?;
         let healed = Healed {
             at: now,
