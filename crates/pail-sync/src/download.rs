@@ -47,9 +47,21 @@ async fn fetch(
             key: key.into(),
         });
     }
-    let write_err = |source| ActionError::WriteNextTo {
-        path: target.to_owned(),
-        source,
+    let rel = target.strip_prefix(ctx.root()).unwrap_or(target);
+    let rel = rel.to_string_lossy();
+    let size = get.head.size;
+    // A download that cannot fit is not started (its temp file would fill the disk for
+    // nothing); one that runs out while writing says the same. The temp file goes either way.
+    crate::space::check_room(ctx.root(), &rel, target, size)?;
+    let write_err = |source: std::io::Error| {
+        if crate::space::is_no_space(&source) {
+            crate::space::no_space(ctx.root(), &rel, target, size)
+        } else {
+            ActionError::WriteNextTo {
+                path: target.to_owned(),
+                source,
+            }
+        }
     };
     let mut w = TempWriter::create(target).map_err(write_err)?;
     let mut body = get.body;

@@ -141,9 +141,14 @@ impl SyncError {
 
     /// An error of the index at `db`, told for what it is (see [`SyncError::about_index`]).
     pub fn from_index(db: &Path, e: IndexError) -> SyncError {
-        if e.is_disk_full() {
-            let dir = db.parent().unwrap_or(db).to_owned();
-            return SyncError::StateDiskFull { dir, source: e };
+        let dir = db.parent().unwrap_or(db);
+        // SQLite says "disk I/O error" where mapping its shared memory fails on a full disk.
+        let no_room = || crate::space::free_bytes(dir).is_some_and(|f| f < STATE_ROOM);
+        if e.is_disk_full() || (e.is_io_failure() && no_room()) {
+            return SyncError::StateDiskFull {
+                dir: dir.to_owned(),
+                source: e,
+            };
         }
         if e.is_damage() && db != Path::new(":memory:") {
             if let Err(me) = pail_index::mark_damaged(db, &e.to_string()) {
@@ -168,6 +173,10 @@ impl SyncError {
         })
     }
 }
+
+/// Free space below which an I/O failure of the index is taken for a full disk: SQLite needs
+/// a few pages for its WAL and shared memory.
+const STATE_ROOM: u64 = 256 << 10;
 
 /// An error and its causes, one after the other (`a: b: c`): what `anyhow`'s `{:#}` prints.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {

@@ -15,6 +15,7 @@ pub mod localfs;
 pub mod outcome;
 pub mod progress;
 pub mod remote;
+pub mod space;
 pub mod status;
 pub mod stop;
 

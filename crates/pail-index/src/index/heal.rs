@@ -53,6 +53,18 @@ impl IndexError {
         }
     }
 
+    /// SQLite's I/O failed (`SQLITE_IOERR`: on a full disk, mapping the shared-memory file
+    /// fails this way rather than with `SQLITE_FULL`).
+    pub fn is_io_failure(&self) -> bool {
+        match self {
+            IndexError::Open { source, .. } | IndexError::Sqlite(source) => {
+                source.sqlite_error_code() == Some(ErrorCode::SystemIoFailure)
+            }
+            IndexError::Io { .. } => true,
+            _ => false,
+        }
+    }
+
     /// The disk holding the index is full (SQLite's `SQLITE_FULL`, or `ENOSPC`/`EDQUOT` from
     /// creating its files).
     pub fn is_disk_full(&self) -> bool {

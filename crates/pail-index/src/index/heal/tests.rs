@@ -198,4 +198,6 @@ fn errors_are_told_apart() {
         assert_eq!(e.is_damage(), damage, "{e}");
         assert_eq!(e.is_disk_full(), full, "{e}");
     }
+    assert!(sqlite(ffi::SQLITE_IOERR_SHMSIZE).is_io_failure());
+    assert!(!sqlite(ffi::SQLITE_CORRUPT).is_io_failure());
 }
