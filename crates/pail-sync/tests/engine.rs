@@ -669,8 +669,19 @@ async fn leftover_temp_files_are_removed_and_never_synced() {
     let sync_temp = ".new.txt.pail-tmp-00000000000000bb";
     let old_outside = ".old.txt.pail-tmp-x0000000000000aa";
     let young_outside = ".to.txt.pail-tmp-x0000000000000cc";
-    let lookalike = "notes.pail-tmp-mine";
-    for name in [sync_temp, old_outside, young_outside, lookalike] {
+    // Users' files that merely look like pail's temp names: never removed.
+    let lookalikes = [
+        "notes.pail-tmp-mine",
+        "new.txt.pail-tmp-00000000000000bb",
+        ".new.txt.pail-tmp-00000000000000bb.bak",
+        ".new.txt.pail-tmp-0000000000000bb",
+        ".new.txt.pail-tmp-00000000000000zz",
+        ".new.txt.pail-tmp-y0000000000000aa",
+    ];
+    for name in [sync_temp, old_outside, young_outside] {
+        a.write(name, b"some bytes");
+    }
+    for name in lookalikes {
         a.write(name, b"some bytes");
     }
     std::fs::File::options()
@@ -692,7 +703,12 @@ async fn leftover_temp_files_are_removed_and_never_synced() {
         a.folder.join(young_outside).exists(),
         "a young restore temp file may be in use"
     );
-    assert!(a.folder.join(lookalike).exists(), "a user's file is kept");
+    for name in lookalikes {
+        assert!(
+            a.folder.join(name).exists(),
+            "a user's file is kept: {name}"
+        );
+    }
     assert_eq!(remote_files(&mem).keys().collect::<Vec<_>>(), ["real.txt"]);
 }
 
