@@ -10,8 +10,11 @@ mod boundary;
 mod cli_errors;
 mod crash;
 mod daemon;
+mod disk_full;
 mod faultproxy;
 mod file_folder;
+
+mod heal;
 mod names;
 mod safety;
 mod semantics_doc;

@@ -13,8 +13,10 @@ pub mod layout;
 pub mod names;
 pub mod plan;
 pub mod state;
+pub mod units;
 
 pub use conflict::{conflict_name, conflict_name_taken, conflict_name_unique};
 pub use hash::ContentHash;
 pub use names::{NameError, RelPath, RemotePrefix};
 pub use state::{Base, LocalFile, LocalStat, RemoteObject, RemoteRef};
+pub use units::human_bytes;

@@ -19,7 +19,9 @@ pub enum IndexError {
         source: std::io::Error,
     },
     /// The database was written by a newer pail; running old migrations on it could lose data.
-    #[error("index {path} has schema version {found}, newer than this pail supports ({supported})")]
+    #[error(
+        "index {path} was written by a newer pail (schema version {found}, this pail knows up to {supported}): upgrade pail to use this folder pair; the index is left as it is"
+    )]
     NewerSchema {
         path: PathBuf,
         found: i64,

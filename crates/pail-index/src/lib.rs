@@ -15,8 +15,8 @@ pub use error::{IndexError, ScanError};
 pub use hash::{Hasher, hash_bytes, hash_file};
 pub use ignore_rules::IgnoreRules;
 pub use index::{
-    Activity, CaseTwin, ConflictRecord, ErrorRecord, Index, MAX_ACTIVITY, MultipartUpload,
-    PassSummary, SyncState, scope_ranges,
+    Activity, CaseTwin, ConflictRecord, ErrorRecord, Healed, Index, MAX_ACTIVITY, MultipartUpload,
+    PassSummary, SyncState, damaged_marker, mark_damaged, scope_ranges,
 };
 pub use scan::{
     LOCAL_SCAN_CURRENT, ScanOptions, ScanReport, ScopedScan, scan_local, scan_local_paths,

@@ -17,6 +17,7 @@ use crate::when::rfc3339_ns;
 use pail_sync::PairRemote;
 use pail_sync::localfs::{LocalError, TempWriter, place};
 use pail_sync::safe_dir::SafeRoot;
+use pail_sync::space;
 
 /// Which version to bring back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,14 +370,31 @@ pub async fn restore_to(
         }
         Err(e) => return Err(e).with_context(|| format!("reading version {} of {path}", v.id())),
     };
+    // As a download of the sync: refused when it cannot fit, the same error when the disk
+    // runs out, and no partial file either way.
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    space::check_room(dir, &name, &target, get.head.size)?;
+    let write_err = |e: std::io::Error| {
+        if space::is_no_space(&e) {
+            anyhow::Error::new(space::no_space(dir, &name, &target, get.head.size))
+        } else {
+            anyhow::Error::new(e).context(format!("cannot write {}", target.display()))
+        }
+    };
     let (root, rel) = write_root(folder, &target)?;
-    let mut w = TempWriter::create_outside(&root, &rel)
-        .with_context(|| format!("cannot write next to {}", target.display()))?;
+    let mut w = TempWriter::create_outside(&root, &rel).map_err(|e| match e {
+        LocalError::Io { source, .. } => write_err(source),
+        other => anyhow::Error::new(other)
+            .context(format!("cannot write next to {}", target.display())),
+    })?;
     let mut body = get.body;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.with_context(|| format!("downloading version {} of {path}", v.id()))?;
-        w.write(&chunk)
-            .with_context(|| format!("cannot write {}", target.display()))?;
+        w.write(&chunk).map_err(write_err)?;
     }
     if w.len() != get.head.size {
         bail!(
@@ -388,7 +406,7 @@ pub async fn restore_to(
     }
     let dl = w
         .finish(get.head.meta.mtime_ns.or(Some(get.head.last_modified_ns)))
-        .with_context(|| format!("cannot write {}", target.display()))?;
+        .map_err(write_err)?;
     if get.head.meta.blake3.is_some_and(|h| h != dl.hash) {
         bail!(
             "{path}: version {} does not match its pail-blake3 metadata; not written",

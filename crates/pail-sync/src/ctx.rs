@@ -37,6 +37,8 @@ pub struct PairCtx {
     /// The folder.
     pub root: PathBuf,
     index: Mutex<Index>,
+    /// Where the index lives (`None`: an in-memory index), to heal it between passes.
+    index_path: Option<PathBuf>,
     /// Held while this process works on the pair: one sync (or daemon) per pair at a time.
     _lock: Option<std::fs::File>,
     /// Transfers in flight (read by the daemon's live status).
@@ -57,6 +59,15 @@ pub struct PairCtx {
 /// Takes the pair's lock file next to its index, or says who holds it.
 pub fn lock_pair(index_path: &Path) -> Result<std::fs::File> {
     let path = index_path.with_file_name("lock");
+    if let Some(dir) = path.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        // Private, like the index it guards (which would create it the same way).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -115,10 +126,46 @@ pub fn s3_config(cfg: &PairConfig) -> Result<S3Config> {
     })
 }
 
-/// Opens the index of a configured pair (no network).
+/// Opens the index of a configured pair (no network). A damaged index is set aside and
+/// rebuilt here when no other pail process holds the pair; while one does, it is marked for
+/// that process to heal before its next pass.
 pub fn open_index(cfg: &PairConfig) -> Result<Index> {
     let path = index_path(cfg)?;
-    Index::open(&path).with_context(|| format!("cannot open the index of {}", cfg.folder.display()))
+    let opened = Index::open(&path);
+    let marked = pail_index::damaged_marker(&path).exists();
+    let damage = match opened {
+        Ok(ix) if !marked => return Ok(ix),
+        Ok(_) => "marked damaged by a sync".to_owned(),
+        Err(e) if e.is_damage() => e.to_string(),
+        Err(e) => return Err(open_error(cfg, &path, e)),
+    };
+    match lock_pair(&path) {
+        Ok(_lock) => open_healing(cfg, &path),
+        Err(busy) => {
+            if !marked && let Err(e) = pail_index::mark_damaged(&path, &damage) {
+                tracing::warn!(db = %path.display(), error = %e, "cannot mark the index damaged");
+            }
+            anyhow::bail!(
+                "the index {} of {} is damaged ({damage}); it is set aside and rebuilt before the next pass of the pail process syncing this pair ({busy:#})",
+                path.display(),
+                cfg.folder.display()
+            )
+        }
+    }
+}
+
+/// Opens the index at `path` checked, healing a damaged one; the caller holds the pair's lock.
+fn open_healing(cfg: &PairConfig, path: &Path) -> Result<Index> {
+    match Index::open_healing(path, time::OffsetDateTime::now_utc()) {
+        // pail-index logs the heal; status and the activity log show it.
+        Ok((ix, _healed)) => Ok(ix),
+        Err(e) => Err(open_error(cfg, path, e)),
+    }
+}
+
+fn open_error(cfg: &PairConfig, path: &Path, e: pail_index::IndexError) -> anyhow::Error {
+    anyhow::Error::new(SyncError::from_index(path, e))
+        .context(format!("cannot open the index of {}", cfg.folder.display()))
 }
 
 impl PairCtx {
@@ -131,7 +178,11 @@ impl PairCtx {
     /// The pair's context over a remote handle already made (a command that read versions
     /// first, then syncs).
     pub fn with_remote(cfg: &PairConfig, remote: PairRemote) -> Result<PairCtx> {
-        PairCtx::assemble(cfg, remote, open_index(cfg)?)
+        let path = index_path(cfg)?;
+        // The lock first: only its holder may set a damaged index aside.
+        let lock = lock_pair(&path)?;
+        let index = open_healing(cfg, &path)?;
+        PairCtx::assemble(cfg, remote, index, Some(lock))
     }
 
     /// As `open`, with the store and the index given (tests, tools). The capabilities come
@@ -142,14 +193,20 @@ impl PairCtx {
         index: Index,
     ) -> Result<PairCtx> {
         let caps = crate::remote::recorded_caps(cfg, store.as_ref(), &index).await?;
-        PairCtx::assemble(cfg, PairRemote::new(cfg, store, caps)?, index)
-    }
-
-    fn assemble(cfg: &PairConfig, remote: PairRemote, index: Index) -> Result<PairCtx> {
         let lock = match index.path() {
             p if p == Path::new(":memory:") => None,
             p => Some(lock_pair(p)?),
         };
+        PairCtx::assemble(cfg, PairRemote::new(cfg, store, caps)?, index, lock)
+    }
+
+    fn assemble(
+        cfg: &PairConfig,
+        remote: PairRemote,
+        index: Index,
+        lock: Option<std::fs::File>,
+    ) -> Result<PairCtx> {
+        let index_path = lock.as_ref().map(|_| index.path().to_owned());
         let case_insensitive = cfg.case_insensitive.unwrap_or_else(|| {
             // A folder that is missing is a safety stop later; assume the common case here.
             pail_index::folder_ignores_case(&cfg.folder).unwrap_or(false)
@@ -160,6 +217,7 @@ impl PairCtx {
             remote,
             root: cfg.folder.clone(),
             index: Mutex::new(index),
+            index_path,
             _lock: lock,
             progress: Default::default(),
             limits: Default::default(),
@@ -234,5 +292,32 @@ impl PairCtx {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where the index lives (`:memory:` for an in-memory one).
+    pub fn index_file(&self) -> PathBuf {
+        self.index_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(":memory:"))
+    }
+
+    /// Before a pass: sets the index aside and rebuilds it if a pass found it damaged (this
+    /// process holds the pair's lock, so nothing else has it open). Never during a pass.
+    pub fn heal_if_marked(&self) -> Result<Option<pail_index::Healed>, SyncError> {
+        let Some(path) = &self.index_path else {
+            return Ok(None);
+        };
+        let mut db = self.db();
+        // A heal that failed before left the in-memory stand-in: try again.
+        if db.path() == path && !pail_index::damaged_marker(path).exists() {
+            return Ok(None);
+        }
+        // The damaged connection must be closed before its files move: closing the last
+        // connection removes the WAL by name.
+        *db = Index::open_in_memory()?;
+        let (index, healed) = Index::open_healing(path, time::OffsetDateTime::now_utc())
+            .map_err(|e| SyncError::from_index(path, e))?;
+        *db = index;
+        Ok(healed)
     }
 }

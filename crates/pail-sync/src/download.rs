@@ -53,9 +53,19 @@ async fn fetch(
             key: key.into(),
         });
     }
-    let write_err = |source| ActionError::WriteNextTo {
-        path: abs.clone(),
-        source,
+    let size = get.head.size;
+    // A download that cannot fit is not started (its temp file would fill the disk for
+    // nothing); one that runs out while writing says the same. The temp file goes either way.
+    crate::space::check_room(ctx.root(), target.as_str(), &abs, size)?;
+    let write_err = |source: std::io::Error| {
+        if crate::space::is_no_space(&source) {
+            crate::space::no_space(ctx.root(), target.as_str(), &abs, size)
+        } else {
+            ActionError::WriteNextTo {
+                path: abs.clone(),
+                source,
+            }
+        }
     };
     let mut w = TempWriter::create(&*ctx.folder()?, rel(target)).map_err(|e| match e {
         LocalError::Io { source, .. } | LocalError::Safe(SafeError::Io { source, .. }) => {

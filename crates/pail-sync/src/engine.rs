@@ -40,6 +40,13 @@ pub struct SyncOptions {
     pub max_actions_per_pass: Option<usize>,
 }
 
+impl SyncOptions {
+    /// A full reconcile: the whole folder scanned, the whole prefix listed.
+    fn is_full(&self) -> bool {
+        self.remote == RemoteView::List && self.local_scope.is_none() && !self.dry_run
+    }
+}
+
 /// How a pass learns the remote side.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RemoteView {
@@ -127,8 +134,46 @@ fn set_state(ctx: &PairCtx, state: SyncState, reason: &str) -> Result<(), SyncEr
     Ok(ctx.db().set_state(state, reason)?)
 }
 
-/// Runs one full reconcile of the pair.
+/// Runs one full reconcile of the pair. An index that fails says why
+/// ([`SyncError::StateDiskFull`], [`SyncError::IndexDamaged`]); a damaged one, marked by an
+/// earlier pass, is set aside and rebuilt before this one starts.
 pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult, SyncError> {
+    let db_path = ctx.index_file();
+    let full;
+    let opts = if ctx.heal_if_marked()?.is_some() {
+        // A fresh index has no base to stand in for the bucket or the last scan.
+        full = SyncOptions {
+            remote: RemoteView::List,
+            local_scope: None,
+            remote_paths: None,
+            ..opts.clone()
+        };
+        &full
+    } else {
+        opts
+    };
+    let (started, logged) = begin_sync(ctx).map_err(|e| e.about_index(&db_path))?;
+    ctx.progress
+        .begin_sync(i64::try_from(started.unix_timestamp_nanos()).unwrap_or_default());
+    let result = run_passes(ctx, opts)
+        .await
+        .map_err(|e| e.about_index(&db_path));
+    ctx.progress.end_sync();
+    let ended = end_sync(ctx, opts, logged, started, &result).await;
+    match (result, ended) {
+        (Ok(_), Err(e)) => Err(e.about_index(&db_path)),
+        // The pass's own error says more than the bookkeeping that failed after it (on a
+        // full disk, recording the error fails too).
+        (Err(e), Err(also)) => {
+            tracing::warn!(error = %also.report(), "cannot record how the sync ended");
+            Err(e)
+        }
+        (result, Ok(())) => result,
+    }
+}
+
+/// Marks the pair as syncing and starts this sync's record in the pass log.
+fn begin_sync(ctx: &PairCtx) -> Result<(time::OffsetDateTime, i64), SyncError> {
     set_state(ctx, SyncState::Syncing, "")?;
     ctx.db().clear_errors()?;
     let started = time::OffsetDateTime::now_utc();
@@ -145,17 +190,23 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
         errors: 0,
         message: None,
     })?;
-    ctx.progress
-        .begin_sync(i64::try_from(started.unix_timestamp_nanos()).unwrap_or_default());
-    let result = run_passes(ctx, opts).await;
-    ctx.progress.end_sync();
-    log_pass(ctx, logged, started, &result)?;
+    Ok((started, logged))
+}
+
+/// After the passes: the pass log, the change journal, the pair's state and errors.
+async fn end_sync(
+    ctx: &Arc<PairCtx>,
+    opts: &SyncOptions,
+    logged: i64,
+    started: time::OffsetDateTime,
+    result: &Result<SyncResult, SyncError>,
+) -> Result<(), SyncError> {
     // Tell the other devices, for the price of one small PUT (see journal.rs).
-    let changed = match &result {
+    let changed = match result {
         Ok(SyncResult::Converged(t)) | Ok(SyncResult::Errors(t, _)) => t.changed_remote(),
         _ => false,
     };
-    let entry = match &result {
+    let entry = match result {
         Ok(SyncResult::Converged(t)) | Ok(SyncResult::Errors(t, _)) if !t.remote_paths_overflow => {
             let mut paths = t.remote_paths.clone();
             paths.sort();
@@ -167,11 +218,16 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
     if changed && let Err(e) = crate::journal::append(ctx, &entry).await {
         tracing::warn!(error = %e.report(), "cannot write the change journal; other devices see the change at their next full reconcile");
     }
+    log_pass(ctx, logged, started, result)?;
     let now = rfc3339(time::OffsetDateTime::now_utc());
-    match &result {
+    match result {
         Ok(SyncResult::Converged(_)) => {
             set_state(ctx, SyncState::Idle, "")?;
-            ctx.db().meta_set(meta::LAST_FULL_SYNC, &now)?;
+            let db = ctx.db();
+            db.meta_set(meta::LAST_FULL_SYNC, &now)?;
+            if opts.is_full() {
+                db.heal_notice_after_full_sync()?;
+            }
         }
         Ok(SyncResult::SafetyStop(why)) => {
             set_state(ctx, SyncState::SafetyStop, &why.to_string())?;
@@ -202,9 +258,8 @@ pub async fn sync_pair(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncRes
             ctx.db().add_error(None, &text)?;
         }
     }
-    result
+    Ok(())
 }
-
 /// Completes the pass log's record of this sync (started as `Syncing`): how it ended and
 /// what it did, for `status` and the activity view.
 fn log_pass(
@@ -317,7 +372,10 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
         }
         let (files, bytes) = crate::exec::transfer_totals(&plan.actions);
         ctx.progress.add_planned(files, bytes);
-        let report = execute(ctx, plan.actions).await;
+        let mut report = execute(ctx, plan.actions).await;
+        if let Some(e) = report.index_failed.take() {
+            return Err(e.into());
+        }
         let ExecReport {
             bytes,
             conflicts,

@@ -6,7 +6,7 @@
 //! cause is its [`std::error::Error::source`]; [`SyncError::report`] joins them into the line
 //! users read, exactly as `anyhow`'s `{:#}` would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pail_core::{NameError, RelPath};
 use pail_index::{IndexError, ScanError};
@@ -39,6 +39,31 @@ pub enum SyncError {
     /// The index failed (or the ignore rules could not be loaded).
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The disk holding the index is full. The pass stopped at the first write the index
+    /// could not record, so every change made is recorded or recognised by the next pass.
+    #[error(
+        "cannot write pail's index in {}: the disk is full; free some space there and sync again (the sync stopped; nothing is lost)",
+        dir.display()
+    )]
+    StateDiskFull {
+        /// The directory of the index.
+        dir: PathBuf,
+        /// SQLite's (or the system's) error.
+        source: IndexError,
+    },
+    /// The index file is damaged. The pass stopped (healing it mid-pass would change the
+    /// base under running actions); it is marked, and the next open sets it aside and
+    /// rebuilds it.
+    #[error(
+        "the index {} is damaged: the sync stopped; the next sync sets it aside and rebuilds it by comparing content (nothing is lost)",
+        path.display()
+    )]
+    IndexDamaged {
+        /// The index file.
+        path: PathBuf,
+        /// What was found.
+        source: IndexError,
+    },
     /// The local scan could not see the folder.
     #[error(transparent)]
     Scan(#[from] ScanError),
@@ -87,6 +112,8 @@ impl SyncError {
             SyncError::Listing { source, .. } | SyncError::Head { source, .. } => Some(source),
             SyncError::Store(e) => Some(e),
             SyncError::Index(_)
+            | SyncError::StateDiskFull { .. }
+            | SyncError::IndexDamaged { .. }
             | SyncError::Scan(_)
             | SyncError::Local { .. }
             | SyncError::Key { .. }
@@ -101,6 +128,40 @@ impl SyncError {
         crate::error::chain(self)
     }
 
+    /// The index's failure of an index at `db` told for what it is: a full disk
+    /// ([`SyncError::StateDiskFull`]) or a damaged file ([`SyncError::IndexDamaged`], marked
+    /// for the next open to heal). Other errors are returned as they are.
+    pub fn about_index(self, db: &Path) -> SyncError {
+        let index = match self {
+            SyncError::Index(e) | SyncError::Scan(ScanError::Index(e)) => e,
+            other => return other,
+        };
+        SyncError::from_index(db, index)
+    }
+
+    /// An error of the index at `db`, told for what it is (see [`SyncError::about_index`]).
+    pub fn from_index(db: &Path, e: IndexError) -> SyncError {
+        let dir = db.parent().unwrap_or(db);
+        // SQLite says "disk I/O error" where mapping its shared memory fails on a full disk.
+        let no_room = || crate::space::free_bytes(dir).is_some_and(|f| f < STATE_ROOM);
+        if e.is_disk_full() || (e.is_io_failure() && no_room()) {
+            return SyncError::StateDiskFull {
+                dir: dir.to_owned(),
+                source: e,
+            };
+        }
+        if e.is_damage() && db != Path::new(":memory:") {
+            if let Err(me) = pail_index::mark_damaged(db, &e.to_string()) {
+                tracing::warn!(db = %db.display(), error = %me, "cannot mark the index damaged; `quick_check` at the next open decides");
+            }
+            return SyncError::IndexDamaged {
+                path: db.to_owned(),
+                source: e,
+            };
+        }
+        SyncError::Index(e)
+    }
+
     /// The key of `path` under `prefix`, or why it has none.
     pub(crate) fn key_for(
         prefix: &pail_core::RemotePrefix,
@@ -112,6 +173,10 @@ impl SyncError {
         })
     }
 }
+
+/// Free space below which an I/O failure of the index is taken for a full disk: SQLite needs
+/// a few pages for its WAL and shared memory.
+const STATE_ROOM: u64 = 256 << 10;
 
 /// An error and its causes, one after the other (`a: b: c`): what `anyhow`'s `{:#}` prints.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {

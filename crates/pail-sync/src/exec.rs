@@ -30,6 +30,9 @@ pub struct ExecReport {
     pub skipped: Vec<(String, String)>,
     /// What was done, by kind: only actions that succeeded count.
     pub counts: DoneCounts,
+    /// The index failed (a full disk, a damaged file): the execution stopped there, since
+    /// an action whose outcome cannot be recorded must not be followed by more.
+    pub index_failed: Option<pail_index::IndexError>,
 }
 
 /// The actions that succeeded, by kind (what summaries and the pass log report), and the
@@ -275,7 +278,9 @@ async fn run_action(
     }
 }
 
-/// Runs the actions; never fails as a whole: errors are per path.
+/// Runs the actions; errors are per path, except an index that fails: then the actions in
+/// flight are dropped and no more start ([`ExecReport::index_failed`]). What was done and
+/// not recorded is found again by the next pass (same content on both sides: recorded).
 pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport {
     actions.sort_by(|a, b| phase(a).cmp(&phase(b)).then_with(|| a.path().cmp(b.path())));
     let transfers = ctx.cfg.transfers.max(1);
@@ -304,8 +309,14 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
             .buffer_unordered(transfers);
         while let Some((action, outcome)) = outcomes.next().await {
             tally(&mut report, &mut written, &action, outcome, &ctx.cfg.device);
+            if report.index_failed.is_some() {
+                break;
+            }
         }
         drop(outcomes);
+        if report.index_failed.is_some() {
+            return report;
+        }
         // Writes that a server without conditional writes may have raced (tenet 5).
         report
             .errors
@@ -366,6 +377,10 @@ fn tally(
         Ok(Outcome::Deferred(why)) => {
             tracing::info!(path = %action.path(), %why, "deferred to the next pass");
             report.deferred.push((action.path().clone(), why));
+        }
+        Err(ActionError::Index(e)) => {
+            tracing::warn!(path = %action.path(), error = %e, "the index failed: stopping the pass");
+            report.index_failed.get_or_insert(e);
         }
         Err(error) => {
             // Reported once, by whoever reads the result (the sync summary, the daemon status);

@@ -20,6 +20,8 @@ pub mod remote;
 pub mod report;
 
 pub mod safe_dir;
+
+pub mod space;
 pub mod status;
 pub mod stop;
 

@@ -216,6 +216,24 @@ pub enum ActionError {
         /// The system's error.
         source: std::io::Error,
     },
+    /// The folder's disk has no room for a download (checked before a big one starts, or
+    /// run out of while writing). Nothing partial is left; the next pass tries again.
+    #[error(
+        "not enough space in {} for {path} (needs {}, {} free)",
+        folder.display(),
+        pail_core::human_bytes(*needed),
+        pail_core::human_bytes(*free)
+    )]
+    NoSpace {
+        /// The synced folder.
+        folder: PathBuf,
+        /// The file, as a path in the folder.
+        path: String,
+        /// Its size.
+        needed: u64,
+        /// Bytes free when it was found out.
+        free: u64,
+    },
     /// Local I/O failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -271,7 +289,8 @@ impl ActionError {
             }
             ActionError::CorruptDownload { .. }
             | ActionError::ShortDownload { .. }
-            | ActionError::ChangedWhileTrashing { .. } => true,
+            | ActionError::ChangedWhileTrashing { .. }
+            | ActionError::NoSpace { .. } => true,
             ActionError::Archived { .. }
             | ActionError::FileInTheWay { .. }
             | ActionError::Vanished { .. }

@@ -32,6 +32,18 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// The index was found damaged, set aside and rebuilt (shown until the first full sync after
+/// the rebuilding one; the activity log keeps it).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct IndexRebuilt {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Where the damaged index is kept.
+    pub kept_at: String,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct PairStatus {
     pub folder: String,
@@ -69,6 +81,9 @@ pub struct PairStatus {
     pub errors: Vec<ErrorEntry>,
     pub skipped: Vec<Skipped>,
     pub bucket: Bucket,
+    /// The index was damaged and rebuilt (null otherwise).
+    #[serde(default)]
+    pub index_rebuilt: Option<IndexRebuilt>,
 }
 
 /// Reads a pair's status from its index.
@@ -128,6 +143,11 @@ pub fn pair_status(cfg: &PairConfig) -> Result<PairStatus> {
             .into_iter()
             .map(|(path, reason)| Skipped { path, reason })
             .collect(),
+        index_rebuilt: db.heal_notice()?.map(|h| IndexRebuilt {
+            at: crate::download::rfc3339(h.at),
+            kept_at: h.kept_at.display().to_string(),
+            reason: h.reason,
+        }),
         bucket: Bucket {
             versioning: caps
                 .as_ref()

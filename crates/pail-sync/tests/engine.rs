@@ -363,6 +363,40 @@ async fn local_only_pass_lists_nothing_and_escalates_on_surprise() {
     );
 }
 
+/// A pass that found the index damaged marked it; the next pass (a daemon's local-only one
+/// here) sets it aside first, and runs as a full reconcile: the fresh index has no base to
+/// stand in for the bucket. Equal files are recorded, not sent again; a change another
+/// client made meanwhile comes down.
+#[tokio::test]
+async fn a_marked_index_is_rebuilt_before_the_next_pass() {
+    let mem = MemStore::ceph_like("bkt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    a.write("a.txt", b"a");
+    a.write("b.txt", b"b");
+    a.sync_ok().await;
+    let db = a.ctx.index_file();
+    pail_index::mark_damaged(&db, "database disk image is malformed").unwrap();
+    mem.put_foreign_meta("pfx/c.txt", &b"theirs"[..], beta_meta(b"theirs"));
+    mem.reset_counts();
+    let local_only = SyncOptions {
+        remote: pail_sync::RemoteView::FromBase,
+        ..SyncOptions::default()
+    };
+    let SyncResult::Converged(t) = sync_pair(&a.ctx, &local_only).await.unwrap() else {
+        panic!("did not converge");
+    };
+    assert_eq!((t.uploads, t.downloads, t.conflicts), (0, 1, 0), "{t:?}");
+    assert_eq!(mem.count(Op::Put), 0, "{:?}", mem.counts());
+    assert_eq!(
+        a.files().get("c.txt").map(Vec::as_slice),
+        Some(&b"theirs"[..])
+    );
+    let notice = a.ctx.db().heal_notice().unwrap().expect("the notice");
+    assert!(notice.kept_at.exists(), "{notice:?}");
+    assert!(!pail_index::damaged_marker(&db).exists());
+    assert_eq!(a.ctx.db().base_count().unwrap(), 3);
+}
+
 #[tokio::test]
 async fn archived_objects_are_reported_not_fatal() {
     let mem = MemStore::new("bkt");
@@ -571,8 +605,19 @@ async fn leftover_temp_files_are_removed_and_never_synced() {
     let sync_temp = ".new.txt.pail-tmp-00000000000000bb";
     let old_outside = ".old.txt.pail-tmp-x0000000000000aa";
     let young_outside = ".to.txt.pail-tmp-x0000000000000cc";
-    let lookalike = "notes.pail-tmp-mine";
-    for name in [sync_temp, old_outside, young_outside, lookalike] {
+    // Users' files that merely look like pail's temp names: never removed.
+    let lookalikes = [
+        "notes.pail-tmp-mine",
+        "new.txt.pail-tmp-00000000000000bb",
+        ".new.txt.pail-tmp-00000000000000bb.bak",
+        ".new.txt.pail-tmp-0000000000000bb",
+        ".new.txt.pail-tmp-00000000000000zz",
+        ".new.txt.pail-tmp-y0000000000000aa",
+    ];
+    for name in [sync_temp, old_outside, young_outside] {
+        a.write(name, b"some bytes");
+    }
+    for name in lookalikes {
         a.write(name, b"some bytes");
     }
     std::fs::File::options()
@@ -594,7 +639,12 @@ async fn leftover_temp_files_are_removed_and_never_synced() {
         a.folder.join(young_outside).exists(),
         "a young restore temp file may be in use"
     );
-    assert!(a.folder.join(lookalike).exists(), "a user's file is kept");
+    for name in lookalikes {
+        assert!(
+            a.folder.join(name).exists(),
+            "a user's file is kept: {name}"
+        );
+    }
     assert_eq!(remote_files(&mem).keys().collect::<Vec<_>>(), ["real.txt"]);
 }
 

@@ -6,8 +6,10 @@
 //! be used inside a caller's transaction.
 
 mod activity;
+mod heal;
 mod join;
 pub use activity::{Activity, MAX_ACTIVITY};
+pub use heal::{Healed, damaged_marker, mark_damaged};
 pub use join::scope_ranges;
 pub use paths::CaseTwin;
 mod migrations;

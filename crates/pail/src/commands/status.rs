@@ -101,6 +101,13 @@ fn print_pair(p: &PairStatus) {
     if let Some(r) = &p.remote_changes {
         println!("  remote changes: {r}");
     }
+    if let Some(r) = &p.index_rebuilt {
+        println!(
+            "  notice: the index was damaged and was rebuilt on {}; the old one is kept at {}",
+            local_with_ago(&r.at),
+            r.kept_at
+        );
+    }
     if p.pending_uploads + p.pending_downloads > 0
         && matches!(p.state.as_str(), "syncing" | "offline" | "paused" | "error")
     {
