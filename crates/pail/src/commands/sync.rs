@@ -1,5 +1,6 @@
 //! `pail sync`.
 
+use pail_core::printable;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -123,10 +124,13 @@ fn print_human(label: &str, result: &Result<SyncResult, String>) {
                 println!("  {what:<14} {detail}");
             }
             if let Some(why) = stop {
-                println!("  safety stop: {why}");
+                println!("  safety stop: {}", printable(&why.to_string()));
             }
         }
-        Ok(SyncResult::SafetyStop(why)) => eprintln!("pail: {label}: stopped for safety: {why}"),
+        Ok(SyncResult::SafetyStop(why)) => eprintln!(
+            "pail: {label}: stopped for safety: {}",
+            printable(&why.to_string())
+        ),
         Ok(SyncResult::Errors(t, errors)) => {
             eprintln!(
                 "pail: {label}: {} path(s) failed ({})",
@@ -134,10 +138,10 @@ fn print_human(label: &str, result: &Result<SyncResult, String>) {
                 summary(t)
             );
             for e in errors {
-                eprintln!("  {e}");
+                eprintln!("  {}", printable(&e.to_string()));
             }
         }
-        Err(message) => eprintln!("pail: {label}: {message}"),
+        Err(message) => eprintln!("pail: {label}: {}", printable(message)),
     }
 }
 
