@@ -6,6 +6,7 @@ mod harness;
 
 mod archive;
 mod basic;
+mod bucket_content;
 mod cli_errors;
 mod crash;
 mod daemon;
