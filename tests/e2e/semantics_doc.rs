@@ -24,7 +24,8 @@ fn every_tenet_names_tests_that_exist() {
     rust_sources(&repo().join("crates"), &mut sources);
     rust_sources(&repo().join("tests"), &mut sources);
     let tenets: Vec<&str> = doc.split("\n### ").skip(1).collect();
-    assert_eq!(tenets.len(), 12, "SEMANTICS.md must cover the 12 tenets");
+    // Tenets 13-15 are being written (issue 10): each section present names real tests.
+    assert!(tenets.len() >= 12, "SEMANTICS.md must cover the tenets");
     for tenet in tenets {
         let title = tenet.lines().next().unwrap();
         let parts: Vec<&str> = tenet.split("Tested by:").skip(1).collect();
