@@ -5,7 +5,7 @@
 use aws_sdk_s3::types::EncodingType;
 
 use super::list_xml::{
-    Decoded, ObjectsXml, RawObject, RawVersion, VersionsXml, decode_key, parse_objects,
+    Decoded, ObjectsXml, Raw, VersionsXml, decode_entries, decode_key, parse_objects,
     parse_versions,
 };
 use super::{AwsStore, size, timestamp_ns};
@@ -38,12 +38,15 @@ impl AwsStore {
                     .contents()
                     .iter()
                     .filter_map(|o| {
-                        Some(RawObject {
+                        Some(Raw {
                             key: o.key()?.as_bytes().to_vec(),
-                            etag: o.e_tag().unwrap_or_default().to_owned(),
-                            size: size(o.size()),
-                            last_modified_ns: timestamp_ns(o.last_modified()),
-                            storage_class: o.storage_class().map(|c| c.as_str().to_owned()),
+                            entry: ListedObject {
+                                key: String::new(),
+                                etag: o.e_tag().unwrap_or_default().to_owned(),
+                                size: size(o.size()),
+                                last_modified_ns: timestamp_ns(o.last_modified()),
+                                storage_class: o.storage_class().map(|c| c.as_str().to_owned()),
+                            },
                         })
                     })
                     .collect(),
@@ -56,20 +59,8 @@ impl AwsStore {
             }
             Err(e) => return Err(from_sdk(e, self.ctx("list", prefix))),
         };
-        let mut objects = Vec::with_capacity(page.objects.len());
-        let mut unreadable = Vec::new();
-        for o in page.objects {
-            match decode_key(&o.key, page.url) {
-                Decoded::Key(key) => objects.push(ListedObject {
-                    key,
-                    etag: o.etag,
-                    size: o.size,
-                    last_modified_ns: o.last_modified_ns,
-                    storage_class: o.storage_class,
-                }),
-                Decoded::Unreadable(shown) => unreadable.push(shown),
-            }
-        }
+        let (objects, unreadable) =
+            decode_entries(page.objects, page.url, |o: &mut ListedObject, k| o.key = k);
         let next_token = page.next_token.filter(|_| page.truncated);
         if next_token.is_some() && next_token == continuation {
             return Err(StoreError::other(
@@ -104,25 +95,31 @@ impl AwsStore {
         let page = match sent {
             Ok(out) => {
                 let version = |v: &aws_sdk_s3::types::ObjectVersion| {
-                    Some(RawVersion {
+                    Some(Raw {
                         key: v.key()?.as_bytes().to_vec(),
-                        version_id: v.version_id().unwrap_or("null").to_owned(),
-                        etag: v.e_tag().map(str::to_owned),
-                        size: size(v.size()),
-                        last_modified_ns: timestamp_ns(v.last_modified()),
-                        is_latest: v.is_latest().unwrap_or(false),
-                        is_delete_marker: false,
+                        entry: ObjectVersion {
+                            key: String::new(),
+                            version_id: v.version_id().unwrap_or("null").to_owned(),
+                            etag: v.e_tag().map(str::to_owned),
+                            size: size(v.size()),
+                            last_modified_ns: timestamp_ns(v.last_modified()),
+                            is_latest: v.is_latest().unwrap_or(false),
+                            is_delete_marker: false,
+                        },
                     })
                 };
                 let marker = |m: &aws_sdk_s3::types::DeleteMarkerEntry| {
-                    Some(RawVersion {
+                    Some(Raw {
                         key: m.key()?.as_bytes().to_vec(),
-                        version_id: m.version_id().unwrap_or("null").to_owned(),
-                        etag: None,
-                        size: 0,
-                        last_modified_ns: timestamp_ns(m.last_modified()),
-                        is_latest: m.is_latest().unwrap_or(false),
-                        is_delete_marker: true,
+                        entry: ObjectVersion {
+                            key: String::new(),
+                            version_id: m.version_id().unwrap_or("null").to_owned(),
+                            etag: None,
+                            size: 0,
+                            last_modified_ns: timestamp_ns(m.last_modified()),
+                            is_latest: m.is_latest().unwrap_or(false),
+                            is_delete_marker: true,
+                        },
                     })
                 };
                 VersionsXml {
@@ -145,23 +142,13 @@ impl AwsStore {
             }
             Err(e) => return Err(from_sdk(e, self.ctx("list_versions", prefix))),
         };
-        let mut versions = Vec::with_capacity(page.versions.len());
-        for v in page.versions {
-            match decode_key(&v.key, page.url) {
-                Decoded::Key(key) => versions.push(ObjectVersion {
-                    key,
-                    version_id: v.version_id,
-                    etag: v.etag,
-                    size: v.size,
-                    last_modified_ns: v.last_modified_ns,
-                    is_latest: v.is_latest,
-                    is_delete_marker: v.is_delete_marker,
-                }),
-                // No file can have this name; the object listing reports it.
-                Decoded::Unreadable(shown) => {
-                    tracing::debug!(key = %shown, "version of a key that is not UTF-8 left out");
-                }
-            }
+        let (mut versions, unreadable) =
+            decode_entries(page.versions, page.url, |v: &mut ObjectVersion, k| {
+                v.key = k
+            });
+        if !unreadable.is_empty() {
+            // No file can have these names; the object listing reports them.
+            tracing::debug!(keys = %unreadable.join(", "), "versions of keys that are not UTF-8 left out");
         }
         // The SDK splits the server's single ordered list in two; merge them back.
         versions.sort_by(|a, b| {

@@ -12,6 +12,7 @@ use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use percent_encoding::percent_decode;
 
 use super::timestamp_ns;
+use crate::types::{ListedObject, ObjectVersion};
 
 /// A listed key after decoding.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,32 +40,38 @@ pub(super) fn decode_key(raw: &[u8], url: bool) -> Decoded {
     }
 }
 
-/// One object of a ListObjectsV2 page, key not yet decoded.
+/// A listed entry whose key is not decoded yet: `entry.key` is empty until
+/// [`decode_entries`] sets it.
 #[derive(Debug)]
-pub(super) struct RawObject {
+pub(super) struct Raw<T> {
     pub key: Vec<u8>,
-    pub etag: String,
-    pub size: u64,
-    pub last_modified_ns: i64,
-    pub storage_class: Option<String>,
+    pub entry: T,
 }
 
-/// One version or delete marker of a ListObjectVersions page, key not yet decoded.
-#[derive(Debug)]
-pub(super) struct RawVersion {
-    pub key: Vec<u8>,
-    pub version_id: String,
-    pub etag: Option<String>,
-    pub size: u64,
-    pub last_modified_ns: i64,
-    pub is_latest: bool,
-    pub is_delete_marker: bool,
+/// The entries whose key decodes to UTF-8, keys set; and the printable forms of the others.
+pub(super) fn decode_entries<T>(
+    raw: Vec<Raw<T>>,
+    url: bool,
+    set_key: impl Fn(&mut T, String),
+) -> (Vec<T>, Vec<String>) {
+    let mut entries = Vec::with_capacity(raw.len());
+    let mut unreadable = Vec::new();
+    for Raw { key, mut entry } in raw {
+        match decode_key(&key, url) {
+            Decoded::Key(k) => {
+                set_key(&mut entry, k);
+                entries.push(entry);
+            }
+            Decoded::Unreadable(shown) => unreadable.push(shown),
+        }
+    }
+    (entries, unreadable)
 }
 
 /// A ListObjectsV2 page read by hand.
 #[derive(Debug)]
 pub(super) struct ObjectsXml {
-    pub objects: Vec<RawObject>,
+    pub objects: Vec<Raw<ListedObject>>,
     pub url: bool,
     pub truncated: bool,
     pub next_token: Option<String>,
@@ -73,7 +80,7 @@ pub(super) struct ObjectsXml {
 /// A ListObjectVersions page read by hand.
 #[derive(Debug)]
 pub(super) struct VersionsXml {
-    pub versions: Vec<RawVersion>,
+    pub versions: Vec<Raw<ObjectVersion>>,
     pub url: bool,
     pub truncated: bool,
     pub next_key_marker: Option<Vec<u8>>,
@@ -85,14 +92,15 @@ pub(super) fn parse_objects(body: &[u8]) -> Option<ObjectsXml> {
     find(body, b"<ListBucketResult")?;
     let mut objects = Vec::new();
     for c in texts(body, "Contents") {
-        objects.push(RawObject {
+        objects.push(Raw {
             key: unescape(first(c, "Key")?),
-            etag: text(c, "ETag").unwrap_or_default(),
-            size: text(c, "Size")
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0),
-            last_modified_ns: last_modified(c),
-            storage_class: text(c, "StorageClass"),
+            entry: ListedObject {
+                key: String::new(),
+                etag: text(c, "ETag").unwrap_or_default(),
+                size: size(c),
+                last_modified_ns: last_modified(c),
+                storage_class: text(c, "StorageClass"),
+            },
         });
     }
     // Top-level fields come after or before the entries; look outside them only.
@@ -111,16 +119,17 @@ pub(super) fn parse_versions(body: &[u8]) -> Option<VersionsXml> {
     let mut versions = Vec::new();
     for (tag, is_delete_marker) in [("Version", false), ("DeleteMarker", true)] {
         for v in texts(body, tag) {
-            versions.push(RawVersion {
+            versions.push(Raw {
                 key: unescape(first(v, "Key")?),
-                version_id: text(v, "VersionId").unwrap_or_else(|| "null".to_owned()),
-                etag: text(v, "ETag"),
-                size: text(v, "Size")
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(0),
-                last_modified_ns: last_modified(v),
-                is_latest: text(v, "IsLatest").is_some_and(|t| t.trim() == "true"),
-                is_delete_marker,
+                entry: ObjectVersion {
+                    key: String::new(),
+                    version_id: text(v, "VersionId").unwrap_or_else(|| "null".to_owned()),
+                    etag: text(v, "ETag"),
+                    size: size(v),
+                    last_modified_ns: last_modified(v),
+                    is_latest: text(v, "IsLatest").is_some_and(|t| t.trim() == "true"),
+                    is_delete_marker,
+                },
             });
         }
     }
@@ -132,6 +141,12 @@ pub(super) fn parse_versions(body: &[u8]) -> Option<VersionsXml> {
         next_key_marker: first(&top, "NextKeyMarker").map(unescape),
         next_version_id_marker: text(&top, "NextVersionIdMarker"),
     })
+}
+
+fn size(xml: &[u8]) -> u64 {
+    text(xml, "Size")
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn last_modified(xml: &[u8]) -> i64 {
@@ -277,11 +292,11 @@ mod tests {
         );
         let v = &page.versions[0];
         assert_eq!(
-            (v.etag.as_deref(), v.size, v.is_latest),
+            (v.entry.etag.as_deref(), v.entry.size, v.entry.is_latest),
             (Some("\"e1\""), 3, true)
         );
-        assert_eq!(v.last_modified_ns, 1_796_025_175_000_000_000);
-        assert!(page.versions[2].is_delete_marker);
+        assert_eq!(v.entry.last_modified_ns, 1_796_025_175_000_000_000);
+        assert!(page.versions[2].entry.is_delete_marker);
         assert!(parse_objects(body).is_none());
     }
 
@@ -292,12 +307,12 @@ mod tests {
         assert!(page.url && page.truncated);
         assert_eq!(page.next_token.as_deref(), Some("t+1"));
         assert_eq!(page.objects.len(), 2);
-        assert_eq!(page.objects[0].etag, "\"e\"");
+        assert_eq!(page.objects[0].entry.etag, "\"e\"");
         assert_eq!(
             decode_key(&page.objects[0].key, page.url),
             Decoded::Key("p/ok.txt".into())
         );
-        assert_eq!(page.objects[1].size, 2);
+        assert_eq!(page.objects[1].entry.size, 2);
         assert!(parse_versions(body).is_none());
     }
 }
