@@ -75,8 +75,8 @@ fn list_all(config_file: &Path, folder: Option<&Path>, json: bool) -> Result<u8>
     for (folder, c) in &out {
         println!(
             "{folder}/{}\n    copy of {} from {}, {}",
-            c.path,
-            c.original,
+            printable(&c.path),
+            printable(&c.original),
             printable(&c.device),
             c.created_at
         );

@@ -26,10 +26,14 @@ pub async fn control(config_file: &Path, req: Request) -> Result<u8> {
     let socket = socket_path(config_file)?;
     match request(&socket, req).await? {
         Some(resp) if resp.ok => {
-            println!("{}", resp.message);
+            // The daemon's answer can name keys and carry server messages.
+            println!("{}", pail_core::printable(&resp.message));
             Ok(0)
         }
-        Some(resp) => bail!("the daemon refused: {}", resp.message),
+        Some(resp) => bail!(
+            "the daemon refused: {}",
+            pail_core::printable(&resp.message)
+        ),
         None => bail!(
             "no pail daemon is running for {} (start it with `pail run`)",
             config_file.display()

@@ -109,7 +109,7 @@ fn print_pair(p: &PairStatus) {
             } else {
                 "downloading"
             },
-            t.path,
+            printable(&t.path),
             super::human_bytes(t.bytes_done),
             super::human_bytes(t.bytes_total)
         );

@@ -121,7 +121,7 @@ fn print_human(label: &str, result: &Result<SyncResult, String>) {
             );
             for action in actions {
                 let (what, detail) = describe(action);
-                println!("  {what:<14} {detail}");
+                println!("  {what:<14} {}", printable(&detail));
             }
             if let Some(why) = stop {
                 println!("  safety stop: {}", printable(&why.to_string()));
