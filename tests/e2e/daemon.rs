@@ -11,13 +11,13 @@ use crate::on_servers;
 /// (info level) is printed when the test fails, for a diagnosis from the CI output alone.
 /// For a flaky test: `PAIL_TEST_DAEMON_LOG=info,pail_sync=debug` logs every action, and
 /// `PAIL_TEST_KEEP_LOGS=DIR` copies the whole log of a failed test's daemons into DIR.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Option<Child>,
     log: std::path::PathBuf,
 }
 
 impl Daemon {
-    fn start(d: &Device, extra: &[&str]) -> Daemon {
+    pub(crate) fn start(d: &Device, extra: &[&str]) -> Daemon {
         let mut args = vec!["run", "--poll-interval", "1"];
         args.extend_from_slice(extra);
         Daemon::spawn(d, d.command(&args))
@@ -49,7 +49,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then the exit code.
-    fn terminate(mut self) -> Option<i32> {
+    pub(crate) fn terminate(mut self) -> Option<i32> {
         let mut child = self.child.take().unwrap();
         let pid = child.id().to_string();
         assert!(
@@ -104,7 +104,7 @@ impl Drop for Daemon {
     }
 }
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(

@@ -7,6 +7,8 @@ mod harness;
 mod archive;
 mod basic;
 mod boundary;
+
+mod bucket_content;
 mod cli_errors;
 mod crash;
 mod daemon;

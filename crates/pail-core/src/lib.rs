@@ -12,11 +12,13 @@ pub mod hash;
 pub mod layout;
 pub mod names;
 pub mod plan;
+pub mod printable;
 pub mod state;
 pub mod units;
 
 pub use conflict::{conflict_name, conflict_name_taken, conflict_name_unique};
 pub use hash::ContentHash;
 pub use names::{NameError, RelPath, RemotePrefix};
+pub use printable::{printable, printable_bytes};
 pub use state::{Base, LocalFile, LocalStat, RemoteObject, RemoteRef};
 pub use units::human_bytes;

@@ -187,7 +187,8 @@ impl RemotePrefix {
         let Some(rest) = key.strip_prefix(lp.as_str()) else {
             return Err(NameError::OutsidePrefix);
         };
-        if rest == RESERVED_DIR || rest.starts_with(".pail/") {
+        // The prefix's own folder marker (`PREFIX/`, as consoles make it) names no file.
+        if rest.is_empty() || rest == RESERVED_DIR || rest.starts_with(".pail/") {
             return Ok(None);
         }
         if rest.ends_with('/') && !rest.is_empty() && !rest.starts_with('/') {
@@ -233,6 +234,8 @@ mod tests {
         }
         assert_eq!(p.path_for("dev/.pail/journal/1").unwrap(), None);
         assert_eq!(p.path_for("dev/photos/").unwrap(), None);
+        // The prefix's own folder marker, as the S3 console makes it.
+        assert_eq!(p.path_for("dev/").unwrap(), None);
         assert_eq!(
             p.path_for("dev/a b/ü.txt").unwrap().unwrap().as_str(),
             "a b/ü.txt"

@@ -30,10 +30,6 @@ pub enum IndexError {
     /// A row that cannot have been written by pail (bad hash length, invalid path, bad time).
     #[error("corrupt index row for {what}: {detail}")]
     Corrupt { what: String, detail: String },
-    /// A `.pailignore` line that is not a valid pattern. Syncing with a rule silently dropped
-    /// could upload what the user meant to keep out, so loading fails instead.
-    #[error("ignore file {path}: {message}")]
-    IgnoreFile { path: PathBuf, message: String },
 }
 
 /// Errors that stop a local scan as a whole. Problems with single entries are not errors:

@@ -5,6 +5,7 @@
 //! its parent directories is (if `build/` is ignored, so is `build/x.o`).
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -56,6 +57,110 @@ pub struct IgnoreRules {
     defaults: Gitignore,
     /// `.pailignore` matchers by the folder-relative directory holding them ("" = root).
     files: HashMap<String, Gitignore>,
+    /// Lines and files that could not be used as written.
+    warnings: Vec<IgnoreWarning>,
+}
+
+/// A `.pailignore` is read up to this size. Ignore files are a few lines; a bigger one is a
+/// mistake or an attack, and must not cost memory or a pattern compile of unbounded size.
+/// Past it the complete lines before the cut are used (dropping the whole file would sync
+/// everything its first rules keep out), with a warning.
+pub const MAX_IGNORE_FILE_BYTES: u64 = 1024 * 1024;
+
+/// A problem with a `.pailignore`: where, and what pail did about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IgnoreWarning {
+    /// The file, relative to the folder (`.pailignore`, `sub/.pailignore`).
+    pub file: String,
+    /// The 1-based line, when the problem is one line.
+    pub line: Option<usize>,
+    /// What is wrong and what pail does instead, printable (control characters escaped).
+    pub message: String,
+}
+
+impl IgnoreWarning {
+    /// The warning without the file name (`line 2: ...`), as status lists it beside the file.
+    pub fn reason(&self) -> String {
+        match self.line {
+            Some(n) => format!("line {n}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for IgnoreWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(n) => write!(f, "{} line {n}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Builds the matcher of one ignore file from its (at most `MAX + 1`) bytes, skipping what
+/// cannot be used. `shown` names the file in warnings.
+fn parse_ignore_file(shown: &str, file: &Path, bytes: &[u8]) -> (Gitignore, Vec<IgnoreWarning>) {
+    let mut warnings = Vec::new();
+    let warn = |line, message: String| IgnoreWarning {
+        file: shown.to_owned(),
+        line,
+        message,
+    };
+    let mut text = bytes;
+    if text.len() as u64 > MAX_IGNORE_FILE_BYTES {
+        // Keep whole lines only: half a pattern could match what the full one does not.
+        let cut = &text[..MAX_IGNORE_FILE_BYTES as usize];
+        text = &cut[..cut.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
+        warnings.push(warn(
+            None,
+            format!(
+                "larger than {} KiB: only its first {} lines are used",
+                MAX_IGNORE_FILE_BYTES / 1024,
+                text.iter().filter(|&&b| b == b'\n').count()
+            ),
+        ));
+    }
+    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+    let mut b = GitignoreBuilder::new(".");
+    for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let Ok(line) = std::str::from_utf8(raw) else {
+            warnings.push(warn(
+                Some(i + 1),
+                format!(
+                    "`{}` is not UTF-8; the line is ignored",
+                    pail_core::printable_bytes(raw)
+                ),
+            ));
+            continue;
+        };
+        if let Err(e) = b.add_line(Some(file.to_owned()), line) {
+            let why = match e {
+                ignore::Error::Glob { err, .. } => err,
+                other => other.to_string(),
+            };
+            warnings.push(warn(
+                Some(i + 1),
+                format!(
+                    "`{}` is not a valid pattern ({}); the line is ignored",
+                    pail_core::printable(line.trim()),
+                    pail_core::printable(&why)
+                ),
+            ));
+        }
+    }
+    let gi = b.build().unwrap_or_else(|e| {
+        // Every line compiled alone; together they can still exceed the matcher's size limit.
+        warnings.push(warn(
+            None,
+            format!(
+                "its patterns cannot be used together ({}); the whole file is ignored",
+                pail_core::printable(&e.to_string())
+            ),
+        ));
+        Gitignore::empty()
+    });
+    (gi, warnings)
 }
 
 impl IgnoreRules {
@@ -66,12 +171,13 @@ impl IgnoreRules {
             // Windows and macOS names come in any case.
             defaults: builtin(DEFAULT_PATTERNS, true),
             files: HashMap::new(),
+            warnings: Vec::new(),
         }
     }
 
     /// Built-in rules plus every `.pailignore` under `root`. Directories that are ignored,
     /// symlinked, on another filesystem or unsyncable by name are not searched, matching what
-    /// the scan visits. A pattern that does not parse fails the load (naming file and line).
+    /// the scan visits. A pattern that does not parse is skipped (see [`IgnoreRules::warnings`]).
     pub fn load(root: &Path) -> Result<IgnoreRules, IndexError> {
         let io_err = |path: &Path, source| IndexError::Io {
             path: path.to_owned(),
@@ -121,21 +227,36 @@ impl IgnoreRules {
     }
 
     /// Adds the ignore file `file`, whose patterns are relative to the folder-relative
-    /// directory `dir` ("" for the root).
+    /// directory `dir` ("" for the root). The file may come from another device through the
+    /// bucket, so nothing in it stops the pair: a line that is not a valid pattern is skipped,
+    /// and only the first [`MAX_IGNORE_FILE_BYTES`] are read; each is kept as a warning.
     pub fn add_file(&mut self, dir: &str, file: &Path) -> Result<(), IndexError> {
-        let mut b = GitignoreBuilder::new(".");
-        if let Some(err) = b.add(file) {
-            return Err(IndexError::IgnoreFile {
-                path: file.to_owned(),
-                message: err.to_string(),
-            });
-        }
-        let gi = b.build().map_err(|e| IndexError::IgnoreFile {
+        let io_err = |source| IndexError::Io {
             path: file.to_owned(),
-            message: e.to_string(),
-        })?;
+            source,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(file)
+            .and_then(|f| f.take(MAX_IGNORE_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io_err)?;
+        let shown = if dir.is_empty() {
+            IGNORE_FILE.to_owned()
+        } else {
+            format!("{dir}/{IGNORE_FILE}")
+        };
+        let (gi, warnings) = parse_ignore_file(&shown, file, &bytes);
+        for w in &warnings {
+            tracing::warn!(file = %file.display(), "{w}");
+        }
+        self.warnings.extend(warnings);
         self.files.insert(dir.to_owned(), gi);
         Ok(())
+    }
+
+    /// What was wrong with the `.pailignore` files read (lines skipped, files cut), in the
+    /// order found.
+    pub fn warnings(&self) -> &[IgnoreWarning] {
+        &self.warnings
     }
 
     /// Whether `path` (a directory when `is_dir`) is out of sync: it or one of its parent

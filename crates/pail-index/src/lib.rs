@@ -13,7 +13,7 @@ pub mod stat;
 
 pub use error::{IndexError, ScanError};
 pub use hash::{Hasher, hash_bytes, hash_file};
-pub use ignore_rules::IgnoreRules;
+pub use ignore_rules::{IgnoreRules, IgnoreWarning};
 pub use index::{
     Activity, CaseTwin, ConflictRecord, ErrorRecord, Healed, Index, MAX_ACTIVITY, MultipartUpload,
     PassSummary, SyncState, damaged_marker, mark_damaged, scope_ranges,

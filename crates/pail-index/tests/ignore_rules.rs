@@ -3,7 +3,7 @@
 use std::fs;
 
 use pail_core::RelPath;
-use pail_index::{IgnoreRules, IndexError};
+use pail_index::IgnoreRules;
 
 fn ignored(rules: &IgnoreRules, p: &str) -> bool {
     rules.is_ignored(&RelPath::new(p).unwrap(), false)
@@ -108,10 +108,64 @@ fn directory_only_patterns_need_is_dir_for_the_path_itself() {
 }
 
 #[test]
-fn a_bad_pattern_fails_loading_and_names_the_file() {
+fn a_bad_line_is_skipped_with_a_warning_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join(".pailignore"), "ok\n[z-a]\n").unwrap();
-    let err = IgnoreRules::load(dir.path()).unwrap_err();
-    assert!(matches!(&err, IndexError::IgnoreFile { path, .. } if path.ends_with(".pailignore")));
-    assert!(err.to_string().contains("line 2"), "{err}");
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    fs::write(dir.path().join(".pailignore"), "ok.tmp\n[z-a]\n*.log\n").unwrap();
+    fs::write(
+        dir.path().join("sub/.pailignore"),
+        b"a\x1b[31m[z-a]\n\xff\xfe\n*.bak\r\n".as_slice(),
+    )
+    .unwrap();
+    let r = IgnoreRules::load(dir.path()).unwrap();
+    // The lines around the bad ones still apply.
+    assert!(ignored(&r, "ok.tmp"));
+    assert!(ignored(&r, "x.log"));
+    assert!(ignored(&r, "sub/x.bak"));
+    assert!(!ignored(&r, "z"));
+    let w: Vec<String> = r.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(
+        w[0].starts_with(".pailignore line 2: `[z-a]` is not a valid pattern (")
+            && w[0].ends_with("); the line is ignored"),
+        "{w:?}"
+    );
+    // A line from the bucket is shown escaped, never raw.
+    assert!(
+        w.iter()
+            .any(|l| l.starts_with("sub/.pailignore line 1: `a\\x1b[31m[z-a]`")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|l| l == "sub/.pailignore line 2: `\\xff\\xfe` is not UTF-8; the line is ignored"),
+        "{w:?}"
+    );
+    assert!(!w.iter().any(|l| l.contains('\x1b')));
+}
+
+#[test]
+fn an_oversized_ignore_file_is_cut_at_a_line_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let max = pail_index::ignore_rules::MAX_IGNORE_FILE_BYTES as usize;
+    let mut text = String::from("first.tmp\n");
+    while text.len() < max - 10 {
+        text.push_str("# filler filler filler filler filler filler\n");
+    }
+    // This line straddles the cap: neither it nor anything after is used.
+    text.push_str("straddles-the-cap-by-a-good-margin.tmp\nafter.tmp\n");
+    fs::write(dir.path().join(".pailignore"), &text).unwrap();
+    let r = IgnoreRules::load(dir.path()).unwrap();
+    assert!(ignored(&r, "first.tmp"));
+    assert!(!ignored(&r, "straddles-the-cap-by-a-good-margin.tmp"));
+    assert!(!ignored(&r, "after.tmp"));
+    let w = r.warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].line, None);
+    assert!(
+        w[0].to_string()
+            .starts_with(".pailignore: larger than 1024 KiB: only its first "),
+        "{}",
+        w[0]
+    );
 }

@@ -6,6 +6,7 @@
 //! cannot parse, read by hand).
 
 mod list;
+mod list_xml;
 mod moto_xml;
 mod multipart;
 mod objects;

@@ -110,6 +110,25 @@ impl GetObject {
         let chunks: Vec<Bytes> = self.body.try_collect().await?;
         Ok(chunks.concat().into())
     }
+
+    /// Reads the body into memory if it is at most `max` bytes; `None` (after reading no more
+    /// than `max` bytes) if it is larger. For objects anyone can write, such as journal
+    /// entries, whose size must not decide how much memory pail uses.
+    pub async fn collect_at_most(self, max: u64) -> Result<Option<Bytes>> {
+        use futures::TryStreamExt;
+        if self.head.size > max {
+            return Ok(None);
+        }
+        let mut body = self.body;
+        let mut out = Vec::new();
+        while let Some(chunk) = body.try_next().await? {
+            if (out.len() + chunk.len()) as u64 > max {
+                return Ok(None);
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Some(out.into()))
+    }
 }
 
 /// One bucket of an S3(-compatible) server. Keys are full keys (prefix included). ETags are

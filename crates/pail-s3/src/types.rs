@@ -117,6 +117,9 @@ pub struct ListPage {
     pub objects: Vec<ListedObject>,
     /// Pass back as `continuation` for the next page; `None` on the last page.
     pub next_token: Option<String>,
+    /// Keys of this page that are not UTF-8 once decoded (no file can have such a name), in
+    /// printable form (`\xff` for each invalid byte). Reported, never synced.
+    pub unreadable: Vec<String>,
 }
 
 /// One version or delete marker from ListObjectVersions.

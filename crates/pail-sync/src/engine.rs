@@ -617,6 +617,14 @@ async fn prepare_pass(
 
     // The remote side: a listing streamed into the index, or the base (local-only passes).
     let mut skipped = scan.skipped.clone();
+    // Bad lines of a `.pailignore` (perhaps synced from another device) are skipped, not
+    // fatal (tenet 14); status lists them with the names that are not synced.
+    skipped.extend(
+        rules
+            .warnings()
+            .iter()
+            .map(|w| (w.file.clone(), w.reason())),
+    );
     let list_prefix = ctx.remote.prefix.list_prefix();
     let (listed, collided_set) = match view {
         RemoteView::List => {

@@ -35,6 +35,15 @@ fn journal_prefix(ctx: &PairCtx) -> String {
 
 /// An entry names at most this many paths; a bigger change sends peers to a listing.
 pub const MAX_PATHS: usize = 1000;
+/// Entry bodies larger than this are not read (the poll lists the prefix instead). pail's own
+/// entries stay below it: [`MAX_PATHS`] paths of at most 1,024 bytes each, plus JSON.
+pub const MAX_ENTRY_BYTES: u64 = 2 * 1024 * 1024;
+/// At most this many entry bodies are read per poll; more new entries than that send the
+/// pass to a listing of the prefix, which is cheaper than the GETs and tells everything.
+pub const MAX_READS_PER_POLL: usize = 100;
+/// At most this many LIST pages (1,000 entries each) per poll; the rest wait for the next
+/// polls, and this one lists the prefix.
+pub const MAX_PAGES_PER_POLL: u32 = 10;
 
 /// The body of a journal entry (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -109,7 +118,7 @@ pub struct PollResult {
 /// Remembers which entries were seen, across polls.
 #[derive(Debug, Default)]
 pub struct JournalCursor {
-    /// Newest entry time seen (as its key stamp).
+    /// Newest entry time seen (as its key stamp), never later than the poll that saw it.
     last: Option<OffsetDateTime>,
     /// Entries within the skew margin of `last`, to skip them on the next poll.
     seen: HashSet<String>,
@@ -124,7 +133,10 @@ impl JournalCursor {
         }
     }
 
-    /// Lists the journal from the cursor on; one LIST request per 1,000 entries.
+    /// Lists the journal from the cursor on; one LIST request per 1,000 entries, at most
+    /// [`MAX_PAGES_PER_POLL`] of them. Anyone with access to the bucket can write here, so
+    /// nothing listed is trusted: bodies are read only up to [`MAX_ENTRY_BYTES`], at most
+    /// [`MAX_READS_PER_POLL`] of them, and entry times are taken no later than now.
     pub async fn poll(&mut self, ctx: &PairCtx) -> Result<PollResult, SyncError> {
         let prefix = journal_prefix(ctx);
         let from = self
@@ -136,46 +148,51 @@ impl JournalCursor {
             ..PollResult::default()
         };
         let mut token = None;
-        let mut newest = self.last;
-        let mut new_keys = Vec::new();
-        loop {
+        let mut listed = Vec::new();
+        let mut complete = false;
+        while result.requests < MAX_PAGES_PER_POLL {
             let page = ctx
                 .remote
                 .store
                 .list_page(&prefix, token.take(), from.clone())
                 .await?;
             result.requests += 1;
-            for o in page.objects {
-                let name = o.key[prefix.len()..].to_owned();
-                let at = parse_stamp(&name);
-                if let Some(t) = at {
-                    newest = newest.max(Some(t));
-                }
-                if self.seen.insert(name.clone()) && !name.contains(&own) {
-                    result.new_entries += 1;
-                    new_keys.push(o.key.clone());
-                }
-            }
+            listed.extend(
+                page.objects
+                    .into_iter()
+                    .map(|o| (o.key[prefix.len()..].to_owned(), o.size)),
+            );
             token = page.next_token;
             if token.is_none() {
+                complete = true;
                 break;
             }
         }
+        if !complete {
+            // A flood of entries: the rest come in the next polls; a listing of the prefix
+            // tells what changed meanwhile.
+            tracing::warn!(
+                listed = listed.len(),
+                "journal holds more entries than one poll reads: listing the prefix"
+            );
+            result.changed = None;
+        }
+        let new_entries = self.take(listed, &own, OffsetDateTime::now_utc());
+        result.new_entries = new_entries.len();
+        if new_entries.len() > MAX_READS_PER_POLL {
+            result.changed = None;
+        }
         // What the new entries name: one small GET each, and only when something changed.
-        for key in new_keys {
+        for (name, size) in new_entries {
             let Some(changed) = result.changed.as_mut() else {
                 break;
             };
-            result.requests += 1;
-            let named = match ctx.remote.store.get(&key, None, None).await {
-                Ok(got) => got
-                    .collect()
-                    .await
-                    .ok()
-                    .and_then(|body| serde_json::from_slice::<Entry>(&body).ok())
-                    .and_then(|e| e.paths),
-                // Pruned meanwhile, or unreadable: a listing will tell.
-                Err(_) => None,
+            let named = if size > MAX_ENTRY_BYTES {
+                tracing::warn!(entry = %pail_core::printable(&name), size, "journal entry too large to read: listing the prefix");
+                None
+            } else {
+                result.requests += 1;
+                read_entry(ctx, &format!("{prefix}{name}")).await
             };
             match named.map(|paths| {
                 paths
@@ -189,6 +206,29 @@ impl JournalCursor {
                 _ => result.changed = None,
             }
         }
+        Ok(result)
+    }
+
+    /// Takes one poll's listing (entry names after the journal prefix, with their sizes):
+    /// returns the entries of other devices not seen before, and moves the cursor to the
+    /// newest entry time, a future-dated entry counting as `now` (else one entry stamped in
+    /// the future would send every later poll past the entries written until then).
+    fn take(
+        &mut self,
+        listed: Vec<(String, u64)>,
+        own: &str,
+        now: OffsetDateTime,
+    ) -> Vec<(String, u64)> {
+        let mut new_entries = Vec::new();
+        let mut newest = self.last;
+        for (name, size) in listed {
+            if let Some(t) = parse_stamp(&name) {
+                newest = newest.max(Some(t.min(now)));
+            }
+            if !name.contains(own) && self.seen.insert(name.clone()) {
+                new_entries.push((name, size));
+            }
+        }
         self.last = newest;
         // Forget entries that can no longer come back in a poll.
         if let Some(last) = self.last {
@@ -196,8 +236,16 @@ impl JournalCursor {
             self.seen
                 .retain(|n| parse_stamp(n).is_none_or(|t| t >= horizon));
         }
-        Ok(result)
+        new_entries
     }
+}
+
+/// The paths an entry names; `None` when it names none, cannot be read or is too large (a
+/// listing will tell).
+async fn read_entry(ctx: &PairCtx, key: &str) -> Option<Vec<String>> {
+    let got = ctx.remote.store.get(key, None, None).await.ok()?;
+    let body = got.collect_at_most(MAX_ENTRY_BYTES).await.ok()??;
+    serde_json::from_slice::<Entry>(&body).ok()?.paths
 }
 
 fn parse_stamp(name: &str) -> Option<OffsetDateTime> {
@@ -254,5 +302,61 @@ mod tests {
         assert_eq!(parse_stamp(&format!("{s}-dev-0001")), Some(t));
         assert!(stamp(t) < stamp(t + time::Duration::milliseconds(1)));
         assert_eq!(device_tag("my laptop/2"), "my_laptop_2");
+    }
+
+    fn cursor_at(t: OffsetDateTime) -> JournalCursor {
+        JournalCursor {
+            last: Some(t),
+            seen: HashSet::new(),
+        }
+    }
+
+    fn names(v: &[(String, u64)]) -> Vec<&str> {
+        v.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn a_future_dated_entry_counts_as_now_and_later_entries_still_come() {
+        let now = time::macros::datetime!(2026-11-30 08:00:00 UTC);
+        let mut c = cursor_at(now - time::Duration::minutes(1));
+        let future = format!("{}-evil-00000001", stamp(now + time::Duration::days(3650)));
+        let first = format!("{}-laptop-00000002", stamp(now));
+        let got = c.take(vec![(first.clone(), 10), (future.clone(), 10)], "-me-", now);
+        assert_eq!(names(&got), [first.as_str(), future.as_str()]);
+        assert_eq!(c.last, Some(now));
+        // The next poll lists from (now - margin): an entry written a minute later is new,
+        // the future-dated one is not new again.
+        let later_t = now + time::Duration::minutes(1);
+        let later = format!("{}-laptop-00000003", stamp(later_t));
+        let from = stamp(c.last.unwrap() - SKEW_MARGIN);
+        assert!(later > from);
+        let got = c.take(
+            vec![(first, 10), (later.clone(), 10), (future, 10)],
+            "-me-",
+            later_t,
+        );
+        assert_eq!(names(&got), [later.as_str()]);
+        assert_eq!(c.last, Some(later_t));
+    }
+
+    #[test]
+    fn own_and_seen_entries_are_not_new_and_odd_names_do_not_move_the_cursor() {
+        let now = time::macros::datetime!(2026-11-30 08:00:00 UTC);
+        let mut c = cursor_at(now - time::Duration::minutes(1));
+        let mine = format!("{}-me-00000001", stamp(now));
+        let theirs = format!("{}-laptop-00000002", stamp(now));
+        let odd = "zzz-not-a-stamp\u{1b}".to_owned();
+        let got = c.take(
+            vec![(mine, 1), (theirs.clone(), 1), (odd.clone(), 5_000_000)],
+            "-me-",
+            now,
+        );
+        // Sizes travel along: the poll skips bodies over MAX_ENTRY_BYTES.
+        assert_eq!(got, [(theirs.clone(), 1), (odd.clone(), 5_000_000)]);
+        assert_eq!(c.last, Some(now));
+        assert!(
+            c.take(vec![(theirs, 1), (odd, 5_000_000)], "-me-", now)
+                .is_empty()
+        );
     }
 }

@@ -66,6 +66,14 @@ pub(crate) async fn list_remote(
                     .push((o.key.clone(), format!("remote key not synced: {e}"))),
             }
         }
+        // Keys no file can be named after (not UTF-8): reported, and the rest of the page
+        // syncs (tenet 14).
+        out.skipped.extend(page.unreadable.into_iter().map(|shown| {
+            (
+                shown,
+                "remote key not synced: not valid UTF-8, no file can have this name; rename it in the bucket".to_owned(),
+            )
+        }));
         ctx.db().insert_remote_scan(&batch)?;
         token = page.next_token;
         if token.is_none() {

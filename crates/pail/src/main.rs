@@ -24,7 +24,8 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("pail: {e:#}");
+            // Error chains can carry keys and server answers: escape what a terminal would run.
+            eprintln!("pail: {}", pail_core::printable(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }

@@ -68,6 +68,7 @@ impl ObjectStore for MemStore {
         Ok(ListPage {
             objects,
             next_token,
+            unreadable: Vec::new(),
         })
     }
 

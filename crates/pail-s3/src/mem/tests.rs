@@ -326,3 +326,18 @@ async fn archived_objects_come_back_after_a_restore_request() {
         StoreError::NotFound { .. }
     ));
 }
+
+#[tokio::test]
+async fn bodies_are_read_up_to_a_cap() {
+    let s = MemStore::new("b");
+    put(&s, "small", b"0123456789", Condition::None)
+        .await
+        .unwrap();
+    let got = s.get("small", None, None).await.unwrap();
+    assert_eq!(
+        got.collect_at_most(10).await.unwrap().as_deref(),
+        Some(b"0123456789".as_slice())
+    );
+    let got = s.get("small", None, None).await.unwrap();
+    assert_eq!(got.collect_at_most(9).await.unwrap(), None);
+}

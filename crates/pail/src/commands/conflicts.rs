@@ -1,5 +1,6 @@
 //! `pail conflicts [--json]` and `pail conflicts resolve [PATH] --keep local|remote|both`.
 
+use pail_core::printable;
 use std::path::Path;
 
 use anyhow::Result;
@@ -74,7 +75,10 @@ fn list_all(config_file: &Path, folder: Option<&Path>, json: bool) -> Result<u8>
     for (folder, c) in &out {
         println!(
             "{folder}/{}\n    copy of {} from {}, {}",
-            c.path, c.original, c.device, c.created_at
+            printable(&c.path),
+            printable(&c.original),
+            printable(&c.device),
+            c.created_at
         );
     }
     if !out.is_empty() {
@@ -98,7 +102,10 @@ async fn resolve_pair(
         println!("{copy}: {what}");
     }
     for (copy, why) in &report.refused {
-        eprintln!("pail: {copy}: not resolved: {why}");
+        eprintln!(
+            "pail: {copy}: not resolved: {}",
+            printable(&why.to_string())
+        );
     }
     let code = u8::from(!report.refused.is_empty());
     if report.resolved.is_empty() {

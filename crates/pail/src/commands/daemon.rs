@@ -95,10 +95,14 @@ async fn through_daemon(config_file: &Path, req: Request) -> Result<Option<u8>> 
     let socket = socket_path(config_file)?;
     match request(&socket, req).await? {
         Some(resp) if resp.ok => {
-            println!("{}", resp.message);
+            // The daemon's answer can name keys and carry server messages.
+            println!("{}", pail_core::printable(&resp.message));
             Ok(Some(0))
         }
-        Some(resp) => bail!("the daemon refused: {}", resp.message),
+        Some(resp) => bail!(
+            "the daemon refused: {}",
+            pail_core::printable(&resp.message)
+        ),
         None => Ok(None),
     }
 }

@@ -1,5 +1,6 @@
 //! `pail history PATH [--json] [--deleted] [--size]`.
 
+use pail_core::printable;
 use std::path::Path;
 
 use crate::cli::HistoryArgs;
@@ -108,7 +109,7 @@ pub async fn run(config_file: &Path, a: HistoryArgs) -> Result<u8> {
             format!(
                 "{:>10}  {}",
                 super::human_bytes(v.size),
-                v.device.as_deref().unwrap_or("")
+                printable(v.device.as_deref().unwrap_or(""))
             )
         };
         let mut notes = Vec::new();

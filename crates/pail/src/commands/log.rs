@@ -1,5 +1,6 @@
 //! `pail log [--folder DIR] [--since TIME] [--limit N] [--json]`: the activity log.
 
+use pail_core::printable;
 use std::path::Path;
 
 use anyhow::Result;
@@ -51,17 +52,17 @@ pub fn run(config_file: &Path, a: LogArgs) -> Result<u8> {
             let who = e
                 .device
                 .as_deref()
-                .map(|d| format!("  by {d}"))
+                .map(|d| format!("  by {}", printable(d)))
                 .unwrap_or_default();
             let detail = e
                 .detail
                 .as_deref()
-                .map(|d| format!("  ({d})"))
+                .map(|d| format!("  ({})", printable(d)))
                 .unwrap_or_default();
             let path = if e.path.is_empty() {
-                "(the whole folder)"
+                "(the whole folder)".into()
             } else {
-                e.path.as_str()
+                printable(&e.path)
             };
             println!(
                 "  {}  {:<13} {path}{size}{who}{detail}",

@@ -62,7 +62,7 @@ pub async fn show<T>(
             .map(|f| {
                 format!(
                     " · {} {}%",
-                    f.path,
+                    pail_core::printable(&f.path),
                     f.bytes_done * 100 / f.bytes_total.max(1)
                 )
             })

@@ -54,7 +54,10 @@ pub(super) async fn sync_after(
             0
         }
         SyncResult::SafetyStop(why) => {
-            eprintln!("pail: the bucket is restored, but the sync stopped for safety: {why}");
+            eprintln!(
+                "pail: the bucket is restored, but the sync stopped for safety: {}",
+                pail_core::printable(&why.to_string())
+            );
             3
         }
         SyncResult::Errors(_, errors) => {
@@ -63,7 +66,7 @@ pub(super) async fn sync_after(
                 errors.len()
             );
             for e in errors {
-                eprintln!("  {e}");
+                eprintln!("  {}", pail_core::printable(&e.to_string()));
             }
             1
         }
@@ -173,7 +176,11 @@ pub(super) async fn run_plan(
         report.errors.len()
     ));
     for (path, e) in &report.errors {
-        eprintln!("  {path}: {e}");
+        eprintln!(
+            "  {}: {}",
+            pail_core::printable(&path.to_string()),
+            pail_core::printable(&e.to_string())
+        );
     }
     Ok((u8::from(!report.errors.is_empty()), report))
 }

@@ -1,6 +1,7 @@
 //! `pail status`.
 
 use anyhow::Result;
+use pail_core::printable;
 use pail_ops::when::local_with_ago;
 use pail_sync::config::Config;
 use pail_sync::status::{PairStatus, StatusReport, pair_status};
@@ -76,7 +77,7 @@ fn print_pair(p: &PairStatus) {
     let reason = p
         .state_reason
         .as_deref()
-        .map(|r| format!(" ({r})"))
+        .map(|r| format!(" ({})", printable(r)))
         .unwrap_or_default();
     let source = if p.live {
         "live from the daemon"
@@ -128,7 +129,7 @@ fn print_pair(p: &PairStatus) {
             } else {
                 "downloading"
             },
-            t.path,
+            printable(&t.path),
             super::human_bytes(t.bytes_done),
             super::human_bytes(t.bytes_total)
         );
@@ -168,12 +169,21 @@ fn print_pair(p: &PairStatus) {
         let path = if e.path.is_empty() {
             String::new()
         } else {
-            format!("{}: ", e.path)
+            format!("{}: ", printable(&e.path))
         };
-        println!("  error ({}): {path}{}", local_with_ago(&e.at), e.message);
+        println!(
+            "  error ({}): {path}{}",
+            local_with_ago(&e.at),
+            printable(&e.message)
+        );
     }
     for s in p.skipped.iter().take(20) {
-        println!("  skipped: {}: {}", s.path, s.reason);
+        // Names from the bucket: a key may hold an ESC or a newline (tenet 14).
+        println!(
+            "  skipped: {}: {}",
+            printable(&s.path),
+            printable(&s.reason)
+        );
     }
     if p.skipped.len() > 20 {
         println!("  ... and {} more skipped", p.skipped.len() - 20);

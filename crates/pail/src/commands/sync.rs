@@ -1,6 +1,7 @@
 //! `pail sync`: in this process, or, while `pail run` serves the config, by the daemon
 //! (which owns the pairs' locks), with the same output and exit code.
 
+use pail_core::printable;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -45,15 +46,15 @@ fn print_human(label: &str, r: &SyncReport) {
                 plan.len()
             );
             for a in plan {
-                println!("  {:<14} {}", a.action, a.detail);
+                println!("  {:<14} {}", a.action, printable(&a.detail));
             }
             if let Some(why) = &r.stop {
-                println!("  safety stop: {why}");
+                println!("  safety stop: {}", printable(why));
             }
         }
         Verdict::SafetyStop => eprintln!(
             "pail: {label}: stopped for safety: {}",
-            r.stop.as_deref().unwrap_or_default()
+            printable(r.stop.as_deref().unwrap_or_default())
         ),
         Verdict::Errors => {
             eprintln!(
@@ -62,12 +63,16 @@ fn print_human(label: &str, r: &SyncReport) {
                 summary(&totals)
             );
             for e in &r.errors {
-                eprintln!("  {}: {}", e.path.as_deref().unwrap_or_default(), e.message);
+                eprintln!(
+                    "  {}: {}",
+                    printable(e.path.as_deref().unwrap_or_default()),
+                    printable(&e.message)
+                );
             }
         }
         Verdict::Failed => {
             for e in &r.errors {
-                eprintln!("pail: {label}: {}", e.message);
+                eprintln!("pail: {label}: {}", printable(&e.message));
             }
         }
     }
