@@ -10,6 +10,7 @@ mod cli_errors;
 mod crash;
 mod daemon;
 mod faultproxy;
+mod install;
 mod names;
 mod safety;
 mod semantics_doc;
