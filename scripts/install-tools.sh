@@ -6,13 +6,15 @@
 #
 #   cargo-machete  unused dependencies       cargo install (about 2.5 min on 2 cores the first time)
 #   cargo-deny     licenses, bans, sources   cargo install (about 2 min on 2 cores the first time)
+#   cargo-deb      the Debian package        cargo install (about MEASURE min on 2 cores the first time)
 #   typos          spell check               PyPI wheel with the binary, in a venv (about 20 s)
 #
-# None of the three is packaged in Debian 12. PAIL_TOOLS_CACHE overrides ~/.cache/pail-tools.
+# None of them is packaged in Debian 12. PAIL_TOOLS_CACHE overrides ~/.cache/pail-tools.
 set -euo pipefail
 
 MACHETE_VERSION=0.9.2
 DENY_VERSION=0.20.2
+DEB_VERSION=3.8.0
 TYPOS_VERSION=1.52.0
 TOOLS=${PAIL_TOOLS_CACHE:-$HOME/.cache/pail-tools}
 BIN=$TOOLS/bin
@@ -69,6 +71,7 @@ cargo_tool() {
 
 cargo_tool cargo-machete "$MACHETE_VERSION"
 cargo_tool cargo-deny "$DENY_VERSION"
+cargo_tool cargo-deb "$DEB_VERSION"
 
 if has typos "$TYPOS_VERSION"; then
   say "typos $TYPOS_VERSION: present"

@@ -17,6 +17,8 @@ mod faultproxy;
 mod file_folder;
 
 mod heal;
+
+mod install;
 mod names;
 mod safety;
 mod semantics_doc;

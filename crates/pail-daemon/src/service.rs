@@ -51,6 +51,21 @@ pub fn systemd_unit(spec: &ServiceSpec) -> String {
         .replace("@READ_WRITE_PATHS@", &rw.join(" "))
 }
 
+/// The unit the Debian package installs as /usr/lib/systemd/user/pail.service: the same
+/// template, for any user. The config is the default one (`%E` is the user's
+/// `$XDG_CONFIG_HOME`, `~/.config` by default, as for pail itself), and since the folders are not
+/// known when the package is built, the whole home is writable; the rest of the sandbox is the
+/// same. `pail service install` writes a unit limited to the folders of its config, which takes
+/// precedence (`~/.config/systemd/user/` comes before `/usr/lib/systemd/user/`).
+pub fn packaged_systemd_unit() -> String {
+    systemd_unit(&ServiceSpec {
+        binary: "/usr/bin/pail".into(),
+        config: "%E/pail/config.toml".into(),
+        writable: vec!["%h".into()],
+        log_file: None,
+    })
+}
+
 /// The launchd agent plist for `spec`.
 pub fn launchd_plist(spec: &ServiceSpec) -> String {
     let log = spec
@@ -126,6 +141,28 @@ mod tests {
             assert!(unit.contains(line), "missing {line}");
         }
         assert!(!unit.contains('@'), "unfilled placeholder:\n{unit}");
+    }
+
+    #[test]
+    fn packaged_unit_is_the_template_for_any_user() {
+        let unit = packaged_systemd_unit();
+        assert!(
+            unit.contains("ExecStart=/usr/bin/pail run --config %E/pail/config.toml"),
+            "{unit}"
+        );
+        assert!(unit.contains("ReadWritePaths=-%h\n"), "{unit}");
+        // Everything but the two filled lines (ExecStart, ReadWritePaths) is the template, sandbox included.
+        let differing: Vec<(&str, &str)> = SYSTEMD_TEMPLATE
+            .lines()
+            .zip(unit.lines())
+            .filter(|(t, u)| t != u)
+            .collect();
+        assert_eq!(differing.len(), 2, "{differing:?}");
+        assert!(
+            differing.iter().all(|(t, _)| t.contains('@')),
+            "{differing:?}"
+        );
+        assert_eq!(SYSTEMD_TEMPLATE.lines().count(), unit.lines().count());
     }
 
     #[test]

@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "pail",
-    version,
+    // `pail 0.1.0 (cecdf2c 2026-11-30)`: the commit it was built from (build.rs).
+    version = env!("PAIL_LONG_VERSION"),
     about = "Keep a folder and your own S3 bucket in sync, both ways"
 )]
 pub struct Cli {
@@ -103,6 +104,31 @@ pub enum Command {
     Remove(RemoveArgs),
     /// The configuration as pail reads it (defaults filled in; it holds no secrets).
     Config(ConfigArgs),
+    /// Shell completions for bash, zsh, fish, elvish or PowerShell, on stdout.
+    #[command(after_help = "Examples:
+  pail completions bash > ~/.local/share/bash-completion/completions/pail
+  pail completions zsh > ~/.zfunc/_pail        # with fpath+=(~/.zfunc) before compinit
+  pail completions fish > ~/.config/fish/completions/pail.fish")]
+    Completions(CompletionsArgs),
+    /// Manual pages: pail(1) on stdout, or with DIR one page per command written into DIR.
+    #[command(after_help = "Examples:
+  pail man | man -l -
+  pail man ~/.local/share/man/man1   # pail.1, pail-sync.1, pail-service-install.1, ...")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write pail.1 and a page for every command (pail-sync.1, ...) into this folder
+    /// (created if missing) instead of printing pail(1).
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +324,14 @@ pub enum ServiceCommand {
     Uninstall,
     /// Whether the unit is installed, and the service manager's view of it.
     Status,
+    /// Print the unit for this config to stdout; `--packaged`: the generic unit that the
+    /// Debian package installs (a build step of the package, hence hidden).
+    #[command(hide = true)]
+    Unit {
+        /// The unit for any user and the default config, run from /usr/bin/pail.
+        #[arg(long)]
+        packaged: bool,
+    },
 }
 
 #[derive(Debug, Args)]

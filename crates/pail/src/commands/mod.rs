@@ -3,6 +3,7 @@
 
 mod conflicts;
 mod daemon;
+mod docs;
 mod doctor;
 mod history;
 mod init;
@@ -16,6 +17,8 @@ mod share;
 mod status;
 mod sync;
 mod undelete;
+
+use std::path::Path;
 
 use anyhow::Result;
 use pail_sync::config::config_path;
@@ -59,24 +62,34 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 }
 
 pub async fn run(cli: Cli) -> Result<u8> {
-    let config_file = config_path(cli.config.as_deref())?;
     match cli.command {
-        Command::Init(a) => init::run(&config_file, a).await,
-        Command::Doctor(a) => doctor::run(&config_file, a).await,
-        Command::Sync(a) => sync::run(&config_file, a, cli.quiet).await,
-        Command::Status(a) => status::run(&config_file, a).await,
-        Command::Run(a) => daemon::run(&config_file, a).await,
-        Command::Service(c) => service::run(&config_file, c),
-        Command::History(a) => history::run(&config_file, a).await,
-        Command::Restore(a) => restore::run(&config_file, a).await,
-        Command::Undelete(a) => undelete::run(&config_file, a).await,
-        Command::Conflicts(a) => conflicts::run(&config_file, a).await,
-        Command::Log(a) => log::run(&config_file, a),
-        Command::Share(a) => share::run(&config_file, a).await,
-        Command::Remove(a) => pairs::remove(&config_file, a),
-        Command::Config(a) => pairs::config(&config_file, a),
-        Command::Pause(a) => daemon::pause(&config_file, a).await,
-        Command::Resume(a) => daemon::resume(&config_file, a).await,
+        // No config needed: these also run in package builds, where there may be no home.
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
+        command => with_config(&config_path(cli.config.as_deref())?, command, cli.quiet).await,
+    }
+}
+
+async fn with_config(config_file: &Path, command: Command, quiet: bool) -> Result<u8> {
+    match command {
+        Command::Init(a) => init::run(config_file, a).await,
+        Command::Doctor(a) => doctor::run(config_file, a).await,
+        Command::Sync(a) => sync::run(config_file, a, quiet).await,
+        Command::Status(a) => status::run(config_file, a).await,
+        Command::Run(a) => daemon::run(config_file, a).await,
+        Command::Service(c) => service::run(config_file, c),
+        Command::History(a) => history::run(config_file, a).await,
+        Command::Restore(a) => restore::run(config_file, a).await,
+        Command::Undelete(a) => undelete::run(config_file, a).await,
+        Command::Conflicts(a) => conflicts::run(config_file, a).await,
+        Command::Log(a) => log::run(config_file, a),
+        Command::Share(a) => share::run(config_file, a).await,
+        Command::Remove(a) => pairs::remove(config_file, a),
+        Command::Config(a) => pairs::config(config_file, a),
+        Command::Pause(a) => daemon::pause(config_file, a).await,
+        Command::Resume(a) => daemon::resume(config_file, a).await,
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
 use anyhow::{Context, Result, bail};
-use pail_daemon::service::{ServiceSpec, render, unit_path};
+use pail_daemon::service::{ServiceSpec, packaged_systemd_unit, render, unit_path};
 use pail_sync::config::{Config, state_dir};
 
 use crate::cli::ServiceCommand;
@@ -17,6 +17,15 @@ pub fn run(config_file: &Path, cmd: ServiceCommand) -> Result<u8> {
         }
         ServiceCommand::Uninstall => uninstall(&unit),
         ServiceCommand::Status => status(&unit),
+        ServiceCommand::Unit { packaged: true } => {
+            print!("{}", packaged_systemd_unit());
+            Ok(0)
+        }
+        ServiceCommand::Unit { packaged: false } => {
+            let config = Config::load(config_file)?;
+            print!("{}", render(&spec(config_file, &config)?));
+            Ok(0)
+        }
     }
 }
 
@@ -71,8 +80,8 @@ fn credentials_note(config: &Config) {
     }
 }
 
-fn install(config_file: &Path, unit: &Path, no_start: bool, dry_run: bool) -> Result<u8> {
-    let config = Config::load(config_file)?;
+/// What the unit for this config runs and may write.
+fn spec(config_file: &Path, config: &Config) -> Result<ServiceSpec> {
     config.select(None)?;
     let config_abs = std::path::absolute(config_file)?;
     // Writable for the service: the folders, the state directory and the config file itself
@@ -81,13 +90,17 @@ fn install(config_file: &Path, unit: &Path, no_start: bool, dry_run: bool) -> Re
     writable.push(state_dir()?);
     writable.push(config_abs.clone());
     let log_file = std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Logs/pail.log"));
-    let spec = ServiceSpec {
+    Ok(ServiceSpec {
         binary: std::env::current_exe().context("cannot find the pail binary")?,
         config: config_abs,
         writable,
         log_file,
-    };
-    let text = render(&spec);
+    })
+}
+
+fn install(config_file: &Path, unit: &Path, no_start: bool, dry_run: bool) -> Result<u8> {
+    let config = Config::load(config_file)?;
+    let text = render(&spec(config_file, &config)?);
     if dry_run {
         println!("would write {}:\n", unit.display());
         println!("{text}");
