@@ -851,7 +851,9 @@ fn bucket_events_bring_other_clients_writes(s: Server) {
             .is_some_and(|h| h.contains(&format!("bucket events from the queue {queue}")))
     });
     // The start pass (a full listing) is over: only the event can bring what comes now.
-    wait_until("the start pass is over", || live_status(&a)["state"] == "idle");
+    wait_until("the start pass is over", || {
+        live_status(&a)["state"] == "idle"
+    });
     r.put_foreign("from-the-console.txt", b"written by another S3 client");
     wait_until("the event brings another client's file", || {
         a.read("from-the-console.txt").is_some()

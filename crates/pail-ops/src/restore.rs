@@ -388,8 +388,9 @@ pub async fn restore_to(
     let (root, rel) = write_root(folder, &target)?;
     let mut w = TempWriter::create_outside(&root, &rel).map_err(|e| match e {
         LocalError::Io { source, .. } => write_err(source),
-        other => anyhow::Error::new(other)
-            .context(format!("cannot write next to {}", target.display())),
+        other => {
+            anyhow::Error::new(other).context(format!("cannot write next to {}", target.display()))
+        }
     })?;
     let mut body = get.body;
     while let Some(chunk) = body.next().await {

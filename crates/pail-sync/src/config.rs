@@ -459,6 +459,7 @@ mod tests {
         p.region = Some("r".into());
         p.profile = Some("p".into());
         p.case_insensitive = Some(true);
+        p.notify_queue = Some("arn:aws:sqs:r:1:q".into());
         let table: toml::Table = toml::from_str(&toml::to_string(&p).unwrap()).unwrap();
         let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
         let mut known = PAIR_KEYS.to_vec();

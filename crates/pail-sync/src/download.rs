@@ -139,8 +139,7 @@ pub(crate) async fn download(
     parts: &Arc<Semaphore>,
 ) -> Result<Outcome> {
     let key = key_for(&ctx.remote.prefix, path)?;
-    if *expect == LocalExpect::Absent
-        && ctx.abs(path).symlink_metadata().is_ok_and(|m| m.is_dir())
+    if *expect == LocalExpect::Absent && ctx.abs(path).symlink_metadata().is_ok_and(|m| m.is_dir())
     {
         // A folder where the bucket has a file. An empty one goes now. One whose synced files
         // this plan deletes (in a later phase) goes with them: the file comes next pass.

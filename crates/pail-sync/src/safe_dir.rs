@@ -316,7 +316,7 @@ fn split(rel: &Path) -> Option<(Vec<&OsStr>, &OsStr)> {
     Some((parts, name))
 }
 
-/// The stat fields pail compares, from a raw `stat` (as [`pail_index::local_stat`] makes them
+/// The stat fields pail compares, from a raw `stat` (as [`pail_index::stat::local_stat`] makes them
 /// from `lstat`).
 pub fn local_stat(st: &Stat) -> LocalStat {
     let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
