@@ -10,13 +10,11 @@ use super::rng::{Rng, long, seed};
 use crate::harness::*;
 use crate::on_servers;
 
-/// Paths that become folders on one device while they are files on another (and back) join
-/// the op mix when this is on (or with `PAIL_TORTURE_FILE_FOLDER=1`). Off until the
-/// file-versus-folder fix (issue 10, item 2) is merged.
-const FILE_FOLDER_SWAPS: bool = false;
-
+/// Paths that become folders on one device while they are files on another (and back) are
+/// in the op mix (tenet 14: they converge with a conflict copy); `PAIL_TORTURE_FILE_FOLDER=0`
+/// leaves them out, to tell their failures apart from others'.
 fn file_folder_swaps() -> bool {
-    FILE_FOLDER_SWAPS || std::env::var("PAIL_TORTURE_FILE_FOLDER").is_ok_and(|v| v == "1")
+    std::env::var("PAIL_TORTURE_FILE_FOLDER").map_or(true, |v| v != "0")
 }
 
 /// A device's files that ops may touch (`keep.txt` stays: an emptied folder is a safety stop).
