@@ -55,27 +55,18 @@ impl AwsAdmin {
                 .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
         });
         // The S3 client does not hand out its credentials provider, so STS gets the same
-        // sources from its own loader: region, profile, explicit keys.
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.clone()));
-        if let Some(p) = &cfg.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(c) = &cfg.credentials {
-            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
-                &c.access_key_id,
-                &c.secret_access_key,
-                c.session_token.clone(),
-                None,
-                "pail-config",
-            ));
-        }
-        // S3-compatible servers that have STS (moto) serve it on the same endpoint; on AWS
-        // the SDK picks the regional STS endpoint itself.
-        if let Some(e) = &endpoint {
-            loader = loader.endpoint_url(e);
-        }
-        let sdk = loader.load().await;
+        // sources from the same loader: region, profile, explicit keys. S3-compatible servers
+        // that have STS (moto) serve it on the same endpoint; on AWS the SDK picks the
+        // regional STS endpoint itself.
+        let sdk = crate::aws::load_sdk(
+            &S3Config {
+                region: Some(region.clone()),
+                endpoint: endpoint.clone(),
+                ..cfg.clone()
+            },
+            3,
+        )
+        .await;
         Ok(AwsAdmin {
             sts: aws_sdk_sts::Client::new(&sdk),
             bucket: cfg.bucket.clone(),
