@@ -4,7 +4,8 @@
 #
 # uses the test suite's server SERVER (ceph, moto, garage; started here if no test servers run,
 # and stopped again by bench_cleanup), makes the scratch dir $WORK, builds the release binary
-# if missing ($PAIL), and exports the server's credentials. Sets REGION, EP, BUCKET. The
+# if missing ($PAIL; PAIL_BENCH_BIN names another build, for example
+# target/profiling/pail from `cargo build --profile profiling -p pail`), and exports the server's credentials. Sets REGION, EP, BUCKET. The
 # calling script's EXIT trap must call bench_cleanup.
 
 bench_setup() {
@@ -20,8 +21,12 @@ bench_setup() {
   . "$PAIL_TEST_SERVERS_DIR/env"
   WORK=$(mktemp -d "/tmp/pail-$name.XXXXXX")
   command -v bc >/dev/null || apt-get install -y --no-install-recommends bc >/dev/null
-  [ -x "$ROOT/target/release/pail" ] || (cd "$ROOT" && cargo build --release -p pail >&2)
-  PAIL=$ROOT/target/release/pail
+  if [ -n "${PAIL_BENCH_BIN:-}" ]; then
+    PAIL=$PAIL_BENCH_BIN
+  else
+    [ -x "$ROOT/target/release/pail" ] || (cd "$ROOT" && cargo build --release -p pail >&2)
+    PAIL=$ROOT/target/release/pail
+  fi
   unset AWS_CA_BUNDLE REQUESTS_CA_BUNDLE SSL_CERT_FILE CURL_CA_BUNDLE AWS_PROFILE
   local s
   s=$(echo "$server" | tr a-z A-Z)
