@@ -54,8 +54,9 @@ pub enum RemoteView {
     #[default]
     List,
     /// Assume the bucket is as the last sync left it, to pick up local changes without
-    /// listing (the daemon, on watcher events). Writes still check the real object; any
-    /// surprise switches the next pass to a listing.
+    /// listing (the daemon, on watcher events). Writes still check the real object (before
+    /// the write, or after it from the version list); any surprise switches the next pass to
+    /// a listing.
     FromBase,
 }
 
@@ -425,8 +426,9 @@ async fn run_passes(ctx: &Arc<PairCtx>, opts: &SyncOptions) -> Result<SyncResult
             all.extend(skipped.iter().cloned());
             db.set_skipped(&all)?;
         }
-        // Something differed from what the pass assumed: look at the real bucket next.
-        if !deferred.is_empty() {
+        // Something differed from what the pass assumed (a write deferred, or a race found
+        // below a write where versions stand in for conditions): look at the real bucket next.
+        if !deferred.is_empty() || (view == RemoteView::FromBase && conflicts > 0) {
             view = RemoteView::List;
             scope = None;
         }

@@ -318,9 +318,9 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
             return report;
         }
         // Writes that a server without conditional writes may have raced (tenet 5).
-        report
-            .errors
-            .extend(crate::race::check_writes(ctx, written).await);
+        let checked = crate::race::check_writes(ctx, written).await;
+        report.conflicts += checked.races;
+        report.errors.extend(checked.errors);
     }
     report
 }

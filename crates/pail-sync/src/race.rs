@@ -41,11 +41,20 @@ async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>, Sto
     Ok(out)
 }
 
-/// Checks the writes of one phase; returns the checks that failed.
-pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, written: Vec<Written>) -> Vec<PathError> {
+/// What the checks of one phase found.
+#[derive(Debug, Default)]
+pub(crate) struct RaceReport {
+    /// Lost races: another writer's version kept as a conflict copy.
+    pub(crate) races: u64,
+    /// The checks that failed.
+    pub(crate) errors: Vec<PathError>,
+}
+
+/// Checks the writes of one phase.
+pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, written: Vec<Written>) -> RaceReport {
     let mut errors = Vec::new();
     if written.is_empty() {
-        return errors;
+        return RaceReport::default();
     }
     // (index into `written`, buried version id)
     let mut buried: Vec<(usize, String)> = Vec::new();
@@ -97,15 +106,17 @@ pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, written: Vec<Written>) -> V
         .await;
         check_run(&mut run, &mut buried);
         if let Err(e) = listed {
-            return written
+            let errors = written
                 .iter()
                 .map(|w| PathError {
                     path: w.path.to_string(),
                     error: ActionError::RaceCheckAll(e.clone()),
                 })
                 .collect();
+            return RaceReport { races: 0, errors };
         }
     }
+    let races = buried.len() as u64;
     for (i, version) in buried {
         let w = &written[i];
         tracing::warn!(path = %w.path, %version, "lost a write race: keeping the other version as a conflict copy");
@@ -118,7 +129,7 @@ pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, written: Vec<Written>) -> V
             });
         }
     }
-    errors
+    RaceReport { races, errors }
 }
 
 /// The version directly below ours, if it is another writer's content that the plan did not

@@ -67,6 +67,22 @@ pub async fn copy_to_trash(
     }
 }
 
+/// Right before pail writes `key` (an upload or a server-side copy). On a versioned bucket
+/// whose server ignores conditions, a write loses nothing: another writer's version stays
+/// below ours, and the race check after the phase (`race.rs`) brings it back as a conflict
+/// copy. So no HEAD goes before the write there, and a new or changed small file costs one
+/// request (issue 14). Elsewhere, as [`before_replacing`].
+pub(crate) async fn before_writing(
+    ctx: &PairCtx,
+    key: &str,
+    expect: &RemoteExpect,
+) -> Result<bool, ActionError> {
+    if ctx.remote.versioned() && !ctx.remote.caps.conditional_writes {
+        return Ok(true);
+    }
+    before_replacing(ctx, key, expect).await
+}
+
 /// Right before pail overwrites or deletes `key`: is it still what the plan expected, and,
 /// on a bucket without versions, is it now kept in the trash? One HEAD at most (none where
 /// the server enforces conditions and keeps versions). `Ok(false)`: another writer got there

@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use crate::ctx::PairCtx;
 use crate::localfs::same_stat;
 use crate::outcome::{ActionError, Outcome, key_for};
-use crate::trash::before_replacing;
+use crate::trash::before_writing;
 use crate::write::{
     condition, finish_write, meta_for, multipart, open_scanned, read_all, stat_now,
 };
@@ -35,7 +35,7 @@ pub(crate) async fn upload(
         return Ok(Outcome::Deferred("changed since the scan".into()));
     };
     let before = local.stat;
-    if !before_replacing(ctx, &key, expect).await? {
+    if !before_writing(ctx, &key, expect).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
     let meta = meta_for(ctx, local);
@@ -114,7 +114,7 @@ pub(crate) async fn copy(
             return upload(ctx, path, local, expect, parts).await;
         }
     }
-    if !before_replacing(ctx, &key, expect).await? {
+    if !before_writing(ctx, &key, expect).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
     let meta = meta_for(ctx, local);

@@ -309,6 +309,33 @@ async fn no_change_sync_lists_once_and_reads_nothing() {
     );
 }
 
+/// Where a lost race cannot lose anything (versions kept, caught afterwards from the version
+/// list), a new or changed small file costs one PUT and no HEAD; where the bucket has neither
+/// versions nor conditions, the HEAD before the write stays (issue 14).
+#[tokio::test]
+async fn uploads_skip_the_head_only_where_versions_catch_a_race() {
+    for (mem, heads_per_write) in [
+        (MemStore::ceph_like("bkt"), 0),
+        (MemStore::new("bkt"), 0),
+        (MemStore::garage_like("bkt"), 1),
+    ] {
+        let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+        a.write("old.txt", b"old");
+        a.sync_ok().await;
+        mem.reset_counts();
+        for i in 0..40 {
+            a.write(&format!("d/f{i}.txt"), format!("{i}").as_bytes());
+        }
+        a.write("old.txt", b"edited");
+        a.sync_ok().await;
+        let counts = mem.counts();
+        // The 41 files and the pass's journal entry.
+        assert_eq!(mem.count(Op::Put), 42, "{counts:?}");
+        assert_eq!(mem.count(Op::Head), 41 * heads_per_write, "{counts:?}");
+        assert_eq!(remote_files(&mem).len(), 41, "{counts:?}");
+    }
+}
+
 #[tokio::test]
 async fn second_sync_of_the_same_pair_is_refused() {
     let mem = MemStore::new("bkt");
@@ -344,7 +371,8 @@ async fn local_only_pass_lists_nothing_and_escalates_on_surprise() {
     assert_eq!(mem.count(Op::List), 0, "{:?}", mem.counts());
     assert_eq!(mem.current("pfx/new.txt").unwrap().to_vec(), b"new");
     // Another device changed a.txt; alpha edits it too and runs a local-only pass: the
-    // pre-write check sees the surprise, the next pass lists, and both versions are kept.
+    // check after the write finds their version below alpha's (no HEAD goes before a write
+    // on a versioned bucket), the next pass lists, and both versions are kept.
     mem.put_foreign_meta("pfx/a.txt", &b"theirs"[..], beta_meta(b"theirs"));
     a.write("a.txt", b"mine");
     mem.reset_counts();
