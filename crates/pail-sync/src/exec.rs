@@ -187,6 +187,20 @@ impl DoneCounts {
     }
 }
 
+/// How many small transfers share one of the `transfers` slots.
+const SMALL_PER_SLOT: usize = 4;
+/// Transfers below this size are small: their time is the request's round trip.
+const SMALL_BYTES: u64 = 1024 * 1024;
+
+/// The share of the slots an action holds while it runs: a whole slot for a transfer of
+/// [`SMALL_BYTES`] or more, a quarter for anything else (small transfers, deletes, records).
+fn slot_weight(action: &Action) -> u32 {
+    match transfer_of(action) {
+        Some((_, _, size)) if size >= SMALL_BYTES => SMALL_PER_SLOT as u32,
+        _ => 1,
+    }
+}
+
 /// What moves bytes in an action (and how many): uploads, copies and downloads. The same
 /// sizes the progress display counts as the actions run.
 fn transfer_of(action: &Action) -> Option<(&RelPath, &'static str, u64)> {
@@ -287,6 +301,10 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
     // Parts of multipart uploads share their own limit, so a big file cannot starve or
     // deadlock the per-file slots.
     let parts = Arc::new(Semaphore::new(transfers));
+    // `transfers` slots, each taken by one big transfer or by SMALL_PER_SLOT small ones:
+    // small objects are bound by each request's round trip, not by bandwidth, so more of them
+    // in flight keep the link busy (issue 14).
+    let slots = Arc::new(Semaphore::new(transfers * SMALL_PER_SLOT));
     let mut report = ExecReport::default();
     let mut rest = actions.into_iter().peekable();
     while let Some(p) = rest.peek().map(phase) {
@@ -298,15 +316,20 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
         let mut written = Vec::new();
         let mut outcomes = futures::stream::iter(batch)
             .map(|a| {
-                let (ctx, parts) = (ctx.clone(), parts.clone());
+                let (ctx, parts, slots) = (ctx.clone(), parts.clone(), slots.clone());
                 let span = tracing::info_span!("action", path = %a.path());
                 async move {
+                    // The executor owns the semaphore and never closes it.
+                    let _slot = slots
+                        .acquire_many_owned(slot_weight(&a))
+                        .await
+                        .expect("the transfer slots are never closed");
                     let out = run_one(&ctx, &a, &parts).await;
                     (a, out)
                 }
                 .instrument(span)
             })
-            .buffer_unordered(transfers);
+            .buffer_unordered(transfers * SMALL_PER_SLOT);
         while let Some((action, outcome)) = outcomes.next().await {
             tally(&mut report, &mut written, &action, outcome, &ctx.cfg.device);
             if report.index_failed.is_some() {

@@ -336,6 +336,40 @@ async fn uploads_skip_the_head_only_where_versions_catch_a_race() {
     }
 }
 
+/// Small objects are bound by each request's round trip, so four times `transfers` of them
+/// are in flight; big ones keep to `transfers` (issue 14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_transfers_keep_more_requests_in_flight_than_big_ones() {
+    for (size, expected) in [(4 * 1024, 32), (1024 * 1024, 8)] {
+        let mem = MemStore::new("bkt");
+        let body = vec![7u8; size];
+        for i in 0..40 {
+            mem.put_foreign_meta(&format!("pfx/f{i:02}"), body.clone(), beta_meta(&body));
+        }
+        let faulty = FaultyStore::new(mem.clone());
+        faulty.delay(Op::Get, std::time::Duration::from_millis(300));
+        let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = starts.clone();
+        faulty.set_hook(Arc::new(move |op, _| {
+            if op == Op::Get {
+                s.lock().unwrap().push(std::time::Instant::now());
+            }
+            None
+        }));
+        let a = device(Arc::new(faulty.clone()), "alpha", |c| c.transfers = 8).await;
+        a.sync_ok().await;
+        assert_eq!(a.files().len(), 40);
+        let starts = starts.lock().unwrap();
+        let first = *starts.iter().min().unwrap();
+        // Started before the first GET could have finished: in flight together.
+        let together = starts
+            .iter()
+            .filter(|t| t.duration_since(first) < std::time::Duration::from_millis(150))
+            .count();
+        assert_eq!(together, expected, "objects of {size} bytes");
+    }
+}
+
 #[tokio::test]
 async fn second_sync_of_the_same_pair_is_refused() {
     let mem = MemStore::new("bkt");
