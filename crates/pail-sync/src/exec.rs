@@ -187,6 +187,24 @@ impl DoneCounts {
     }
 }
 
+/// Notes every upload and copy of the plan as pending, in one transaction, before any starts
+/// (`Index::note_pending_uploads`; an upload that falls back from a copy is covered too).
+fn note_pending_writes(ctx: &PairCtx, actions: &[Action]) -> Result<(), pail_index::IndexError> {
+    let writes: Vec<(&RelPath, &pail_core::ContentHash)> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Upload { path, local, .. } | Action::CopyRemote { path, local, .. } => {
+                Some((path, &local.hash))
+            }
+            _ => None,
+        })
+        .collect();
+    if writes.is_empty() {
+        return Ok(());
+    }
+    ctx.db().note_pending_uploads(writes)
+}
+
 /// How many small transfers share one of the `transfers` slots.
 const SMALL_PER_SLOT: usize = 4;
 /// Transfers below this size are small: their time is the request's round trip.
@@ -306,6 +324,10 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
     // in flight keep the link busy (issue 14).
     let slots = Arc::new(Semaphore::new(transfers * SMALL_PER_SLOT));
     let mut report = ExecReport::default();
+    if let Err(e) = note_pending_writes(ctx, &actions) {
+        report.index_failed = Some(e);
+        return report;
+    }
     let mut rest = actions.into_iter().peekable();
     while let Some(p) = rest.peek().map(phase) {
         // The phase's actions are pulled from the sorted list as slots free up, and each

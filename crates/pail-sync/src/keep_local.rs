@@ -126,7 +126,7 @@ async fn to_trash(
     };
     if local.stat.size < ctx.cfg.multipart_threshold {
         let file = open_scanned(ctx, path, local)?.ok_or_else(changed)?;
-        let data = read_all(ctx, path, file).await?;
+        let data = read_all(ctx, path, file, local.stat.size).await?;
         if hash_bytes(&data) != local.hash {
             return Err(changed());
         }

@@ -41,11 +41,11 @@ pub(crate) async fn upload(
     let meta = meta_for(ctx, local);
     let cond = condition(ctx, expect);
     // Should the process die between the PUT and its record, the next pass knows the object
-    // for this device's own (see `Index::adopt_own_uploads`).
-    ctx.db().note_pending_upload(path, &local.hash)?;
+    // for this device's own (see `Index::adopt_own_uploads`): the executor noted the pass's
+    // uploads and copies before the first started (`exec::note_pending_writes`).
     let put = if local.stat.size < ctx.cfg.multipart_threshold {
         // Read into memory: every retry then sends exactly the bytes that were hashed.
-        let data = read_all(ctx, path, file).await?;
+        let data = read_all(ctx, path, file, local.stat.size).await?;
         if hash_bytes(&data) != local.hash {
             return Ok(Outcome::Deferred("changed while being read".into()));
         }

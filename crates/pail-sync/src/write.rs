@@ -35,21 +35,30 @@ pub(crate) fn open_scanned(
     Ok(ctx.folder()?.open_scanned(rel(path), &local.stat)?)
 }
 
-/// Reads the whole of a file opened by [`open_scanned`], off the async threads.
+/// Files up to this size are read on the async thread: a read of a few pages costs less
+/// than handing it to the blocking pool and back (two thread wake-ups per file).
+const INLINE_READ: u64 = 64 * 1024;
+
+/// Reads the whole of a file opened by [`open_scanned`] whose scanned size is `size`: off
+/// the async threads, unless it is small.
 pub(crate) async fn read_all(
     ctx: &PairCtx,
     path: &RelPath,
     file: File,
+    size: u64,
 ) -> Result<Vec<u8>, ActionError> {
     let abs = ctx.abs(path);
-    tokio::task::spawn_blocking(move || {
-        let mut data = Vec::new();
+    let read = move || {
+        let mut data = Vec::with_capacity(size as usize);
         (&file)
             .read_to_end(&mut data)
             .map(|_| data)
             .map_err(|source| ActionError::Read { path: abs, source })
-    })
-    .await?
+    };
+    if size <= INLINE_READ {
+        return read();
+    }
+    tokio::task::spawn_blocking(read).await?
 }
 
 /// The stat of `path` now, through the folder's directory handles; `None` if gone.

@@ -102,6 +102,21 @@ impl Index {
         Ok(())
     }
 
+    /// [`Index::note_pending_upload`] for many writes in one transaction (a pass's uploads,
+    /// noted before the first starts): one commit instead of one per file. A note whose
+    /// write never happens is harmless: it is only ever matched against identical content.
+    pub fn note_pending_uploads<'a>(
+        &self,
+        writes: impl IntoIterator<Item = (&'a RelPath, &'a ContentHash)>,
+    ) -> Result<()> {
+        self.transaction(|ix| {
+            for (path, hash) in writes {
+                ix.note_pending_upload(path, hash)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Takes the listed objects that hold exactly what an unrecorded upload of this device
     /// sent as the base of their path (call after the remote hashes are known, before the
     /// join): the upload happened, only its record was lost. A local file edited since is
@@ -136,6 +151,11 @@ impl Index {
     }
 
     fn write_base(&self, path: &RelPath, b: &Base, checked: Option<i64>) -> Result<()> {
+        // One transaction for the base and its pending note: one commit per file recorded.
+        self.transaction(|ix| ix.write_base_now(path, b, checked))
+    }
+
+    fn write_base_now(&self, path: &RelPath, b: &Base, checked: Option<i64>) -> Result<()> {
         let mut st = self.conn.prepare_cached(
             "INSERT INTO base(path, hash, l_size, l_mtime_ns, l_ctime_ns, l_inode, l_checked_ns,
                               r_etag, r_version_id, r_size)
