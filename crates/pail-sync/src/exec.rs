@@ -340,16 +340,18 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
             .map(|a| {
                 let (ctx, parts, slots) = (ctx.clone(), parts.clone(), slots.clone());
                 let span = tracing::info_span!("action", path = %a.path());
-                async move {
-                    // The executor owns the semaphore and never closes it.
-                    let _slot = slots
-                        .acquire_many_owned(slot_weight(&a))
-                        .await
-                        .expect("the transfer slots are never closed");
-                    let out = run_one(&ctx, &a, &parts).await;
-                    (a, out)
-                }
-                .instrument(span)
+                crate::task::on_own_task(
+                    async move {
+                        // The executor owns the semaphore and never closes it.
+                        let _slot = slots
+                            .acquire_many_owned(slot_weight(&a))
+                            .await
+                            .expect("the transfer slots are never closed");
+                        let out = run_one(&ctx, &a, &parts).await;
+                        (a, out)
+                    }
+                    .instrument(span),
+                )
             })
             .buffer_unordered(transfers * SMALL_PER_SLOT);
         while let Some((action, outcome)) = outcomes.next().await {

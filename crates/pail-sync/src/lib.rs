@@ -33,6 +33,7 @@ mod keep_local;
 mod listing;
 mod names;
 mod race;
+mod task;
 pub mod trash;
 mod upload;
 mod write;

@@ -231,7 +231,8 @@ pub(crate) async fn multipart(
                 key.to_owned(),
             );
             let limit = parts_limit.clone();
-            async move {
+            let path = path.clone();
+            crate::task::on_own_task(async move {
                 // The executor owns the semaphore and never closes it.
                 let _permit = limit
                     .acquire_owned()
@@ -253,9 +254,9 @@ pub(crate) async fn multipart(
                     .await?;
                 ctx.db()
                     .add_multipart_part(&upload_id, n, &etag, len as u64)?;
-                ctx.progress.advance(path, len as u64);
+                ctx.progress.advance(&path, len as u64);
                 Ok::<_, ActionError>((n, etag))
-            }
+            })
         })
         .buffer_unordered(8)
         .try_collect()
