@@ -190,7 +190,7 @@ impl PrefixKey {
 
     /// A blake3 hasher keyed for content hashes: feed it the plaintext (with `update`,
     /// `update_rayon` or `update_mmap_rayon`, like the plain hash) and finish with
-    /// [`Self::finish_hash`]. Never the plain blake3: equal files must not be recognisable
+    /// `ContentHash(*hasher.finalize().as_bytes())`. Never the plain blake3: equal files must not be recognisable
     /// in the bucket's metadata by anyone without the key.
     pub fn content_hasher(&self) -> blake3::Hasher {
         blake3::Hasher::new_keyed(&self.content_key)
@@ -245,11 +245,9 @@ impl PrefixKey {
         }
         let encryptor = age::Encryptor::with_recipients(iter::once(&recipient as _))
             .expect("one scrypt recipient is always a valid set");
-        let armor = age::armor::ArmoredWriter::wrap_output(
-            Vec::new(),
-            age::armor::Format::AsciiArmor,
-        )
-        .expect("writing to a Vec");
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(Vec::new(), age::armor::Format::AsciiArmor)
+                .expect("writing to a Vec");
         let mut w = encryptor.wrap_output(armor).expect("writing to a Vec");
         let mut text = Zeroizing::new(format!(
             "# pail prefix key, public key: {}\n{}\n",

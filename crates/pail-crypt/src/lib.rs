@@ -23,8 +23,8 @@ pub mod store;
 
 pub use age::secrecy::{ExposeSecret, SecretString};
 pub use content::{
-    ContentError, DecryptingReader, Decrypted, EncryptingReader, ciphertext_len, plaintext_len,
+    ContentError, Decrypted, DecryptingReader, EncryptingReader, ciphertext_len, plaintext_len,
 };
-pub use key::{KeyError, PrefixKey, ScryptWork, contexts};
+pub use key::{DEFAULT_MAX_LOG_N, KeyError, PrefixKey, ScryptWork, contexts};
 pub use marker::{EncryptionMarker, MarkerError, NameMode};
 pub use names::{NameCipher, NameError};

@@ -109,7 +109,10 @@ impl EncryptionMarker {
             });
         }
         if !m.recipient.starts_with("age1") {
-            return Err(damaged(format!("{:?} is not an age public key", m.recipient)));
+            return Err(damaged(format!(
+                "{:?} is not an age public key",
+                m.recipient
+            )));
         }
         Ok(m)
     }

@@ -13,8 +13,8 @@
 //! - Length: an encrypted component is `ceil((16 + n) * 4 / 3)` bytes for `n` plaintext
 //!   bytes; names' lengths are not hidden.
 
-use aes_siv::siv::Aes256Siv;
 use aes_siv::aead::KeyInit;
+use aes_siv::siv::Aes256Siv;
 use data_encoding::BASE64URL_NOPAD;
 
 use crate::key::PrefixKey;

@@ -7,11 +7,17 @@ use pail_crypt::{PrefixKey, ciphertext_len, plaintext_len};
 use proptest::prelude::*;
 
 fn encrypt(key: &PrefixKey, plain: &[u8]) -> Vec<u8> {
-    let mut r = content::EncryptingReader::new(key, Cursor::new(plain.to_vec()), plain.len() as u64);
+    let mut r =
+        content::EncryptingReader::new(key, Cursor::new(plain.to_vec()), plain.len() as u64);
     let announced = r.len();
     let mut out = Vec::new();
     r.read_to_end(&mut out).unwrap();
-    assert_eq!(out.len() as u64, announced, "announced length for {} bytes", plain.len());
+    assert_eq!(
+        out.len() as u64,
+        announced,
+        "announced length for {} bytes",
+        plain.len()
+    );
     out
 }
 
@@ -28,7 +34,23 @@ fn pattern(n: usize) -> Vec<u8> {
 }
 
 const C: usize = CHUNK as usize;
-const SIZES: &[usize] = &[0, 1, 15, 16, 17, 1000, C - 1, C, C + 1, 2 * C - 1, 2 * C, 2 * C + 1, 3 * C, 3 * C + 7, 10 * C + 12345];
+const SIZES: &[usize] = &[
+    0,
+    1,
+    15,
+    16,
+    17,
+    1000,
+    C - 1,
+    C,
+    C + 1,
+    2 * C - 1,
+    2 * C,
+    2 * C + 1,
+    3 * C,
+    3 * C + 7,
+    10 * C + 12345,
+];
 
 #[test]
 fn ciphertext_len_is_exact_for_real_output() {
@@ -39,8 +61,16 @@ fn ciphertext_len_is_exact_for_real_output() {
         for _ in 0..4 {
             let obj = encrypt(&key, &plain);
             assert_eq!(obj.len() as u64, ciphertext_len(n as u64), "size {n}");
-            assert_eq!(plaintext_len(obj.len() as u64), Some(n as u64), "inverse of size {n}");
-            assert_eq!(decrypt(&key, &obj).unwrap(), plain, "round trip of size {n}");
+            assert_eq!(
+                plaintext_len(obj.len() as u64),
+                Some(n as u64),
+                "inverse of size {n}"
+            );
+            assert_eq!(
+                decrypt(&key, &obj).unwrap(),
+                plain,
+                "round trip of size {n}"
+            );
         }
     }
 }
@@ -72,6 +102,9 @@ fn impossible_sizes_have_no_plaintext() {
 }
 
 proptest! {
+    // Few cases: each round trip encrypts and decrypts up to 200 KB in a debug build.
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
     #[test]
     fn lengths_invert(plain in 0u64..(1 << 40)) {
         prop_assert_eq!(plaintext_len(ciphertext_len(plain)), Some(plain));
@@ -108,9 +141,15 @@ fn assert_damaged(r: Result<Vec<u8>, ContentError>, what: &str) {
     match r {
         Err(e @ (ContentError::Damaged { .. } | ContentError::WrongKey { .. })) => {
             let msg = e.to_string();
-            assert!(msg.contains("docs/a.txt") && msg.contains("not placed"), "{what}: {msg}");
+            assert!(
+                msg.contains("docs/a.txt") && msg.contains("not placed"),
+                "{what}: {msg}"
+            );
         }
-        other => panic!("{what}: expected a refusal, got {:?}", other.map(|v| v.len())),
+        other => panic!(
+            "{what}: expected a refusal, got {:?}",
+            other.map(|v| v.len())
+        ),
     }
 }
 
@@ -122,7 +161,12 @@ fn a_flipped_bit_anywhere_is_refused() {
     // Every byte of the header and nonce, and a spread of bytes in each chunk and tag.
     let mut positions: Vec<usize> = (0..OVERHEAD as usize).collect();
     positions.extend((OVERHEAD as usize..obj.len()).step_by(997));
-    positions.extend([obj.len() - 1, obj.len() - 16, OVERHEAD as usize + C + 16, OVERHEAD as usize + C + 15]);
+    positions.extend([
+        obj.len() - 1,
+        obj.len() - 16,
+        OVERHEAD as usize + C + 16,
+        OVERHEAD as usize + C + 15,
+    ]);
     for pos in positions {
         let mut bad = obj.clone();
         bad[pos] ^= 0x01;
@@ -136,15 +180,24 @@ fn truncation_and_appended_bytes_are_refused() {
     for n in [0, 100, C, 2 * C, 2 * C + 3] {
         let obj = encrypt(&key, &pattern(n));
         let boundaries = [OVERHEAD as usize + C + 16, OVERHEAD as usize];
-        for cut in [obj.len() - 1, obj.len() - 17, 100, 0].into_iter().chain(boundaries) {
+        for cut in [obj.len() - 1, obj.len() - 17, 100, 0]
+            .into_iter()
+            .chain(boundaries)
+        {
             if cut < obj.len() {
-                assert_damaged(decrypt(&key, &obj[..cut]), &format!("size {n} cut at {cut}"));
+                assert_damaged(
+                    decrypt(&key, &obj[..cut]),
+                    &format!("size {n} cut at {cut}"),
+                );
             }
         }
         for extra in [&b"x"[..], &[0u8; 16][..], &obj[OVERHEAD as usize..]] {
             let mut longer = obj.clone();
             longer.extend_from_slice(extra);
-            assert_damaged(decrypt(&key, &longer), &format!("size {n} + {} bytes", extra.len()));
+            assert_damaged(
+                decrypt(&key, &longer),
+                &format!("size {n} + {} bytes", extra.len()),
+            );
         }
     }
 }
@@ -202,7 +255,10 @@ fn source_errors_pass_through_as_transport_errors() {
     impl Read for Failing {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             if self.0 == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "reset",
+                ));
             }
             let n = buf.len().min(self.0);
             buf[..n].fill(0);
@@ -232,7 +288,8 @@ fn source_errors_pass_through_as_transport_errors() {
         }
         other => panic!("{other:?}"),
     }
-    let mut r = content::DecryptingReader::new(&key, "k", Prefix(&obj[..C + 1000], Failing(0))).unwrap();
+    let mut r =
+        content::DecryptingReader::new(&key, "k", Prefix(&obj[..C + 1000], Failing(0))).unwrap();
     let e = r.read_to_end(&mut Vec::new()).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
     assert!(ContentError::from_io(&e).is_none());
@@ -241,5 +298,8 @@ fn source_errors_pass_through_as_transport_errors() {
     bad[OVERHEAD as usize + C + 100] ^= 1;
     let mut r = content::DecryptingReader::new(&key, "k", &bad[..]).unwrap();
     let e = r.read_to_end(&mut Vec::new()).unwrap_err();
-    assert!(matches!(ContentError::from_io(&e), Some(ContentError::Damaged { .. })));
+    assert!(matches!(
+        ContentError::from_io(&e),
+        Some(ContentError::Damaged { .. })
+    ));
 }

@@ -29,7 +29,12 @@ fn age_with_tty(cmd: &str, input: &str, dir: &Path) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("`script` (util-linux/bsdutils) runs age on a terminal");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -54,8 +59,15 @@ fn stock_age_decrypts_pails_objects() {
         let f = dir.path().join(format!("obj-{n}.age"));
         std::fs::write(&f, &obj).unwrap();
         // To stdout: with -o, age creates no file for an empty plaintext.
-        let o = age(&["-d", "-i", id.to_str().unwrap(), f.to_str().unwrap()], dir.path());
-        assert!(o.status.success(), "age -d of {n} bytes: {}", String::from_utf8_lossy(&o.stderr));
+        let o = age(
+            &["-d", "-i", id.to_str().unwrap(), f.to_str().unwrap()],
+            dir.path(),
+        );
+        assert!(
+            o.status.success(),
+            "age -d of {n} bytes: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert_eq!(o.stdout, plain, "age's plaintext of {n} bytes");
     }
 }
@@ -65,13 +77,32 @@ fn stock_age_refuses_a_tampered_object() {
     let dir = tempfile::tempdir().unwrap();
     let key = PrefixKey::generate();
     let idf = dir.path().join("id");
-    std::fs::write(&idf, format!("{}\n", pail_crypt::ExposeSecret::expose_secret(&key.secret()))).unwrap();
+    std::fs::write(
+        &idf,
+        format!(
+            "{}\n",
+            pail_crypt::ExposeSecret::expose_secret(&key.secret())
+        ),
+    )
+    .unwrap();
     let mut obj = Vec::new();
-    content::EncryptingReader::new(&key, Cursor::new(pattern(5000)), 5000).read_to_end(&mut obj).unwrap();
+    content::EncryptingReader::new(&key, Cursor::new(pattern(5000)), 5000)
+        .read_to_end(&mut obj)
+        .unwrap();
     obj[300] ^= 1;
     let f = dir.path().join("obj.age");
     std::fs::write(&f, &obj).unwrap();
-    let o = age(&["-d", "-i", idf.to_str().unwrap(), "-o", "out", f.to_str().unwrap()], dir.path());
+    let o = age(
+        &[
+            "-d",
+            "-i",
+            idf.to_str().unwrap(),
+            "-o",
+            "out",
+            f.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     assert!(!o.status.success());
 }
 
@@ -85,10 +116,20 @@ fn pail_decrypts_stock_age_files() {
         std::fs::write(&p, &plain).unwrap();
         let f = dir.path().join(format!("obj-{n}.age"));
         let o = age(
-            &["-r", &key.recipient(), "-o", f.to_str().unwrap(), p.to_str().unwrap()],
+            &[
+                "-r",
+                &key.recipient(),
+                "-o",
+                f.to_str().unwrap(),
+                p.to_str().unwrap(),
+            ],
             dir.path(),
         );
-        assert!(o.status.success(), "age -r: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "age -r: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let obj = std::fs::read(&f).unwrap();
         let mut out = Vec::new();
         let d = content::decrypt(&key, "obj", &obj[..], &mut out).unwrap();
@@ -104,8 +145,16 @@ fn stock_age_opens_the_wrapped_key_with_the_passphrase() {
     let pass = SecretString::from("correct horse battery staple".to_owned());
     let wrapped = key.wrap(&pass, ScryptWork::for_tests()).unwrap();
     std::fs::write(dir.path().join("wrapped.age"), &wrapped).unwrap();
-    let o = age_with_tty("age -d -o opened wrapped.age", "correct horse battery staple\n", dir.path());
-    assert!(o.status.success(), "age -d: {}", String::from_utf8_lossy(&o.stdout));
+    let o = age_with_tty(
+        "age -d -o opened wrapped.age",
+        "correct horse battery staple\n",
+        dir.path(),
+    );
+    assert!(
+        o.status.success(),
+        "age -d: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let opened = std::fs::read_to_string(dir.path().join("opened")).unwrap();
     // What age decrypted is an identity file: the same key.
     let again = PrefixKey::from_secret(&opened, "opened").unwrap();
@@ -119,12 +168,23 @@ fn pail_opens_a_key_wrapped_by_stock_age() {
     let key = PrefixKey::generate();
     std::fs::write(
         dir.path().join("id"),
-        format!("{}\n", pail_crypt::ExposeSecret::expose_secret(&key.secret())),
+        format!(
+            "{}\n",
+            pail_crypt::ExposeSecret::expose_secret(&key.secret())
+        ),
     )
     .unwrap();
     // age asks twice (passphrase, then confirmation).
-    let o = age_with_tty("age -p -a -o wrapped.age id", "open sesame\nopen sesame\n", dir.path());
-    assert!(o.status.success(), "age -p: {}", String::from_utf8_lossy(&o.stdout));
+    let o = age_with_tty(
+        "age -p -a -o wrapped.age id",
+        "open sesame\nopen sesame\n",
+        dir.path(),
+    );
+    assert!(
+        o.status.success(),
+        "age -p: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let wrapped = std::fs::read_to_string(dir.path().join("wrapped.age")).unwrap();
     let pass = SecretString::from("open sesame".to_owned());
     // age picks its own work factor (about a second): accept age's default ceiling.

@@ -59,10 +59,7 @@ impl KeyStore for FileStore {
         let key = PrefixKey::from_secret(&text, &what)?;
         // The comment records the public key: a changed file whose secret still parses (bech32
         // has a checksum, so this takes a deliberate edit) must still match it.
-        if let Some(recorded) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("# public key: "))
-        {
+        if let Some(recorded) = text.lines().find_map(|l| l.strip_prefix("# public key: ")) {
             key.check_recipient(recorded, &what)?;
         }
         Ok(Some(key))
