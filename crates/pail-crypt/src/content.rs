@@ -21,6 +21,11 @@ use pail_core::hash::ContentHash;
 use crate::header::{self, HEADER_LEN, NONCE_LEN, Sink};
 use crate::key::PrefixKey;
 
+/// The object metadata (`x-amz-meta-pail-bind`) that holds the binding tag
+/// ([`PrefixKey::binding_tag`]) beside `pail-blake3`, which on an encrypted pair holds the
+/// keyed content hash.
+pub const META_BINDING: &str = "pail-bind";
+
 /// Plaintext bytes per age chunk.
 pub const CHUNK: u64 = 64 * 1024;
 /// The Poly1305 tag that each chunk adds.

@@ -139,17 +139,25 @@ fn pail_decrypts_stock_age_files() {
 }
 
 #[test]
-fn stock_age_opens_the_wrapped_key_with_the_passphrase() {
+fn stock_age_opens_the_markers_key_with_the_passphrase() {
     let dir = tempfile::tempdir().unwrap();
     let key = PrefixKey::generate();
     let pass = SecretString::from("correct horse battery staple".to_owned());
     let wrapped = key.wrap(&pass, ScryptWork::for_tests()).unwrap();
-    std::fs::write(dir.path().join("wrapped.age"), &wrapped).unwrap();
-    let o = age_with_tty(
-        "age -d -o opened wrapped.age",
-        "correct horse battery staple\n",
-        dir.path(),
-    );
+    // As doc/ENCRYPTION.md tells people: cut the armor out of the marker, then `age -d`.
+    let marker = pail_crypt::EncryptionMarker {
+        format: pail_crypt::marker::FORMAT,
+        scheme: pail_crypt::marker::SCHEME_AGE_X25519.into(),
+        recipient: key.recipient(),
+        names: pail_crypt::NameMode::Plain,
+        created_by: "laptop".into(),
+        created_at: "2026-11-30T10:00:00Z".into(),
+        wrapped_identity: wrapped,
+    };
+    std::fs::write(dir.path().join("encryption.toml"), marker.to_toml()).unwrap();
+    let cmd = "sed -n '/-----BEGIN AGE/,/-----END AGE/p' encryption.toml > wrapped.age && \
+               age -d -o opened wrapped.age";
+    let o = age_with_tty(cmd, "correct horse battery staple\n", dir.path());
     assert!(
         o.status.success(),
         "age -d: {}",
