@@ -4,7 +4,8 @@
 #
 #   Debian packages  ceph-mon ceph-osd radosgw ceph-common (Ceph RGW 16), rclone, curl, python3-venv,
 #                    bsdutils (`script`: the progress test's terminal), tzdata (a time-zone test),
-#                    ruby (`ruby -c` of the Homebrew formula), man-db (the package's manual pages), ...
+#                    ruby (`ruby -c` of the Homebrew formula), man-db (the package's manual pages),
+#                    age (pail-crypt's interop tests decrypt pail's objects with the stock tool), ...
 #                    (`apt-get update` runs only when something is missing)
 #   Python venv      ~/.cache/pail-test-servers/venv with moto[server] and awscli (pinned below)
 #   Garage           ~/.cache/pail-test-servers/garage-2.5.0/bin/garage, built with `cargo install`
@@ -20,7 +21,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 MOTO_VERSION=5.2.5
 AWSCLI_VERSION=1.46.3
 APT_PACKAGES=(ceph-mon ceph-osd radosgw ceph-common rclone curl ca-certificates python3 python3-venv
-  util-linux bsdutils tzdata iproute2 procps coreutils build-essential pkg-config ruby man-db)
+  util-linux bsdutils tzdata iproute2 procps coreutils build-essential pkg-config ruby man-db age)
 
 say() { log install "$*"; }
 did=()
