@@ -26,6 +26,7 @@ pub mod status;
 pub mod stop;
 
 mod boundary;
+mod buffers;
 mod delete;
 mod displace;
 mod download;

@@ -8,7 +8,6 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use pail_core::plan::RemoteExpect;
 use pail_core::{Base, LocalFile, LocalStat, RelPath, RemoteRef};
@@ -16,6 +15,7 @@ use pail_index::MultipartUpload;
 use pail_s3::{Condition, ObjectMeta, PutResult};
 use tokio::sync::Semaphore;
 
+use crate::buffers::PartBuffers;
 use crate::ctx::PairCtx;
 use crate::localfs::{rel, same_stat, stat_at};
 use crate::outcome::{ActionError, Outcome, Written};
@@ -221,6 +221,7 @@ pub(crate) async fn multipart(
     let done: std::collections::HashSet<i32> = upload.parts.iter().map(|(n, _)| *n).collect();
     let todo: Vec<i32> = (1..=count as i32).filter(|n| !done.contains(n)).collect();
     let resumed_bytes = size.saturating_sub(todo.len() as u64 * psize);
+    let buffers = PartBuffers::new();
     ctx.progress.advance(path, resumed_bytes);
     let results: Vec<(i32, String)> = futures::stream::iter(todo)
         .map(|n| {
@@ -232,6 +233,7 @@ pub(crate) async fn multipart(
             );
             let limit = parts_limit.clone();
             let path = path.clone();
+            let buffers = buffers.clone();
             crate::task::on_own_task(async move {
                 // The executor owns the semaphore and never closes it.
                 let _permit = limit
@@ -240,8 +242,9 @@ pub(crate) async fn multipart(
                     .expect("the parts semaphore is never closed");
                 let offset = (n as u64 - 1) * psize;
                 let len = psize.min(size - offset) as usize;
+                let pool = buffers.clone();
                 let data = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-                    let mut buf = vec![0u8; len];
+                    let mut buf = pool.take(len);
                     file.read_exact_at(&mut buf, offset)?;
                     Ok(buf)
                 })
@@ -250,7 +253,7 @@ pub(crate) async fn multipart(
                 let etag = ctx
                     .remote
                     .store
-                    .upload_part(&key, &upload_id, n, Bytes::from(data))
+                    .upload_part(&key, &upload_id, n, buffers.body(data))
                     .await?;
                 ctx.db()
                     .add_multipart_part(&upload_id, n, &etag, len as u64)?;
