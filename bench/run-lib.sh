@@ -102,6 +102,12 @@ timed() {
   return $rc
 }
 
+# pail_ops LOG: pail's requests in LOG by operation, "500 HeadObject, 501 PutObject"
+pail_ops() {
+  grep 's3 request' "$1" | grep -o 'op="\?[A-Za-z0-9]*' | tr -d '"' | sort | uniq -c \
+    | awk '{ printf "%s%s %s", s, $1, substr($2, 4); s = ", " }'
+}
+
 isnum() { [[ ${1:-} =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 
 # median VALUES...: the median of the numeric ones; '-' if none

@@ -33,7 +33,7 @@ has pail && echo "pail: $PAIL ($("$PAIL" --version 2>/dev/null))"
 has ceiling && echo "s3-ceiling: $CEILING (raw aws-sdk-s3, $CC requests in flight, $PART_MB MiB parts)"
 has rclone_copy && echo "rclone: $(rclone version 2>/dev/null | head -1), transfers=${RCLONE_TRANSFERS:-default 4} (x16: 16), checkers=${RCLONE_CHECKERS:-default 8}"
 has aws && echo "aws: $("${AWS[@]}" --version 2>&1), max_concurrent_requests=${BENCH_AWS_CONCURRENCY:-default 10}"
-[ "$VERSIONED" = 1 ] || echo "The bucket is unversioned (Garage has no versioning): pail keeps a trash copy under .pail/trash/ of every object it overwrites (the edits line)."
+[ "$VERSIONED" = 1 ] || echo "The bucket is unversioned (Garage has no versioning): pail copies every object it overwrites to .pail/trash/ first (the edits line)."
 echo
 echo "Wall seconds; share of ceiling = s3-ceiling s / pail s; pail / best peer = pail s / fastest of rclone copy (x1, x16), bisync and aws (below 1: pail is faster); ratios are medians of the per-round ratios."
 header line " s" "pail share of ceiling" "pail / best peer"
@@ -67,11 +67,15 @@ for line in "${LINES[@]}"; do
       ceiling) c=${K[$line]:-} ;;
       *) c=$(sed -n 's/.* \([0-9][0-9]*\) total$/\1/p' <<<"${Q[$line,$t]:-}") ;;
     esac
-    if has "$t" && isnum "$c"; then row+=" $(awk -v c="$c" -v n="$n" 'BEGIN { printf "%.2f (%d)", c / n, c }') |"
+    if has "$t" && isnum "$c"; then row+=" $(awk -v c="$c" -v n="$n" 'BEGIN { printf "%.3f (%d)", c / n, c }') |"
     else row+=" - |"; fi
   done
   echo "$row"
 done
+if has pail; then
+  echo "pail's requests by operation (round 1):"
+  for line in "${LINES[@]}"; do printf '  %-34s %s\n' "$(line_name "$line")" "${PO[$line]:-n/a}"; done
+fi
 echo
 echo "S3 requests of the no-change re-sync (from the RGW access log$([ "$SHARED" = 1 ] && echo ', requests naming the prefix only')):"
 for t in "${TOOLS[@]}"; do printf '  %-14s %s\n' "$t" "${Q[nochange,$t]:-n/a}"; done

@@ -27,10 +27,10 @@
 #     --shared   with --server ceph: the test servers' Ceph instead of a private one
 #     --keep     keep the scratch dir (logs, strace output) and print its path
 # Environment: PAIL (binary; default target/release/pail), CEILING (default
-#   $CARGO_TARGET_DIR/profiling/s3-ceiling, then target/profiling, then target/release), CEILING_CONCURRENCY (16),
-#   CEILING_PART_MB (16), BENCH_FILES, BENCH_BIG_MB, BENCH_EDITS (100), RCLONE_TRANSFERS /
-#   RCLONE_CHECKERS (rclone's own), BENCH_AWS_CONCURRENCY (aws s3 max_concurrent_requests).
-#   Tools run with their default settings otherwise.
+#   $CARGO_TARGET_DIR/profiling/s3-ceiling, then target/profiling, then target/release),
+#   CEILING_CONCURRENCY (16), CEILING_PART_MB (16), BENCH_FILES, BENCH_BIG_MB, BENCH_EDITS (100),
+#   RCLONE_TRANSFERS / RCLONE_CHECKERS (rclone's own), BENCH_AWS_CONCURRENCY (aws s3
+#   max_concurrent_requests). Tools run with their default settings otherwise.
 # Not part of the test run: figures depend on the machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -210,7 +210,7 @@ sleep 2  # let the mtimes age past any racy-timestamp window
 # ---- measuring ----------------------------------------------------------------------------------
 declare -A Q     # Q[line,tool] = S3 requests by kind, from the RGW log (round 1)
 declare -A P     # P[line] = pail's own request count (round 1); K[line] the ceiling's
-declare -A K
+declare -A K PO  # PO[line]: pail's requests by operation (round 1)
 ROUND=1
 
 # verify PREFIX N BYTES: the tool really uploaded what it should have
@@ -276,7 +276,7 @@ measure() {
     Q[$line,$tool]=$(rgw_requests "$off" "$4")
     log=$WORK/logs/$line-$tool-r$ROUND.log
     case $tool in
-      pail) P[$line]=$(grep -c 's3 request' "$log" || true) ;;
+      pail) P[$line]=$(grep -c 's3 request' "$log" || true) PO[$line]=$(pail_ops "$log") ;;
       ceiling) K[$line]=$(grep -o '"requests":[0-9]*' "$log" | cut -d: -f2 || true) ;;
     esac
   fi
@@ -292,7 +292,7 @@ pail_nochange_checks() {
   all=$(grep -c 's3 request' "$log" || true)
   lists=$(grep 's3 request' "$log" | grep -c 'ListObject' || true)
   if [ "$all" = 0 ]; then PAIL_SELF="n/a (no pail::requests events in this build)"
-  else PAIL_SELF="$lists LIST of $all requests (by op: $(grep -o 'op="\?[A-Za-z0-9]*' "$log" | tr -d '"' | sort | uniq -c | awk '{printf "%s%s %s", s, $1, substr($2, 4); s = ", "}'))"
+  else PAIL_SELF="$lists LIST of $all requests (by op: $(pail_ops "$log"))"
   fi
   pail_env "$prefix"
   # -y prints the path behind every fd: opens whose result is a regular file under DIR, and
