@@ -108,28 +108,54 @@ async fn run(ctx: Arc<PairCtx>, arn: String, tx: mpsc::Sender<Heard>) {
 }
 
 /// The pair's paths that events name, leaving out other buckets and prefixes, pail's own
-/// objects, and this device's own writes (the event's ETag is the one pail recorded: nothing
-/// to fetch, so they cost nothing more).
+/// objects, and this device's own writes (see [`needs_pass`]), which so cost nothing more.
 fn changed_paths(ctx: &PairCtx, events: &[ObjectEvent]) -> Vec<RelPath> {
     let mut paths: Vec<RelPath> = events
         .iter()
         .filter(|e| e.bucket == ctx.remote.bucket)
         .filter_map(|e| {
             let path = ctx.remote.prefix.path_for(&e.key).ok().flatten()?;
-            let own = e.name.starts_with("ObjectCreated")
-                && e.etag.as_deref().is_some_and(|etag| {
-                    ctx.db()
-                        .get_base(&path)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|b| b.remote.etag.trim_matches('"') == etag)
-                });
-            (!own).then_some(path)
+            let base = ctx.db().get_base(&path).ok().flatten();
+            let base_etag = base.as_ref().map(|b| b.remote.etag.trim_matches('"'));
+            // Only looked at for a deletion of a path without a base; an lstat, no write.
+            let local = || {
+                ctx.cfg
+                    .folder
+                    .join(path.as_str())
+                    .symlink_metadata()
+                    .is_ok()
+            };
+            needs_pass(&e.name, e.etag.as_deref(), base_etag, local).then_some(path)
         })
         .collect();
     paths.sort();
     paths.dedup();
+    tracing::debug!(folder = %ctx.cfg.folder.display(), events = events.len(), paths = paths.len(), "bucket events read");
     paths
+}
+
+/// Whether an event about one of the pair's paths calls for a pass over it. Not when it is
+/// this device's own write, as far as the index tells:
+/// - an upload whose ETag is the recorded base's (this device's upload, or one that brings
+///   what the folder already has);
+/// - a deletion of a path with neither a base nor a local file (this device's delete, which
+///   took both away, or a deletion that has nothing here to take away).
+///
+/// An event that comes before its write is recorded does get a pass (one HEAD): the index
+/// cannot tell it apart from another writer's yet.
+fn needs_pass(
+    event: &str,
+    etag: Option<&str>,
+    base_etag: Option<&str>,
+    local_exists: impl FnOnce() -> bool,
+) -> bool {
+    if event.starts_with("ObjectCreated") {
+        !(etag.is_some() && etag == base_etag)
+    } else if event.starts_with("ObjectRemoved") {
+        base_etag.is_some() || local_exists()
+    } else {
+        true
+    }
 }
 
 /// 5 s after the first failure, doubling up to a minute.
@@ -138,4 +164,56 @@ fn backoff(failures: u32) -> Duration {
         5u64.saturating_mul(1 << failures.saturating_sub(1).min(4))
             .min(60),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_pass;
+
+    #[test]
+    fn own_writes_need_no_pass() {
+        let yes = || true;
+        let no = || false;
+        // (event, event ETag, base ETag, local file, needs a pass)
+        let table = [
+            ("ObjectCreated:Put", Some("e1"), Some("e1"), true, false),
+            (
+                "ObjectCreated:CompleteMultipartUpload",
+                Some("e1-2"),
+                Some("e1-2"),
+                true,
+                false,
+            ),
+            ("ObjectCreated:Put", Some("e2"), Some("e1"), true, true),
+            ("ObjectCreated:Put", Some("e1"), None, false, true),
+            ("ObjectCreated:Copy", None, Some("e1"), true, true),
+            ("ObjectRemoved:Delete", None, None, false, false),
+            (
+                "ObjectRemoved:DeleteMarkerCreated",
+                None,
+                None,
+                false,
+                false,
+            ),
+            ("ObjectRemoved:Delete", None, Some("e1"), true, true),
+            ("ObjectRemoved:Delete", None, Some("e1"), false, true),
+            ("ObjectRemoved:Delete", None, None, true, true),
+            ("ObjectRestore:Completed", None, Some("e1"), true, true),
+        ];
+        for (event, etag, base, local, want) in table {
+            let local = if local { yes } else { no };
+            assert_eq!(
+                needs_pass(event, etag, base, local),
+                want,
+                "{event} {etag:?} base {base:?}"
+            );
+        }
+        // The local file is looked at only when it decides.
+        assert!(!needs_pass(
+            "ObjectCreated:Put",
+            Some("e"),
+            Some("e"),
+            || { panic!("not needed") }
+        ));
+    }
 }
