@@ -83,7 +83,7 @@ async fn run(ctx: Arc<PairCtx>, arn: String, tx: mpsc::Sender<Heard>) {
                     .iter()
                     .flat_map(|m| object_events(&m.body))
                     .collect();
-                let paths = changed_paths(&ctx, &events);
+                let paths = settled_paths(&ctx, &events).await;
                 // Handed on before deleting: a message is gone only once its paths are queued
                 // for a pass (a crash in between is caught by the start's full listing).
                 if !paths.is_empty() && tx.send(Heard::Changed(paths)).await.is_err() {
@@ -107,9 +107,30 @@ async fn run(ctx: Arc<PairCtx>, arn: String, tx: mpsc::Sender<Heard>) {
     }
 }
 
+/// How long the event of an upload still in flight waits for the upload's record: S3 may send
+/// it before the PUT's answer is back (moto does), and only the record tells it is this
+/// device's own. The record follows the answer within milliseconds.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// [`changed_paths`], once no event names an upload of this device still being recorded (or
+/// [`SETTLE`] is over: then they get their pass).
+async fn settled_paths(ctx: &PairCtx, events: &[ObjectEvent]) -> Vec<RelPath> {
+    let start = tokio::time::Instant::now();
+    loop {
+        let (paths, in_flight) = changed_paths(ctx, events);
+        if !in_flight || start.elapsed() >= SETTLE {
+            tracing::debug!(folder = %ctx.cfg.folder.display(), events = events.len(), paths = paths.len(), waited_ms = start.elapsed().as_millis() as u64, "bucket events read");
+            return paths;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The pair's paths that events name, leaving out other buckets and prefixes, pail's own
-/// objects, and this device's own writes (see [`needs_pass`]), which so cost nothing more.
-fn changed_paths(ctx: &PairCtx, events: &[ObjectEvent]) -> Vec<RelPath> {
+/// objects, and this device's own writes (see [`needs_pass`]), which so cost nothing more;
+/// and whether one of those paths has an upload of this device not yet recorded.
+fn changed_paths(ctx: &PairCtx, events: &[ObjectEvent]) -> (Vec<RelPath>, bool) {
+    let mut in_flight = false;
     let mut paths: Vec<RelPath> = events
         .iter()
         .filter(|e| e.bucket == ctx.remote.bucket)
@@ -125,13 +146,16 @@ fn changed_paths(ctx: &PairCtx, events: &[ObjectEvent]) -> Vec<RelPath> {
                     .symlink_metadata()
                     .is_ok()
             };
-            needs_pass(&e.name, e.etag.as_deref(), base_etag, local).then_some(path)
+            let needed = needs_pass(&e.name, e.etag.as_deref(), base_etag, local);
+            if needed && e.name.starts_with("ObjectCreated") {
+                in_flight |= ctx.db().has_pending_upload(&path).unwrap_or(false);
+            }
+            needed.then_some(path)
         })
         .collect();
     paths.sort();
     paths.dedup();
-    tracing::debug!(folder = %ctx.cfg.folder.display(), events = events.len(), paths = paths.len(), "bucket events read");
-    paths
+    (paths, in_flight)
 }
 
 /// Whether an event about one of the pair's paths calls for a pass over it. Not when it is
@@ -141,8 +165,7 @@ fn changed_paths(ctx: &PairCtx, events: &[ObjectEvent]) -> Vec<RelPath> {
 /// - a deletion of a path with neither a base nor a local file (this device's delete, which
 ///   took both away, or a deletion that has nothing here to take away).
 ///
-/// An event that comes before its write is recorded does get a pass (one HEAD): the index
-/// cannot tell it apart from another writer's yet.
+/// An event that comes before its upload is recorded waits for the record ([`SETTLE`]).
 fn needs_pass(
     event: &str,
     etag: Option<&str>,
