@@ -57,19 +57,20 @@ pub(super) async fn event_queue(
     } else {
         format!("{name}: already there ({})", info.arn)
     };
-    let (doc, merge) = match plan::merge_policy(info.policy.as_deref(), &[statement.clone()]) {
-        Ok(x) => x,
-        Err(e) => {
-            return (
-                step(
-                    STEP,
-                    Outcome::Failed(format!("the queue's policy: {e}")),
-                    Some(what),
-                ),
-                None,
-            );
-        }
-    };
+    let (doc, merge) =
+        match plan::merge_policy(info.policy.as_deref(), std::slice::from_ref(&statement)) {
+            Ok(x) => x,
+            Err(e) => {
+                return (
+                    step(
+                        STEP,
+                        Outcome::Failed(format!("the queue's policy: {e}")),
+                        Some(what),
+                    ),
+                    None,
+                );
+            }
+        };
     if merge.changed.is_empty() {
         return (
             step(
