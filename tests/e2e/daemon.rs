@@ -23,14 +23,21 @@ impl Daemon {
         Daemon::spawn(d, d.command(&args))
     }
 
-    fn spawn(d: &Device, mut cmd: std::process::Command) -> Daemon {
+    pub(crate) fn spawn(d: &Device, cmd: std::process::Command) -> Daemon {
+        let filter = std::env::var("PAIL_TEST_DAEMON_LOG").unwrap_or("info".into());
+        Daemon::spawn_logging(d, cmd, &filter)
+    }
+
+    /// As `spawn`, with this `PAIL_LOG` filter (for a test that reads the log).
+    pub(crate) fn spawn_logging(
+        d: &Device,
+        mut cmd: std::process::Command,
+        filter: &str,
+    ) -> Daemon {
         let log = d.state.join(format!("daemon-{}.log", std::process::id()));
         let file = std::fs::File::create(&log).unwrap();
         if std::env::var_os("PAIL_TEST_LOG").is_none() {
-            cmd.env(
-                "PAIL_LOG",
-                std::env::var("PAIL_TEST_DAEMON_LOG").unwrap_or("info".into()),
-            );
+            cmd.env("PAIL_LOG", filter);
         }
         let child = cmd.stdout(Stdio::null()).stderr(file).spawn().unwrap();
         let daemon = Daemon {
@@ -46,6 +53,11 @@ impl Daemon {
                 .is_ok_and(|v| v["pairs"][0]["live"] == true)
         });
         daemon
+    }
+
+    /// The log so far.
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGTERM, then the exit code.
@@ -115,7 +127,7 @@ pub(crate) fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn live_status(d: &Device) -> serde_json::Value {
+pub(crate) fn live_status(d: &Device) -> serde_json::Value {
     d.status_json()["pairs"][0].clone()
 }
 
@@ -782,85 +794,6 @@ fn a_pause_outlasts_the_daemon_and_ends_on_time(s: Server) {
     assert_eq!(daemon.terminate(), Some(0));
 }
 on_servers!(a_pause_outlasts_the_daemon_and_ends_on_time: moto);
-
-/// Tenet 15 with bucket events: `pail init --setup --notify-queue ARN` points the bucket's
-/// object events at an SQS queue and records it; the daemon long-polls the queue, and a file
-/// another S3 client writes reaches the folder with the journal polled hourly and full
-/// listings six hours apart, so only the event can have brought it. `status` says so.
-fn bucket_events_bring_other_clients_writes(s: Server) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let mut fresh = s.clone();
-    fresh.bucket = format!("pail-events-{:x}", nanos & 0xffff_ffff_ffff);
-    let r = Remote::new(&fresh, "events");
-    let queue = format!("pail-events-{:x}", nanos & 0xffff_ffff);
-    let sqs = s.sqs();
-    let arn = rt().block_on(async {
-        let url = sqs
-            .create_queue()
-            .queue_name(&queue)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap();
-        attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone()
-    });
-    let a = Device::uninit(&r, "alpha");
-    let url = r.url();
-    let out = a.pail(&[
-        "init",
-        a.folder.to_str().unwrap(),
-        &url,
-        "--endpoint",
-        &fresh.endpoint,
-        "--region",
-        &fresh.region,
-        "--device",
-        "alpha",
-        "--setup",
-        "--notify-queue",
-        &arn,
-    ]);
-    assert!(
-        text(&out).contains("event notifications"),
-        "setup names the step: {}",
-        text(&out)
-    );
-    let config = std::fs::read_to_string(&a.config).unwrap();
-    assert!(
-        config.contains(&format!("notify_queue = \"{arn}\"")),
-        "{config}"
-    );
-    a.set_config("listing_budget", "0");
-    a.write("seed.txt", b"seed");
-    a.sync();
-    let daemon = Daemon::spawn(&a, a.command(&["run", "--poll-interval", "3600"]));
-    wait_until("status says the bucket events are heard", || {
-        live_status(&a)["remote_changes"]
-            .as_str()
-            .is_some_and(|h| h.contains(&format!("bucket events from the queue {queue}")))
-    });
-    // The start pass (a full listing) is over: only the event can bring what comes now.
-    wait_until("the start pass is over", || {
-        live_status(&a)["state"] == "idle"
-    });
-    r.put_foreign("from-the-console.txt", b"written by another S3 client");
-    wait_until("the event brings another client's file", || {
-        a.read("from-the-console.txt").is_some()
-    });
-    assert_eq!(daemon.terminate(), Some(0));
-}
-on_servers!(bucket_events_bring_other_clients_writes: moto);
 
 /// Under the daemon too, keys below a local symlink stay in the bucket and out of the folder
 /// (tenet 13): another device's files there reach this one only where no link is in the way.

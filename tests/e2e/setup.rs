@@ -2,11 +2,13 @@
 //! to, that a re-run changes nothing, that other people's policy statements and lifecycle
 //! rules survive, and the failures (bad name, no permission) say what to do.
 
+use aws_sdk_sqs::types::QueueAttributeName;
+
 use crate::harness::{Device, Remote, Server, assert_code, rt, text};
 use crate::on_servers;
 
 /// A fresh bucket on `server` (not yet created) and a remote in it.
-fn fresh(server: &Server, test: &str) -> Remote {
+pub(crate) fn fresh(server: &Server, test: &str) -> Remote {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -16,7 +18,7 @@ fn fresh(server: &Server, test: &str) -> Remote {
     Remote::new(&s, test)
 }
 
-fn setup(d: &Device, extra: &[&str]) -> std::process::Output {
+pub(crate) fn setup(d: &Device, extra: &[&str]) -> std::process::Output {
     let s = &d.remote.server;
     let mut args = vec![
         "init",
@@ -36,7 +38,7 @@ fn setup(d: &Device, extra: &[&str]) -> std::process::Output {
 }
 
 /// The outcome printed for a setup step ("done", "already so", ...).
-fn outcome(out: &std::process::Output, step: &str) -> String {
+pub(crate) fn outcome(out: &std::process::Output, step: &str) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
     stdout
         .lines()
@@ -45,17 +47,18 @@ fn outcome(out: &std::process::Output, step: &str) -> String {
         .unwrap_or_else(|| panic!("no {step:?} step:\n{}", text(out)))
 }
 
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 7] = [
     "versioning",
     "block public access",
     "default encryption",
     "bucket policy",
     "lifecycle rules",
+    "event queue",
     "event notifications",
 ];
 
 /// What each server can do, as measured: (step, first-run outcome prefix).
-fn expected(server: &str) -> [(&'static str, &'static str); 6] {
+fn expected(server: &str) -> [(&'static str, &'static str); 7] {
     let n = "not supported by this server";
     match server {
         "moto" => [
@@ -65,6 +68,7 @@ fn expected(server: &str) -> [(&'static str, &'static str); 6] {
             (STEPS[3], n), // plain HTTP: no TLS statement, no principal asked for
             (STEPS[4], "done"),
             (STEPS[5], "done"),
+            (STEPS[6], "done"),
         ],
         _ => [
             (STEPS[0], "done"),
@@ -72,15 +76,85 @@ fn expected(server: &str) -> [(&'static str, &'static str); 6] {
             (STEPS[2], n),
             (STEPS[3], n),
             (STEPS[4], "done"),
-            (STEPS[5], "failed"), // MalformedXML: RGW wants its own topics
+            (STEPS[5], n),        // no SQS (405)
+            (STEPS[6], "failed"), // MalformedXML: RGW wants its own topics
         ],
     }
+}
+
+/// An SQS queue made by another hand, whose policy has someone else's statement; its ARN.
+fn their_queue(server: &Server, name: &str) -> String {
+    let sqs = server.sqs();
+    let url = rt().block_on(async {
+        let out = sqs.create_queue().queue_name(name).send().await.unwrap();
+        out.queue_url.unwrap()
+    });
+    let arn = queue_attribute(server, name, QueueAttributeName::QueueArn).unwrap();
+    let theirs = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"TheirSend","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:root"}},"Action":"sqs:SendMessage","Resource":"{arn}"}}]}}"#
+    );
+    rt().block_on(async {
+        sqs.set_queue_attributes()
+            .queue_url(url)
+            .attributes(QueueAttributeName::Policy, theirs)
+            .send()
+            .await
+            .unwrap();
+    });
+    arn
+}
+
+/// An attribute of the queue `name`, read with an independent client.
+pub(crate) fn queue_attribute(
+    server: &Server,
+    name: &str,
+    attribute: QueueAttributeName,
+) -> Option<String> {
+    let sqs = server.sqs();
+    rt().block_on(async {
+        let url = sqs
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .ok()?
+            .queue_url?;
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(attribute.clone())
+            .send()
+            .await
+            .unwrap();
+        attrs.attributes?.get(&attribute).cloned()
+    })
+}
+
+/// The statements of the queue's policy, by Sid.
+pub(crate) fn queue_sids(server: &Server, name: &str) -> Vec<String> {
+    let policy = queue_attribute(server, name, QueueAttributeName::Policy).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&policy).unwrap_or_default();
+    let statements = match &v["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        one => vec![one.clone()],
+    };
+    statements
+        .iter()
+        .filter_map(|s| s["Sid"].as_str().map(str::to_owned))
+        .collect()
 }
 
 fn first_run_then_rerun(server: Server) {
     let remote = fresh(&server, "setup");
     let d = Device::uninit(&remote, "laptop");
-    let notify = ["--notify-queue", "arn:aws:sqs:us-east-1:123456789012:pail"];
+    // On moto, someone's queue: setup adds its statement to the policy and keeps theirs.
+    // Ceph has no SQS: the ARN is configured as given.
+    let queue = remote.server.bucket.clone();
+    let arn = match server.name {
+        "moto" => their_queue(&server, &queue),
+        _ => "arn:aws:sqs:us-east-1:123456789012:pail".to_owned(),
+    };
+    let notify = ["--notify-queue", &arn];
     let out = setup(&d, &notify);
     assert_eq!(outcome(&out, "bucket"), "done", "{}", text(&out));
     for (step, want) in expected(server.name) {
@@ -129,6 +203,15 @@ fn first_run_then_rerun(server: Server) {
             assert!(e.server_side_encryption_configuration().is_some());
         }
     });
+    let pail_sid = format!("pail-s3-events-{b}");
+    if server.name == "moto" {
+        assert_eq!(queue_sids(&server, &queue), ["TheirSend", &pail_sid]);
+    }
+    let config = std::fs::read_to_string(&d.config).unwrap();
+    assert!(
+        config.contains(&format!("notify_queue = \"{arn}\"")),
+        "{config}"
+    );
     // The bucket still works for pail after setup: a sync round trip.
     d.write("a.txt", b"hello");
     d.sync();
@@ -146,6 +229,9 @@ fn first_run_then_rerun(server: Server) {
         if want == "done" {
             assert_eq!(got, "already so", "{step}: {}", text(&again));
         }
+    }
+    if server.name == "moto" {
+        assert_eq!(queue_sids(&server, &queue), ["TheirSend", &pail_sid]);
     }
 }
 on_servers!(first_run_then_rerun: ceph, moto);

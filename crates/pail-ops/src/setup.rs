@@ -2,14 +2,16 @@
 //! read first and written only when it differs, so that a re-run changes nothing.
 //!
 //! Steps: bucket, versioning, Block Public Access, default encryption, bucket policy,
-//! lifecycle rules, event notifications. A server that lacks an API gets "not supported by
+//! lifecycle rules, event queue (`queue`: with `--notify-queue`), event notifications. A server that lacks an API gets "not supported by
 //! this server" for that step and setup goes on; only a bucket that cannot be had stops it.
 
 pub mod plan;
+mod queue;
 
 use anyhow::Result;
 use pail_s3::Versioning;
 use pail_s3::admin::{AdminError, BucketAdmin, Encryption, NotifyTarget, PublicAccessBlock};
+use pail_s3::queue::QueueRef;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -25,9 +27,18 @@ pub struct SetupOptions {
     pub expire_noncurrent_after: Option<u32>,
     /// The one principal allowed in; default: the caller's identity when STS tells it.
     pub allow_principal: Option<String>,
-    pub notify: Option<NotifyTarget>,
+    pub notify: Option<Notify>,
     /// SSE-KMS with this key instead of SSE-S3.
     pub kms_key: Option<String>,
+}
+
+/// Where the bucket's object events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notify {
+    /// An SNS topic, by ARN (left as it is).
+    Topic(String),
+    /// An SQS queue: created when named and missing; its policy lets S3 send to it.
+    Queue(QueueRef),
 }
 
 /// How one step came out.
@@ -65,6 +76,9 @@ impl Step {
 pub struct SetupReport {
     pub bucket: String,
     pub steps: Vec<Step>,
+    /// The ARN of the event queue, for the pair's `notify_queue`, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_queue: Option<String>,
 }
 
 impl SetupReport {
@@ -152,6 +166,7 @@ pub async fn run_setup(
         return Ok(SetupReport {
             bucket: admin.bucket().to_owned(),
             steps,
+            notify_queue: None,
         });
     }
 
@@ -171,12 +186,32 @@ pub async fn run_setup(
     report(encryption(admin, opts).await);
     report(policy(admin, opts, probe_key).await);
     report(lifecycle(admin, &rules).await);
-    if let Some(target) = &opts.notify {
-        report(notifications(admin, target).await);
+    let mut notify_queue = None;
+    match &opts.notify {
+        Some(Notify::Topic(arn)) => {
+            report(notifications(admin, &NotifyTarget::Topic(arn.clone())).await);
+        }
+        Some(Notify::Queue(q)) => {
+            let (step, arn) = queue::event_queue(admin, q).await;
+            // A server without SQS may still send to a queue elsewhere: a given ARN is
+            // configured as asked. Any other failure leaves no queue to point the bucket at.
+            let arn = match (arn, q, &step.outcome) {
+                (Some(arn), _, _) => Some(arn),
+                (None, QueueRef::Arn(arn), Outcome::NotSupported(_)) => Some(arn.clone()),
+                (None, _, _) => None,
+            };
+            report(step);
+            if let Some(arn) = arn {
+                report(notifications(admin, &NotifyTarget::Queue(arn.clone())).await);
+                notify_queue = Some(arn);
+            }
+        }
+        None => {}
     }
     Ok(SetupReport {
         bucket: admin.bucket().to_owned(),
         steps,
+        notify_queue,
     })
 }
 
@@ -430,7 +465,10 @@ async fn notifications(admin: &dyn BucketAdmin, target: &NotifyTarget) -> Step {
         Ok(back) if back.with_target(plan::NOTIFY_ID, target).is_none() => step(
             N,
             Outcome::Done,
-            Some(format!("uploads and deletions to {target:?}")),
+            Some(match target {
+                NotifyTarget::Topic(arn) => format!("uploads and deletions to the SNS topic {arn}"),
+                NotifyTarget::Queue(arn) => format!("uploads and deletions to the SQS queue {arn}"),
+            }),
         ),
         Ok(_) => step(
             N,

@@ -1,6 +1,7 @@
 //! Bucket administration for `pail init --setup` and `pail doctor`: the bucket-level settings
-//! (versioning, Block Public Access, default encryption, policy, lifecycle, notifications) and
-//! the machine-side facts only the server can tell (who the credentials are, the server's clock).
+//! (versioning, Block Public Access, default encryption, policy, lifecycle, notifications), the
+//! SQS queue the bucket's events go to, and the machine-side facts only the server can tell (who
+//! the credentials are, the server's clock).
 //!
 //! Kept apart from [`crate::ObjectStore`], which holds only what a sync pass needs. Settings are
 //! passed as plain data (lifecycle rules as the JSON the AWS CLI shows) so that pail-sync can
@@ -8,12 +9,13 @@
 //!
 //! This file holds the trait and the plain-data types; `aws_impl` implements it over the SDK,
 //! with the settings calls in `access` (public access, policy, object access) and `config`
-//! (encryption, lifecycle, notifications), and the answers of S3-compatible servers that need
-//! special reading in `workarounds`.
+//! (encryption, lifecycle, notifications), the event queue's calls in `sqs`, and the answers of
+//! S3-compatible servers that need special reading in `workarounds`.
 
 mod access;
 mod aws_impl;
 mod config;
+mod sqs;
 #[cfg(test)]
 mod tests;
 mod workarounds;
@@ -59,6 +61,14 @@ pub enum AdminError {
         op: &'static str,
         /// What the server answered.
         detail: String,
+    },
+    /// An SQS call about the bucket's event queue failed.
+    #[error("SQS queue {queue}: {message}")]
+    Queue {
+        /// The queue's name or ARN.
+        queue: String,
+        /// What went wrong and what to do about it.
+        message: String,
     },
     #[error(transparent)]
     /// Any other failure, as the object store reports it.
@@ -201,6 +211,24 @@ pub enum NotifyTarget {
     Queue(String),
 }
 
+/// An SQS queue as setup sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// Where requests about it go.
+    pub url: String,
+    /// `arn:aws:sqs:REGION:ACCOUNT:NAME`.
+    pub arn: String,
+    /// Its access policy (a JSON document), if it has one.
+    pub policy: Option<String>,
+}
+
+/// How long a queue setup creates keeps a message: a day. Older events only repeat what the
+/// daemon's start pass finds anyway (it lists the whole prefix), so keeping them longer buys
+/// nothing.
+pub const QUEUE_RETENTION_SECS: u32 = 86_400;
+/// The long poll a queue setup creates answers with by default: SQS's maximum, 20 s.
+pub const QUEUE_WAIT_SECS: u32 = 20;
+
 /// Who the credentials belong to (STS GetCallerIdentity).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CallerIdentity {
@@ -264,6 +292,14 @@ pub trait BucketAdmin: Send + Sync {
     async fn notifications(&self) -> AdminResult<Notifications>;
     /// Replaces the event notifications with `n`.
     async fn set_notifications(&self, n: &Notifications) -> AdminResult<()>;
+    /// The SQS queue `name` (of account `owner`; the caller's when `None`), in the client's
+    /// region; `None` when there is no such queue.
+    async fn queue(&self, name: &str, owner: Option<&str>) -> AdminResult<Option<QueueInfo>>;
+    /// Creates the SQS queue `name` (a standard queue keeping messages
+    /// [`QUEUE_RETENTION_SECS`], with long polls of [`QUEUE_WAIT_SECS`]).
+    async fn create_queue(&self, name: &str) -> AdminResult<()>;
+    /// Replaces the access policy of `queue` with `policy` (a JSON document).
+    async fn set_queue_policy(&self, queue: &QueueInfo, policy: &str) -> AdminResult<()>;
     /// Who the credentials are; `None` when the endpoint has no STS (most non-AWS servers).
     async fn caller_identity(&self) -> AdminResult<Option<CallerIdentity>>;
     /// The server's clock from the `Date` header of a HeadBucket response (success or error).

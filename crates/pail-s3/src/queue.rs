@@ -1,6 +1,7 @@
 //! Bucket events: the SQS queue that a bucket sends its `s3:ObjectCreated:*` and
 //! `s3:ObjectRemoved:*` events to (`pail init --setup --notify-queue ARN`), long-polled by the
-//! daemon so that another S3 client's write reaches the folder in seconds (tenet 15).
+//! daemon so that another S3 client's write reaches the folder in seconds (tenet 15). Setup
+//! creates the queue and its access policy (`admin`); this file reads it.
 
 use std::time::Duration;
 
@@ -80,6 +81,59 @@ impl SqsQueue {
 fn message(e: &dyn std::error::Error) -> String {
     crate::error::without_debug_dump(&aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
         .to_owned()
+}
+
+/// What `--notify-queue` names: an existing queue by ARN, or a queue by name that setup
+/// creates when it is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueRef {
+    /// `arn:PARTITION:sqs:REGION:ACCOUNT:NAME`.
+    Arn(String),
+    /// A queue name (1-80 of `A-Za-z0-9_-`), in the bucket's region and the caller's account.
+    Name(String),
+}
+
+impl QueueRef {
+    /// The queue's name, and its account when the ARN names one.
+    pub fn name_and_owner(&self) -> (&str, Option<&str>) {
+        match self {
+            QueueRef::Arn(arn) => match parse_arn(arn) {
+                Some((account, name)) => (name, Some(account)),
+                None => (arn, None),
+            },
+            QueueRef::Name(name) => (name, None),
+        }
+    }
+}
+
+impl std::str::FromStr for QueueRef {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<QueueRef, String> {
+        if s.starts_with("arn:") {
+            return match parse_arn(s) {
+                Some((_, name)) if valid_name(name) => Ok(QueueRef::Arn(s.to_owned())),
+                _ => Err(format!(
+                    "{s:?} is not an SQS queue ARN: write it like arn:aws:sqs:REGION:ACCOUNT:NAME, or give just a queue name"
+                )),
+            };
+        }
+        if valid_name(s) {
+            Ok(QueueRef::Name(s.to_owned()))
+        } else {
+            Err(format!(
+                "{s:?} is not an SQS queue name: use 1 to 80 letters, digits, '-' and '_' (FIFO queues cannot take S3 events), or give the queue's ARN"
+            ))
+        }
+    }
+}
+
+/// SQS's rule for standard queue names (a `.fifo` queue cannot receive S3 events).
+fn valid_name(name: &str) -> bool {
+    (1..=80).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// `(account, name)` of an SQS queue ARN.
@@ -245,6 +299,29 @@ mod tests {
         assert_eq!(parse_arn("arn:aws:sns:eu-west-1:1:t"), None);
         assert_eq!(parse_arn("pail-events"), None);
         assert_eq!(parse_arn("arn:aws:sqs:r:1:q:extra"), None);
+    }
+
+    #[test]
+    fn queue_refs_are_arns_or_names() {
+        let arn = "arn:aws:sqs:eu-west-1:123456789012:pail-events";
+        let r: QueueRef = arn.parse().unwrap();
+        assert_eq!(r, QueueRef::Arn(arn.into()));
+        assert_eq!(r.name_and_owner(), ("pail-events", Some("123456789012")));
+        let r: QueueRef = "pail_events-2".parse().unwrap();
+        assert_eq!(r, QueueRef::Name("pail_events-2".into()));
+        assert_eq!(r.name_and_owner(), ("pail_events-2", None));
+        assert!("x".repeat(80).parse::<QueueRef>().is_ok());
+        for bad in [
+            "",
+            "has space",
+            "q.fifo",
+            "arn:aws:sns:eu-west-1:1:t",
+            "arn:aws:sqs:r:1:bad.name",
+            "https://sqs.eu-west-1.amazonaws.com/1/q",
+        ] {
+            assert!(bad.parse::<QueueRef>().is_err(), "{bad}");
+        }
+        assert!("x".repeat(81).parse::<QueueRef>().is_err());
     }
 
     #[test]

@@ -213,9 +213,11 @@ pub struct InitArgs {
         conflicts_with = "notify_queue"
     )]
     pub notify_topic: Option<String>,
-    /// Send upload and delete events to this SQS queue.
-    #[arg(long, value_name = "ARN", requires = "setup")]
-    pub notify_queue: Option<String>,
+    /// Send upload and delete events to this SQS queue, which the daemon then listens to: a
+    /// queue name (created if missing, in the bucket's region) or the ARN of an existing
+    /// queue. Either way its policy is made to let S3 send this bucket's events to it.
+    #[arg(long, value_name = "NAME|ARN", requires = "setup")]
+    pub notify_queue: Option<pail_s3::queue::QueueRef>,
     /// Default encryption with this KMS key (SSE-KMS) instead of SSE-S3.
     #[arg(long, value_name = "ARN", requires = "setup")]
     pub kms_key: Option<String>,

@@ -117,6 +117,15 @@ impl Index {
         })
     }
 
+    /// Whether a write of `path` noted by [`Index::note_pending_upload`] is not yet recorded
+    /// (in flight, or its record lost).
+    pub fn has_pending_upload(&self, path: &RelPath) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM pending_uploads WHERE path = ?1")?
+            .exists([path.as_str()])?)
+    }
+
     /// Takes the listed objects that hold exactly what an unrecorded upload of this device
     /// sent as the base of their path (call after the remote hashes are known, before the
     /// join): the upload happened, only its record was lost. A local file edited since is

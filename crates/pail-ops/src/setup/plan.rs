@@ -253,6 +253,33 @@ pub fn desired_statements(bucket: &str, principal: Option<&str>, tls: bool) -> V
     v
 }
 
+/// The Sid of pail's statement in an event queue's policy, one per bucket (a queue may serve
+/// several buckets; pairs of one bucket share it).
+pub fn queue_sid(bucket: &str) -> String {
+    format!("pail-s3-events-{bucket}")
+}
+
+/// The queue policy statement that lets S3 send `bucket`'s events to the queue: only from that
+/// bucket and, when the account is known, only for a bucket of that account (so that a bucket
+/// of the same name in another account, after this one is deleted, cannot).
+pub fn queue_statement(bucket: &str, queue_arn: &str, account: Option<&str>) -> Value {
+    // The bucket's ARN is in the queue's partition (aws, aws-cn, aws-us-gov).
+    let partition = queue_arn.split(':').nth(1).unwrap_or("aws");
+    let mut condition =
+        json!({"ArnLike": {"aws:SourceArn": format!("arn:{partition}:s3:::{bucket}")}});
+    if let Some(a) = account {
+        condition["StringEquals"] = json!({"aws:SourceAccount": a});
+    }
+    json!({
+        "Sid": queue_sid(bucket),
+        "Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": condition,
+    })
+}
+
 /// A statement in one canonical form: a single string and a one-element list are the same,
 /// list order does not matter, and `"*"` equals `{"AWS": "*"}` as a principal.
 fn normalize_statement(s: &Value) -> Value {
@@ -287,9 +314,7 @@ fn normalize_statement(s: &Value) -> Value {
 pub fn merge_policy(existing: Option<&str>, desired: &[Value]) -> Result<(Value, Merge)> {
     let mut doc = match existing {
         Some(text) => serde_json::from_str::<Value>(text).map_err(|e| {
-            anyhow::anyhow!(
-                "the bucket's current policy is not valid JSON ({e}); fix or delete it first"
-            )
+            anyhow::anyhow!("the current policy is not valid JSON ({e}); fix or delete it first")
         })?,
         None => json!({"Version": "2012-10-17", "Statement": []}),
     };
@@ -500,6 +525,45 @@ mod tests {
         assert_eq!(m.changed, [SID_PRINCIPAL]);
         assert_eq!(doc2["Statement"].as_array().unwrap().len(), 3);
         assert!(merge_policy(Some("{not json"), &desired).is_err());
+    }
+
+    #[test]
+    fn queue_statements_merge_by_bucket() {
+        let arn = "arn:aws:sqs:eu-west-1:123:pail-events";
+        let mine = queue_statement("b", arn, Some("123"));
+        assert_eq!(mine["Sid"], "pail-s3-events-b");
+        assert_eq!(mine["Principal"]["Service"], "s3.amazonaws.com");
+        assert_eq!(
+            mine["Condition"]["ArnLike"]["aws:SourceArn"],
+            "arn:aws:s3:::b"
+        );
+        assert_eq!(
+            mine["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "123"
+        );
+        let cn = queue_statement("b", "arn:aws-cn:sqs:cn-north-1:1:q", None);
+        assert_eq!(
+            cn["Condition"]["ArnLike"]["aws:SourceArn"],
+            "arn:aws-cn:s3:::b"
+        );
+        assert!(cn["Condition"].get("StringEquals").is_none());
+
+        // The owner's statement and another bucket's stay; a second pair adds nothing.
+        let theirs = json!({"Version": "2012-10-17", "Id": "x", "Statement": [
+            {"Sid": "__owner_statement", "Effect": "Allow",
+             "Principal": {"AWS": "arn:aws:iam::123:root"}, "Action": "SQS:*", "Resource": arn},
+            queue_statement("other", arn, Some("123")),
+        ]})
+        .to_string();
+        let (doc, m) = merge_policy(Some(&theirs), std::slice::from_ref(&mine)).unwrap();
+        assert_eq!(m.changed, ["pail-s3-events-b"]);
+        let st = doc["Statement"].as_array().unwrap();
+        assert_eq!(st.len(), 3);
+        assert_eq!(st[0]["Sid"], "__owner_statement");
+        assert_eq!(st[1]["Sid"], "pail-s3-events-other");
+        assert_eq!(doc["Id"], "x");
+        let (_, again) = merge_policy(Some(&doc.to_string()), &[mine]).unwrap();
+        assert!(again.changed.is_empty());
     }
 
     #[test]

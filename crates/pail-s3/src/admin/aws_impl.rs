@@ -1,4 +1,4 @@
-//! [`AwsAdmin`]: the client setup (S3 plus STS from the same sources) and the `BucketAdmin`
+//! [`AwsAdmin`]: the client setup (S3 plus STS and SQS from the same sources) and the `BucketAdmin`
 //! impl. Bucket existence, creation, versioning, identity and clock are answered here; the
 //! settings calls forward to `access` and `config`.
 
@@ -21,17 +21,19 @@ use serde_json::Value;
 use super::workarounds::{classify, unreadable_ok};
 use super::{
     AdminError, AdminResult, BucketAdmin, CallerIdentity, Created, Encryption, Notifications,
-    PublicAccessBlock, parse_http_date,
+    PublicAccessBlock, QueueInfo, parse_http_date,
 };
 use crate::aws::{AwsStore, S3Config};
 use crate::error::{Ctx, StoreError, from_sdk};
 use crate::types::Versioning;
 
-/// [`BucketAdmin`] over aws-sdk-s3 (and aws-sdk-sts for the identity).
+/// [`BucketAdmin`] over aws-sdk-s3 (aws-sdk-sts for the identity, aws-sdk-sqs for the event
+/// queue).
 #[derive(Debug, Clone)]
 pub struct AwsAdmin {
     pub(super) store: AwsStore,
     pub(super) sts: aws_sdk_sts::Client,
+    pub(super) sqs: aws_sdk_sqs::Client,
     pub(super) bucket: String,
     pub(super) endpoint: String,
     pub(super) custom_endpoint: bool,
@@ -54,10 +56,10 @@ impl AwsAdmin {
                 .iter()
                 .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
         });
-        // The S3 client does not hand out its credentials provider, so STS gets the same
-        // sources from the same loader: region, profile, explicit keys. S3-compatible servers
-        // that have STS (moto) serve it on the same endpoint; on AWS the SDK picks the
-        // regional STS endpoint itself.
+        // The S3 client does not hand out its credentials provider, so STS and SQS get the
+        // same sources from the same loader: region, profile, explicit keys. S3-compatible
+        // servers that have them (moto) serve them on the same endpoint; on AWS the SDK picks
+        // the regional endpoints itself, so the queue is in the bucket's region.
         let sdk = crate::aws::load_sdk(
             &S3Config {
                 region: Some(region.clone()),
@@ -69,6 +71,7 @@ impl AwsAdmin {
         .await;
         Ok(AwsAdmin {
             sts: aws_sdk_sts::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
             bucket: cfg.bucket.clone(),
             custom_endpoint: endpoint.is_some(),
             endpoint: endpoint.unwrap_or_else(|| format!("AWS S3 ({region})")),
@@ -248,6 +251,18 @@ impl BucketAdmin for AwsAdmin {
 
     async fn set_notifications(&self, n: &Notifications) -> AdminResult<()> {
         self.write_notifications(n).await
+    }
+
+    async fn queue(&self, name: &str, owner: Option<&str>) -> AdminResult<Option<QueueInfo>> {
+        self.find_queue(name, owner).await
+    }
+
+    async fn create_queue(&self, name: &str) -> AdminResult<()> {
+        self.make_queue(name).await
+    }
+
+    async fn set_queue_policy(&self, queue: &QueueInfo, policy: &str) -> AdminResult<()> {
+        self.write_queue_policy(queue, policy).await
     }
 
     async fn caller_identity(&self) -> AdminResult<Option<CallerIdentity>> {

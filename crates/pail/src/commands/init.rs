@@ -7,20 +7,22 @@ use crate::cli::InitArgs;
 
 pub async fn run(config_file: &std::path::Path, mut a: InitArgs) -> Result<u8> {
     let setup = super::setup::options(&mut a);
-    let req = InitRequest {
+    let mut req = InitRequest {
         folder: a.dir,
         remote: a.remote,
         endpoint: a.endpoint,
         region: a.region,
         profile: a.profile,
         device: a.device,
-        notify_queue: setup.as_ref().and_then(|o| match &o.notify {
-            Some(pail_s3::admin::NotifyTarget::Queue(arn)) => Some(arn.clone()),
-            _ => None,
-        }),
+        // The queue's ARN, once setup has found or made it.
+        notify_queue: None,
     };
     let setup_failed = match &setup {
-        Some(opts) => super::setup::run(&req, opts).await?,
+        Some(opts) => {
+            let report = super::setup::run(&req, opts).await?;
+            req.notify_queue = report.notify_queue.clone();
+            report.failed()
+        }
         None => false,
     };
     let r = init_pair(config_file, req, &pail_s3::AwsStoreFactory).await?;

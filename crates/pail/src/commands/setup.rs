@@ -2,9 +2,9 @@
 
 use anyhow::{Result, bail};
 use pail_ops::init::InitRequest;
-use pail_ops::setup::{SetupOptions, run_setup};
+use pail_ops::setup::{Notify, SetupOptions, SetupReport, run_setup};
 use pail_s3::S3Config;
-use pail_s3::admin::{AwsAdmin, NotifyTarget};
+use pail_s3::admin::AwsAdmin;
 use pail_sync::config::parse_remote;
 
 use crate::cli::InitArgs;
@@ -19,15 +19,15 @@ pub fn options(a: &mut InitArgs) -> Option<SetupOptions> {
         notify: a
             .notify_topic
             .take()
-            .map(NotifyTarget::Topic)
-            .or_else(|| a.notify_queue.take().map(NotifyTarget::Queue)),
+            .map(Notify::Topic)
+            .or_else(|| a.notify_queue.take().map(Notify::Queue)),
         kms_key: a.kms_key.take(),
     })
 }
 
-/// Runs the setup steps and prints them. Returns whether a step failed; a bucket that could
-/// not be had is an error (the pair is then not recorded).
-pub async fn run(req: &InitRequest, opts: &SetupOptions) -> Result<bool> {
+/// Runs the setup steps and prints them. Returns the report (`failed()`: whether a step
+/// failed); a bucket that could not be had is an error (the pair is then not recorded).
+pub async fn run(req: &InitRequest, opts: &SetupOptions) -> Result<SetupReport> {
     let (bucket, prefix) = parse_remote(&req.remote)?;
     let endpoint = req.endpoint.clone().or_else(|| {
         ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
@@ -58,7 +58,7 @@ pub async fn run(req: &InitRequest, opts: &SetupOptions) -> Result<bool> {
             why.trim_start_matches("bucket").trim()
         );
     }
-    Ok(report.failed())
+    Ok(report)
 }
 
 /// A per-run suffix for the scratch key, so two machines setting up at once do not collide.
