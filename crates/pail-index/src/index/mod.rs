@@ -150,10 +150,17 @@ impl Index {
                 "ROLLBACK TO pail_tx; RELEASE pail_tx",
             )
         };
-        self.conn.execute_batch(begin).map_err(IndexError::from)?;
+        // Cached, not parsed again: a transaction per uploaded file makes these hot.
+        let run = |sql: &str| -> rusqlite::Result<()> {
+            if sql.contains(';') {
+                return self.conn.execute_batch(sql);
+            }
+            self.conn.prepare_cached(sql)?.execute([]).map(drop)
+        };
+        run(begin).map_err(IndexError::from)?;
         match f(self) {
             Ok(v) => {
-                if let Err(e) = self.conn.execute_batch(commit) {
+                if let Err(e) = run(commit) {
                     let _ = self.conn.execute_batch(rollback);
                     return Err(IndexError::from(e).into());
                 }
