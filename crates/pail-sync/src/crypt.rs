@@ -89,6 +89,13 @@ pub async fn read_marker(
     prefix: &RemotePrefix,
 ) -> Result<Option<EncryptionMarker>, CryptError> {
     let key = encryption_marker_key(prefix);
+    // A HEAD first: on the common, unencrypted prefix the check is one cheap request, and
+    // the GETs a test or a trace counts are the files'.
+    match store.head(&key, None).await {
+        Ok(Some(h)) if !h.delete_marker => {}
+        Ok(_) => return Ok(None),
+        Err(source) => return Err(CryptError::Read { key, source }),
+    }
     let get = match store.get(&key, None, None).await {
         Ok(g) => g,
         Err(StoreError::NotFound { .. }) => return Ok(None),
