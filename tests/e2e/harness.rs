@@ -409,6 +409,8 @@ impl Device {
             .env("AWS_SECRET_ACCESS_KEY", &s.secret_key)
             .env("AWS_REGION", &s.region)
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Keys of encrypted pairs go to the state dir's file, never the developer's keyring.
+            .env("PAIL_NO_KEYRING", "1")
             .env(
                 "PAIL_LOG",
                 std::env::var("PAIL_TEST_LOG").unwrap_or_else(|_| "warn".into()),

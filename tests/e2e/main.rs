@@ -13,6 +13,7 @@ mod cli_errors;
 mod crash;
 mod daemon;
 mod disk_full;
+mod encrypted;
 mod events;
 mod faultproxy;
 mod file_folder;

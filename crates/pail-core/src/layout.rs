@@ -91,6 +91,12 @@ pub fn probe_dir(prefix: &RemotePrefix) -> String {
     prefix.reserved_key("probe/")
 }
 
+/// The record that a prefix is end-to-end encrypted: `PREFIX/.pail/encryption.toml`
+/// (doc/ENCRYPTION.md). Under `.pail/`, so no listing ever takes it for a file.
+pub fn encryption_marker_key(prefix: &RemotePrefix) -> String {
+    prefix.reserved_key("encryption.toml")
+}
+
 /// Format of the time in a trash key: sortable UTC to the microsecond.
 const TRASH_STAMP: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
     "[year][month][day]T[hour][minute][second].[subsecond digits:6]Z"
@@ -223,6 +229,14 @@ mod tests {
         assert_eq!(ns as i128, at.unix_timestamp_nanos());
         assert!(parse_trash_key(&p, &p.reserved_key("trash/a/garbage")).is_none());
         assert!(parse_trash_key(&p, "dev/a/b").is_none());
+    }
+
+    #[test]
+    fn the_encryption_marker_is_reserved() {
+        let p = RemotePrefix::new("dev").unwrap();
+        let k = encryption_marker_key(&p);
+        assert_eq!(k, "dev/.pail/encryption.toml");
+        assert_eq!(p.path_for(&k).unwrap(), None);
     }
 
     #[test]

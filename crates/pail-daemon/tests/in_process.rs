@@ -114,6 +114,7 @@ async fn the_daemon_follows_both_sides_and_stops_cleanly() {
             blake3: Some(pail_core::ContentHash(*blake3::hash(body).as_bytes())),
             mtime_ns: Some(1),
             device: Some("beta".into()),
+            binding: None,
         },
     );
     append_entry(

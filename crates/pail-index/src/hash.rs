@@ -50,6 +50,53 @@ impl io::Write for Hasher {
     }
 }
 
+/// How a pair's content hashes are made: plain blake3, or, on an end-to-end encrypted pair,
+/// blake3 keyed with the prefix's content-hash key (`pail_crypt::PrefixKey::content_hasher`),
+/// so that the bucket's metadata never shows which files are equal. A pair's index holds
+/// hashes of one kind only: the scan, uploads and downloads all hash through the same value.
+#[derive(Clone, Default)]
+pub struct Hashing(Option<blake3::Hasher>);
+
+impl std::fmt::Debug for Hashing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.write_str(if self.0.is_some() {
+            "Hashing(keyed)"
+        } else {
+            "Hashing(plain)"
+        })
+    }
+}
+
+impl Hashing {
+    /// Plain blake3 (a pair without encryption).
+    pub fn plain() -> Hashing {
+        Hashing(None)
+    }
+
+    /// Keyed: `fresh` is a keyed hasher nothing was fed to yet, cloned for every hash.
+    pub fn keyed(fresh: blake3::Hasher) -> Hashing {
+        Hashing(Some(fresh))
+    }
+
+    pub fn is_keyed(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// A new hasher of this kind.
+    pub fn hasher(&self) -> blake3::Hasher {
+        self.0.clone().unwrap_or_default()
+    }
+
+    /// The hash of an in-memory buffer.
+    pub fn hash_bytes(&self, data: &[u8]) -> ContentHash {
+        match &self.0 {
+            None => hash_bytes(data),
+            Some(h) => ContentHash(*h.clone().update(data).finalize().as_bytes()),
+        }
+    }
+}
+
 /// The hash of an in-memory buffer.
 pub fn hash_bytes(data: &[u8]) -> ContentHash {
     ContentHash(*blake3::hash(data).as_bytes())
@@ -59,7 +106,7 @@ pub fn hash_bytes(data: &[u8]) -> ContentHash {
 /// regular file (FIFO, device) is refused rather than read.
 pub fn hash_file(path: &Path) -> io::Result<ContentHash> {
     let (mut file, stat) = open_regular(path)?;
-    hash_open_file(&mut file, stat.size)
+    hash_open_file(&mut file, stat.size, &Hashing::plain())
 }
 
 /// A hash together with the file's stat, taken from the same open file before reading.
@@ -73,9 +120,9 @@ pub struct StatHash {
 }
 
 /// Hashes a file and reports whether it stayed unchanged while it was read.
-pub fn hash_file_checked(path: &Path) -> io::Result<StatHash> {
+pub fn hash_file_checked(path: &Path, hashing: &Hashing) -> io::Result<StatHash> {
     let (mut file, stat) = open_regular(path)?;
-    let hash = hash_open_file(&mut file, stat.size)?;
+    let hash = hash_open_file(&mut file, stat.size, hashing)?;
     let after = local_stat(&file.metadata()?);
     Ok(StatHash {
         stat,
@@ -102,8 +149,8 @@ fn open_regular(path: &Path) -> io::Result<(File, LocalStat)> {
     Ok((file, local_stat(&meta)))
 }
 
-fn hash_open_file(file: &mut File, size: u64) -> io::Result<ContentHash> {
-    let mut hasher = blake3::Hasher::new();
+fn hash_open_file(file: &mut File, size: u64, hashing: &Hashing) -> io::Result<ContentHash> {
+    let mut hasher = hashing.hasher();
     if size >= PARALLEL_HASH_THRESHOLD {
         let mut buf = vec![0u8; CHUNK];
         loop {
@@ -147,13 +194,34 @@ mod tests {
             let expect = ContentHash(*blake3::hash(&data).as_bytes());
             assert_eq!(hash_file(&p).unwrap(), expect, "size {size}");
             assert_eq!(hash_bytes(&data), expect);
-            let checked = hash_file_checked(&p).unwrap();
+            let checked = hash_file_checked(&p, &Hashing::plain()).unwrap();
             assert!(checked.stable);
             assert_eq!((checked.hash, checked.stat.size), (expect, size as u64));
             let mut h = Hasher::new();
             io::copy(&mut &data[..], &mut h).unwrap();
             assert_eq!(h.finalize(), expect);
         }
+    }
+
+    #[test]
+    fn keyed_hashing_matches_keyed_blake3_and_never_the_plain_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = [9u8; 32];
+        let keyed = Hashing::keyed(blake3::Hasher::new_keyed(&key));
+        for size in [0usize, 70_000, (1 << 20) + 5] {
+            let data: Vec<u8> = (0..size).map(|i| (i * 7 % 253) as u8).collect();
+            let p = dir.path().join(format!("k{size}"));
+            std::fs::write(&p, &data).unwrap();
+            let expect = ContentHash(*blake3::keyed_hash(&key, &data).as_bytes());
+            assert_eq!(keyed.hash_bytes(&data), expect, "size {size}");
+            let checked = hash_file_checked(&p, &keyed).unwrap();
+            assert_eq!(checked.hash, expect, "size {size}");
+            assert_ne!(checked.hash, hash_bytes(&data));
+            assert_eq!(Hashing::plain().hash_bytes(&data), hash_bytes(&data));
+        }
+        // Each hash starts from the fresh keyed state.
+        assert_eq!(keyed.hash_bytes(b"a"), keyed.hash_bytes(b"a"));
+        assert_eq!(format!("{keyed:?}"), "Hashing(keyed)");
     }
 
     #[test]

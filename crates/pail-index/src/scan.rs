@@ -42,6 +42,8 @@ pub struct ScanOptions {
     pub batch_size: usize,
     /// How long after a file's last change its stat can be trusted (see the module docs).
     pub racy_window: Duration,
+    /// Plain or keyed content hashes (an encrypted pair's index holds keyed ones only).
+    pub hashing: crate::hash::Hashing,
 }
 
 impl Default for ScanOptions {
@@ -49,6 +51,7 @@ impl Default for ScanOptions {
         ScanOptions {
             batch_size: 1000,
             racy_window: Duration::from_secs(2),
+            hashing: Default::default(),
         }
     }
 }
@@ -422,7 +425,7 @@ impl Scan<'_> {
         let hashed: Vec<_> = to_hash
             .into_par_iter()
             .map(|(rel, abs, base)| {
-                let res = hash_file_checked(&abs);
+                let res = hash_file_checked(&abs, &self.opts.hashing);
                 (rel, base, res)
             })
             .collect();

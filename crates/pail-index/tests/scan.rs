@@ -254,6 +254,7 @@ fn small_batches_give_the_same_result() {
     let opts = ScanOptions {
         batch_size: 4,
         racy_window: Duration::ZERO,
+        ..ScanOptions::default()
     };
     let r = scan_local(dir.path(), &ix, &IgnoreRules::defaults(), &opts).unwrap();
     assert_eq!((r.files, r.hashed), (25, 25));

@@ -8,6 +8,9 @@ use pail_sync::PairRemote;
 use pail_sync::config::{Config, PairConfig, default_device};
 use pail_sync::ctx::{PairCtx, meta, open_index};
 
+mod encrypt;
+pub use encrypt::{AskPassphrase, EncryptInit, EncryptReport};
+
 /// What the user asked for.
 #[derive(Debug, Clone)]
 pub struct InitRequest {
@@ -19,6 +22,8 @@ pub struct InitRequest {
     pub device: Option<String>,
     /// The SQS queue (ARN) the bucket sends its events to, for the daemon to listen on.
     pub notify_queue: Option<String>,
+    /// `--encrypt`: make or join the prefix's key (doc/ENCRYPTION.md).
+    pub encrypt: Option<EncryptInit>,
 }
 
 /// What init found.
@@ -29,6 +34,8 @@ pub struct InitReport {
     pub existing_objects: bool,
     pub caps: Capabilities,
     pub recommendations: Vec<String>,
+    /// What `--encrypt` did.
+    pub encrypted: Option<EncryptReport>,
 }
 
 /// Records the pair in the config at `config_path` and probes the bucket, connecting through
@@ -129,6 +136,23 @@ async fn init_in(
     let caps = pail_s3::probe(store.as_ref(), &prefix, &pair.device)
         .await
         .with_context(|| format!("probing {}", pair.remote))?;
+    let mut key = None;
+    let encrypted = match &req.encrypt {
+        None => {
+            encrypt::refuse_if_encrypted(store.as_ref(), &prefix, &pair).await?;
+            None
+        }
+        Some(enc) => {
+            let plain = existing_objects
+                || (first.next_token.is_some()
+                    && files_after_reserved(store.as_ref(), &prefix, &pair).await?);
+            let (k, report) =
+                encrypt::make_or_join(enc, store.as_ref(), &prefix, &pair, &caps, plain).await?;
+            key = Some(std::sync::Arc::new(k));
+            pair.encrypted = true;
+            Some(report)
+        }
+    };
 
     config.pairs.push(pair.clone());
     config.save(config_path)?;
@@ -136,7 +160,9 @@ async fn init_in(
         let db = open_index(&pair)?;
         db.meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
     }
-    let ctx = PairCtx::with_remote(&pair, PairRemote::new(&pair, store, caps.clone())?)?;
+    let mut remote = PairRemote::new(&pair, store, caps.clone())?;
+    remote.key = key;
+    let ctx = PairCtx::with_remote(&pair, remote)?;
     ctx.record_root_identity()?;
 
     let mut recommendations = Vec::new();
@@ -161,7 +187,27 @@ async fn init_in(
         existing_objects,
         caps,
         recommendations,
+        encrypted,
     })
+}
+
+/// Whether files sort after pail's own `.pail/` objects (the first page of a listing may
+/// hold only those): one page listed from just past them.
+async fn files_after_reserved(
+    store: &dyn pail_s3::ObjectStore,
+    prefix: &pail_core::RemotePrefix,
+    pair: &PairConfig,
+) -> Result<bool> {
+    // '0' follows '/': past every `.pail/...` key.
+    let after = format!("{}.pail0", prefix.list_prefix());
+    let page = store
+        .list_page(&prefix.list_prefix(), None, Some(after))
+        .await
+        .with_context(|| format!("cannot list {}", pair.remote))?;
+    Ok(page
+        .objects
+        .iter()
+        .any(|o| prefix.path_for(&o.key).ok().flatten().is_some()))
 }
 
 fn env_endpoint() -> Option<String> {

@@ -274,6 +274,8 @@ async fn copy_back(
         blake3: head.meta.blake3,
         mtime_ns: head.meta.mtime_ns,
         device: Some(bucket.device.clone()),
+        // The same path: the version's binding tag (encrypted pairs) still holds.
+        binding: head.meta.binding.clone(),
     };
     let cond = condition(bucket, current);
     match bucket

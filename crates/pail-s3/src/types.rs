@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub const META_BLAKE3: &str = "pail-blake3";
 /// User-metadata key: the file's mtime when uploaded, Unix nanoseconds as a decimal string.
 pub const META_MTIME: &str = "pail-mtime";
+/// User-metadata key: on an encrypted pair, the binding tag of the object's content to its
+/// path (`pail_crypt::content::META_BINDING`, 64 lowercase hex).
+pub const META_BINDING: &str = "pail-bind";
 /// User-metadata key: the device that uploaded, percent-encoded to printable ASCII.
 pub const META_DEVICE: &str = "pail-device";
 /// AWS's limit on all user metadata of one object: UTF-8 bytes of keys plus values.
@@ -33,6 +36,9 @@ pub struct ObjectMeta {
     pub mtime_ns: Option<i64>,
     /// The device that uploaded (`pail-device`), shown by history and checked by keep-local.
     pub device: Option<String>,
+    /// On an encrypted pair, the binding tag (`pail-bind`) of (path, keyed hash): an object
+    /// copied to another key, metadata and all, no longer matches its path.
+    pub binding: Option<String>,
 }
 
 impl ObjectMeta {
@@ -49,6 +55,9 @@ impl ObjectMeta {
         }
         if let Some(d) = &self.device {
             m.insert(META_DEVICE.to_owned(), encode_device(d));
+        }
+        if let Some(b) = &self.binding {
+            m.insert(META_BINDING.to_owned(), b.clone());
         }
         debug_assert!(metadata_bytes(&m) <= MAX_METADATA_BYTES);
         m
@@ -71,6 +80,10 @@ impl ObjectMeta {
             mtime_ns: get(META_MTIME).and_then(|v| v.parse().ok()),
             device: get(META_DEVICE)
                 .map(|v| percent_decode_str(v).decode_utf8_lossy().into_owned()),
+            // Only the shape is checked here; whether it binds is the reader's check.
+            binding: get(META_BINDING)
+                .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(str::to_ascii_lowercase),
         }
     }
 }
@@ -246,6 +259,7 @@ mod tests {
             blake3: Some(ContentHash([7; 32])),
             mtime_ns: Some(-1_234_567_890_123),
             device: Some("Jürgen's Mäc 100% \u{1F600}\n".into()),
+            binding: Some("0f".repeat(32)),
         };
         let enc = m.encode();
         assert!(
@@ -262,6 +276,7 @@ mod tests {
                 blake3: Some(ContentHash([1; 32])),
                 mtime_ns: Some(i64::MIN),
                 device: Some(filler.repeat(5000)),
+                binding: Some("ab".repeat(32)),
             };
             let enc = m.encode();
             assert!(metadata_bytes(&enc) <= MAX_METADATA_BYTES);
@@ -280,6 +295,7 @@ mod tests {
         m.insert("pail-blake3".into(), "nothex".into());
         m.insert("Pail-Mtime".into(), "12x".into());
         m.insert("mtime".into(), "5".into());
+        m.insert("pail-bind".into(), "not a tag".into());
         assert_eq!(ObjectMeta::decode(&m), ObjectMeta::default());
         m.insert("PAIL-BLAKE3".into(), "ab".repeat(32));
         m.remove("pail-blake3");

@@ -46,6 +46,7 @@ fn meta(device: &str) -> ObjectMeta {
         blake3: Some(ContentHash([0x5a; 32])),
         mtime_ns: Some(1_700_000_000_123_456_789),
         device: Some(device.to_owned()),
+        binding: None,
     }
 }
 

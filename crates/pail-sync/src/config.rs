@@ -69,6 +69,11 @@ pub struct PairConfig {
     /// seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_queue: Option<String>,
+    /// End-to-end encrypted (`pail init --encrypt`, doc/ENCRYPTION.md): objects are age files,
+    /// content hashes are keyed, and the pair refuses to sync without its key. Set by init,
+    /// which also stores the key; never by hand.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// This machine's name, as a default device name.
@@ -189,6 +194,7 @@ impl PairConfig {
             case_insensitive: None,
             listing_budget: default_listing_budget(),
             notify_queue: None,
+            encrypted: false,
         }
     }
 }
@@ -260,6 +266,7 @@ const PAIR_KEYS: &[&str] = &[
     "case_insensitive",
     "listing_budget",
     "notify_queue",
+    "encrypted",
 ];
 
 /// Refuses keys pail does not know, naming the closest known one: a typo such as
@@ -460,6 +467,7 @@ mod tests {
         p.profile = Some("p".into());
         p.case_insensitive = Some(true);
         p.notify_queue = Some("arn:aws:sqs:r:1:q".into());
+        p.encrypted = true;
         let table: toml::Table = toml::from_str(&toml::to_string(&p).unwrap()).unwrap();
         let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
         let mut known = PAIR_KEYS.to_vec();

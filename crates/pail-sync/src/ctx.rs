@@ -197,7 +197,9 @@ impl PairCtx {
             p if p == Path::new(":memory:") => None,
             p => Some(lock_pair(p)?),
         };
-        PairCtx::assemble(cfg, PairRemote::new(cfg, store, caps)?, index, lock)
+        let mut remote = PairRemote::new(cfg, store, caps)?;
+        remote.key = crate::crypt::check_pair(cfg, remote.store.as_ref(), &remote.prefix).await?;
+        PairCtx::assemble(cfg, remote, index, lock)
     }
 
     fn assemble(

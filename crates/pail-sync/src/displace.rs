@@ -142,8 +142,9 @@ async fn remote_conflict_copy(
         } else {
             Condition::None
         };
+        let meta = retagged(ctx, path, &copy, &head.meta);
         match store
-            .copy(&key, None, Some(&head.etag), &copy_key, &head.meta, cond)
+            .copy(&key, None, Some(&head.etag), &copy_key, &meta, cond)
             .await
         {
             Ok(_) => {
@@ -204,4 +205,24 @@ async fn local_conflict_copy(
     move_to_conflict_copy(ctx, path, &copy, &device, at)?;
     tracing::warn!(%path, copy = %copy, "a local file gives way to a folder of the same name; kept as a conflict copy");
     Ok(Outcome::Conflict(0))
+}
+
+/// The metadata of a server-side copy of the object at `from` to `to`. On an encrypted pair
+/// the copy gets the binding tag of its new path, but only if the source's tag binds its
+/// hash to `from`: an object someone moved into `from` stays refused under any name.
+fn retagged(
+    ctx: &PairCtx,
+    from: &RelPath,
+    to: &RelPath,
+    meta: &pail_s3::ObjectMeta,
+) -> pail_s3::ObjectMeta {
+    let mut meta = meta.clone();
+    if let (Some(k), Some(hash)) = (&ctx.remote.key, meta.blake3) {
+        let bound = meta
+            .binding
+            .as_deref()
+            .is_some_and(|tag| k.binding_matches(from.as_str(), &hash, tag));
+        meta.binding = bound.then(|| k.binding_tag(to.as_str(), &hash));
+    }
+    meta
 }

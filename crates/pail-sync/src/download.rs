@@ -8,7 +8,7 @@ use futures::StreamExt;
 use pail_core::plan::{Fate, LocalExpect, conflict_name_unique};
 use pail_core::{Base, LocalFile, RelPath, RemoteObject, RemoteRef};
 use pail_index::ConflictRecord;
-use pail_s3::{Head, StoreError};
+use pail_s3::{GetObject, Head, StoreError};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
@@ -19,6 +19,7 @@ use crate::localfs::{
 };
 use crate::outcome::{ActionError, Outcome, key_for};
 use crate::safe_dir::SafeError;
+use crate::sealed::{DecryptFail, check_download, decrypt_into};
 
 type Result<T, E = ActionError> = std::result::Result<T, E>;
 
@@ -67,13 +68,62 @@ async fn fetch(
             }
         }
     };
-    let mut w = TempWriter::create(&*ctx.folder()?, rel(target)).map_err(|e| match e {
-        LocalError::Io { source, .. } | LocalError::Safe(SafeError::Io { source, .. }) => {
-            write_err(source)
+    let w = TempWriter::create(&*ctx.folder()?, rel(target))
+        .map_err(|e| match e {
+            LocalError::Io { source, .. } | LocalError::Safe(SafeError::Io { source, .. }) => {
+                write_err(source)
+            }
+            other => other.into(),
+        })?
+        .with_hashing(&ctx.remote.hashing());
+    let GetObject { head, body } = get;
+    let w = match &ctx.remote.key {
+        // Encrypted: decrypted on the way in; the age format itself says where the object
+        // ends, so a cut or extended object fails here.
+        Some(k) => decrypt_into(ctx, k, key, body, w, progress)
+            .await
+            .map_err(|e| match e {
+                DecryptFail::Body(source) => ActionError::Download {
+                    key: key.into(),
+                    source,
+                },
+                DecryptFail::Content(c) => ActionError::Content(c),
+                DecryptFail::Write(e) => write_err(e),
+            })?,
+        None => {
+            let w = copy_body(ctx, key, body, w, progress, &write_err).await?;
+            if w.len() != head.size {
+                return Err(ActionError::ShortDownload {
+                    key: key.into(),
+                    got: w.len(),
+                    expected: head.size,
+                });
+            }
+            w
         }
-        other => other.into(),
-    })?;
-    let mut body = get.body;
+    };
+    let mtime = head.meta.mtime_ns.or(Some(head.last_modified_ns));
+    let dl = w.finish(mtime).map_err(write_err)?;
+    match &ctx.remote.key {
+        Some(k) => check_download(k, &ctx.remote.prefix, key, &head, &dl.hash)?,
+        None => {
+            if head.meta.blake3.is_some_and(|expected| expected != dl.hash) {
+                return Err(ActionError::CorruptDownload { key: key.into() });
+            }
+        }
+    }
+    Ok(Some((head, dl)))
+}
+
+/// A plain object's body into the temp file.
+async fn copy_body(
+    ctx: &PairCtx,
+    key: &str,
+    mut body: futures::stream::BoxStream<'static, Result<bytes::Bytes, StoreError>>,
+    mut w: TempWriter,
+    progress: Option<&RelPath>,
+    write_err: &impl Fn(std::io::Error) -> ActionError,
+) -> Result<TempWriter> {
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|source| ActionError::Download {
             key: key.into(),
@@ -86,20 +136,7 @@ async fn fetch(
         }
         w.write(&chunk).map_err(write_err)?;
     }
-    let head = get.head;
-    if w.len() != head.size {
-        return Err(ActionError::ShortDownload {
-            key: key.into(),
-            got: w.len(),
-            expected: head.size,
-        });
-    }
-    let mtime = head.meta.mtime_ns.or(Some(head.last_modified_ns));
-    let dl = w.finish(mtime).map_err(write_err)?;
-    if head.meta.blake3.is_some_and(|expected| expected != dl.hash) {
-        return Err(ActionError::CorruptDownload { key: key.into() });
-    }
-    Ok(Some((head, dl)))
+    Ok(w)
 }
 
 /// The nearest ancestor of `dir` inside `root` that exists as a non-directory.
@@ -127,7 +164,7 @@ fn remote_ref(ctx: &PairCtx, head: &Head) -> RemoteRef {
     RemoteRef {
         etag: head.etag.clone(),
         version_id: ctx.remote.version_id(head.version_id.clone()),
-        size: head.size,
+        size: ctx.remote.plain_size(head.size),
     }
 }
 

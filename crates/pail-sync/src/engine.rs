@@ -512,7 +512,7 @@ async fn head_changed_paths(
                     object: pail_core::RemoteRef {
                         etag: head.etag,
                         version_id: None,
-                        size: head.size,
+                        size: ctx.remote.plain_size(head.size),
                     },
                     hash: head.meta.blake3,
                     last_modified_ns: head.last_modified_ns,
@@ -594,10 +594,15 @@ async fn prepare_pass(
     let (scan, rules, ranges) = {
         let ctx = ctx.clone();
         let scope: Option<Vec<pail_core::RelPath>> = scope.map(<[_]>::to_vec);
+        // Keyed hashes on an encrypted pair: its index never holds a plain hash.
+        let scan_opts = ScanOptions {
+            hashing: ctx.remote.hashing(),
+            ..ScanOptions::default()
+        };
         tokio::task::spawn_blocking(move || -> Result<_, SyncError> {
             if let (Some(scope), Some(rules)) = (scope, ctx.cached_rules()) {
                 let db = ctx.db();
-                match scan_local_paths(ctx.root(), &db, &rules, &ScanOptions::default(), &scope)? {
+                match scan_local_paths(ctx.root(), &db, &rules, &scan_opts, &scope)? {
                     ScopedScan::Done(report) => {
                         tracing::debug!(paths = scope.len(), hashed = report.hashed, "scoped scan");
                         return Ok((report, rules, Some(pail_index::scope_ranges(&scope))));
@@ -609,7 +614,7 @@ async fn prepare_pass(
             }
             let rules = ctx.load_rules()?;
             let db = ctx.db();
-            let report = scan_local(ctx.root(), &db, &rules, &ScanOptions::default())?;
+            let report = scan_local(ctx.root(), &db, &rules, &scan_opts)?;
             Ok((report, rules, None))
         })
         .await??

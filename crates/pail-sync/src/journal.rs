@@ -98,6 +98,7 @@ pub async fn append_entry(
         blake3: None,
         mtime_ns: None,
         device: Some(origin.to_owned()),
+        binding: None,
     };
     store.put(&key, body, &meta, Condition::None).await?;
     Ok(())

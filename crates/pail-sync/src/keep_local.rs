@@ -15,16 +15,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use pail_core::{Base, LocalFile, RelPath};
-use pail_index::hash_bytes;
 use pail_s3::{Condition, list_all};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
 use crate::outcome::{ActionError, key_for};
 use crate::trash::{trash_dir, trash_key_now};
-use crate::write::{meta_for, multipart, open_scanned, read_all};
+use crate::write::{meta_for, multipart, open_scanned, put_body};
 
 /// How many same-size trash copies with another ETag are HEADed for their pail-blake3 (a
 /// server-side copy of a multipart object may get a new ETag).
@@ -85,7 +83,7 @@ async fn in_trash(
     let mut copies = Vec::new();
     list_all(ctx.remote.store.as_ref(), &dir, |o| {
         // Copies of this file only, not of files below a folder of the same name.
-        if o.size == local.stat.size && !o.key[dir.len()..].contains('/') {
+        if ctx.remote.plain_size(o.size) == local.stat.size && !o.key[dir.len()..].contains('/') {
             copies.push(o);
         }
     })
@@ -118,7 +116,8 @@ async fn to_trash(
     parts: &Arc<Semaphore>,
 ) -> Result<(), ActionError> {
     let dst = trash_key_now(&ctx.remote.prefix, path.as_str(), &ctx.cfg.device)?;
-    let meta = meta_for(ctx, local);
+    // Bound to the file's own path: the trash copy holds that path's content.
+    let meta = meta_for(ctx, path, local);
     let changed = || ActionError::ChangedWhileTrashing { path: path.clone() };
     let failed = |e: ActionError| ActionError::TrashUpload {
         path: path.clone(),
@@ -126,13 +125,12 @@ async fn to_trash(
     };
     if local.stat.size < ctx.cfg.multipart_threshold {
         let file = open_scanned(ctx, path, local)?.ok_or_else(changed)?;
-        let data = read_all(ctx, path, file, local.stat.size).await?;
-        if hash_bytes(&data) != local.hash {
-            return Err(changed());
-        }
+        let body = put_body(ctx, path, file, local)
+            .await?
+            .ok_or_else(changed)?;
         ctx.remote
             .store
-            .put(&dst, Bytes::from(data), &meta, Condition::None)
+            .put(&dst, body, &meta, Condition::None)
             .await
             .map_err(|e| failed(e.into()))?;
     } else {

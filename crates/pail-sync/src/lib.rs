@@ -6,6 +6,7 @@
 //! each outcome in the index (pail-index), through the store trait (pail-s3).
 
 pub mod config;
+pub mod crypt;
 pub mod ctx;
 pub mod engine;
 pub mod error;
@@ -34,6 +35,7 @@ mod keep_local;
 mod listing;
 mod names;
 mod race;
+mod sealed;
 mod task;
 pub mod trash;
 mod upload;

@@ -51,7 +51,8 @@ pub(crate) async fn list_remote(
                     let object = RemoteRef {
                         etag: o.etag,
                         version_id: None,
-                        size: o.size,
+                        // On an encrypted pair, the file's size (exact for pail's objects).
+                        size: ctx.remote.plain_size(o.size),
                     };
                     let remote = RemoteObject {
                         object,

@@ -157,6 +157,14 @@ impl TempWriter {
         })
     }
 
+    /// Hash what is written with `hashing` (keyed on an encrypted pair) instead of plain
+    /// blake3. Before the first write.
+    pub fn with_hashing(mut self, hashing: &pail_index::Hashing) -> TempWriter {
+        debug_assert_eq!(self.len, 0);
+        self.hasher = hashing.hasher();
+        self
+    }
+
     pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.hasher.update(chunk);
         self.len += chunk.len() as u64;

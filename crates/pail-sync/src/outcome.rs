@@ -140,6 +140,11 @@ pub enum ActionError {
         /// Where a restore stands; `None` when the bucket could not say.
         state: Option<ArchiveRestore>,
     },
+    /// An encrypted pair's object that does not decrypt with the prefix's key, whose keyed
+    /// hash is not its metadata's, or whose binding tag is not for its path: "the object KEY
+    /// was changed or damaged: not placed".
+    #[error(transparent)]
+    Content(#[from] pail_crypt::ContentError),
     /// The download's content does not match the hash in its metadata.
     #[error(
         "{key}: content does not match its pail-blake3 metadata (corrupt, or rewritten by a client that kept stale metadata); not placed"
@@ -303,6 +308,8 @@ impl ActionError {
             | ActionError::Local(_)
             | ActionError::Index(_)
             | ActionError::Worker(_) => false,
+            // Changed in the bucket: it stays so until someone restores or replaces it.
+            ActionError::Content(_) => false,
             // It may settle by the next sync.
             ActionError::StillChanging { .. } => true,
         }

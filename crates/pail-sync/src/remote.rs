@@ -56,6 +56,9 @@ pub struct PairRemote {
     pub device: String,
     /// Transfers (and server-side copies) in flight at most.
     pub transfers: usize,
+    /// The prefix's key on an end-to-end encrypted pair (`crate::crypt`), checked against the
+    /// bucket's marker when the command connected.
+    pub key: Option<Arc<pail_crypt::PrefixKey>>,
 }
 
 impl PairRemote {
@@ -65,7 +68,9 @@ impl PairRemote {
     pub async fn connect(cfg: &PairConfig, factory: &dyn StoreFactory) -> Result<PairRemote> {
         let store = connect_store(cfg, factory).await?;
         let caps = recorded_caps(cfg, store.as_ref(), &open_index(cfg)?).await?;
-        PairRemote::new(cfg, store, caps)
+        let mut remote = PairRemote::new(cfg, store, caps)?;
+        remote.key = crate::crypt::check_pair(cfg, remote.store.as_ref(), &remote.prefix).await?;
+        Ok(remote)
     }
 
     /// A handle from parts already at hand (tests, `init`).
@@ -82,6 +87,7 @@ impl PairRemote {
             caps,
             device: cfg.device.clone(),
             transfers: cfg.transfers.clamp(1, 64),
+            key: None,
         })
     }
 
@@ -89,6 +95,19 @@ impl PairRemote {
     pub async fn reprobe(&mut self) -> Result<()> {
         self.caps = pail_s3::probe(self.store.as_ref(), &self.prefix, &self.device).await?;
         Ok(())
+    }
+
+    /// How this pair's content hashes are made: keyed on an encrypted pair.
+    pub fn hashing(&self) -> pail_index::Hashing {
+        match &self.key {
+            Some(k) => pail_index::Hashing::keyed(k.content_hasher()),
+            None => pail_index::Hashing::plain(),
+        }
+    }
+
+    /// A listed or HEADed object's size as its file's size (see [`crate::crypt::plain_size`]).
+    pub fn plain_size(&self, object_size: u64) -> u64 {
+        crate::crypt::plain_size(self.key.as_deref(), object_size)
     }
 
     /// Whether the bucket keeps old versions (else pail keeps trash copies).

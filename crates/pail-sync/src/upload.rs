@@ -5,10 +5,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use pail_core::plan::RemoteExpect;
 use pail_core::{LocalFile, RelPath, RemoteRef};
-use pail_index::hash_bytes;
 use pail_s3::StoreError;
 use tokio::sync::Semaphore;
 
@@ -17,7 +15,7 @@ use crate::localfs::same_stat;
 use crate::outcome::{ActionError, Outcome, key_for};
 use crate::trash::before_writing;
 use crate::write::{
-    condition, finish_write, meta_for, multipart, open_scanned, read_all, stat_now,
+    condition, finish_write, meta_for, multipart, open_scanned, put_body, stat_now,
 };
 
 /// Uploads one file.
@@ -38,22 +36,17 @@ pub(crate) async fn upload(
     if !before_writing(ctx, &key, expect).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
-    let meta = meta_for(ctx, local);
+    let meta = meta_for(ctx, path, local);
     let cond = condition(ctx, expect);
     // Should the process die between the PUT and its record, the next pass knows the object
     // for this device's own (see `Index::adopt_own_uploads`): the executor noted the pass's
     // uploads and copies before the first started (`exec::note_pending_writes`).
     let put = if local.stat.size < ctx.cfg.multipart_threshold {
-        // Read into memory: every retry then sends exactly the bytes that were hashed.
-        let data = read_all(ctx, path, file, local.stat.size).await?;
-        if hash_bytes(&data) != local.hash {
+        let Some(body) = put_body(ctx, path, file, local).await? else {
             return Ok(Outcome::Deferred("changed while being read".into()));
-        }
-        ctx.limits.upload(data.len() as u64).await;
-        ctx.remote
-            .store
-            .put(&key, Bytes::from(data), &meta, cond)
-            .await
+        };
+        ctx.limits.upload(body.len() as u64).await;
+        ctx.remote.store.put(&key, body, &meta, cond).await
     } else {
         match multipart(ctx, path, &key, local, &meta, cond, parts).await? {
             Some(r) => Ok(r),
@@ -117,7 +110,8 @@ pub(crate) async fn copy(
     if !before_writing(ctx, &key, expect).await? {
         return Ok(Outcome::Deferred("remote changed since the listing".into()));
     }
-    let meta = meta_for(ctx, local);
+    // The tag of the new path: the copy is bound to where it goes.
+    let meta = meta_for(ctx, path, local);
     let cond = condition(ctx, expect);
     let src_etag = version.is_none().then_some(from_object.etag.as_str());
     let res = ctx

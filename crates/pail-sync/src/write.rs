@@ -8,6 +8,7 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use pail_core::plan::RemoteExpect;
 use pail_core::{Base, LocalFile, LocalStat, RelPath, RemoteRef};
@@ -61,17 +62,43 @@ pub(crate) async fn read_all(
     tokio::task::spawn_blocking(read).await?
 }
 
+/// The body of a single PUT of a file opened by [`open_scanned`]: read whole (every retry
+/// then sends exactly the bytes that were hashed), checked against the scanned hash, and on
+/// an encrypted pair encrypted. `None`: the file changed since the scan.
+pub(crate) async fn put_body(
+    ctx: &PairCtx,
+    path: &RelPath,
+    file: File,
+    local: &LocalFile,
+) -> Result<Option<Bytes>, ActionError> {
+    let data = read_all(ctx, path, file, local.stat.size).await?;
+    if ctx.remote.hashing().hash_bytes(&data) != local.hash {
+        return Ok(None);
+    }
+    Ok(Some(match &ctx.remote.key {
+        Some(k) => crate::sealed::encrypt_bytes(k, data).await?,
+        None => Bytes::from(data),
+    }))
+}
+
 /// The stat of `path` now, through the folder's directory handles; `None` if gone.
 pub(crate) fn stat_now(ctx: &PairCtx, path: &RelPath) -> Result<Option<LocalStat>, ActionError> {
     Ok(stat_at(&*ctx.folder()?, rel(path))?)
 }
 
-/// The metadata pail writes with a file's content.
-pub(crate) fn meta_for(ctx: &PairCtx, local: &LocalFile) -> ObjectMeta {
+/// The metadata pail writes with a file's content, stored for `path`. On an encrypted pair
+/// the hash is the keyed one (the index holds no other) and the binding tag ties it to
+/// `path`: a server-side copy gets the tag of its new path, never its source's.
+pub(crate) fn meta_for(ctx: &PairCtx, path: &RelPath, local: &LocalFile) -> ObjectMeta {
     ObjectMeta {
         blake3: Some(local.hash),
         mtime_ns: Some(local.stat.mtime_ns),
         device: Some(ctx.cfg.device.clone()),
+        binding: ctx
+            .remote
+            .key
+            .as_ref()
+            .map(|k| k.binding_tag(path.as_str(), &local.hash)),
     }
 }
 
@@ -156,7 +183,7 @@ pub(crate) async fn finish_write(
 
 /// Part size for a file: the configured size (S3 wants at least 5 MiB, which the config
 /// check enforces), raised to keep under 10,000 parts.
-fn part_size(ctx: &PairCtx, size: u64) -> u64 {
+pub(crate) fn part_size(ctx: &PairCtx, size: u64) -> u64 {
     let configured = ctx.cfg.part_size.max(1);
     if configured.saturating_mul(MAX_PARTS) >= size {
         configured
@@ -176,6 +203,10 @@ pub(crate) async fn multipart(
     cond: Condition,
     parts_limit: &Arc<Semaphore>,
 ) -> Result<Option<PutResult>, ActionError> {
+    if let Some(k) = &ctx.remote.key {
+        let k = k.clone();
+        return crate::sealed::multipart(ctx, &k, path, key, local, meta, cond, parts_limit).await;
+    }
     let Some(file) = open_scanned(ctx, path, local)? else {
         return Ok(None);
     };
@@ -265,6 +296,19 @@ pub(crate) async fn multipart(
         .try_collect()
         .await?;
     upload.parts.extend(results);
+    complete_multipart(ctx, path, key, local, upload, cond).await
+}
+
+/// Completes a multipart upload whose parts are all sent, unless the file changed since it
+/// was hashed (then the upload is aborted: `None`).
+pub(crate) async fn complete_multipart(
+    ctx: &PairCtx,
+    path: &RelPath,
+    key: &str,
+    local: &LocalFile,
+    mut upload: MultipartUpload,
+    cond: Condition,
+) -> Result<Option<PutResult>, ActionError> {
     upload.parts.sort_by_key(|(n, _)| *n);
     // The parts were read from a file that must not have changed since it was hashed.
     if !stat_now(ctx, path)?.is_some_and(|now| same_stat(&now, &local.stat)) {

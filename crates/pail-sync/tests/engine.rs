@@ -20,6 +20,7 @@ fn beta_meta(body: &[u8]) -> ObjectMeta {
         blake3: Some(pail_core::ContentHash(*blake3::hash(body).as_bytes())),
         mtime_ns: Some(1),
         device: Some("beta".into()),
+        binding: None,
     }
 }
 
@@ -190,6 +191,7 @@ async fn an_upload_cut_off_before_its_record_is_not_a_conflict_with_itself() {
                 blake3: Some(hash),
                 mtime_ns: Some(1),
                 device: Some("alpha".into()),
+                binding: None,
             };
             mem.put(
                 &format!("pfx/{path}"),

@@ -429,6 +429,7 @@ impl World {
                         blake3: Some(pail_core::ContentHash(*blake3::hash(&c).as_bytes())),
                         mtime_ns: Some(1),
                         device: Some("foreign".into()),
+                        binding: None,
                     };
                     self.mem.put_foreign_meta(&key, c.clone(), m);
                 } else {
@@ -480,6 +481,7 @@ impl World {
                     blake3: Some(pail_core::ContentHash(*blake3::hash(&c).as_bytes())),
                     mtime_ns: Some(1),
                     device: Some("foreign".into()),
+                    binding: None,
                 });
                 Strike {
                     desc,

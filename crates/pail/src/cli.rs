@@ -221,6 +221,12 @@ pub struct InitArgs {
     /// Default encryption with this KMS key (SSE-KMS) instead of SSE-S3.
     #[arg(long, value_name = "ARN", requires = "setup")]
     pub kms_key: Option<String>,
+    /// End-to-end encrypt the pair (doc/ENCRYPTION.md): the first device makes the prefix's
+    /// key, others join with its passphrase (PAIL_PASSPHRASE, else asked on the terminal).
+    /// Hidden until history, restore and encrypted names work on encrypted pairs (issue 15,
+    /// second stage).
+    #[arg(long, hide = true)]
+    pub encrypt: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ fn meta(b: u8) -> ObjectMeta {
         blake3: Some(ContentHash([b; 32])),
         mtime_ns: Some(5),
         device: Some("d".into()),
+        binding: None,
     }
 }
 

@@ -16,6 +16,10 @@ pub async fn run(config_file: &std::path::Path, mut a: InitArgs) -> Result<u8> {
         device: a.device,
         // The queue's ARN, once setup has found or made it.
         notify_queue: None,
+        encrypt: a.encrypt.then(|| pail_ops::init::EncryptInit {
+            passphrase: std::sync::Arc::new(passphrase),
+            work: pail_crypt::ScryptWork::default(),
+        }),
     };
     let setup_failed = match &setup {
         Some(opts) => {
@@ -45,6 +49,23 @@ pub async fn run(config_file: &std::path::Path, mut a: InitArgs) -> Result<u8> {
         },
         r.caps.checksums
     );
+    if let Some(e) = &r.encrypted {
+        println!(
+            "  end-to-end encrypted: {} (public key {}); key kept in {}",
+            if e.created {
+                "made the prefix's key"
+            } else {
+                "joined with the passphrase"
+            },
+            e.recipient,
+            e.key_store
+        );
+        if e.created {
+            println!(
+                "  keep the passphrase safe: other devices need it, and without it (or the key) nothing can be decrypted"
+            );
+        }
+    }
     if r.existing_objects {
         println!(
             "  the prefix already holds files: the first sync merges both sides (equal content is not transferred; differing files become conflict copies)"
@@ -62,4 +83,31 @@ pub async fn run(config_file: &std::path::Path, mut a: InitArgs) -> Result<u8> {
         return Ok(1);
     }
     Ok(0)
+}
+
+/// The passphrase of `--encrypt`: `PAIL_PASSPHRASE` (scripts, tests), else asked on the
+/// terminal without echo, twice for a new key.
+fn passphrase(new_key: bool) -> Result<pail_crypt::SecretString> {
+    if let Ok(p) = std::env::var("PAIL_PASSPHRASE") {
+        return Ok(p.into());
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "--encrypt needs the passphrase: set PAIL_PASSPHRASE, or run init on a terminal"
+        );
+    }
+    let prompt = if new_key {
+        "passphrase for the new key (other devices join with it): "
+    } else {
+        "the prefix's passphrase: "
+    };
+    let first = rpassword::prompt_password(prompt)?;
+    if new_key {
+        let again = rpassword::prompt_password("the same passphrase again: ")?;
+        if again != first {
+            anyhow::bail!("the two passphrases differ: run init again");
+        }
+    }
+    Ok(first.into())
 }

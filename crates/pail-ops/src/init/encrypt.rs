@@ -1,0 +1,169 @@
+//! `pail init --encrypt`: the first device makes the prefix's key and its marker
+//! (`PREFIX/.pail/encryption.toml`); every other device joins with the passphrase. Either way
+//! the key ends in this device's key store, where every sync finds it (`pail_sync::crypt`).
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use pail_core::RemotePrefix;
+use pail_core::layout::encryption_marker_key;
+use pail_crypt::marker::{FORMAT, SCHEME_AGE_X25519};
+use pail_crypt::store::KeyStore;
+use pail_crypt::{EncryptionMarker, NameMode, PrefixKey, ScryptWork, SecretString};
+use pail_s3::{Capabilities, Condition, ObjectMeta, ObjectStore, StoreError};
+use pail_sync::PairConfig;
+use pail_sync::crypt::{key_store, read_marker};
+
+/// Gets the passphrase: `true` when a new key is being made (a prompt then asks twice).
+pub type AskPassphrase = Arc<dyn Fn(bool) -> Result<SecretString> + Send + Sync>;
+
+/// What `--encrypt` needs besides the pair.
+#[derive(Clone)]
+pub struct EncryptInit {
+    pub passphrase: AskPassphrase,
+    /// The scrypt work of the wrap (tests make it cheap).
+    pub work: ScryptWork,
+}
+
+impl std::fmt::Debug for EncryptInit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EncryptInit({:?})", self.work)
+    }
+}
+
+/// What `--encrypt` did.
+#[derive(Debug, Clone)]
+pub struct EncryptReport {
+    /// A new key (this device is the prefix's first); else joined with the passphrase.
+    pub created: bool,
+    /// The prefix's public key.
+    pub recipient: String,
+    /// Where this device keeps it.
+    pub key_store: String,
+}
+
+/// Init without `--encrypt` on an encrypted prefix: refused, with the command that works.
+pub(crate) async fn refuse_if_encrypted(
+    store: &dyn ObjectStore,
+    prefix: &RemotePrefix,
+    pair: &PairConfig,
+) -> Result<()> {
+    if read_marker(store, prefix).await?.is_some() {
+        bail!(
+            "this prefix is encrypted: run `pail init {} {} --encrypt` and enter its passphrase",
+            pair.folder.display(),
+            pair.remote
+        );
+    }
+    Ok(())
+}
+
+/// Makes or joins the prefix's key and stores it for `pair`. `plain_objects`: whether the
+/// prefix already holds files (not pail's own objects).
+pub(crate) async fn make_or_join(
+    enc: &EncryptInit,
+    store: &dyn ObjectStore,
+    prefix: &RemotePrefix,
+    pair: &PairConfig,
+    caps: &Capabilities,
+    plain_objects: bool,
+) -> Result<(PrefixKey, EncryptReport)> {
+    let what = format!(
+        "the key in s3://{}/{}",
+        store.bucket(),
+        encryption_marker_key(prefix)
+    );
+    let (key, created) = match read_marker(store, prefix).await? {
+        Some(marker) => (join(enc, &marker, &what)?, false),
+        None => {
+            if plain_objects {
+                bail!(
+                    "{} already holds unencrypted files, so it cannot become an encrypted prefix \
+                     (its devices would see plaintext beside ciphertext): choose a new, empty \
+                     prefix for the encrypted pair, e.g. {}-encrypted",
+                    pair.remote,
+                    pair.remote.trim_end_matches('/')
+                );
+            }
+            create(enc, store, prefix, pair, caps, &what).await?
+        }
+    };
+    let keys = key_store()?;
+    keys.store(&pair.state_id(), &key)
+        .with_context(|| format!("cannot keep the key of {} on this device", pair.remote))?;
+    let report = EncryptReport {
+        created,
+        recipient: key.recipient(),
+        key_store: keys.describe(),
+    };
+    Ok((key, report))
+}
+
+fn join(enc: &EncryptInit, marker: &EncryptionMarker, what: &str) -> Result<PrefixKey> {
+    let passphrase = (enc.passphrase)(false)?;
+    let key = PrefixKey::unwrap(&marker.wrapped_identity, &passphrase, enc.work, what)?;
+    key.check_recipient(&marker.recipient, what)?;
+    Ok(key)
+}
+
+/// The first device: a new key, its marker written only where none is (If-None-Match where
+/// the server honours it). Read back after writing: on a server that ignores the condition,
+/// another device's marker written at the same moment may have won, and that one is the
+/// prefix's key (joined with the same passphrase).
+async fn create(
+    enc: &EncryptInit,
+    store: &dyn ObjectStore,
+    prefix: &RemotePrefix,
+    pair: &PairConfig,
+    caps: &Capabilities,
+    what: &str,
+) -> Result<(PrefixKey, bool)> {
+    let passphrase = (enc.passphrase)(true)?;
+    let key = PrefixKey::generate();
+    let marker = EncryptionMarker {
+        format: FORMAT,
+        scheme: SCHEME_AGE_X25519.to_owned(),
+        recipient: key.recipient(),
+        names: NameMode::Plain,
+        created_by: pair.device.clone(),
+        created_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        wrapped_identity: key.wrap(&passphrase, enc.work)?,
+    };
+    let cond = if caps.conditional_writes {
+        Condition::IfAbsent
+    } else {
+        Condition::None
+    };
+    let meta = ObjectMeta {
+        device: Some(pair.device.clone()),
+        ..ObjectMeta::default()
+    };
+    let marker_key = encryption_marker_key(prefix);
+    match store
+        .put(&marker_key, Bytes::from(marker.to_toml()), &meta, cond)
+        .await
+    {
+        Ok(_) | Err(StoreError::PreconditionFailed { .. }) => {}
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot write s3://{}/{marker_key}", store.bucket()));
+        }
+    }
+    match read_marker(store, prefix).await? {
+        Some(m) if m.recipient == marker.recipient => Ok((key, true)),
+        // Another device's key won the race: it is the prefix's.
+        Some(m) => {
+            let key = PrefixKey::unwrap(&m.wrapped_identity, &passphrase, enc.work, what)
+                .with_context(|| "another device made this prefix's key at the same moment")?;
+            key.check_recipient(&m.recipient, what)?;
+            Ok((key, false))
+        }
+        None => bail!(
+            "s3://{}/{marker_key} was written but cannot be read back: check the bucket's permissions and run init again",
+            store.bucket()
+        ),
+    }
+}
