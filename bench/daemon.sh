@@ -114,11 +114,23 @@ wait_until() {  # SECONDS DESCRIPTION COMMAND...: polls the command until it suc
   shift 2
   t0=$(now)
   until "$@"; do
+    daemons_alive
     if [ "$(echo "$(now) - $t0 > $limit" | bc)" = 1 ]; then
       echo "gave up after $limit s waiting for $what" >&2
       return 1
     fi
     sleep 0.05
+  done
+}
+# Fails the run if a daemon started here has exited (a broad kill from outside, a crash).
+daemons_alive() {
+  local d
+  for d in "${!DAEMON[@]}"; do
+    if ! kill -0 "${DAEMON[$d]}" 2>/dev/null; then
+      echo "the daemon of $d exited: see $WORK/$d/daemon.log" >&2
+      unset "DAEMON[$d]"
+      exit 1
+    fi
   done
 }
 status_has() { [[ $("$PAIL" status --json 2>/dev/null) == *"$1"* ]]; }
@@ -127,7 +139,9 @@ start_daemon() {  # NAME LOG-FILTER ARGS...: `pail run` of device NAME, until it
   local name=$1 filter=$2
   shift 2
   dev "$name"
-  PAIL_LOG=$filter "$PAIL" run "$@" 2>>"$WORK/$name/daemon.log" &
+  # Named apart in the process list: a `pkill -f "pail run"` of other work on a shared
+  # machine should not end it.
+  (PAIL_LOG=$filter exec -a pail-bench-daemon "$PAIL" run "$@" 2>>"$WORK/$name/daemon.log") &
   DAEMON[$name]=$!
   wait_until 600 "the daemon of $name to be idle" is_live_idle
 }
