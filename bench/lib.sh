@@ -1,20 +1,28 @@
+# shellcheck shell=bash disable=SC2034 # PAIL, EP, BUCKET, ... are for the scripts that source this
 # Shared set-up of bench/daemon.sh and bench/restore.sh (sourced, not run).
 #
-#   bench_setup SERVER SCRATCH-NAME
+#   bench_setup "SERVER [SERVER...]" SCRATCH-NAME
 #
-# uses the test suite's server SERVER (ceph, moto, garage; started here if no test servers run,
+# uses the test suite's servers (ceph, moto, garage; started here if no test servers run,
 # and stopped again by bench_cleanup), makes the scratch dir $WORK, builds the release binary
 # if missing ($PAIL; PAIL_BENCH_BIN names another build, for example
-# target/profiling/pail from `cargo build --profile profiling -p pail`), and exports the server's credentials. Sets REGION, EP, BUCKET. The
-# calling script's EXIT trap must call bench_cleanup.
+# target/profiling/pail from `cargo build --profile profiling -p pail`), and exports the
+# first server's credentials (bench_server). The calling script's EXIT trap must call
+# bench_cleanup.
+#
+#   bench_server SERVER
+#
+# exports SERVER's credentials and sets REGION, EP, BUCKET (another of the servers given to
+# bench_setup, for a script that uses several).
 
 bench_setup() {
-  local server=$1 name=$2
+  local servers=$1 name=$2
   export PAIL_TEST_SERVERS_DIR=${PAIL_TEST_SERVERS_DIR:-/tmp/pail-test-servers}
   STARTED=0
   if [ ! -f "$PAIL_TEST_SERVERS_DIR/env" ]; then
     bash "$ROOT/tests/servers/install.sh" >&2
-    bash "$ROOT/tests/servers/start.sh" "$server" >&2
+    # shellcheck disable=SC2086 # one word per server
+    bash "$ROOT/tests/servers/start.sh" $servers >&2
     STARTED=1
   fi
   # shellcheck disable=SC1091
@@ -28,8 +36,12 @@ bench_setup() {
     PAIL=$ROOT/target/release/pail
   fi
   unset AWS_CA_BUNDLE REQUESTS_CA_BUNDLE SSL_CERT_FILE CURL_CA_BUNDLE AWS_PROFILE
-  local s
-  s=$(echo "$server" | tr a-z A-Z)
+  bench_server "${servers%% *}"
+}
+
+bench_server() {
+  local server=$1 s
+  s=$(echo "$server" | tr '[:lower:]' '[:upper:]')
   var() { local n="PAIL_TEST_${s}_$1"; echo "${!n:?$n is not set: is the $server test server running?}"; }
   AWS_ACCESS_KEY_ID=$(var ACCESS_KEY) AWS_SECRET_ACCESS_KEY=$(var SECRET_KEY)
   REGION=$(var REGION) EP=$(var ENDPOINT) BUCKET=$(var BUCKET)
@@ -39,7 +51,7 @@ bench_setup() {
 
 bench_cleanup() {
   rm -rf "$WORK"
-  [ "$STARTED" = 1 ] && bash "$ROOT/tests/servers/stop.sh" >&2 || true
+  if [ "$STARTED" = 1 ]; then bash "$ROOT/tests/servers/stop.sh" >&2 || true; fi
 }
 
 now() { date +%s.%N; }
