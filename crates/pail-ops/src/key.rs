@@ -84,13 +84,13 @@ pub struct PassphraseReport {
 }
 
 /// Wraps the pair's identity under `new` and rewrites the marker, once `old` opens the
-/// bucket's copy. The write is conditional on the marker's ETag where the server honours
+/// bucket's copy. `local` is this device's key of the pair ([`local_key`]). The write is conditional on the marker's ETag where the server honours
 /// conditions; elsewhere the marker is read back, and another device's write at the same
 /// moment is reported. Then the marker's older versions, which still open with `old`, are
 /// deleted where the bucket keeps versions.
 pub async fn change_passphrase(
     remote: &PairRemote,
-    pair: &PairConfig,
+    local: &PrefixKey,
     old: &SecretString,
     new: &SecretString,
     work: ScryptWork,
@@ -101,16 +101,11 @@ pub async fn change_passphrase(
     let Some((marker, etag)) = read_marker_tagged(remote.store.as_ref(), &remote.prefix).await?
     else {
         bail!(
-            "{url} is gone, so {} is not encrypted in the bucket any more: restore the object \
-             from an older version",
-            pair.remote
+            "{url} is gone, so the prefix is not encrypted in the bucket any more: restore the \
+             object from an older version"
         );
     };
-    let local = local_key(pair)?;
-    local.check_recipient(
-        &marker.recipient,
-        &format!("the key of {} on this device", pair.remote),
-    )?;
+    local.check_recipient(&marker.recipient, "this device's key of the pair")?;
     let (wrapped, rewrote_damaged) =
         match PrefixKey::rewrap(&marker.wrapped_identity, old, new, work, &what) {
             Ok((key, wrapped)) => {

@@ -34,6 +34,7 @@ pub async fn run(config_file: &Path, c: KeyCommand) -> Result<u8> {
         }
         KeyCommand::Passphrase { folder } => {
             let pair = encrypted_pair(&config, folder.as_deref())?;
+            let local = local_key(pair)?;
             let remote = PairRemote::connect(pair, &AwsStoreFactory).await?;
             let old = passphrase(
                 "PAIL_PASSPHRASE",
@@ -47,7 +48,7 @@ pub async fn run(config_file: &Path, c: KeyCommand) -> Result<u8> {
                 Some("the new passphrase again: "),
                 "set PAIL_NEW_PASSPHRASE",
             )?;
-            let r = change_passphrase(&remote, pair, &old, &new, ScryptWork::default()).await?;
+            let r = change_passphrase(&remote, &local, &old, &new, ScryptWork::default()).await?;
             println!(
                 "changed the passphrase of {} (in {}); the key and every object stay the same, \
                  and devices already set up keep working",
