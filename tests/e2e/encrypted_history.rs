@@ -138,6 +138,29 @@ fn key_export_and_passphrase_change(s: Server) {
         stock_age_decrypts(&r, "f.txt", exported.path()),
         b"read with the exported key"
     );
+
+    // A changed key file, or none: a clear refusal, never a key.
+    let file = key_file(&late);
+    let original = std::fs::read_to_string(&file).unwrap();
+    let secret_line = original
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap();
+    let last = secret_line.chars().last().unwrap();
+    let changed = secret_line.replacen(last, if last == 'Q' { "P" } else { "Q" }, 1);
+    std::fs::write(&file, original.replace(secret_line, &changed)).unwrap();
+    let out = late.pail(&["key", "export"]);
+    assert_code(&out, 1, "key export of a changed key file");
+    assert!(
+        text(&out).contains("is damaged or was altered"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("AGE-SECRET-KEY"), "{}", text(&out));
+    std::fs::remove_file(&file).unwrap();
+    let out = late.pail(&["key", "export"]);
+    assert_code(&out, 1, "key export without a key");
+    assert!(text(&out).contains("has no key for"), "{}", text(&out));
 }
 on_servers!(key_export_and_passphrase_change);
 
