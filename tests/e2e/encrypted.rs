@@ -10,14 +10,14 @@ use aws_sdk_s3::primitives::ByteStream;
 use crate::harness::*;
 use crate::on_servers;
 
-const PASSPHRASE: &str = "correct horse battery staple";
+pub(crate) const PASSPHRASE: &str = "correct horse battery staple";
 
 /// The exact object size of a plaintext of `n` bytes (doc/ENCRYPTION.md).
-fn ciphertext_len(n: usize) -> usize {
+pub(crate) fn ciphertext_len(n: usize) -> usize {
     168 + 16 + n + 16 * n.div_ceil(65536).max(1)
 }
 
-fn init_encrypted(d: &Device, passphrase: &str) -> Output {
+pub(crate) fn init_encrypted(d: &Device, passphrase: &str) -> Output {
     let s = &d.remote.server;
     d.command(&[
         "init",
@@ -38,7 +38,7 @@ fn init_encrypted(d: &Device, passphrase: &str) -> Output {
 
 /// A device on an encrypted prefix (making its key, or joining it), with multipart uploads
 /// from 5 MiB so that a small test exercises them.
-fn encrypted_device(r: &Remote, name: &str) -> Device {
+pub(crate) fn encrypted_device(r: &Remote, name: &str) -> Device {
     let d = Device::uninit(r, name);
     assert_ok(
         &init_encrypted(&d, PASSPHRASE),
@@ -50,7 +50,7 @@ fn encrypted_device(r: &Remote, name: &str) -> Device {
 }
 
 /// The device's key file (the file store: the tests run without a keyring).
-fn key_file(d: &Device) -> std::path::PathBuf {
+pub(crate) fn key_file(d: &Device) -> std::path::PathBuf {
     let dir = d.state.join("keys");
     let mut found: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -62,7 +62,10 @@ fn key_file(d: &Device) -> std::path::PathBuf {
 }
 
 /// The object at `rel`, body and user metadata.
-fn object(r: &Remote, rel: &str) -> (Vec<u8>, std::collections::HashMap<String, String>) {
+pub(crate) fn object(
+    r: &Remote,
+    rel: &str,
+) -> (Vec<u8>, std::collections::HashMap<String, String>) {
     let c = r.server.client();
     let key = r.key(rel);
     rt().block_on(async {
@@ -79,7 +82,7 @@ fn object(r: &Remote, rel: &str) -> (Vec<u8>, std::collections::HashMap<String, 
 }
 
 /// Writes `body` at `rel` with `meta`, as someone with the bucket but not the key could.
-fn put_with_meta(
+pub(crate) fn put_with_meta(
     r: &Remote,
     rel: &str,
     body: Vec<u8>,

@@ -32,7 +32,7 @@ fn ok(d: &Device, args: &[&str]) -> String {
 }
 
 /// The moment now, with the bucket's clock a safe distance on either side of it.
-fn moment() -> String {
+pub(crate) fn moment() -> String {
     std::thread::sleep(Duration::from_millis(1500));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,6 +1,6 @@
 //! pail's commands beside the sync itself: pairing a folder (`init`), bucket setup and
 //! `doctor`, and everything that reads or brings back old versions (`history`, `restore`,
-//! `undelete`, `conflicts`).
+//! `undelete`, `conflicts`), and the key of an encrypted pair (`key`).
 //!
 //! These build on the engine (`pail-sync`): they reach a pair through its one remote handle,
 //! [`pail_sync::PairRemote`], and leave the folder to a sync. Printing and exit codes stay in
@@ -10,6 +10,7 @@ pub mod conflicts;
 pub mod doctor;
 pub mod history;
 pub mod init;
+pub mod key;
 pub mod pairs;
 pub mod restore;
 pub mod setup;

@@ -17,6 +17,7 @@ use crate::when::rfc3339_ns;
 use pail_sync::PairRemote;
 use pail_sync::localfs::{LocalError, TempWriter, place};
 use pail_sync::safe_dir::SafeRoot;
+use pail_sync::sealed::{DecryptFail, decrypt_download, verify_download};
 use pail_sync::space;
 
 /// Which version to bring back.
@@ -333,7 +334,8 @@ async fn keep_in_trash(
 }
 
 /// Downloads the version `pick` names to `dest` (a new file, or a file of the same name in the
-/// folder `dest`), verified against its `pail-blake3`; the bucket is left alone. Returns the
+/// folder `dest`), verified against its `pail-blake3` (on an encrypted pair: decrypted, its
+/// keyed hash and its binding tag to `path` checked); the bucket is left alone. Returns the
 /// file written. Inside the pair's `folder` the file is written through the folder's directory
 /// handles like the sync's writes (never below a symlink or mount point there, tenet 13).
 pub async fn restore_to(
@@ -374,47 +376,71 @@ pub async fn restore_to(
     };
     // As a download of the sync: refused when it cannot fit, the same error when the disk
     // runs out, and no partial file either way.
+    let size = bucket.plain_size(get.head.size);
     let dir = target.parent().unwrap_or(Path::new("."));
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    space::check_room(dir, &name, &target, get.head.size)?;
+    space::check_room(dir, &name, &target, size)?;
     let write_err = |e: std::io::Error| {
         if space::is_no_space(&e) {
-            anyhow::Error::new(space::no_space(dir, &name, &target, get.head.size))
+            anyhow::Error::new(space::no_space(dir, &name, &target, size))
         } else {
             anyhow::Error::new(e).context(format!("cannot write {}", target.display()))
         }
     };
     let (root, rel) = write_root(folder, &target)?;
-    let mut w = TempWriter::create_outside(&root, &rel).map_err(|e| match e {
-        LocalError::Io { source, .. } => write_err(source),
-        other => {
-            anyhow::Error::new(other).context(format!("cannot write next to {}", target.display()))
+    let w = TempWriter::create_outside(&root, &rel)
+        .map_err(|e| match e {
+            LocalError::Io { source, .. } => write_err(source),
+            other => anyhow::Error::new(other)
+                .context(format!("cannot write next to {}", target.display())),
+        })?
+        .with_hashing(&bucket.hashing());
+    let pail_s3::GetObject { head, body } = get;
+    let w = match &bucket.key {
+        // Encrypted: decrypted as the sync's downloads are, and checked against the file the
+        // content belongs to (`path`, also for a trash copy), not against the name written.
+        Some(k) => match decrypt_download(k, &src_key, body, w).await {
+            Ok(w) => w,
+            Err(DecryptFail::Body(e)) => {
+                return Err(e).with_context(|| format!("downloading version {} of {path}", v.id()));
+            }
+            Err(DecryptFail::Content(e)) => return Err(e.into()),
+            Err(DecryptFail::Write(e)) => return Err(write_err(e)),
+        },
+        None => {
+            let (mut w, mut body) = (w, body);
+            while let Some(chunk) = body.next().await {
+                let chunk =
+                    chunk.with_context(|| format!("downloading version {} of {path}", v.id()))?;
+                w.write(&chunk).map_err(write_err)?;
+            }
+            if w.len() != head.size {
+                bail!(
+                    "{path}: got {} bytes of version {}, expected {}; try again",
+                    w.len(),
+                    v.id(),
+                    head.size
+                );
+            }
+            w
         }
-    })?;
-    let mut body = get.body;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.with_context(|| format!("downloading version {} of {path}", v.id()))?;
-        w.write(&chunk).map_err(write_err)?;
-    }
-    if w.len() != get.head.size {
-        bail!(
-            "{path}: got {} bytes of version {}, expected {}; try again",
-            w.len(),
-            v.id(),
-            get.head.size
-        );
-    }
+    };
     let dl = w
-        .finish(get.head.meta.mtime_ns.or(Some(get.head.last_modified_ns)))
+        .finish(head.meta.mtime_ns.or(Some(head.last_modified_ns)))
         .map_err(write_err)?;
-    if get.head.meta.blake3.is_some_and(|h| h != dl.hash) {
-        bail!(
-            "{path}: version {} does not match its pail-blake3 metadata; not written",
-            v.id()
-        );
+    match &bucket.key {
+        Some(k) => verify_download(k, &src_key, path, &head, &dl.hash)?,
+        None => {
+            if head.meta.blake3.is_some_and(|h| h != dl.hash) {
+                bail!(
+                    "{path}: version {} does not match its pail-blake3 metadata; not written",
+                    v.id()
+                );
+            }
+        }
     }
     match place(dl, &root, &LocalExpect::Absent) {
         Ok(_) => Ok(target),

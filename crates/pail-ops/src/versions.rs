@@ -31,6 +31,8 @@ pub struct Version {
     pub source: Source,
     /// `None` for delete markers.
     pub etag: Option<String>,
+    /// The file's size: on an encrypted pair the plaintext's, from the object's exact size
+    /// (`PairRemote::plain_size`).
     pub size: u64,
     /// When this content became current. For a trash copy the bucket does not say: it is the
     /// time the previous trash copy was made, or `i64::MIN` for the oldest one.
@@ -50,13 +52,13 @@ impl Version {
         }
     }
 
-    fn from_listing(v: ObjectVersion) -> Version {
+    fn from_listing(bucket: &PairRemote, v: ObjectVersion) -> Version {
         Version {
             source: Source::Bucket {
                 version_id: Some(v.version_id),
             },
             etag: v.etag,
-            size: v.size,
+            size: bucket.plain_size(v.size),
             since_ns: v.last_modified_ns,
             shown_ns: v.last_modified_ns,
             is_current: v.is_latest,
@@ -125,7 +127,7 @@ pub async fn versions_of(bucket: &PairRemote, path: &RelPath) -> Result<Vec<Vers
             out.push(Version {
                 source: Source::Bucket { version_id: None },
                 etag: Some(h.etag),
-                size: h.size,
+                size: bucket.plain_size(h.size),
                 since_ns: h.last_modified_ns,
                 shown_ns: h.last_modified_ns,
                 is_current: true,
@@ -165,7 +167,7 @@ async fn list_exact(bucket: &PairRemote, key: &str, out: &mut Vec<Version>) -> R
         let mut past = false;
         for v in page.versions {
             if v.key == key {
-                out.push(Version::from_listing(v));
+                out.push(Version::from_listing(bucket, v));
             } else {
                 past = true;
             }
@@ -191,7 +193,7 @@ async fn list_trash(
                 Version {
                     source: Source::Trash { key: o.key },
                     etag: Some(o.etag),
-                    size: o.size,
+                    size: bucket.plain_size(o.size),
                     since_ns: i64::MIN,
                     shown_ns: ns,
                     is_current: false,
@@ -237,7 +239,7 @@ pub async fn versions_under(
                     files
                         .entry(path)
                         .or_default()
-                        .push(Version::from_listing(v));
+                        .push(Version::from_listing(bucket, v));
                 }
             }
             if page.next_key_marker.is_none() {
@@ -252,7 +254,7 @@ pub async fn versions_under(
                 files.entry(path).or_default().push(Version {
                     source: Source::Bucket { version_id: None },
                     etag: Some(o.etag),
-                    size: o.size,
+                    size: bucket.plain_size(o.size),
                     since_ns: o.last_modified_ns,
                     shown_ns: o.last_modified_ns,
                     is_current: true,

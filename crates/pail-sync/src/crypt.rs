@@ -88,6 +88,15 @@ pub async fn read_marker(
     store: &dyn ObjectStore,
     prefix: &RemotePrefix,
 ) -> Result<Option<EncryptionMarker>, CryptError> {
+    Ok(read_marker_tagged(store, prefix).await?.map(|(m, _)| m))
+}
+
+/// [`read_marker`] with the ETag of the object read, for a rewrite conditional on it
+/// (`pail key passphrase`).
+pub async fn read_marker_tagged(
+    store: &dyn ObjectStore,
+    prefix: &RemotePrefix,
+) -> Result<Option<(EncryptionMarker, String)>, CryptError> {
     let key = encryption_marker_key(prefix);
     // A HEAD first: on the common, unencrypted prefix the check is one cheap request, and
     // the GETs a test or a trace counts are the files'.
@@ -101,6 +110,7 @@ pub async fn read_marker(
         Err(StoreError::NotFound { .. }) => return Ok(None),
         Err(source) => return Err(CryptError::Read { key, source }),
     };
+    let etag = get.head.etag.clone();
     let mut body = get.body;
     let mut text = Vec::new();
     while let Some(chunk) = body.try_next().await.map_err(|source| CryptError::Read {
@@ -120,7 +130,7 @@ pub async fn read_marker(
         what: what.clone(),
         detail: "not UTF-8".into(),
     })?;
-    Ok(Some(EncryptionMarker::parse(&text, &what)?))
+    Ok(Some((EncryptionMarker::parse(&text, &what)?, etag)))
 }
 
 /// Checks the prefix against the pair before any sync: the pair's key when the prefix is

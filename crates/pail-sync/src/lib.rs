@@ -21,6 +21,7 @@ pub mod remote;
 pub mod report;
 
 pub mod safe_dir;
+pub mod sealed;
 
 pub mod space;
 pub mod status;
@@ -35,7 +36,6 @@ mod keep_local;
 mod listing;
 mod names;
 mod race;
-mod sealed;
 mod task;
 pub mod trash;
 mod upload;

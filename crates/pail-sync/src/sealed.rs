@@ -192,7 +192,7 @@ pub(crate) async fn multipart(
 
 /// Why a decrypting download failed.
 #[derive(Debug)]
-pub(crate) enum DecryptFail {
+pub enum DecryptFail {
     /// The body broke off (transient, like any download's).
     Body(StoreError),
     /// The object is not what pail wrote for this prefix.
@@ -222,17 +222,54 @@ impl Read for ChannelReader {
 }
 
 /// Decrypts the object `object_key` from `body` into `w` (which hashes the plaintext with
-/// the pair's keyed hasher), on a blocking thread while the body streams in. `Ok` only once
-/// every chunk decrypted and the object ended where age says it ends; on `Err` the writer is
-/// dropped, which removes its temp file.
+/// the pair's keyed hasher), on a blocking thread while the body streams in, within the
+/// pair's download limit. `Ok` only once every chunk decrypted and the object ended where age
+/// says it ends; on `Err` the writer is dropped, which removes its temp file.
 pub(crate) async fn decrypt_into(
     ctx: &PairCtx,
     key: &Arc<PrefixKey>,
     object_key: &str,
-    mut body: BoxStream<'static, Result<Bytes, StoreError>>,
-    mut w: TempWriter,
+    body: BoxStream<'static, Result<Bytes, StoreError>>,
+    w: TempWriter,
     progress: Option<&RelPath>,
 ) -> Result<TempWriter, DecryptFail> {
+    decrypt_stream(key, object_key, body, w, |n| async move {
+        // Waiting here holds the body back: TCP slows the server down to the limit.
+        ctx.limits.download(n).await;
+        if let Some(p) = progress {
+            // Object bytes: the file's size plus 0.03% of age's framing.
+            ctx.progress.advance(p, n);
+        }
+    })
+    .await
+}
+
+/// [`decrypt_into`] for commands beside the sync (`restore --to`, `undelete` of a file
+/// deleted here only), which hold no [`PairCtx`]: the same decryption into `w`, which must
+/// hash with the pair's keyed hasher ([`crate::PairRemote::hashing`]). Check the result with
+/// [`verify_download`] before placing it.
+pub async fn decrypt_download(
+    key: &Arc<PrefixKey>,
+    object_key: &str,
+    body: BoxStream<'static, Result<Bytes, StoreError>>,
+    w: TempWriter,
+) -> Result<TempWriter, DecryptFail> {
+    decrypt_stream(key, object_key, body, w, |_| async {}).await
+}
+
+/// The decryption of [`decrypt_into`]; `on_chunk(len)` is awaited for every chunk of the body
+/// before it is handed to the decryption.
+async fn decrypt_stream<F, Fut>(
+    key: &Arc<PrefixKey>,
+    object_key: &str,
+    mut body: BoxStream<'static, Result<Bytes, StoreError>>,
+    mut w: TempWriter,
+    on_chunk: F,
+) -> Result<TempWriter, DecryptFail>
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     let worker = {
         let (key, object) = (key.clone(), object_key.to_owned());
@@ -263,12 +300,7 @@ pub(crate) async fn decrypt_into(
     while let Some(chunk) = body.next().await {
         match chunk {
             Ok(chunk) => {
-                // Waiting here holds the body back: TCP slows the server down to the limit.
-                ctx.limits.download(chunk.len() as u64).await;
-                if let Some(p) = progress {
-                    // Object bytes: the file's size plus 0.03% of age's framing.
-                    ctx.progress.advance(p, chunk.len() as u64);
-                }
+                on_chunk(chunk.len() as u64).await;
                 if tx.send(chunk).await.is_err() {
                     // The decryption stopped (its error is below).
                     break;
@@ -317,18 +349,33 @@ pub(crate) fn check_download(
     head: &Head,
     hash: &ContentHash,
 ) -> Result<(), ContentError> {
-    if head.meta.blake3.as_ref() != Some(hash) {
-        return Err(ContentError::Damaged {
-            object: object_key.to_owned(),
-            detail: "its content does not match its pail-blake3 metadata".into(),
-        });
-    }
     let Ok(Some(path)) = prefix.path_for(object_key) else {
         // Keys that name no file (pail's own) are never downloaded as files.
         return Err(ContentError::BindingMismatch {
             object: object_key.to_owned(),
         });
     };
+    verify_download(key, object_key, &path, head, hash)
+}
+
+/// After a decrypted download of `object_key` holding the content of the file `path`: the
+/// keyed hash of what was written must be the object's `pail-blake3`, and its binding tag must
+/// bind that hash to `path`. `path` is the file the content was written for: the object's own
+/// path, or for a trash copy (`PREFIX/.pail/trash/PATH/...`) the file it was copied from,
+/// never the name it is being written to (`restore --to`, a conflict copy).
+pub fn verify_download(
+    key: &PrefixKey,
+    object_key: &str,
+    path: &RelPath,
+    head: &Head,
+    hash: &ContentHash,
+) -> Result<(), ContentError> {
+    if head.meta.blake3.as_ref() != Some(hash) {
+        return Err(ContentError::Damaged {
+            object: object_key.to_owned(),
+            detail: "its content does not match its pail-blake3 metadata".into(),
+        });
+    }
     pail_crypt::content::check_binding(
         key,
         object_key,

@@ -102,6 +102,10 @@ pub enum Command {
     Share(ShareArgs),
     /// Unpair a folder: pail stops syncing it; its files and the bucket are left alone.
     Remove(RemoveArgs),
+    /// The key of an end-to-end encrypted pair: print it for safekeeping, or change its
+    /// passphrase. Hidden with `init --encrypt` until encrypted pairs are complete (issue 15).
+    #[command(subcommand, hide = true)]
+    Key(KeyCommand),
     /// The configuration as pail reads it (defaults filled in; it holds no secrets).
     Config(ConfigArgs),
     /// Shell completions for bash, zsh, fish, elvish or PowerShell, on stdout.
@@ -160,6 +164,33 @@ pub struct ShareArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print the pair's identity (AGE-SECRET-KEY-1...) on stdout. Keep it somewhere safe:
+    /// with it, `age -d -i FILE` decrypts every object without pail or the passphrase.
+    #[command(after_help = "Examples:
+  pail key export > pail-key.txt                 # the only encrypted pair
+  pail key export --folder ~/Pail > pail-key.txt")]
+    Export {
+        /// The pair of this folder (default: the only encrypted pair).
+        #[arg(long)]
+        folder: Option<PathBuf>,
+    },
+    /// Change the passphrase other devices join with. Objects are not re-encrypted, and
+    /// devices already set up keep working. Reads PAIL_PASSPHRASE (the old one) and
+    /// PAIL_NEW_PASSPHRASE, else asks on the terminal.
+    ///
+    /// Exit codes: 0 changed, 1 error (a wrong old passphrase changes nothing).
+    #[command(after_help = "Examples:
+  pail key passphrase
+  pail key passphrase --folder ~/Pail")]
+    Passphrase {
+        /// The pair of this folder (default: the only encrypted pair).
+        #[arg(long)]
+        folder: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -223,8 +254,7 @@ pub struct InitArgs {
     pub kms_key: Option<String>,
     /// End-to-end encrypt the pair (doc/ENCRYPTION.md): the first device makes the prefix's
     /// key, others join with its passphrase (PAIL_PASSPHRASE, else asked on the terminal).
-    /// Hidden until history, restore and encrypted names work on encrypted pairs (issue 15,
-    /// second stage).
+    /// Hidden, with `pail key`, until encrypted names and the benchmarks are done (issue 15).
     #[arg(long, hide = true)]
     pub encrypt: bool,
 }

@@ -7,6 +7,7 @@ mod docs;
 mod doctor;
 mod history;
 mod init;
+mod key;
 mod log;
 mod pairs;
 mod progress;
@@ -85,6 +86,7 @@ async fn with_config(config_file: &Path, command: Command, quiet: bool) -> Resul
         Command::Log(a) => log::run(config_file, a),
         Command::Share(a) => share::run(config_file, a).await,
         Command::Remove(a) => pairs::remove(config_file, a),
+        Command::Key(c) => key::run(config_file, c).await,
         Command::Config(a) => pairs::config(config_file, a),
         Command::Pause(a) => daemon::pause(config_file, a).await,
         Command::Resume(a) => daemon::resume(config_file, a).await,
