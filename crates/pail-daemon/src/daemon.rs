@@ -365,10 +365,26 @@ pub async fn run_pairs(
     }
     systemd.stopping();
     tracing::info!("shutting down");
-    for t in tasks {
-        let _ = t.await;
+    // A pass gets the shutdown deadline to stop; a worker still going after that (once seen
+    // in a benchmark, polling the journal after the signal) is left behind rather than keep
+    // the process alive: the runtime drops it on the way out.
+    let grace = opts.shutdown_deadline + Duration::from_secs(5);
+    let stopped = tokio::time::timeout(grace, async {
+        for t in &mut tasks {
+            let _ = t.await;
+        }
+    })
+    .await;
+    if stopped.is_err() {
+        tracing::warn!(
+            "a folder's worker did not stop within {}s of the signal; exiting without it",
+            grace.as_secs()
+        );
+        for t in &tasks {
+            t.abort();
+        }
     }
-    let _ = server.await;
+    let _ = tokio::time::timeout(grace, server).await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
 }
@@ -480,10 +496,15 @@ async fn worker(
                                 let _ = pail_sync::journal::prune_own(&w.ctx).await;
                                 last_prune = Some(Instant::now());
                             }
-                            // The prefix's size sets the full-reconcile interval; synced
-                            // paths stand for its keys.
+                            // The prefix's size sets the full-reconcile interval: the keys
+                            // the listing returned (pail's own included), else synced paths.
                             let keys = if lists {
-                                w.ctx.db().base_count().ok()
+                                let db = w.ctx.db();
+                                db.meta_get(pail_sync::ctx::meta::LISTED_KEYS)
+                                    .ok()
+                                    .flatten()
+                                    .and_then(|k| k.parse().ok())
+                                    .or_else(|| db.base_count().ok())
                             } else {
                                 None
                             };

@@ -24,6 +24,9 @@ pub mod meta {
     pub const PENDING_DOWNLOADS: &str = "pending_downloads";
     /// `pail pause`: see `pause.rs`.
     pub const PAUSED: &str = "paused";
+    /// Every key the last full listing returned (pail's own `.pail/` keys and ignored ones
+    /// included: they cost listing requests too), for the daemon's listing budget.
+    pub const LISTED_KEYS: &str = "listed_keys";
 }
 
 /// A pair at run time: its config, its remote handle, its index (behind a mutex, for short

@@ -636,6 +636,8 @@ async fn prepare_pass(
     let (listed, collided_set) = match view {
         RemoteView::List => {
             let l = crate::listing::list_remote(ctx, &rules).await?;
+            ctx.db()
+                .meta_set(crate::ctx::meta::LISTED_KEYS, &l.keys.to_string())?;
             skipped.extend(l.skipped);
             (l.listed, l.collided)
         }

@@ -16,6 +16,8 @@ use crate::names::{CollisionFinder, case_twin_skips, path_set};
 pub(crate) struct Listing {
     /// Objects that map to syncable paths.
     pub listed: u64,
+    /// Every key listed (what the listing's requests are counted in).
+    pub keys: u64,
     /// (key or path, reason) for names that are not synced.
     pub skipped: Vec<(String, String)>,
     /// Paths left out of the plan on both sides (collisions).
@@ -42,6 +44,7 @@ pub(crate) async fn list_remote(
                 url: format!("s3://{}/{list_prefix}", ctx.remote.bucket),
                 source,
             })?;
+        out.keys += page.objects.len() as u64;
         let mut batch = Vec::with_capacity(page.objects.len());
         for o in page.objects {
             match ctx.remote.prefix.path_for(&o.key) {

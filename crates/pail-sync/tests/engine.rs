@@ -372,6 +372,31 @@ async fn small_transfers_keep_more_requests_in_flight_than_big_ones() {
     }
 }
 
+/// The daemon's listing budget counts what a listing costs: every key it returns, pail's own
+/// `.pail/` keys included (issue 11: 100,000 files cost 101 LISTs, not 100).
+#[tokio::test]
+async fn a_full_listing_records_every_key_it_returned() {
+    let mem = MemStore::new("bkt");
+    let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+    for i in 0..5 {
+        a.write(&format!("f{i}.txt"), b"x");
+    }
+    a.sync_ok().await;
+    let in_prefix = mem
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("pfx/"))
+        .count();
+    assert!(in_prefix > 5, "the journal's keys are in the prefix too");
+    a.sync_ok().await;
+    let listed = a
+        .ctx
+        .db()
+        .meta_get(pail_sync::ctx::meta::LISTED_KEYS)
+        .unwrap();
+    assert_eq!(listed, Some(in_prefix.to_string()));
+}
+
 #[tokio::test]
 async fn second_sync_of_the_same_pair_is_refused() {
     let mem = MemStore::new("bkt");
