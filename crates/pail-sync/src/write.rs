@@ -292,7 +292,9 @@ pub(crate) async fn multipart(
                 Ok::<_, ActionError>((n, etag))
             })
         })
-        .buffer_unordered(8)
+        // Up to `transfers` parts of one file in flight (the parts semaphore bounds all
+        // files' parts together): a big file alone keeps the link as busy as many files.
+        .buffer_unordered(ctx.cfg.transfers.max(1))
         .try_collect()
         .await?;
     upload.parts.extend(results);
