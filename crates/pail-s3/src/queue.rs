@@ -256,10 +256,28 @@ struct ObjectPart {
     etag: Option<String>,
 }
 
-/// The object events in a message body (an S3 event notification; test events and anything
-/// else give none). Keys come URL-encoded, with `+` for spaces; keys that do not decode to
-/// UTF-8 are left out (a listing reports them).
+/// An SNS notification delivered to a queue (not raw): the S3 event is the `Message`
+/// string. That is how several devices each get every event: the bucket notifies one SNS
+/// topic (`--notify-topic`), and each device's queue subscribes to it (S3 refuses two
+/// queues for the same events of one prefix, and a shared queue hands each message to one
+/// reader only).
+#[derive(Deserialize)]
+struct SnsEnvelope {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Message")]
+    message: String,
+}
+
+/// The object events in a message body (an S3 event notification, also inside an SNS
+/// envelope; test events and anything else give none). Keys come URL-encoded, with `+` for
+/// spaces; keys that do not decode to UTF-8 are left out (a listing reports them).
 pub fn object_events(body: &str) -> Vec<ObjectEvent> {
+    if let Ok(sns) = serde_json::from_str::<SnsEnvelope>(body)
+        && sns.kind == "Notification"
+    {
+        return object_events(&sns.message);
+    }
     let Ok(b) = serde_json::from_str::<Body>(body) else {
         return Vec::new();
     };
@@ -322,6 +340,25 @@ mod tests {
             assert!(bad.parse::<QueueRef>().is_err(), "{bad}");
         }
         assert!("x".repeat(81).parse::<QueueRef>().is_err());
+    }
+
+    #[test]
+    fn events_inside_an_sns_envelope_are_read() {
+        let inner = r#"{"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "p/a+b.txt", "eTag": "e1"}}}]}"#;
+        let envelope = serde_json::json!({
+            "Type": "Notification",
+            "MessageId": "m",
+            "TopicArn": "arn:aws:sns:eu-west-1:1:t",
+            "Message": inner,
+        })
+        .to_string();
+        let events = object_events(&envelope);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].key, "p/a b.txt");
+        assert_eq!(events[0].etag.as_deref(), Some("e1"));
+        // A subscription confirmation carries no object.
+        let confirm = serde_json::json!({"Type": "SubscriptionConfirmation", "Message": "x"});
+        assert!(object_events(&confirm.to_string()).is_empty());
     }
 
     #[test]
