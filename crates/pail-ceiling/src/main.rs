@@ -36,7 +36,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Op {
-    /// PUT every regular file under DIR to PREFIX/<path under DIR>.
+    /// PUT every regular file under DIR to `PREFIX/<path under DIR>`.
     PutDir { dir: PathBuf, url: String },
     /// PUT the files of DIR named in the file ONLY (paths under DIR, one a line).
     PutKeys {
@@ -53,7 +53,7 @@ enum Op {
         #[arg(long, default_value_t = 16)]
         part_size: u64,
     },
-    /// List the prefix, then GET every object into DIR/<key under the prefix>.
+    /// List the prefix, then GET every object into `DIR/<key under the prefix>`.
     GetPrefix { url: String, dir: PathBuf },
     /// List the prefix only (the least a no-change sync has to ask the server).
     List { url: String },

@@ -244,7 +244,7 @@ pub(crate) async fn decrypt_into(
     .await
 }
 
-/// [`decrypt_into`] for commands beside the sync (`restore --to`, `undelete` of a file
+/// `decrypt_into` for commands beside the sync (`restore --to`, `undelete` of a file
 /// deleted here only), which hold no [`PairCtx`]: the same decryption into `w`, which must
 /// hash with the pair's keyed hasher ([`crate::PairRemote::hashing`]). Check the result with
 /// [`verify_download`] before placing it.
