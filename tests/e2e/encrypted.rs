@@ -102,6 +102,24 @@ pub(crate) fn put_with_meta(
     .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
 }
 
+/// `age -d -i KEY` of an object's bytes, with the stock tool (Debian's `age`).
+pub(crate) fn age_decrypts(object: &[u8], key: &std::path::Path) -> Vec<u8> {
+    let obj = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(obj.path(), object).unwrap();
+    let out = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(key)
+        .arg(obj.path())
+        .output()
+        .expect("run age");
+    assert!(
+        out.status.success(),
+        "age -d: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 fn big_file() -> Vec<u8> {
     // Three parts of 5 MiB and some, not a multiple of age's 64 KiB chunks.
     (0..(11 << 20) + 12_345)
@@ -150,20 +168,8 @@ fn two_devices_sync_both_ways(s: Server) {
     }
 
     // The stock age decrypts an object with the device's key file.
-    let obj = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(obj.path(), &in_bucket["dir/big.bin"]).unwrap();
-    let out = std::process::Command::new("age")
-        .args(["-d", "-i"])
-        .arg(key_file(&a))
-        .arg(obj.path())
-        .output()
-        .expect("run age");
-    assert!(
-        out.status.success(),
-        "age -d: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stdout == big, "age -d gave other bytes");
+    let plain = age_decrypts(&in_bucket["dir/big.bin"], &key_file(&a));
+    assert!(plain == big, "age -d gave other bytes");
 
     // The other way, with an edit, a new file and a rename (a server-side copy, which must
     // carry the tag of its new path or the other device would refuse it).

@@ -30,20 +30,7 @@ fn change_passphrase(d: &Device, old: &str, new: &str) -> Output {
 
 /// `age -d -i KEY` of the object at `rel`.
 fn stock_age_decrypts(r: &Remote, rel: &str, key: &std::path::Path) -> Vec<u8> {
-    let obj = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(obj.path(), object(r, rel).0).unwrap();
-    let out = std::process::Command::new("age")
-        .args(["-d", "-i"])
-        .arg(key)
-        .arg(obj.path())
-        .output()
-        .expect("run age");
-    assert!(
-        out.status.success(),
-        "age -d: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    age_decrypts(&object(r, rel).0, key)
 }
 
 fn key_export_and_passphrase_change(s: Server) {

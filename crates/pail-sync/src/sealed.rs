@@ -23,13 +23,13 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::ctx::PairCtx;
 use crate::localfs::TempWriter;
 use crate::outcome::ActionError;
-use crate::write::{complete_multipart, open_scanned, part_size};
+use crate::write::{INLINE_READ, complete_multipart, open_scanned, part_size, send_part};
 
 /// Encrypts a whole file read into memory (below the multipart threshold): off the async
 /// threads, unless it is small.
 pub(crate) async fn encrypt_bytes(key: &Arc<PrefixKey>, data: Vec<u8>) -> io::Result<Bytes> {
     let key = key.clone();
-    let small = data.len() <= 64 * 1024;
+    let small = data.len() as u64 <= INLINE_READ;
     let seal = move || -> io::Result<Bytes> {
         let mut reader = EncryptingReader::new(&key, &data[..], data.len() as u64);
         let mut out = Vec::with_capacity(reader.len() as usize);
@@ -55,20 +55,6 @@ impl<R: Read> Read for Hashing<'_, R> {
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
-}
-
-/// Reads until `buf` is full or the source ends.
-fn read_full(src: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match src.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Multipart upload of an encrypted file: parts of the ciphertext, planned on its exact
@@ -126,12 +112,10 @@ pub(crate) async fn multipart(
             let mut enc = EncryptingReader::new(&key, src, size);
             let mut n = 1;
             loop {
-                let mut buf = vec![0u8; psize as usize];
-                let len = read_full(&mut enc, &mut buf)?;
-                if len == 0 {
+                let mut buf = Vec::with_capacity(psize as usize);
+                if (&mut enc).take(psize).read_to_end(&mut buf)? == 0 {
                     break;
                 }
-                buf.truncate(len);
                 if tx.blocking_send((n, buf)).is_err() {
                     return Err(io::Error::other("the part uploads stopped"));
                 }
@@ -157,19 +141,11 @@ pub(crate) async fn multipart(
                     .acquire_owned()
                     .await
                     .expect("the parts semaphore is never closed");
-                let len = data.len() as u64;
-                ctx.limits.upload(len).await;
-                let etag = ctx
-                    .remote
-                    .store
-                    .upload_part(&key, &upload_id, n, Bytes::from(data))
-                    .await?;
-                ctx.db().add_multipart_part(&upload_id, n, &etag, len)?;
-                ctx.progress.advance(&path, len);
-                Ok::<_, ActionError>((n, etag))
+                send_part(&ctx, &path, &key, &upload_id, n, Bytes::from(data)).await
             })
         })
-        .buffer_unordered(8)
+        // As many parts in flight as a plain upload (`write::multipart`).
+        .buffer_unordered(ctx.cfg.transfers.max(1))
         .try_collect()
         .await;
     // An error: the file changed size while it was read (EncryptingReader refuses), a read

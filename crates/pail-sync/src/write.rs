@@ -38,7 +38,7 @@ pub(crate) fn open_scanned(
 
 /// Files up to this size are read on the async thread: a read of a few pages costs less
 /// than handing it to the blocking pool and back (two thread wake-ups per file).
-const INLINE_READ: u64 = 64 * 1024;
+pub(crate) const INLINE_READ: u64 = 64 * 1024;
 
 /// Reads the whole of a file opened by [`open_scanned`] whose scanned size is `size`: off
 /// the async threads, unless it is small.
@@ -192,6 +192,28 @@ pub(crate) fn part_size(ctx: &PairCtx, size: u64) -> u64 {
     }
 }
 
+/// Sends part `n` of an upload (the caller holds its permit of the parts limit) within the
+/// upload rate limit, and records it for a resumed upload and the progress display.
+pub(crate) async fn send_part(
+    ctx: &PairCtx,
+    path: &RelPath,
+    key: &str,
+    upload_id: &str,
+    n: i32,
+    body: Bytes,
+) -> Result<(i32, String), ActionError> {
+    let len = body.len() as u64;
+    ctx.limits.upload(len).await;
+    let etag = ctx
+        .remote
+        .store
+        .upload_part(key, upload_id, n, body)
+        .await?;
+    ctx.db().add_multipart_part(upload_id, n, &etag, len)?;
+    ctx.progress.advance(path, len);
+    Ok((n, etag))
+}
+
 /// Multipart upload with parallel parts, resumed from the index when the same file content
 /// was interrupted before. `None`: the file changed under us (the upload is aborted).
 pub(crate) async fn multipart(
@@ -280,16 +302,7 @@ pub(crate) async fn multipart(
                     Ok(buf)
                 })
                 .await??;
-                ctx.limits.upload(len as u64).await;
-                let etag = ctx
-                    .remote
-                    .store
-                    .upload_part(&key, &upload_id, n, buffers.body(data))
-                    .await?;
-                ctx.db()
-                    .add_multipart_part(&upload_id, n, &etag, len as u64)?;
-                ctx.progress.advance(&path, len as u64);
-                Ok::<_, ActionError>((n, etag))
+                send_part(&ctx, &path, &key, &upload_id, n, buffers.body(data)).await
             })
         })
         // Up to `transfers` parts of one file in flight (the parts semaphore bounds all
