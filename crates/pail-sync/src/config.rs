@@ -74,6 +74,11 @@ pub struct PairConfig {
     /// which also stores the key; never by hand.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub encrypted: bool,
+    /// Names are encrypted too (`pail init --encrypt --encrypt-names`): each path component
+    /// of a key is AES-SIV encrypted. The prefix's marker decides; this copy lets `pail key
+    /// passphrase` write a damaged marker again. Set by init; never by hand.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypt_names: bool,
 }
 
 /// This machine's name, as a default device name.
@@ -198,6 +203,7 @@ impl PairConfig {
             listing_budget: default_listing_budget(),
             notify_queue: None,
             encrypted: false,
+            encrypt_names: false,
         }
     }
 }
@@ -270,6 +276,7 @@ const PAIR_KEYS: &[&str] = &[
     "listing_budget",
     "notify_queue",
     "encrypted",
+    "encrypt_names",
 ];
 
 /// Refuses keys pail does not know, naming the closest known one: a typo such as
@@ -471,6 +478,7 @@ mod tests {
         p.case_insensitive = Some(true);
         p.notify_queue = Some("arn:aws:sqs:r:1:q".into());
         p.encrypted = true;
+        p.encrypt_names = true;
         let table: toml::Table = toml::from_str(&toml::to_string(&p).unwrap()).unwrap();
         let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
         let mut known = PAIR_KEYS.to_vec();
