@@ -105,8 +105,9 @@ const TRASH_STAMP: &[time::format_description::BorrowedFormatItem<'static>] = ti
 /// Bytes of a trash stamp (`20260101T120000.000000Z`).
 const TRASH_STAMP_LEN: usize = 23;
 
-/// Folder of the trash copies of the file `rel`, or of all trash copies when `rel` is `""`:
-/// `PREFIX/.pail/trash/<rel>/`.
+/// Folder of the trash copies of the file whose key is `PREFIX/<rel>` (`rel` as
+/// [`RemotePrefix::rel_key`] makes it: encoded on a pair with encrypted names), or of all
+/// trash copies when `rel` is `""`: `PREFIX/.pail/trash/<rel>/`.
 pub fn trash_dir(prefix: &RemotePrefix, rel: &str) -> String {
     match rel {
         "" => prefix.reserved_key("trash/"),
@@ -114,8 +115,8 @@ pub fn trash_dir(prefix: &RemotePrefix, rel: &str) -> String {
     }
 }
 
-/// Key of the trash copy of `rel` replaced at `at` by `device`:
-/// `PREFIX/.pail/trash/<rel>/<stamp>-<device>`.
+/// Key of the trash copy of the file at `PREFIX/<rel>` (see [`trash_dir`]) replaced at `at`
+/// by `device`: `PREFIX/.pail/trash/<rel>/<stamp>-<device>`.
 pub fn trash_key(prefix: &RemotePrefix, rel: &str, at: OffsetDateTime, device: &str) -> String {
     let stamp = at
         .to_offset(time::UtcOffset::UTC)
@@ -141,7 +142,7 @@ pub fn parse_trash_key(prefix: &RemotePrefix, key: &str) -> Option<(RelPath, i64
     let mut at = rest.len();
     while let Some(i) = rest[..at].rfind('/') {
         if let Some(ns) = trash_stamp_ns(&rest[i + 1..]) {
-            return RelPath::new(&rest[..i]).ok().map(|p| (p, ns));
+            return prefix.path_of_rel(&rest[..i]).ok().map(|p| (p, ns));
         }
         at = i;
     }

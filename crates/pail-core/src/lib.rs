@@ -18,7 +18,7 @@ pub mod units;
 
 pub use conflict::{conflict_name, conflict_name_taken, conflict_name_unique};
 pub use hash::ContentHash;
-pub use names::{NameError, RelPath, RemotePrefix};
+pub use names::{NameCodec, NameError, RelPath, RemotePrefix};
 pub use printable::{printable, printable_bytes};
 pub use state::{Base, LocalFile, LocalStat, RemoteObject, RemoteRef};
 pub use units::human_bytes;

@@ -3,6 +3,7 @@
 //! by anyone with access to the bucket), so every key is validated before it names a file.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// S3 limit on a whole key, in UTF-8 bytes, prefix included.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -47,6 +48,46 @@ pub enum NameError {
     #[error("not valid UTF-8")]
     /// A local name or remote key that is not valid UTF-8.
     NotUtf8,
+    #[error(
+        "the segment {segment:?} is {plain} bytes, {encrypted} once its name is encrypted, \
+         over the limit of 255 (encrypted names fit up to {fits} bytes): rename it"
+    )]
+    /// On a pair with encrypted names: one segment's encrypted form is longer than
+    /// [`MAX_COMPONENT_BYTES`].
+    EncryptedSegmentTooLong {
+        /// The segment in plaintext.
+        segment: String,
+        /// Its length in bytes.
+        plain: usize,
+        /// The length of its encrypted form.
+        encrypted: usize,
+        /// The longest segment that fits.
+        fits: usize,
+    },
+    #[error(
+        "key is {0} bytes once its names are encrypted, over the S3 limit of 1024: shorten \
+         the path or move it up"
+    )]
+    /// On a pair with encrypted names: the whole encrypted key is over [`MAX_KEY_BYTES`].
+    EncryptedKeyTooLong(usize),
+    #[error(
+        "not a name encrypted with this pair's key (written by another S3 client, or \
+         under another key): remove it from the bucket or move it out of the prefix"
+    )]
+    /// On a pair with encrypted names: a listed key that does not decrypt.
+    NotEncrypted,
+}
+
+/// How the part of a key after `PREFIX/` is made from a path, when it is not the path itself:
+/// the encrypted names of `pail init --encrypt --encrypt-names` (implemented in pail-crypt).
+/// Every key of a pair goes through [`RemotePrefix`], so a prefix that carries a codec maps
+/// every path, folder, trash copy and journal entry the same way.
+pub trait NameCodec: Send + Sync {
+    /// A validated path (file or folder, `a/b/c`) to the part of its key after `PREFIX/`.
+    /// `key_prefix_len` is the length of `PREFIX/`, for the whole key's length check.
+    fn encode(&self, rel: &str, key_prefix_len: usize) -> Result<String, NameError>;
+    /// That part of a key back to the path (not yet validated as a [`RelPath`]).
+    fn decode(&self, encoded: &str) -> Result<String, NameError>;
 }
 
 /// A path relative to the synced folder: `/`-separated, UTF-8, no empty, `.` or `..` segment,
@@ -123,16 +164,31 @@ impl fmt::Debug for RelPath {
 }
 
 /// The key prefix of a folder pair inside its bucket, normalised without leading or trailing
-/// `/` (empty for the whole bucket).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RemotePrefix(String);
+/// `/` (empty for the whole bucket), and how paths below it become keys: as they are, or
+/// through a [`NameCodec`] (encrypted names). Equality and hashing look at the prefix only.
+#[derive(Clone)]
+pub struct RemotePrefix(String, Option<Arc<dyn NameCodec>>);
+
+impl PartialEq for RemotePrefix {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for RemotePrefix {}
+
+impl std::hash::Hash for RemotePrefix {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl RemotePrefix {
     /// Accepts `a/b`, `a/b/` or `` (whole bucket). Rejects empty, `.` and `..` segments.
     pub fn new(s: &str) -> Result<RemotePrefix, NameError> {
         let t = s.trim_matches('/');
         if t.is_empty() {
-            return Ok(RemotePrefix(String::new()));
+            return Ok(RemotePrefix(String::new(), None));
         }
         if t.chars().any(|c| c.is_control()) {
             return Err(NameError::ControlChar);
@@ -144,7 +200,17 @@ impl RemotePrefix {
                 _ => {}
             }
         }
-        Ok(RemotePrefix(t.to_owned()))
+        Ok(RemotePrefix(t.to_owned(), None))
+    }
+
+    /// The same prefix, with keys' names made by `codec` (encrypted names).
+    pub fn with_names(self, codec: Arc<dyn NameCodec>) -> RemotePrefix {
+        RemotePrefix(self.0, Some(codec))
+    }
+
+    /// Whether keys' names are encoded (encrypted names).
+    pub fn names_encoded(&self) -> bool {
+        self.1.is_some()
     }
 
     /// The prefix without leading or trailing `/` (empty for the whole bucket).
@@ -161,13 +227,37 @@ impl RemotePrefix {
         }
     }
 
+    /// The part of a path's key after `PREFIX/`: the path itself, or its encoded form. Fails
+    /// when the whole key would exceed S3's 1024-byte limit (or an encrypted segment 255).
+    pub fn rel_key(&self, path: &RelPath) -> Result<String, NameError> {
+        let lp = self.list_prefix().len();
+        let rel = match &self.1 {
+            None => path.as_str().to_owned(),
+            Some(codec) => codec.encode(path.as_str(), lp)?,
+        };
+        if lp + rel.len() > MAX_KEY_BYTES {
+            return Err(NameError::KeyTooLong(lp + rel.len()));
+        }
+        Ok(rel)
+    }
+
     /// The key of a synced file. Fails when the key would exceed S3's 1024-byte limit.
     pub fn key_for(&self, path: &RelPath) -> Result<String, NameError> {
-        let key = format!("{}{}", self.list_prefix(), path.as_str());
-        if key.len() > MAX_KEY_BYTES {
-            return Err(NameError::KeyTooLong(key.len()));
+        Ok(format!("{}{}", self.list_prefix(), self.rel_key(path)?))
+    }
+
+    /// The key prefix of everything under the folder `dir`: `PREFIX/dir/`, encoded.
+    pub fn dir_key(&self, dir: &RelPath) -> Result<String, NameError> {
+        Ok(format!("{}{}/", self.list_prefix(), self.rel_key(dir)?))
+    }
+
+    /// The part of a key after `PREFIX/` (as [`RemotePrefix::rel_key`] makes it) back to its
+    /// path: decoded, then validated like every name from the bucket.
+    pub fn path_of_rel(&self, rel: &str) -> Result<RelPath, NameError> {
+        match &self.1 {
+            None => RelPath::new(rel),
+            Some(codec) => RelPath::new(&codec.decode(rel)?),
         }
-        Ok(key)
     }
 
     /// The key of one of pail's own objects, `PREFIX/.pail/<rest>`.
@@ -194,10 +284,10 @@ impl RemotePrefix {
         if rest.ends_with('/') && !rest.is_empty() && !rest.starts_with('/') {
             // A "folder" marker made by consoles; S3 has no directories and pail makes
             // directories as files need them. Its own segments are validated all the same.
-            RelPath::new(rest.trim_end_matches('/'))?;
+            self.path_of_rel(rest.trim_end_matches('/'))?;
             return Ok(None);
         }
-        RelPath::new(rest).map(Some)
+        self.path_of_rel(rest).map(Some)
     }
 }
 
@@ -209,7 +299,10 @@ impl fmt::Display for RemotePrefix {
 
 impl fmt::Debug for RemotePrefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
+        match self.1 {
+            None => write!(f, "{:?}", self.0),
+            Some(_) => write!(f, "{:?} (names encoded)", self.0),
+        }
     }
 }
 
@@ -274,5 +367,78 @@ mod tests {
             RemotePrefix::new("").unwrap().key_for(&path).unwrap(),
             "x/y.txt"
         );
+    }
+
+    /// A stand-in for encrypted names: each segment as hex.
+    struct Hex;
+
+    impl NameCodec for Hex {
+        fn encode(&self, rel: &str, key_prefix_len: usize) -> Result<String, NameError> {
+            let out: Vec<String> = rel
+                .split('/')
+                .map(|seg| seg.bytes().map(|b| format!("{b:02x}")).collect())
+                .collect();
+            let out = out.join("/");
+            match key_prefix_len + out.len() {
+                n if n > MAX_KEY_BYTES => Err(NameError::EncryptedKeyTooLong(n)),
+                _ => Ok(out),
+            }
+        }
+
+        fn decode(&self, encoded: &str) -> Result<String, NameError> {
+            let seg = |s: &str| -> Option<String> {
+                let bytes: Option<Vec<u8>> = (0..s.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+                    .collect();
+                String::from_utf8(bytes?).ok()
+            };
+            encoded
+                .split('/')
+                .map(|s| seg(s).ok_or(NameError::NotEncrypted))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| v.join("/"))
+        }
+    }
+
+    #[test]
+    fn a_codec_maps_every_key_of_the_pair() {
+        let p = RemotePrefix::new("dev").unwrap().with_names(Arc::new(Hex));
+        assert!(p.names_encoded());
+        let path = RelPath::new("ab/c").unwrap();
+        let key = p.key_for(&path).unwrap();
+        assert_eq!(key, "dev/6162/63");
+        assert_eq!(p.path_for(&key).unwrap(), Some(path.clone()));
+        // A folder's key prefix is the prefix of the keys below it.
+        let dir = p.dir_key(&RelPath::new("ab").unwrap()).unwrap();
+        assert_eq!(dir, "dev/6162/");
+        assert!(key.starts_with(&dir));
+        // pail's own objects and folder markers stay what they are.
+        assert_eq!(p.path_for("dev/.pail/journal/1").unwrap(), None);
+        assert_eq!(p.path_for("dev/6162/").unwrap(), None);
+        // A key the codec did not make is refused, not taken for a file.
+        assert_eq!(p.path_for("dev/plain.txt"), Err(NameError::NotEncrypted));
+        assert_eq!(p.path_for("dev/6162/zz/"), Err(NameError::NotEncrypted));
+        // A decoded name is validated like any name from the bucket.
+        assert_eq!(p.path_for("dev/2e2e/78"), Err(NameError::DotSegment));
+        // The whole key's limit holds after encoding.
+        let long = RelPath::new(&"x".repeat(255)).unwrap();
+        let longer = RelPath::new(&format!("{0}/{0}", "x".repeat(255))).unwrap();
+        assert!(p.key_for(&long).is_ok());
+        assert!(matches!(
+            p.key_for(&longer),
+            Err(NameError::EncryptedKeyTooLong(1025))
+        ));
+        // Trash copies name the encoded key, and parse back to the path.
+        let rel = p.rel_key(&path).unwrap();
+        let at = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let t = crate::layout::trash_key(&p, &rel, at, "laptop");
+        assert!(t.starts_with("dev/.pail/trash/6162/63/"), "{t}");
+        assert_eq!(
+            crate::layout::parse_trash_key(&p, &t).map(|(p, _)| p),
+            Some(path)
+        );
+        // Equality is the prefix's.
+        assert_eq!(p, RemotePrefix::new("dev/").unwrap());
     }
 }

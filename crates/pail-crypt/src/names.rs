@@ -165,6 +165,36 @@ impl NameCipher {
     }
 }
 
+/// A pair's keys go through the cipher ([`pail_core::RemotePrefix::with_names`]), with this
+/// crate's errors told as the names' own.
+impl pail_core::NameCodec for NameCipher {
+    fn encode(&self, rel: &str, key_prefix_len: usize) -> Result<String, pail_core::NameError> {
+        self.encrypt_path(rel, key_prefix_len).map_err(|e| match e {
+            NameError::ComponentTooLong {
+                component,
+                plain,
+                encrypted,
+                ..
+            } => pail_core::NameError::EncryptedSegmentTooLong {
+                segment: component,
+                plain,
+                encrypted,
+                fits: MAX_PLAIN_COMPONENT,
+            },
+            NameError::KeyTooLong { len, .. } => pail_core::NameError::EncryptedKeyTooLong(len),
+            NameError::Empty { .. } => pail_core::NameError::EmptySegment,
+            NameError::Foreign { .. } => pail_core::NameError::NotEncrypted,
+        })
+    }
+
+    fn decode(&self, encoded: &str) -> Result<String, pail_core::NameError> {
+        self.decrypt_path(encoded).map_err(|e| match e {
+            NameError::Empty { .. } => pail_core::NameError::EmptySegment,
+            _ => pail_core::NameError::NotEncrypted,
+        })
+    }
+}
+
 /// The encoded length of a component of `plain_len` bytes.
 pub fn encrypted_component_len(plain_len: usize) -> usize {
     (4 * (16 + plain_len)).div_ceil(3)

@@ -130,3 +130,42 @@ proptest! {
         prop_assert_eq!(c.decrypt_path(&enc).unwrap(), path);
     }
 }
+
+/// Through a pair's prefix, as the engine uses the cipher: every key encrypted, folders and
+/// trash copies too, errors in the names' own words, foreign keys refused.
+#[test]
+fn a_prefix_with_the_cipher() {
+    use pail_core::{NameError as Core, RelPath, RemotePrefix};
+    let p = RemotePrefix::new("photos")
+        .unwrap()
+        .with_names(std::sync::Arc::new(cipher()));
+    let path = RelPath::new("2026/summer/beach.jpg").unwrap();
+    let key = p.key_for(&path).unwrap();
+    assert!(key.starts_with("photos/"));
+    for seg in key["photos/".len()..].split('/') {
+        assert!(
+            seg.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{seg}"
+        );
+    }
+    assert!(!key.contains("beach") && !key.contains("2026"), "{key}");
+    assert_eq!(p.path_for(&key).unwrap(), Some(path.clone()));
+    assert!(key.starts_with(&p.dir_key(&RelPath::new("2026/summer").unwrap()).unwrap()));
+    assert_eq!(p.path_for("photos/beach.jpg"), Err(Core::NotEncrypted));
+
+    let long = RelPath::new(&"n".repeat(176)).unwrap();
+    match p.key_for(&long) {
+        Err(e @ Core::EncryptedSegmentTooLong { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("176 bytes") && msg.contains("175"), "{msg}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(p.key_for(&RelPath::new(&"n".repeat(175)).unwrap()).is_ok());
+    let deep = RelPath::new(&vec!["d".repeat(100); 7].join("/")).unwrap();
+    assert!(matches!(
+        p.key_for(&deep),
+        Err(Core::EncryptedKeyTooLong(n)) if n > 1024
+    ));
+}

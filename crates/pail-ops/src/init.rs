@@ -148,8 +148,16 @@ async fn init_in(
                     && files_after_reserved(store.as_ref(), &prefix, &pair).await?);
             let (k, report) =
                 encrypt::make_or_join(enc, store.as_ref(), &prefix, &pair, &caps, plain).await?;
-            key = Some(std::sync::Arc::new(k));
+            key = Some(pail_sync::crypt::PairKey {
+                key: std::sync::Arc::new(k),
+                names: if report.names_encrypted {
+                    pail_crypt::NameMode::AesSiv
+                } else {
+                    pail_crypt::NameMode::Plain
+                },
+            });
             pair.encrypted = true;
+            pair.encrypt_names = report.names_encrypted;
             Some(report)
         }
     };
@@ -161,7 +169,10 @@ async fn init_in(
         db.meta_set(meta::CAPABILITIES, &serde_json::to_string(&caps)?)?;
     }
     let mut remote = PairRemote::new(&pair, store, caps.clone())?;
-    remote.key = key;
+    if let Some(k) = key {
+        remote.prefix = k.prefix(remote.prefix);
+        remote.key = Some(k.key);
+    }
     let ctx = PairCtx::with_remote(&pair, remote)?;
     ctx.record_root_identity()?;
 

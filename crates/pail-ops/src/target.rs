@@ -119,7 +119,9 @@ pub async fn is_folder(remote: &PairRemote, t: &Target) -> Result<bool> {
 /// Whether the bucket holds anything (a version, a delete marker, a trash copy) under the
 /// folder `dir`: one listing page or two.
 async fn anything_under(remote: &PairRemote, dir: &RelPath) -> Result<bool> {
-    let prefix = remote.dir_prefix(Some(dir));
+    let prefix = remote
+        .dir_prefix(Some(dir))
+        .with_context(|| format!("{dir}: no key"))?;
     let is_file = |key: &str| matches!(remote.prefix.path_for(key), Ok(Some(_)));
     if remote.caps.versioning != pail_s3::Versioning::Unsupported {
         match remote.store.list_versions_page(&prefix, None, None).await {
@@ -128,7 +130,10 @@ async fn anything_under(remote: &PairRemote, dir: &RelPath) -> Result<bool> {
             Err(e) => return Err(e).with_context(|| format!("listing {prefix}")),
         }
     }
-    for p in [prefix, remote.trash_prefix(Some(dir))] {
+    let trash = remote
+        .trash_prefix(Some(dir))
+        .with_context(|| format!("{dir}: no key"))?;
+    for p in [prefix, trash] {
         let page = remote
             .store
             .list_page(&p, None, None)

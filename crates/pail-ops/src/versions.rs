@@ -213,7 +213,8 @@ pub async fn versions_under(
     bucket: &PairRemote,
     dir: Option<&RelPath>,
 ) -> Result<BTreeMap<RelPath, Vec<Version>>> {
-    let prefix = bucket.dir_prefix(dir);
+    let no_key = || format!("{}: no key", dir.map_or("", RelPath::as_str));
+    let prefix = bucket.dir_prefix(dir).with_context(no_key)?;
     let mut files: BTreeMap<RelPath, Vec<Version>> = BTreeMap::new();
     let mut listed = false;
     if bucket.caps.versioning != Versioning::Unsupported {
@@ -266,7 +267,7 @@ pub async fn versions_under(
         .with_context(|| format!("listing {prefix}"))?;
     }
     if !bucket.versioned() {
-        list_trash(bucket, &bucket.trash_prefix(dir), |p, v| {
+        list_trash(bucket, &bucket.trash_prefix(dir).with_context(no_key)?, |p, v| {
             files.entry(p).or_default().push(v);
         })
         .await?;

@@ -16,7 +16,7 @@ use futures::TryStreamExt;
 use pail_core::RemotePrefix;
 use pail_core::layout::encryption_marker_key;
 use pail_crypt::store::{Fallback, KeyStore, StoreError as KeyStoreError};
-use pail_crypt::{EncryptionMarker, MarkerError, PrefixKey};
+use pail_crypt::{EncryptionMarker, MarkerError, NameCipher, NameMode, PrefixKey};
 use pail_s3::{ObjectStore, StoreError};
 
 use crate::config::{PairConfig, state_dir};
@@ -133,6 +133,24 @@ pub async fn read_marker_tagged(
     Ok(Some((EncryptionMarker::parse(&text, &what)?, etag)))
 }
 
+/// What an encrypted pair works with: the prefix's key, and how its names are stored (the
+/// marker says).
+#[derive(Clone, Debug)]
+pub struct PairKey {
+    pub key: Arc<PrefixKey>,
+    pub names: NameMode,
+}
+
+impl PairKey {
+    /// The prefix as the pair's keys are made: with encrypted names where the marker says so.
+    pub fn prefix(&self, prefix: RemotePrefix) -> RemotePrefix {
+        match self.names {
+            NameMode::Plain => prefix,
+            NameMode::AesSiv => prefix.with_names(Arc::new(NameCipher::new(&self.key))),
+        }
+    }
+}
+
 /// Checks the prefix against the pair before any sync: the pair's key when the prefix is
 /// encrypted, `None` when neither is. Refuses a marker without an encrypted pair or its key,
 /// and an encrypted pair without its marker. Successful answers are kept for the process.
@@ -140,8 +158,8 @@ pub async fn check_pair(
     cfg: &PairConfig,
     store: &dyn ObjectStore,
     prefix: &RemotePrefix,
-) -> anyhow::Result<Option<Arc<PrefixKey>>> {
-    static CHECKED: OnceLock<Mutex<HashMap<String, Option<Arc<PrefixKey>>>>> = OnceLock::new();
+) -> anyhow::Result<Option<PairKey>> {
+    static CHECKED: OnceLock<Mutex<HashMap<String, Option<PairKey>>>> = OnceLock::new();
     let id = cfg.state_id();
     let cache = CHECKED.get_or_init(Default::default);
     if let Some(known) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
@@ -175,7 +193,10 @@ pub async fn check_pair(
             };
             key.check_recipient(&marker.recipient, &format!("the key of {}", cfg.remote))
                 .map_err(CryptError::from)?;
-            Some(Arc::new(key))
+            Some(PairKey {
+                key: Arc::new(key),
+                names: marker.names,
+            })
         }
     };
     cache

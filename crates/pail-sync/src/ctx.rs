@@ -201,7 +201,7 @@ impl PairCtx {
             p => Some(lock_pair(p)?),
         };
         let mut remote = PairRemote::new(cfg, store, caps)?;
-        remote.key = crate::crypt::check_pair(cfg, remote.store.as_ref(), &remote.prefix).await?;
+        remote.check_encryption(cfg).await?;
         PairCtx::assemble(cfg, remote, index, lock)
     }
 

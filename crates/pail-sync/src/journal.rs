@@ -50,8 +50,9 @@ pub const MAX_PAGES_PER_POLL: u32 = 10;
 pub struct Entry {
     /// What wrote it ("sync", "restore"): informational.
     pub what: String,
-    /// Folder-relative paths whose object was written or deleted. `None`: too many, or not
-    /// known (peers then list the prefix).
+    /// Folder-relative paths whose object was written or deleted, as in their keys after
+    /// `PREFIX/` (so encrypted on a pair with encrypted names). `None`: too many, or not known
+    /// (peers then list the prefix).
     #[serde(default)]
     pub paths: Option<Vec<String>>,
 }
@@ -68,11 +69,22 @@ impl Entry {
 
 /// Records that this device changed these paths in the bucket.
 pub async fn append(ctx: &PairCtx, entry: &Entry) -> Result<(), SyncError> {
+    let prefix = &ctx.remote.prefix;
+    let mut entry = entry.clone();
+    if prefix.names_encoded() {
+        // The bucket shows no name in plaintext: the entry names keys, as listings do.
+        entry.paths = entry.paths.and_then(|paths| {
+            paths
+                .iter()
+                .map(|p| prefix.rel_key(&pail_core::RelPath::new(p).ok()?).ok())
+                .collect()
+        });
+    }
     append_entry(
         ctx.remote.store.as_ref(),
-        &ctx.remote.prefix,
+        prefix,
         &ctx.cfg.device,
-        entry,
+        &entry,
     )
     .await
 }
@@ -198,7 +210,7 @@ impl JournalCursor {
             match named.map(|paths| {
                 paths
                     .iter()
-                    .map(|p| pail_core::RelPath::new(p))
+                    .map(|p| ctx.remote.prefix.path_of_rel(p))
                     .collect::<Result<Vec<_>, _>>()
             }) {
                 Some(Ok(paths)) if changed.len() + paths.len() <= MAX_PATHS * 10 => {

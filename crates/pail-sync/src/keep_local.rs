@@ -20,7 +20,7 @@ use pail_s3::{Condition, list_all};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
-use crate::outcome::{ActionError, key_for};
+use crate::outcome::{ActionError, key_for, rel_key};
 use crate::trash::{trash_dir, trash_key_now};
 use crate::write::{meta_for, multipart, open_scanned, put_body};
 
@@ -79,7 +79,7 @@ async fn in_trash(
     local: &LocalFile,
     base: Option<&Base>,
 ) -> Result<bool, ActionError> {
-    let dir = trash_dir(&ctx.remote.prefix, path.as_str());
+    let dir = trash_dir(&ctx.remote.prefix, &rel_key(&ctx.remote.prefix, path)?);
     let mut copies = Vec::new();
     list_all(ctx.remote.store.as_ref(), &dir, |o| {
         // Copies of this file only, not of files below a folder of the same name.
@@ -115,7 +115,7 @@ async fn to_trash(
     local: &LocalFile,
     parts: &Arc<Semaphore>,
 ) -> Result<(), ActionError> {
-    let dst = trash_key_now(&ctx.remote.prefix, path.as_str(), &ctx.cfg.device)?;
+    let dst = trash_key_now(&ctx.remote.prefix, &rel_key(&ctx.remote.prefix, path)?, &ctx.cfg.device)?;
     // Bound to the file's own path: the trash copy holds that path's content.
     let meta = meta_for(ctx, path, local);
     let changed = || ActionError::ChangedWhileTrashing { path: path.clone() };

@@ -340,6 +340,15 @@ impl ActionError {
     }
 }
 
+/// The part of `path`'s key after `PREFIX/` (encoded on a pair with encrypted names), or why
+/// it has none.
+pub(crate) fn rel_key(prefix: &RemotePrefix, path: &RelPath) -> Result<String, ActionError> {
+    prefix.rel_key(path).map_err(|source| ActionError::Key {
+        path: path.clone(),
+        source,
+    })
+}
+
 /// The key of `path`, or why it has none.
 pub(crate) fn key_for(prefix: &RemotePrefix, path: &RelPath) -> Result<String, ActionError> {
     prefix.key_for(path).map_err(|source| ActionError::Key {

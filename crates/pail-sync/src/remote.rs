@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use pail_core::{RelPath, RemotePrefix};
+use pail_core::{NameError, RelPath, RemotePrefix};
 use pail_index::Index;
 use pail_s3::{Capabilities, ObjectStore, RetryingStore, StoreFactory, Versioning};
 
@@ -69,8 +69,18 @@ impl PairRemote {
         let store = connect_store(cfg, factory).await?;
         let caps = recorded_caps(cfg, store.as_ref(), &open_index(cfg)?).await?;
         let mut remote = PairRemote::new(cfg, store, caps)?;
-        remote.key = crate::crypt::check_pair(cfg, remote.store.as_ref(), &remote.prefix).await?;
+        remote.check_encryption(cfg).await?;
         Ok(remote)
+    }
+
+    /// Checks the prefix's encryption against the pair ([`crate::crypt::check_pair`]) and
+    /// takes on its key and, where names are encrypted, its name cipher.
+    pub(crate) async fn check_encryption(&mut self, cfg: &PairConfig) -> Result<()> {
+        if let Some(k) = crate::crypt::check_pair(cfg, self.store.as_ref(), &self.prefix).await? {
+            self.prefix = k.prefix(self.prefix.clone());
+            self.key = Some(k.key);
+        }
+        Ok(())
     }
 
     /// A handle from parts already at hand (tests, `init`).
@@ -136,15 +146,19 @@ impl PairRemote {
     }
 
     /// The key prefix of everything under `dir` (the whole pair for `None`).
-    pub fn dir_prefix(&self, dir: Option<&RelPath>) -> String {
+    pub fn dir_prefix(&self, dir: Option<&RelPath>) -> Result<String, NameError> {
         match dir {
-            Some(d) => format!("{}{}/", self.prefix.list_prefix(), d.as_str()),
-            None => self.prefix.list_prefix(),
+            Some(d) => self.prefix.dir_key(d),
+            None => Ok(self.prefix.list_prefix()),
         }
     }
 
     /// The key prefix of the trash copies of everything under `dir` (all for `None`).
-    pub fn trash_prefix(&self, dir: Option<&RelPath>) -> String {
-        pail_core::layout::trash_dir(&self.prefix, dir.map_or("", RelPath::as_str))
+    pub fn trash_prefix(&self, dir: Option<&RelPath>) -> Result<String, NameError> {
+        let rel = match dir {
+            Some(d) => self.prefix.rel_key(d)?,
+            None => String::new(),
+        };
+        Ok(pail_core::layout::trash_dir(&self.prefix, &rel))
     }
 }

@@ -257,6 +257,10 @@ pub struct InitArgs {
     /// Hidden, with `pail key`, until encrypted names and the benchmarks are done (issue 15).
     #[arg(long, hide = true)]
     pub encrypt: bool,
+    /// With --encrypt: encrypt file and folder names too (each name AES-SIV encrypted, so
+    /// names of up to 175 bytes fit). Chosen by the prefix's first device.
+    #[arg(long, hide = true, requires = "encrypt")]
+    pub encrypt_names: bool,
 }
 
 #[derive(Debug, Args)]

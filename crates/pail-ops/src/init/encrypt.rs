@@ -24,6 +24,9 @@ pub struct EncryptInit {
     pub passphrase: AskPassphrase,
     /// The scrypt work of the wrap (tests make it cheap).
     pub work: ScryptWork,
+    /// `--encrypt-names`: a new prefix gets encrypted names; joining a prefix whose names
+    /// are plain is refused (the user expects names hidden).
+    pub names: bool,
 }
 
 impl std::fmt::Debug for EncryptInit {
@@ -41,6 +44,8 @@ pub struct EncryptReport {
     pub recipient: String,
     /// Where this device keeps it.
     pub key_store: String,
+    /// Whether the prefix's names are encrypted (its marker says).
+    pub names_encrypted: bool,
 }
 
 /// Init without `--encrypt` on an encrypted prefix: refused, with the command that works.
@@ -89,6 +94,23 @@ pub(crate) async fn make_or_join(
             create(enc, store, prefix, pair, caps, &what).await?
         }
     };
+    // The marker that stands (after any race with another first device) decides the names.
+    let names = match read_marker(store, prefix).await? {
+        Some(m) => m.names,
+        None => bail!(
+            "s3://{}/{} is gone again: check who else writes the prefix, and run init again",
+            store.bucket(),
+            encryption_marker_key(prefix)
+        ),
+    };
+    if enc.names && names == NameMode::Plain {
+        bail!(
+            "{} is encrypted with plain names (its first device chose so), so \
+             --encrypt-names cannot hold there: run init with --encrypt alone, or use a new, \
+             empty prefix for encrypted names",
+            pair.remote
+        );
+    }
     let keys = key_store()?;
     keys.store(&pair.state_id(), &key)
         .with_context(|| format!("cannot keep the key of {} on this device", pair.remote))?;
@@ -96,6 +118,7 @@ pub(crate) async fn make_or_join(
         created,
         recipient: key.recipient(),
         key_store: keys.describe(),
+        names_encrypted: names == NameMode::AesSiv,
     };
     Ok((key, report))
 }
@@ -125,7 +148,11 @@ async fn create(
         format: FORMAT,
         scheme: SCHEME_AGE_X25519.to_owned(),
         recipient: key.recipient(),
-        names: NameMode::Plain,
+        names: if enc.names {
+            NameMode::AesSiv
+        } else {
+            NameMode::Plain
+        },
         created_by: pair.device.clone(),
         created_at: time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)

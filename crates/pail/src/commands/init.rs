@@ -19,6 +19,7 @@ pub async fn run(config_file: &std::path::Path, mut a: InitArgs) -> Result<u8> {
         encrypt: a.encrypt.then(|| pail_ops::init::EncryptInit {
             passphrase: std::sync::Arc::new(passphrase),
             work: pail_crypt::ScryptWork::default(),
+            names: a.encrypt_names,
         }),
     };
     let setup_failed = match &setup {
@@ -51,7 +52,12 @@ pub async fn run(config_file: &std::path::Path, mut a: InitArgs) -> Result<u8> {
     );
     if let Some(e) = &r.encrypted {
         println!(
-            "  end-to-end encrypted: {} (public key {}); key kept in {}",
+            "  end-to-end encrypted{}: {} (public key {}); key kept in {}",
+            if e.names_encrypted {
+                ", names too"
+            } else {
+                " (names as they are)"
+            },
             if e.created {
                 "made the prefix's key"
             } else {
