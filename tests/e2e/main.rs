@@ -15,6 +15,7 @@ mod daemon;
 mod disk_full;
 mod encrypted;
 mod encrypted_history;
+mod encrypted_names;
 mod events;
 mod faultproxy;
 mod file_folder;

@@ -325,7 +325,6 @@ async fn keep_in_trash(
         bucket.store.as_ref(),
         &bucket.prefix,
         &bucket.device,
-        path.as_str(),
         key,
         etag,
     )

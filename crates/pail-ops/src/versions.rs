@@ -137,8 +137,8 @@ pub async fn versions_of(bucket: &PairRemote, path: &RelPath) -> Result<Vec<Vers
     }
     if !bucket.versioned() {
         let tp = bucket
-            .prefix
-            .reserved_key(&format!("trash/{}/", path.as_str()));
+            .trash_prefix(Some(path))
+            .with_context(|| format!("{path}: no key"))?;
         list_trash(bucket, &tp, |p, v| {
             if &p == path {
                 out.push(v);
@@ -267,9 +267,13 @@ pub async fn versions_under(
         .with_context(|| format!("listing {prefix}"))?;
     }
     if !bucket.versioned() {
-        list_trash(bucket, &bucket.trash_prefix(dir).with_context(no_key)?, |p, v| {
-            files.entry(p).or_default().push(v);
-        })
+        list_trash(
+            bucket,
+            &bucket.trash_prefix(dir).with_context(no_key)?,
+            |p, v| {
+                files.entry(p).or_default().push(v);
+            },
+        )
         .await?;
     }
     Ok(files.into_iter().map(|(p, v)| (p, finish(v))).collect())

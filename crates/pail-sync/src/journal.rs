@@ -80,13 +80,7 @@ pub async fn append(ctx: &PairCtx, entry: &Entry) -> Result<(), SyncError> {
                 .collect()
         });
     }
-    append_entry(
-        ctx.remote.store.as_ref(),
-        prefix,
-        &ctx.cfg.device,
-        &entry,
-    )
-    .await
+    append_entry(ctx.remote.store.as_ref(), prefix, &ctx.cfg.device, &entry).await
 }
 
 /// Writes one journal entry under `origin`'s name. Daemons skip entries of their own

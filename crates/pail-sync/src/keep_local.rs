@@ -115,7 +115,11 @@ async fn to_trash(
     local: &LocalFile,
     parts: &Arc<Semaphore>,
 ) -> Result<(), ActionError> {
-    let dst = trash_key_now(&ctx.remote.prefix, &rel_key(&ctx.remote.prefix, path)?, &ctx.cfg.device)?;
+    let dst = trash_key_now(
+        &ctx.remote.prefix,
+        &rel_key(&ctx.remote.prefix, path)?,
+        &ctx.cfg.device,
+    )?;
     // Bound to the file's own path: the trash copy holds that path's content.
     let meta = meta_for(ctx, path, local);
     let changed = || ActionError::ChangedWhileTrashing { path: path.clone() };

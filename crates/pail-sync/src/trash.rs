@@ -26,8 +26,9 @@ pub fn trash_key_now(
     Ok(dst)
 }
 
-/// Copies the current object at `key` (the file `rel`) into the trash, if it is still the
-/// one with `expected_etag`. Trashing whatever is current instead would hide a write that
+/// Copies the current object at `key` (a file's key under `prefix`) into the trash, if it is
+/// still the one with `expected_etag`. The trash copy is named after the key, so a pair with
+/// encrypted names shows no name there either. Trashing whatever is current instead would hide a write that
 /// raced in since the plan: the device that made it would find its content in the trash and
 /// let it be replaced without a conflict copy (see `keep_local.rs`). `Ok(false)`: it changed
 /// or is gone; nothing was copied.
@@ -35,10 +36,10 @@ pub async fn copy_to_trash(
     store: &dyn ObjectStore,
     prefix: &RemotePrefix,
     device: &str,
-    rel: &str,
     key: &str,
     expected_etag: &str,
 ) -> Result<bool, ActionError> {
+    let rel = key.strip_prefix(&prefix.list_prefix()).unwrap_or(key);
     let Some(head) = store.head(key, None).await? else {
         return Ok(false);
     };
@@ -95,14 +96,10 @@ pub(crate) async fn before_replacing(
     match expect {
         // The trash copy's own check stands in for `remote_still`.
         RemoteExpect::Is(r) if !ctx.remote.versioned() => {
-            let rel = key
-                .strip_prefix(&ctx.remote.prefix.list_prefix())
-                .unwrap_or(key);
             copy_to_trash(
                 ctx.remote.store.as_ref(),
                 &ctx.remote.prefix,
                 &ctx.cfg.device,
-                rel,
                 key,
                 &r.etag,
             )
