@@ -251,6 +251,40 @@ fn long_and_foreign_names_are_reported(s: Server) {
     assert_code(&a.pail(&["sync"]), 1, "alpha's next sync");
     assert_eq!(a.read("after.txt").unwrap(), b"still syncing");
 
+    // doctor checks the key as a sync would, and says the names are encrypted.
+    let doc: serde_json::Value =
+        serde_json::from_slice(&b.pail(&["doctor", "--json"]).stdout).unwrap();
+    let check = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["item"] == "end-to-end encryption")
+        .unwrap_or_else(|| panic!("{doc:#}"))
+        .clone();
+    assert_eq!(check["level"], "ok", "{check:#}");
+    assert!(
+        check["message"].as_str().unwrap().contains("names too"),
+        "{check:#}"
+    );
+    std::fs::remove_file(key_file(&b)).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&b.pail(&["doctor", "--json"]).stdout).unwrap();
+    let check = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["item"] == "end-to-end encryption")
+        .unwrap_or_else(|| panic!("{doc:#}"))
+        .clone();
+    assert_eq!(check["level"], "problem", "{check:#}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no key for it"),
+        "{check:#}"
+    );
+
     // --encrypt-names cannot join a prefix whose names are plain.
     let plain_names = Remote::new(&s, "enc-names-plain");
     encrypted_device(&plain_names, "gamma");

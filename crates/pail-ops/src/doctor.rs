@@ -111,6 +111,7 @@ pub async fn doctor(pairs: &[&PairConfig]) -> DoctorReport {
                     pair.remote
                 );
                 audit_bucket(&a, probed, &setup, &mut out).await;
+                encryption_check(pair, &mut out).await;
             }
             Err(e) => out.add("credentials", Level::Problem, e.to_string(), None),
         }
@@ -334,6 +335,36 @@ fn lifecycle_checks(rules: &[Value], setup: &str, out: &mut Out<'_>) {
             gaps.join("; "),
             Some(format!("`{setup}`")),
         );
+    }
+}
+
+/// End-to-end encryption as every sync checks it (`pail_sync::crypt::check_pair`): the
+/// prefix's marker against the pair, and this device's key against the marker.
+async fn encryption_check(pair: &PairConfig, out: &mut Out<'_>) {
+    let checked = async {
+        let store = pail_sync::remote::connect_store(pair, &pail_s3::AwsStoreFactory).await?;
+        let (_, prefix) = pair.bucket_and_prefix()?;
+        pail_sync::crypt::check_pair(pair, store.as_ref(), &prefix).await
+    };
+    match checked.await {
+        Ok(Some(k)) => out.ok(
+            "end-to-end encryption",
+            format!(
+                "on{}; this device's key matches the prefix's ({})",
+                match k.names {
+                    pail_crypt::NameMode::AesSiv => ", names too",
+                    pail_crypt::NameMode::Plain => " (names as they are)",
+                },
+                k.key.recipient()
+            ),
+        ),
+        Ok(None) => out.ok("end-to-end encryption", "off"),
+        Err(e) => out.add(
+            "end-to-end encryption",
+            Level::Problem,
+            format!("{e:#}"),
+            None,
+        ),
     }
 }
 
