@@ -192,7 +192,7 @@ impl Bucket {
         let bucket = r.server.bucket.clone();
         let prefix = format!("{}/", r.prefix);
         let versioned = r.server.versioned;
-        let bodies = rt().block_on(async move {
+        rt().block_on(async move {
             let mut ids: Vec<(String, Option<String>)> = Vec::new();
             if versioned {
                 let (mut km, mut vm) = (None::<String>, None::<String>);
@@ -231,7 +231,7 @@ impl Bucket {
                     }
                 }
             }
-            let mut out = Vec::new();
+            let mut out = BTreeSet::new();
             for (key, version) in ids {
                 let o = c
                     .get_object()
@@ -241,16 +241,15 @@ impl Bucket {
                     .send()
                     .await
                     .unwrap_or_else(|e| panic!("get {key}: {e:?}"));
-                out.push((key, o.body.collect().await.unwrap().into_bytes().to_vec()));
+                let body = o.body.collect().await.unwrap().into_bytes();
+                // One body at a time (versions of 12 MiB files add up). pail's own records
+                // (journal, marker) are no file's content on an encrypted prefix, nor is an
+                // object that does not decrypt.
+                if let Some(plain) = self.open(&key, &body) {
+                    out.insert(digest(&plain));
+                }
             }
             out
-        });
-        bodies
-            .into_iter()
-            // pail's own records (journal, marker) are no file's content; an object that does
-            // not decrypt keeps no content either.
-            .filter_map(|(key, body)| self.open(&key, &body))
-            .map(|plain| digest(&plain))
-            .collect()
+        })
     }
 }
