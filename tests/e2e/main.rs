@@ -14,6 +14,7 @@ mod crash;
 mod daemon;
 mod disk_full;
 mod encrypted;
+mod encrypted_daemon;
 mod encrypted_history;
 mod encrypted_names;
 mod events;

@@ -9,10 +9,15 @@
 //! - `hostile`: keys no folder can hold, written by another client, beside a sentinel that
 //!   must stay untouched.
 //!
+//! `faults`, `kill` and `three` also run on end-to-end encrypted prefixes (`*_encrypted`,
+//! issue 15): the same checks on the files' plaintext (`bucket`), plus a bucket that holds
+//! age ciphertext only, each object bound to its path.
+//!
 //! Each ends with the same checks (`model`): converged, nothing lost (every content pail saw
 //! is in a folder, a current object, an older version, a conflict copy or the trash), no
 //! temp or torn files, and a next pass that transfers nothing.
 
+pub(crate) mod bucket;
 mod faults;
 mod hostile;
 mod kill;

@@ -5,12 +5,14 @@
 //!
 //! Seeded: each run prints its seed; `PAIL_TORTURE_SEED=<seed>` replays it (the ops are the
 //! same; which request gets which fault also depends on timing). The default is a short form
-//! for CI; `PAIL_TORTURE_LONG=1` runs the full sizes.
+//! for CI; `PAIL_TORTURE_LONG=1` runs the full sizes. `torture_encrypted` runs the same on an
+//! end-to-end encrypted prefix (issue 15), whose bucket must then hold ciphertext only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use super::model::{DEBUG_DUMPS, Digest, bucket_contents, digest, original_of};
+use super::bucket::{Bucket, device, mode};
+use super::model::{DEBUG_DUMPS, Digest, digest, original_of};
 use super::rng::{Rng, long, seed};
 use crate::faultproxy::{Fault, FaultProxy};
 use crate::harness::*;
@@ -74,20 +76,23 @@ fn pool(d: &Device, files: usize) -> Vec<String> {
     v
 }
 
-fn run(s: &Server, seed: u64, rate: f64, long: bool) {
+fn run(s: &Server, seed: u64, rate: f64, long: bool, encrypted: bool) {
     let started = Instant::now();
     let pct = (rate * 100.0).round() as u32;
     let proxy = FaultProxy::start(&s.endpoint, seed ^ u64::from(pct));
     let (rounds, files) = if long {
         (40, 8)
     } else {
-        // The CI form: fewer rounds and shorter stalls.
+        // The CI form: fewer rounds and shorter stalls (fewer still when encrypted: CI runs
+        // both forms).
         proxy.set_stall(Duration::from_millis(200), Duration::from_millis(800));
-        (6, 3)
+        (if encrypted { 4 } else { 6 }, 3)
     };
-    let r = Remote::new(s, &format!("torture{pct}"));
-    let a = Device::new_via(&r, "alpha", &proxy.endpoint);
-    let b = Device::new_via(&r, "beta", &proxy.endpoint);
+    let enc = if encrypted { "-enc" } else { "" };
+    let r = Remote::new(s, &format!("torture{pct}{enc}"));
+    let a = device(&r, "alpha", encrypted, Some(&proxy.endpoint));
+    let b = device(&r, "beta", encrypted, Some(&proxy.endpoint));
+    let bucket = Bucket::new(&r, encrypted, &a);
     let devs = [&a, &b];
     let mut rng = Rng(seed.wrapping_mul(31).wrapping_add(u64::from(pct)));
     let mut m = Model::default();
@@ -158,7 +163,8 @@ fn run(s: &Server, seed: u64, rate: f64, long: bool) {
             ));
         }
     }
-    let (fa, fb, fr) = (a.files(), b.files(), r.files());
+    let (fa, fb, fr) = (a.files(), b.files(), bucket.files());
+    problems.extend(bucket.sealed());
     // (a) converged.
     if fa != fb {
         problems.push(format!(
@@ -177,7 +183,7 @@ fn run(s: &Server, seed: u64, rate: f64, long: bool) {
     // (b) nothing lost.
     let mut kept: BTreeSet<Digest> = fa.values().chain(fb.values()).map(|c| digest(c)).collect();
     if m.synced.iter().any(|c| !kept.contains(c)) {
-        kept.extend(bucket_contents(&r));
+        kept.extend(bucket.contents());
     }
     for c in m.synced.difference(&kept) {
         let who = m
@@ -222,8 +228,9 @@ fn run(s: &Server, seed: u64, rate: f64, long: bool) {
     }
 
     println!(
-        "torture {} seed {seed} rate {pct}%: {rounds} rounds, {} syncs ({} failed), {faults}; conflicts real {} / copies {} ({phantoms} phantom); {:.1}s",
+        "torture {}{} seed {seed} rate {pct}%: {rounds} rounds, {} syncs ({} failed), {faults}; conflicts real {} / copies {} ({phantoms} phantom); {:.1}s",
         s.name,
+        mode(encrypted),
         m.syncs,
         m.failed,
         m.conflicts,
@@ -232,26 +239,43 @@ fn run(s: &Server, seed: u64, rate: f64, long: bool) {
     );
     assert!(
         problems.is_empty(),
-        "torture {} seed {seed} rate {pct}% (replay: PAIL_TORTURE_SEED={seed}):\n{}\n--- ops\n{}",
+        "torture {}{} seed {seed} rate {pct}% (replay: PAIL_TORTURE_SEED={seed}):\n{}\n--- ops\n{}",
         s.name,
+        mode(encrypted),
         problems.join("\n"),
         ops.join("\n")
     );
 }
 
-fn torture(s: Server) {
+fn faults(s: Server, encrypted: bool) {
     let seed = seed();
     let long = long();
     println!(
-        "torture {}: seed {seed} (replay: PAIL_TORTURE_SEED={seed}){}",
+        "torture {}{}: seed {seed} (replay: PAIL_TORTURE_SEED={seed}){}",
         s.name,
+        mode(encrypted),
         if long { ", long form" } else { "" }
     );
-    for rate in [0.10, 0.30] {
-        run(&s, seed, rate, long);
+    // The encrypted short form runs the harsher rate only.
+    let rates: &[f64] = if encrypted && !long {
+        &[0.30]
+    } else {
+        &[0.10, 0.30]
+    };
+    for &rate in rates {
+        run(&s, seed, rate, long, encrypted);
     }
 }
+
+fn torture(s: Server) {
+    faults(s, false);
+}
 on_servers!(torture: ceph, moto, garage);
+
+fn torture_encrypted(s: Server) {
+    faults(s, true);
+}
+on_servers!(torture_encrypted);
 
 /// A sync whose every response is cut off mid-way fails (exit 1, not a safety stop) with a
 /// readable message, and the next sync without faults converges.

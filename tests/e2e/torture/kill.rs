@@ -1,12 +1,15 @@
 //! kill -9 of `pail sync` and of `pail run` at random moments, with local edits and another
 //! client's edits between the kills, multipart files included (5 MiB parts, 6–12 MiB files);
 //! then clean passes: converged, nothing lost, no temp or torn files, and a next pass that
-//! transfers nothing; a new device gets exactly the same files (tenets 1, 6, 8).
+//! transfers nothing; a new device gets exactly the same files (tenets 1, 6, 8). The same on
+//! an end-to-end encrypted prefix (issue 15), where the other client holds the key and the
+//! bucket must hold ciphertext only.
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use super::bucket::{Bucket, device, mode};
 use super::model::{Digest, Ledger, digest, divergence, next_pass_is_idle, temp_files};
 use super::rng::{Rng, long, seed};
 use crate::harness::*;
@@ -83,20 +86,34 @@ fn run_and_kill(d: &Device, daemon: bool, ms: u64, k: &mut Kills) {
     }
 }
 
-fn torture_kill_9(s: Server) {
+fn kill_9(s: Server, encrypted: bool) {
     let seed = seed();
     let long = long();
     println!(
-        "torture_kill_9 {}: seed {seed} (replay: PAIL_TORTURE_SEED={seed}){}",
+        "torture_kill_9 {}{}: seed {seed} (replay: PAIL_TORTURE_SEED={seed}){}",
         s.name,
+        mode(encrypted),
         if long { ", long form" } else { "" }
     );
     let started = Instant::now();
     // Large payloads stay off moto, which keeps every byte of every version in memory.
     let big = s.name != "moto";
-    let kills = if long { 32 } else { 6 };
-    let r = Remote::new(&s, "torture-kill");
-    let a = Device::new(&r, "alpha");
+    // The encrypted short form is shorter still: CI runs both.
+    let kills = match (long, encrypted) {
+        (true, _) => 32,
+        (false, false) => 6,
+        (false, true) => 4,
+    };
+    let r = Remote::new(
+        &s,
+        if encrypted {
+            "torture-kill-enc"
+        } else {
+            "torture-kill"
+        },
+    );
+    let a = device(&r, "alpha", encrypted, None);
+    let bucket = Bucket::new(&r, encrypted, &a);
     a.set_config("multipart_threshold", "5242880");
     a.set_config("part_size", "5242880");
     let mut rng = Rng(seed ^ 0x6b69_6c6c);
@@ -132,7 +149,7 @@ fn torture_kill_9(s: Server) {
                 a.write(p, &c);
             }
         }
-        let current = r.files();
+        let current = bucket.files();
         for _ in 0..rng.below(3) {
             let p = rng.pick(&foreign_paths()).clone();
             if let Some(old) = current.get(&p).filter(|_| !s.versioned) {
@@ -144,11 +161,11 @@ fn torture_kill_9(s: Server) {
             } else {
                 let c = l.fresh(&mut rng, "other", &p, seed, false);
                 ops.push(format!("k{round} other client write {p}"));
-                r.put_foreign(&p, &c);
+                bucket.put(&p, &c);
             }
         }
         // Another client's objects are in the bucket: pail has them to lose from here on.
-        l.saw(r.files().values());
+        l.saw(bucket.files().values());
         let daemon = rng.chance(0.5);
         let ms = rng.below(if daemon { RUN_MAX_MS } else { SYNC_MAX_MS } as usize) as u64;
         ops.push(format!(
@@ -157,7 +174,7 @@ fn torture_kill_9(s: Server) {
         ));
         run_and_kill(&a, daemon, ms, &mut k);
         // Whatever the killed run put in the bucket, pail has seen.
-        l.saw(r.files().values());
+        l.saw(bucket.files().values());
     }
     // What is in the folder now is the user's latest word.
     l.saw(a.files().values());
@@ -173,23 +190,25 @@ fn torture_kill_9(s: Server) {
         }
     }
     let fa = a.files();
-    let bucket = r.files();
-    problems.extend(divergence(&[&a], &bucket));
+    let in_bucket = bucket.files();
+    problems.extend(divergence(&[&a], &in_bucket));
+    problems.extend(bucket.sealed());
     problems.extend(temp_files("alpha", &fa));
     problems.extend(l.torn("alpha", &fa));
     problems.extend(next_pass_is_idle(&a));
-    let b = Device::new(&r, "beta");
+    let b = device(&r, "beta", encrypted, None);
     let out = b.pail(&["sync"]);
     if !out.status.success() {
         problems.push(format!("a new device's sync failed:\n{}", text(&out)));
     }
-    problems.extend(divergence(&[&b], &bucket));
+    problems.extend(divergence(&[&b], &in_bucket));
     l.must.retain(|c| !destroyed.contains(c));
-    problems.extend(l.lost(&[&fa], &r));
+    problems.extend(l.lost(&[&fa], &bucket));
 
     println!(
-        "torture_kill_9 {} seed {seed}: {} kills of pail sync, {} of pail run ({} found it done), {} files at the end; {:.1}s",
+        "torture_kill_9 {}{} seed {seed}: {} kills of pail sync, {} of pail run ({} found it done), {} files at the end; {:.1}s",
         s.name,
+        mode(encrypted),
         k.sync,
         k.run,
         k.late,
@@ -198,10 +217,19 @@ fn torture_kill_9(s: Server) {
     );
     assert!(
         problems.is_empty(),
-        "torture_kill_9 {} seed {seed} (replay: PAIL_TORTURE_SEED={seed}):\n{}\n--- ops\n{}",
+        "torture_kill_9 {}{} seed {seed} (replay: PAIL_TORTURE_SEED={seed}):\n{}\n--- ops\n{}",
         s.name,
+        mode(encrypted),
         problems.join("\n"),
         ops.join("\n")
     );
 }
+fn torture_kill_9(s: Server) {
+    kill_9(s, false);
+}
 on_servers!(torture_kill_9);
+
+fn torture_kill_9_encrypted(s: Server) {
+    kill_9(s, true);
+}
+on_servers!(torture_kill_9_encrypted);

@@ -7,6 +7,8 @@ use crate::harness::*;
 
 use super::rng::Rng;
 
+pub use super::bucket::Bucket;
+
 /// A content's blake3 hash: the torture tests keep hashes, not bytes (files reach 12 MiB).
 pub type Digest = [u8; 32];
 
@@ -61,14 +63,14 @@ impl Ledger {
 
     /// The contents that must be kept and are in none of `folders` nor in the bucket (any
     /// version, trash included), as messages.
-    pub fn lost(&self, folders: &[&BTreeMap<String, Vec<u8>>], r: &Remote) -> Vec<String> {
+    pub fn lost(&self, folders: &[&BTreeMap<String, Vec<u8>>], bucket: &Bucket) -> Vec<String> {
         let mut kept: BTreeSet<Digest> = folders
             .iter()
             .flat_map(|f| f.values())
             .map(|c| digest(c))
             .collect();
         if self.must.iter().any(|c| !kept.contains(c)) {
-            kept.extend(bucket_contents(r));
+            kept.extend(bucket.contents());
         }
         self.must
             .difference(&kept)
@@ -171,66 +173,10 @@ fn conflict_copy_names_lead_back_to_their_original() {
     assert_eq!(original_of("plain.txt"), None);
 }
 
-/// The hash of every content the bucket holds under the prefix: every version of every key
-/// (or, without versioning, the current objects, trash included).
+/// The hash of every content a plain pair's bucket holds under the prefix: every version of
+/// every key (or, without versioning, the current objects, trash included).
 pub fn bucket_contents(r: &Remote) -> BTreeSet<Digest> {
-    let c = r.server.client();
-    let bucket = r.server.bucket.clone();
-    let prefix = format!("{}/", r.prefix);
-    let versioned = r.server.versioned;
-    rt().block_on(async move {
-        let mut ids: Vec<(String, Option<String>)> = Vec::new();
-        if versioned {
-            let (mut km, mut vm) = (None::<String>, None::<String>);
-            loop {
-                let page = c
-                    .list_object_versions()
-                    .bucket(&bucket)
-                    .prefix(&prefix)
-                    .set_key_marker(km.clone())
-                    .set_version_id_marker(vm.clone())
-                    .send()
-                    .await
-                    .unwrap();
-                for v in page.versions() {
-                    ids.push((
-                        v.key().unwrap().to_owned(),
-                        v.version_id().map(String::from),
-                    ));
-                }
-                if page.is_truncated() != Some(true) {
-                    break;
-                }
-                km = page.next_key_marker().map(String::from);
-                vm = page.next_version_id_marker().map(String::from);
-            }
-        } else {
-            let mut pages = c
-                .list_objects_v2()
-                .bucket(&bucket)
-                .prefix(&prefix)
-                .into_paginator()
-                .send();
-            while let Some(p) = pages.next().await {
-                for o in p.unwrap().contents() {
-                    ids.push((o.key().unwrap().to_owned(), None));
-                }
-            }
-        }
-        let mut out = BTreeSet::new();
-        for (key, version) in ids {
-            let o = c
-                .get_object()
-                .bucket(&bucket)
-                .key(&key)
-                .set_version_id(version)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("get {key}: {e:?}"));
-            out.insert(digest(&o.body.collect().await.unwrap().into_bytes()));
-        }
-        out
-    })
+    Bucket::plain(r).contents()
 }
 
 /// What pail must never print: Rust Debug dumps instead of messages.

@@ -1,10 +1,12 @@
 //! Three devices on one prefix, rounds of random creates, edits, deletes, file and folder
 //! renames, same-name creates and edit/delete races, synced in random order: converged, and
 //! every content a sync saw still present (folder, current object, older version, conflict
-//! copy, or trash on a bucket without versions) (tenets 1, 3, 4, 14).
+//! copy, or trash on a bucket without versions) (tenets 1, 3, 4, 14). The same on an
+//! end-to-end encrypted prefix (issue 15), whose bucket must hold ciphertext only.
 
 use std::time::Instant;
 
+use super::bucket::{Bucket, device, mode};
 use super::model::{Ledger, digest, divergence, next_pass_is_idle, original_of, temp_files};
 use super::rng::{Rng, long, seed};
 use crate::harness::*;
@@ -157,12 +159,13 @@ impl World<'_> {
     }
 }
 
-fn torture_three_devices(s: Server) {
+fn three_devices(s: Server, encrypted: bool) {
     let seed = seed();
     let long = long();
     println!(
-        "torture_three_devices {}: seed {seed} (replay: PAIL_TORTURE_SEED={seed}){}{}",
+        "torture_three_devices {}{}: seed {seed} (replay: PAIL_TORTURE_SEED={seed}){}{}",
         s.name,
+        mode(encrypted),
         if long { ", long form" } else { "" },
         if file_folder_swaps() {
             ", file/folder swaps"
@@ -171,13 +174,26 @@ fn torture_three_devices(s: Server) {
         }
     );
     let started = Instant::now();
-    let rounds = if long { 40 } else { 8 };
-    let r = Remote::new(&s, "torture-three");
-    let (a, b, c) = (
-        Device::new(&r, "alpha"),
-        Device::new(&r, "beta"),
-        Device::new(&r, "gamma"),
+    // The encrypted short form is shorter: CI runs both.
+    let rounds = match (long, encrypted) {
+        (true, _) => 40,
+        (false, false) => 8,
+        (false, true) => 5,
+    };
+    let r = Remote::new(
+        &s,
+        if encrypted {
+            "torture-three-enc"
+        } else {
+            "torture-three"
+        },
     );
+    let a = device(&r, "alpha", encrypted, None);
+    let (b, c) = (
+        device(&r, "beta", encrypted, None),
+        device(&r, "gamma", encrypted, None),
+    );
+    let bucket = Bucket::new(&r, encrypted, &a);
     let mut w = World {
         seed,
         rng: Rng(seed ^ 0x0074_6872_6565),
@@ -218,8 +234,9 @@ fn torture_three_devices(s: Server) {
             w.sync(d, &mut problems);
         }
     }
-    let bucket = r.files();
-    problems.extend(divergence(&[&a, &b, &c], &bucket));
+    let in_bucket = bucket.files();
+    problems.extend(divergence(&[&a, &b, &c], &in_bucket));
+    problems.extend(bucket.sealed());
     let fa = a.files();
     for d in [&a, &b, &c] {
         let f = d.files();
@@ -230,7 +247,7 @@ fn torture_three_devices(s: Server) {
         problems.extend(next_pass_is_idle(d));
     }
     let (fb, fc) = (b.files(), c.files());
-    problems.extend(w.l.lost(&[&fa, &fb, &fc], &r));
+    problems.extend(w.l.lost(&[&fa, &fb, &fc], &bucket));
     // No phantom conflict copies: a copy never holds its original's very content.
     let copies = conflict_copies(&fa);
     for (name, content) in &copies {
@@ -246,8 +263,9 @@ fn torture_three_devices(s: Server) {
     }
 
     println!(
-        "torture_three_devices {} seed {seed}: {rounds} rounds, {} ops, {} races, {} conflict copies, {} files at the end; {:.1}s",
+        "torture_three_devices {}{} seed {seed}: {rounds} rounds, {} ops, {} races, {} conflict copies, {} files at the end; {:.1}s",
         s.name,
+        mode(encrypted),
         w.ops.len(),
         w.races,
         copies.len(),
@@ -256,10 +274,19 @@ fn torture_three_devices(s: Server) {
     );
     assert!(
         problems.is_empty(),
-        "torture_three_devices {} seed {seed} (replay: PAIL_TORTURE_SEED={seed}):\n{}\n--- ops\n{}",
+        "torture_three_devices {}{} seed {seed} (replay: PAIL_TORTURE_SEED={seed}):\n{}\n--- ops\n{}",
         s.name,
+        mode(encrypted),
         problems.join("\n"),
         w.ops.join("\n")
     );
 }
+fn torture_three_devices(s: Server) {
+    three_devices(s, false);
+}
 on_servers!(torture_three_devices);
+
+fn torture_three_devices_encrypted(s: Server) {
+    three_devices(s, true);
+}
+on_servers!(torture_three_devices_encrypted);
