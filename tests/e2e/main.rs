@@ -17,6 +17,7 @@ mod encrypted;
 mod encrypted_daemon;
 mod encrypted_history;
 mod encrypted_names;
+mod encrypted_key;
 mod events;
 mod faultproxy;
 mod file_folder;

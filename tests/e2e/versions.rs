@@ -566,7 +566,7 @@ fn a_time_pasted_from_history_restores_that_version(s: Server) {
 on_servers!(a_time_pasted_from_history_restores_that_version: ceph, moto);
 
 /// GETs `url` (an `http://127.0.0.1:PORT/...` link) with no credentials: (status, body).
-fn plain_get(url: &str) -> (u16, Vec<u8>) {
+pub(crate) fn plain_get(url: &str) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("a local http URL");
     let (host, path) = rest.split_once('/').unwrap();

@@ -57,8 +57,8 @@ pub enum MarkerError {
     UnknownScheme { what: String, found: String },
     #[error(
         "{what} is damaged ({detail}): it says the prefix is encrypted, so pail will not \
-         sync it; restore it from an older version of the object, or from a device that \
-         has the key (`pail key passphrase` writes it again)"
+         sync it; run `pail key passphrase` on a device that has the key (it writes the file \
+         again), or restore it from an older version of the object"
     )]
     Damaged { what: String, detail: String },
 }

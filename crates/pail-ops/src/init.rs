@@ -9,7 +9,7 @@ use pail_sync::config::{Config, PairConfig, default_device};
 use pail_sync::ctx::{PairCtx, meta, open_index};
 
 mod encrypt;
-pub use encrypt::{AskPassphrase, EncryptInit, EncryptReport};
+pub use encrypt::{AskPassphrase, EncryptInit, EncryptReport, SETTLE_DELAY, create_key};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]

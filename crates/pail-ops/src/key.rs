@@ -7,11 +7,14 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use pail_core::layout::encryption_marker_key;
 use pail_crypt::store::KeyStore;
-use pail_crypt::{EncryptionMarker, KeyError, PrefixKey, ScryptWork, SecretString};
+use pail_crypt::marker::{FORMAT, SCHEME_AGE_X25519};
+use pail_crypt::{
+    EncryptionMarker, KeyError, MarkerError, NameMode, PrefixKey, ScryptWork, SecretString,
+};
 use pail_s3::{Condition, ObjectMeta, StoreError};
 use pail_sync::PairRemote;
 use pail_sync::config::{Config, PairConfig};
-use pail_sync::crypt::{key_store, read_marker_tagged};
+use pail_sync::crypt::{MarkerObject, key_store, read_marker_object, read_marker_tagged};
 
 /// The pair a key command acts on: the one of `folder`, else the only encrypted pair.
 /// Refuses a plain pair, no encrypted pair, and several without `--folder`.
@@ -73,9 +76,8 @@ pub fn local_key(pair: &PairConfig) -> Result<PrefixKey> {
 pub struct PassphraseReport {
     /// `s3://bucket/PREFIX/.pail/encryption.toml`.
     pub marker: String,
-    /// The bucket's wrapped copy did not open (damaged): it was written again from this
-    /// device's key, without checking the old passphrase against it.
-    pub rewrote_damaged: bool,
+    /// What was repaired on the way: the bucket's copy written again from this device's key.
+    pub repaired: Option<Repair>,
     /// Older versions of the marker (the identity under the old passphrase) deleted.
     pub old_versions_deleted: usize,
     /// Older versions that could not be deleted, with why: they still open with the old
@@ -83,46 +85,90 @@ pub struct PassphraseReport {
     pub old_versions_left: Vec<(String, String)>,
 }
 
-/// Wraps the pair's identity under `new` and rewrites the marker, once `old` opens the
-/// bucket's copy. `local` is this device's key of the pair ([`local_key`]). The write is conditional on the marker's ETag where the server honours
-/// conditions; elsewhere the marker is read back, and another device's write at the same
-/// moment is reported. Then the marker's older versions, which still open with `old`, are
-/// deleted where the bucket keeps versions.
+/// What `pail key passphrase` found broken in the bucket and wrote again from this device's
+/// key (the old passphrase could not be checked against it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repair {
+    /// The marker parsed, but its wrapped identity did not open (damaged).
+    WrappedKey,
+    /// The marker did not parse: written anew (public key from this device's key, names as
+    /// the pair records them).
+    Damaged { detail: String },
+    /// The marker was gone: written anew, as for [`Repair::Damaged`].
+    Missing,
+}
+
+/// Asks for a passphrase (the command: the environment or the terminal).
+pub type Ask<'a> = &'a (dyn Fn() -> Result<SecretString> + Send + Sync);
+
+/// Wraps the pair's identity under the new passphrase and rewrites the marker, once `old`
+/// opens the bucket's copy. `local` is this device's key of the pair ([`local_key`]). The write
+/// is conditional on the marker's ETag where the server honours conditions; elsewhere the
+/// marker is read back, and another device's write at the same moment is reported. Then the
+/// marker's older versions, which still open with the old passphrase, are deleted where the
+/// bucket keeps versions.
+///
+/// A marker that is damaged (it does not parse) or gone is written anew from `local`, with
+/// the names mode of `pair` (`encrypt_names`), without asking for the old passphrase: there
+/// is nothing to check it against. A marker that parses and records another public key is
+/// refused: that is another key, not damage. `remote` comes from
+/// [`PairRemote::connect_unchecked`], since the usual check refuses exactly these markers.
 pub async fn change_passphrase(
     remote: &PairRemote,
+    pair: &PairConfig,
     local: &PrefixKey,
-    old: &SecretString,
-    new: &SecretString,
+    old: Ask<'_>,
+    new: Ask<'_>,
     work: ScryptWork,
 ) -> Result<PassphraseReport> {
     let marker_key = encryption_marker_key(&remote.prefix);
     let url = format!("s3://{}/{marker_key}", remote.bucket);
     let what = format!("the key in {url}");
-    let Some((marker, etag)) = read_marker_tagged(remote.store.as_ref(), &remote.prefix).await?
-    else {
-        bail!(
-            "{url} is gone, so the prefix is not encrypted in the bucket any more: restore the \
-             object from an older version"
-        );
-    };
-    local.check_recipient(&marker.recipient, "this device's key of the pair")?;
-    let (wrapped, rewrote_damaged) =
-        match PrefixKey::rewrap(&marker.wrapped_identity, old, new, work, &what) {
-            Ok((key, wrapped)) => {
-                key.check_recipient(&marker.recipient, &what)?;
-                (wrapped, false)
-            }
-            // The bucket's copy is unreadable: this device's key (checked against the
-            // marker's public key above) is the identity; write the copy again from it.
-            Err(KeyError::Damaged { .. }) => (local.wrap(new, work)?, true),
-            Err(e) => return Err(e.into()),
-        };
-    let again = EncryptionMarker {
-        wrapped_identity: wrapped,
-        ..marker
+    let (again, cond, repaired) = match read_marker_object(remote.store.as_ref(), &remote.prefix)
+        .await?
+    {
+        Some(MarkerObject {
+            etag,
+            parsed: Ok(marker),
+        }) => {
+            local.check_recipient(&marker.recipient, "this device's key of the pair")?;
+            let old = old()?;
+            let new = new()?;
+            let (wrapped, repaired) =
+                match PrefixKey::rewrap(&marker.wrapped_identity, &old, &new, work, &what) {
+                    Ok((key, wrapped)) => {
+                        key.check_recipient(&marker.recipient, &what)?;
+                        (wrapped, None)
+                    }
+                    // The bucket's copy is unreadable: this device's key (checked against the
+                    // marker's public key above) is the identity; write the copy again from it.
+                    Err(KeyError::Damaged { .. }) => {
+                        (local.wrap(&new, work)?, Some(Repair::WrappedKey))
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+            let again = EncryptionMarker {
+                wrapped_identity: wrapped,
+                ..marker
+            };
+            (again, Condition::IfMatch(etag), repaired)
+        }
+        Some(MarkerObject {
+            etag,
+            parsed: Err(MarkerError::Damaged { detail, .. }),
+        }) => {
+            let fresh = fresh_marker(remote, pair, local, &new()?, work)?;
+            (fresh, Condition::IfMatch(etag), Some(Repair::Damaged { detail }))
+        }
+        // A newer format or an unknown scheme is not damage: an upgrade reads it.
+        Some(MarkerObject { parsed: Err(e), .. }) => return Err(e.into()),
+        None => {
+            let fresh = fresh_marker(remote, pair, local, &new()?, work)?;
+            (fresh, Condition::IfAbsent, Some(Repair::Missing))
+        }
     };
     let cond = if remote.caps.conditional_writes {
-        Condition::IfMatch(etag)
+        cond
     } else {
         Condition::None
     };
@@ -153,12 +199,38 @@ pub async fn change_passphrase(
     }
     let mut report = PassphraseReport {
         marker: url,
-        rewrote_damaged,
+        repaired,
         old_versions_deleted: 0,
         old_versions_left: Vec::new(),
     };
     delete_old_versions(remote, &marker_key, new_version.as_deref(), &mut report).await;
     Ok(report)
+}
+
+/// A marker written anew from this device's key: its public key, the pair's names mode, the
+/// identity wrapped under `new`.
+fn fresh_marker(
+    remote: &PairRemote,
+    pair: &PairConfig,
+    local: &PrefixKey,
+    new: &SecretString,
+    work: ScryptWork,
+) -> Result<EncryptionMarker> {
+    Ok(EncryptionMarker {
+        format: FORMAT,
+        scheme: SCHEME_AGE_X25519.to_owned(),
+        recipient: local.recipient(),
+        names: if pair.encrypt_names {
+            NameMode::AesSiv
+        } else {
+            NameMode::Plain
+        },
+        created_by: remote.device.clone(),
+        created_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        wrapped_identity: local.wrap(new, work)?,
+    })
 }
 
 /// Deletes the versions of the marker older than `current` (they wrap the identity under the

@@ -1,5 +1,9 @@
 //! `pail share PATH`: a link that lets anyone who has it download one file (its current
 //! version, or a given one) for a while, without credentials: a presigned GET.
+//!
+//! On an end-to-end encrypted pair the object is an age file that only the pair's key opens,
+//! so a link would hand out bytes its recipient cannot read: refused, unless asked for with
+//! `--ciphertext` (doc/ENCRYPTION.md, "Sharing").
 
 use std::time::{Duration, SystemTime};
 
@@ -27,6 +31,9 @@ pub struct Share {
     /// When the credentials that signed it expire, if they are temporary (UTC, RFC 3339):
     /// the link dies then, earlier than `expires_at`.
     pub credentials_expire_at: Option<String>,
+    /// The link serves the age-encrypted object of an encrypted pair (`--ciphertext`): it
+    /// opens only with the pair's key (`pail key export`).
+    pub ciphertext: bool,
 }
 
 /// Reads how long a link lasts: a duration such as `7d`, `12h` or `90m`, at most 7 days.
@@ -41,13 +48,29 @@ pub fn parse_expiry(s: &str) -> Result<Duration> {
 }
 
 /// Makes a link to `path` (at `version_id`, else its current version) lasting `expires`. The
-/// file must exist in the bucket: a link to nothing is refused rather than handed out.
+/// file must exist in the bucket: a link to nothing is refused rather than handed out. On an
+/// encrypted pair only with `ciphertext` (the link then serves the age file); on a plain pair
+/// `ciphertext` is refused, since there is none.
 pub async fn share(
     remote: &PairRemote,
     path: &RelPath,
     version_id: Option<&str>,
     expires: Duration,
+    ciphertext: bool,
 ) -> Result<Share> {
+    match (remote.key.is_some(), ciphertext) {
+        (true, false) => bail!(
+            "{path} is end-to-end encrypted, and a link would hand out ciphertext that only this \
+             pair's key opens: run `pail restore {path} --to FILE` and send FILE another way \
+             (or share --ciphertext: a link to the age file, for someone who has the key from \
+             `pail key export`)"
+        ),
+        (false, true) => bail!(
+            "{path} is not end-to-end encrypted, so there is no ciphertext to share: drop \
+             --ciphertext"
+        ),
+        _ => {}
+    }
     // A version id from `pail history` may name a trash copy (`trash:...`, buckets without
     // versioning): that copy's own key is what the link opens.
     let (key, object_version) = match version_id {
@@ -91,6 +114,7 @@ pub async fn share(
         url: p.url,
         expires_at: when(SystemTime::now() + expires),
         credentials_expire_at: p.credentials_expire.map(when),
+        ciphertext,
     })
 }
 

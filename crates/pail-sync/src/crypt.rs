@@ -44,11 +44,25 @@ pub enum CryptError {
     },
     #[error(
         "this pair is end-to-end encrypted but {remote} has no .pail/encryption.toml any \
-         more, so pail will not sync it: restore the object from an older version (or from \
-         a device that has the key: `pail init ... --encrypt` writes it again on an empty \
-         prefix), or sync to a new prefix"
+         more, so pail will not sync it: run `pail key passphrase` on a device that has the \
+         key (it writes the file again), or restore the object from an older version"
     )]
     MarkerGone { remote: String },
+    /// The residue of two first devices at the same moment on a server that ignores
+    /// conditional writes (or a key file copied from another pair): this device's key is not
+    /// the one the prefix's objects are encrypted to.
+    #[error(
+        "this device's key of {remote} (in {store}, public key {found}) is not the prefix's \
+         (.pail/encryption.toml records {expected}), so pail will not sync it: join again \
+         with `pail init {folder} {remote} --encrypt` and the prefix's passphrase"
+    )]
+    WrongKey {
+        remote: String,
+        folder: String,
+        store: String,
+        found: String,
+        expected: String,
+    },
     #[error(transparent)]
     Marker(#[from] MarkerError),
     #[error(transparent)]
@@ -97,6 +111,27 @@ pub async fn read_marker_tagged(
     store: &dyn ObjectStore,
     prefix: &RemotePrefix,
 ) -> Result<Option<(EncryptionMarker, String)>, CryptError> {
+    match read_marker_object(store, prefix).await? {
+        None => Ok(None),
+        Some(MarkerObject { etag, parsed }) => Ok(Some((parsed?, etag))),
+    }
+}
+
+/// The marker object as read: its ETag, and what parsing it gave.
+#[derive(Debug)]
+pub struct MarkerObject {
+    pub etag: String,
+    /// A marker that does not parse is still an object, with an ETag: `pail key passphrase`
+    /// writes it again conditionally on that ETag.
+    pub parsed: Result<EncryptionMarker, MarkerError>,
+}
+
+/// The marker object, parsed or not; `None` if the prefix has none. Fails only when it
+/// cannot be read (or is far too large to be pail's).
+pub async fn read_marker_object(
+    store: &dyn ObjectStore,
+    prefix: &RemotePrefix,
+) -> Result<Option<MarkerObject>, CryptError> {
     let key = encryption_marker_key(prefix);
     // A HEAD first: on the common, unencrypted prefix the check is one cheap request, and
     // the GETs a test or a trace counts are the files'.
@@ -126,11 +161,14 @@ pub async fn read_marker_tagged(
         }
     }
     let what = marker_name(store.bucket(), prefix);
-    let text = String::from_utf8(text).map_err(|_| MarkerError::Damaged {
-        what: what.clone(),
-        detail: "not UTF-8".into(),
-    })?;
-    Ok(Some((EncryptionMarker::parse(&text, &what)?, etag)))
+    let parsed = match String::from_utf8(text) {
+        Ok(text) => EncryptionMarker::parse(&text, &what),
+        Err(_) => Err(MarkerError::Damaged {
+            what,
+            detail: "not UTF-8".into(),
+        }),
+    };
+    Ok(Some(MarkerObject { etag, parsed }))
 }
 
 /// What an encrypted pair works with: the prefix's key, and how its names are stored (the
@@ -191,8 +229,16 @@ pub async fn check_pair(
                 }
                 .into());
             };
-            key.check_recipient(&marker.recipient, &format!("the key of {}", cfg.remote))
-                .map_err(CryptError::from)?;
+            if key.recipient() != marker.recipient.trim() {
+                return Err(CryptError::WrongKey {
+                    remote: cfg.remote.clone(),
+                    folder: cfg.folder.display().to_string(),
+                    store: keys.describe(),
+                    found: key.recipient(),
+                    expected: pail_core::printable(marker.recipient.trim()).into_owned(),
+                }
+                .into());
+            }
             Some(PairKey {
                 key: Arc::new(key),
                 names: marker.names,

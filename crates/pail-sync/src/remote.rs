@@ -66,11 +66,20 @@ impl PairRemote {
     /// (probed at init); a pair never probed is probed now and the result recorded. Takes no
     /// pair lock: restoring while the daemon runs is allowed.
     pub async fn connect(cfg: &PairConfig, factory: &dyn StoreFactory) -> Result<PairRemote> {
-        let store = connect_store(cfg, factory).await?;
-        let caps = recorded_caps(cfg, store.as_ref(), &open_index(cfg)?).await?;
-        let mut remote = PairRemote::new(cfg, store, caps)?;
+        let mut remote = PairRemote::connect_unchecked(cfg, factory).await?;
         remote.check_encryption(cfg).await?;
         Ok(remote)
+    }
+
+    /// [`PairRemote::connect`] without the encryption check, and so without the key: for
+    /// `pail key passphrase`, which repairs the marker that check reads (damaged or gone).
+    pub async fn connect_unchecked(
+        cfg: &PairConfig,
+        factory: &dyn StoreFactory,
+    ) -> Result<PairRemote> {
+        let store = connect_store(cfg, factory).await?;
+        let caps = recorded_caps(cfg, store.as_ref(), &open_index(cfg)?).await?;
+        PairRemote::new(cfg, store, caps)
     }
 
     /// Checks the prefix's encryption against the pair ([`crate::crypt::check_pair`]) and

@@ -161,6 +161,11 @@ pub struct ShareArgs {
     /// A version id from `pail history` (default: the version current when the link is used).
     #[arg(long)]
     pub version: Option<String>,
+    /// On an end-to-end encrypted pair: a link to the encrypted object (an age file), which
+    /// opens only with the pair's key (`pail key export`). Without it such a share is refused.
+    /// Hidden with `init --encrypt` until encrypted pairs are complete (issue 15).
+    #[arg(long, hide = true)]
+    pub ciphertext: bool,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,

@@ -3,6 +3,7 @@
 //! the key ends in this device's key store, where every sync finds it (`pail_sync::crypt`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use pail_core::RemotePrefix;
 use pail_core::layout::encryption_marker_key;
 use pail_crypt::marker::{FORMAT, SCHEME_AGE_X25519};
 use pail_crypt::store::KeyStore;
-use pail_crypt::{EncryptionMarker, NameMode, PrefixKey, ScryptWork, SecretString};
+use pail_crypt::{EncryptionMarker, KeyError, NameMode, PrefixKey, ScryptWork, SecretString};
 use pail_s3::{Capabilities, Condition, ObjectMeta, ObjectStore, StoreError};
 use pail_sync::PairConfig;
 use pail_sync::crypt::{key_store, read_marker};
@@ -91,7 +92,7 @@ pub(crate) async fn make_or_join(
                     pair.remote.trim_end_matches('/')
                 );
             }
-            create(enc, store, prefix, pair, caps, &what).await?
+            create_key(enc, store, prefix, pair, caps).await?
         }
     };
     // The marker that stands (after any race with another first device) decides the names.
@@ -130,18 +131,28 @@ fn join(enc: &EncryptInit, marker: &EncryptionMarker, what: &str) -> Result<Pref
     Ok(key)
 }
 
+/// How long the first device waits, after writing the marker on a server that ignores
+/// conditional writes (Garage, Ceph here), before it reads it back. Two devices that both saw
+/// no marker write theirs within one request of each other (each checks again right before
+/// its PUT); the write the server keeps is the last, and once both have landed every device
+/// reads that one. A second and a half covers a write slowed by a retry or two, and costs
+/// nothing but that wait, once, at `pail init --encrypt` of a new prefix.
+pub const SETTLE_DELAY: Duration = Duration::from_millis(1500);
+
 /// The first device: a new key, its marker written only where none is (If-None-Match where
-/// the server honours it). Read back after writing: on a server that ignores the condition,
-/// another device's marker written at the same moment may have won, and that one is the
-/// prefix's key (joined with the same passphrase).
-async fn create(
+/// the server honours it). Elsewhere the marker is checked for again right before the write,
+/// and read back [`SETTLE_DELAY`] after it: another device's marker written at the same moment
+/// may have won, and that one is the prefix's key (joined with the passphrase, which must be
+/// the same). Returns the key and whether this device's own was kept.
+pub async fn create_key(
     enc: &EncryptInit,
     store: &dyn ObjectStore,
     prefix: &RemotePrefix,
     pair: &PairConfig,
     caps: &Capabilities,
-    what: &str,
 ) -> Result<(PrefixKey, bool)> {
+    let marker_key = encryption_marker_key(prefix);
+    let what = format!("the key in s3://{}/{marker_key}", store.bucket());
     let passphrase = (enc.passphrase)(true)?;
     let key = PrefixKey::generate();
     let marker = EncryptionMarker {
@@ -159,6 +170,12 @@ async fn create(
             .unwrap_or_default(),
         wrapped_identity: key.wrap(&passphrase, enc.work)?,
     };
+    // The prompt and the wrap take seconds: another device may have made the key meanwhile.
+    // Looking again right before the PUT narrows the race to one request where the server
+    // ignores the condition.
+    if let Some(m) = read_marker(store, prefix).await? {
+        return Ok((adopt(&m, &passphrase, enc.work, &what, pair)?, false));
+    }
     let cond = if caps.conditional_writes {
         Condition::IfAbsent
     } else {
@@ -168,7 +185,6 @@ async fn create(
         device: Some(pair.device.clone()),
         ..ObjectMeta::default()
     };
-    let marker_key = encryption_marker_key(prefix);
     match store
         .put(&marker_key, Bytes::from(marker.to_toml()), &meta, cond)
         .await
@@ -179,18 +195,43 @@ async fn create(
                 .with_context(|| format!("cannot write s3://{}/{marker_key}", store.bucket()));
         }
     }
+    if !caps.conditional_writes {
+        tokio::time::sleep(SETTLE_DELAY).await;
+    }
     match read_marker(store, prefix).await? {
         Some(m) if m.recipient == marker.recipient => Ok((key, true)),
-        // Another device's key won the race: it is the prefix's.
-        Some(m) => {
-            let key = PrefixKey::unwrap(&m.wrapped_identity, &passphrase, enc.work, what)
-                .with_context(|| "another device made this prefix's key at the same moment")?;
-            key.check_recipient(&m.recipient, what)?;
-            Ok((key, false))
-        }
+        Some(m) => Ok((adopt(&m, &passphrase, enc.work, &what, pair)?, false)),
         None => bail!(
             "s3://{}/{marker_key} was written but cannot be read back: check the bucket's permissions and run init again",
             store.bucket()
         ),
     }
+}
+
+/// Another device's marker, written at the same moment as this one's: its key is the
+/// prefix's, opened with the passphrase given here, which must be that device's.
+fn adopt(
+    m: &EncryptionMarker,
+    passphrase: &SecretString,
+    work: ScryptWork,
+    what: &str,
+    pair: &PairConfig,
+) -> Result<PrefixKey> {
+    let key = match PrefixKey::unwrap(&m.wrapped_identity, passphrase, work, what) {
+        Ok(k) => k,
+        Err(KeyError::WrongPassphrase) => bail!(
+            "another device ({device}) made this prefix's key at the same moment, with another \
+             passphrase, and its key is the prefix's: run `pail init {} {} --encrypt` again \
+             with the passphrase given on {device}",
+            pair.folder.display(),
+            pair.remote,
+            device = pail_core::printable(&m.created_by),
+        ),
+        Err(e) => {
+            return Err(e)
+                .context("another device made this prefix's key at the same moment");
+        }
+    };
+    key.check_recipient(&m.recipient, what)?;
+    Ok(key)
 }

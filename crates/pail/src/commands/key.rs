@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use pail_crypt::{ExposeSecret, ScryptWork, SecretString};
-use pail_ops::key::{change_passphrase, encrypted_pair, local_key};
+use pail_ops::key::{Repair, change_passphrase, encrypted_pair, local_key};
 use pail_s3::AwsStoreFactory;
 use pail_sync::PairRemote;
 use pail_sync::config::Config;
@@ -35,29 +35,48 @@ pub async fn run(config_file: &Path, c: KeyCommand) -> Result<u8> {
         KeyCommand::Passphrase { folder } => {
             let pair = encrypted_pair(&config, folder.as_deref())?;
             let local = local_key(pair)?;
-            let remote = PairRemote::connect(pair, &AwsStoreFactory).await?;
-            let old = passphrase(
-                "PAIL_PASSPHRASE",
-                "the current passphrase: ",
-                None,
-                "set PAIL_PASSPHRASE (the current one) and PAIL_NEW_PASSPHRASE",
-            )?;
-            let new = passphrase(
-                "PAIL_NEW_PASSPHRASE",
-                "the new passphrase: ",
-                Some("the new passphrase again: "),
-                "set PAIL_NEW_PASSPHRASE",
-            )?;
-            let r = change_passphrase(&remote, &local, &old, &new, ScryptWork::default()).await?;
-            println!(
-                "changed the passphrase of {} (in {}); the key and every object stay the same, \
-                 and devices already set up keep working",
-                pair.remote, r.marker
-            );
-            if r.rewrote_damaged {
-                println!(
-                    "  the bucket's copy of the key was damaged: it was written again from this device's key"
-                );
+            // Unchecked: a damaged or missing marker, which the usual check refuses, is what
+            // this command writes again.
+            let remote = PairRemote::connect_unchecked(pair, &AwsStoreFactory).await?;
+            let old = || {
+                passphrase(
+                    "PAIL_PASSPHRASE",
+                    "the current passphrase: ",
+                    None,
+                    "set PAIL_PASSPHRASE (the current one) and PAIL_NEW_PASSPHRASE",
+                )
+            };
+            let new = || {
+                passphrase(
+                    "PAIL_NEW_PASSPHRASE",
+                    "the new passphrase: ",
+                    Some("the new passphrase again: "),
+                    "set PAIL_NEW_PASSPHRASE",
+                )
+            };
+            let r = change_passphrase(&remote, pair, &local, &old, &new, ScryptWork::default())
+                .await?;
+            match &r.repaired {
+                None => println!(
+                    "changed the passphrase of {} (in {}); the key and every object stay the \
+                     same, and devices already set up keep working",
+                    pair.remote, r.marker
+                ),
+                Some(repair) => {
+                    let why = match repair {
+                        Repair::WrappedKey => "held a damaged copy of the key".to_owned(),
+                        Repair::Damaged { detail } => {
+                            format!("was damaged ({})", pail_core::printable(detail))
+                        }
+                        Repair::Missing => "was gone".to_owned(),
+                    };
+                    println!(
+                        "{} {why}: wrote it again from this device's key, under the new \
+                         passphrase; the key and every object stay the same, and devices \
+                         already set up keep working",
+                        r.marker
+                    );
+                }
             }
             if r.old_versions_deleted > 0 {
                 println!(

@@ -1,4 +1,4 @@
-//! `pail share PATH [--expires 7d] [--version ID] [--json]`.
+//! `pail share PATH [--expires 7d] [--version ID] [--ciphertext] [--json]`.
 
 use std::path::Path;
 
@@ -18,7 +18,7 @@ pub async fn run(config_file: &Path, a: ShareArgs) -> Result<u8> {
         .as_ref()
         .context("pail shares a file, not a whole folder: name a file in it")?;
     let remote = PairRemote::connect(&t.pair, &AwsStoreFactory).await?;
-    let s = share(&remote, rel, a.version.as_deref(), expires).await?;
+    let s = share(&remote, rel, a.version.as_deref(), expires, a.ciphertext).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(0);
@@ -33,6 +33,12 @@ pub async fn run(config_file: &Path, a: ShareArgs) -> Result<u8> {
             None => ", as it is when they open it".to_owned(),
         }
     );
+    if s.ciphertext {
+        eprintln!(
+            "the link serves the end-to-end encrypted object (an age file): to read it, its \
+             recipient needs this pair's key (`pail key export`) and `age -d -i KEY`"
+        );
+    }
     if let Some(c) = &s.credentials_expire_at {
         eprintln!(
             "warning: it was signed with temporary credentials, which expire at {c} (UTC): the link stops working then"
