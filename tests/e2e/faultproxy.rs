@@ -93,6 +93,8 @@ struct State {
     rate_permille: AtomicU32,
     stall_ms: Mutex<(u64, u64)>,
     kinds: Mutex<Vec<Fault>>,
+    /// Faults only for requests of this method whose path ends with this (all when `None`).
+    only: Mutex<Option<(hyper::Method, String)>>,
     rng: Mutex<u64>,
     requests: AtomicU64,
     counts: [AtomicU64; 4],
@@ -101,8 +103,13 @@ struct State {
 
 impl State {
     /// Draws the fate of one request.
-    fn draw(&self) -> Option<(Fault, u64)> {
+    fn draw(&self, method: &hyper::Method, path: &str) -> Option<(Fault, u64)> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some((m, end)) = &*self.only.lock().unwrap()
+            && (m != method || !path.ends_with(end.as_str()))
+        {
+            return None;
+        }
         let rate = u64::from(self.rate_permille.load(Ordering::Relaxed));
         let (a, b, c) = {
             let mut rng = self.rng.lock().unwrap();
@@ -142,6 +149,7 @@ impl FaultProxy {
             rate_permille: AtomicU32::new(0),
             stall_ms: Mutex::new((2000, 5000)),
             kinds: Mutex::new(KINDS.to_vec()),
+            only: Mutex::new(None),
             rng: Mutex::new(seed),
             requests: AtomicU64::new(0),
             counts: Default::default(),
@@ -185,6 +193,12 @@ impl FaultProxy {
         *self.state.kinds.lock().unwrap() = kinds.to_vec();
     }
 
+    /// Faults only for requests of `method` whose path ends with `path_end` (e.g. the PUT of
+    /// one object), the others forwarded untouched.
+    pub fn only(&self, method: hyper::Method, path_end: &str) {
+        *self.state.only.lock().unwrap() = Some((method, path_end.to_owned()));
+    }
+
     /// Sets the range of stall durations.
     pub fn set_stall(&self, min: Duration, max: Duration) {
         assert!(min <= max);
@@ -222,7 +236,7 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody
 }
 
 async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<ProxyBody>, BoxError> {
-    let fault = st.draw();
+    let fault = st.draw(req.method(), req.uri().path());
     match fault {
         Some((Fault::SlowDown, _)) => {
             return Ok(s3_error(

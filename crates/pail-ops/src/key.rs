@@ -6,8 +6,8 @@
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use pail_core::layout::encryption_marker_key;
-use pail_crypt::store::KeyStore;
 use pail_crypt::marker::{FORMAT, SCHEME_AGE_X25519};
+use pail_crypt::store::KeyStore;
 use pail_crypt::{
     EncryptionMarker, KeyError, MarkerError, NameMode, PrefixKey, ScryptWork, SecretString,
 };
@@ -124,49 +124,52 @@ pub async fn change_passphrase(
     let marker_key = encryption_marker_key(&remote.prefix);
     let url = format!("s3://{}/{marker_key}", remote.bucket);
     let what = format!("the key in {url}");
-    let (again, cond, repaired) = match read_marker_object(remote.store.as_ref(), &remote.prefix)
-        .await?
-    {
-        Some(MarkerObject {
-            etag,
-            parsed: Ok(marker),
-        }) => {
-            local.check_recipient(&marker.recipient, "this device's key of the pair")?;
-            let old = old()?;
-            let new = new()?;
-            let (wrapped, repaired) =
-                match PrefixKey::rewrap(&marker.wrapped_identity, &old, &new, work, &what) {
-                    Ok((key, wrapped)) => {
-                        key.check_recipient(&marker.recipient, &what)?;
-                        (wrapped, None)
-                    }
-                    // The bucket's copy is unreadable: this device's key (checked against the
-                    // marker's public key above) is the identity; write the copy again from it.
-                    Err(KeyError::Damaged { .. }) => {
-                        (local.wrap(&new, work)?, Some(Repair::WrappedKey))
-                    }
-                    Err(e) => return Err(e.into()),
+    let (again, cond, repaired) =
+        match read_marker_object(remote.store.as_ref(), &remote.prefix).await? {
+            Some(MarkerObject {
+                etag,
+                parsed: Ok(marker),
+            }) => {
+                local.check_recipient(&marker.recipient, "this device's key of the pair")?;
+                let old = old()?;
+                let new = new()?;
+                let (wrapped, repaired) =
+                    match PrefixKey::rewrap(&marker.wrapped_identity, &old, &new, work, &what) {
+                        Ok((key, wrapped)) => {
+                            key.check_recipient(&marker.recipient, &what)?;
+                            (wrapped, None)
+                        }
+                        // The bucket's copy is unreadable: this device's key (checked against the
+                        // marker's public key above) is the identity; write the copy again from it.
+                        Err(KeyError::Damaged { .. }) => {
+                            (local.wrap(&new, work)?, Some(Repair::WrappedKey))
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                let again = EncryptionMarker {
+                    wrapped_identity: wrapped,
+                    ..marker
                 };
-            let again = EncryptionMarker {
-                wrapped_identity: wrapped,
-                ..marker
-            };
-            (again, Condition::IfMatch(etag), repaired)
-        }
-        Some(MarkerObject {
-            etag,
-            parsed: Err(MarkerError::Damaged { detail, .. }),
-        }) => {
-            let fresh = fresh_marker(remote, pair, local, &new()?, work)?;
-            (fresh, Condition::IfMatch(etag), Some(Repair::Damaged { detail }))
-        }
-        // A newer format or an unknown scheme is not damage: an upgrade reads it.
-        Some(MarkerObject { parsed: Err(e), .. }) => return Err(e.into()),
-        None => {
-            let fresh = fresh_marker(remote, pair, local, &new()?, work)?;
-            (fresh, Condition::IfAbsent, Some(Repair::Missing))
-        }
-    };
+                (again, Condition::IfMatch(etag), repaired)
+            }
+            Some(MarkerObject {
+                etag,
+                parsed: Err(MarkerError::Damaged { detail, .. }),
+            }) => {
+                let fresh = fresh_marker(remote, pair, local, &new()?, work)?;
+                (
+                    fresh,
+                    Condition::IfMatch(etag),
+                    Some(Repair::Damaged { detail }),
+                )
+            }
+            // A newer format or an unknown scheme is not damage: an upgrade reads it.
+            Some(MarkerObject { parsed: Err(e), .. }) => return Err(e.into()),
+            None => {
+                let fresh = fresh_marker(remote, pair, local, &new()?, work)?;
+                (fresh, Condition::IfAbsent, Some(Repair::Missing))
+            }
+        };
     let cond = if remote.caps.conditional_writes {
         cond
     } else {

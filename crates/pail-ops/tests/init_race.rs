@@ -13,9 +13,7 @@ use pail_core::RemotePrefix;
 use pail_core::layout::encryption_marker_key;
 use pail_crypt::{PrefixKey, ScryptWork};
 use pail_ops::init::{EncryptInit, SETTLE_DELAY, create_key};
-use pail_s3::{
-    Capabilities, Conditionals, FaultyStore, MemStore, ObjectStore, Op, Versioning,
-};
+use pail_s3::{Capabilities, Conditionals, FaultyStore, MemStore, ObjectStore, Op, Versioning};
 use pail_sync::PairConfig;
 use pail_sync::crypt::read_marker;
 
@@ -123,10 +121,21 @@ async fn two_first_devices_on_a_server_ignoring_conditions_end_with_one_key() {
     let (alpha, alpha_kept) = alpha.unwrap();
     let (beta, beta_kept) = beta.unwrap();
     let kept = marker_recipient(&mem).await;
-    assert_eq!(alpha.recipient(), kept, "alpha joined the key the server kept");
+    assert_eq!(
+        alpha.recipient(),
+        kept,
+        "alpha joined the key the server kept"
+    );
     assert_eq!(beta.recipient(), kept);
-    assert_eq!((alpha_kept, beta_kept), (false, true), "beta's write was last");
-    assert!(started.elapsed() >= SETTLE_DELAY, "read back after the settle delay");
+    assert_eq!(
+        (alpha_kept, beta_kept),
+        (false, true),
+        "beta's write was last"
+    );
+    assert!(
+        started.elapsed() >= SETTLE_DELAY,
+        "read back after the settle delay"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -161,7 +170,11 @@ async fn where_conditions_hold_the_second_device_joins_without_waiting() {
         .unwrap();
     let (alpha, alpha_kept) = alpha.unwrap();
     let (beta, beta_kept) = beta.unwrap();
-    assert_eq!((alpha_kept, beta_kept), (true, false), "alpha's write came first");
+    assert_eq!(
+        (alpha_kept, beta_kept),
+        (true, false),
+        "alpha's write came first"
+    );
     assert_eq!(alpha.recipient(), beta.recipient());
     assert_eq!(alpha.recipient(), marker_recipient(&mem).await);
     assert!(started.elapsed() < SETTLE_DELAY, "{:?}", started.elapsed());

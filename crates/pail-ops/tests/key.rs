@@ -218,7 +218,8 @@ async fn a_damaged_or_missing_marker_is_written_anew_from_the_devices_key() {
                 .await
                 .unwrap_err();
             assert!(
-                e.to_string().contains("is damaged") && e.to_string().contains("`pail key passphrase`"),
+                e.to_string().contains("is damaged")
+                    && e.to_string().contains("`pail key passphrase`"),
                 "{e}"
             );
 
@@ -244,8 +245,8 @@ async fn a_damaged_or_missing_marker_is_written_anew_from_the_devices_key() {
             assert_eq!(m.recipient, key.recipient());
             assert_eq!(m.names, mode);
             assert_eq!(m.created_by, "laptop");
-            let opened = PrefixKey::unwrap(&m.wrapped_identity, &secret("new one"), work(), "m")
-                .unwrap();
+            let opened =
+                PrefixKey::unwrap(&m.wrapped_identity, &secret("new one"), work(), "m").unwrap();
             assert_eq!(opened.recipient(), key.recipient());
             assert_eq!(marker_versions(&mem).await, 1, "the older versions deleted");
 
@@ -259,7 +260,10 @@ async fn a_damaged_or_missing_marker_is_written_anew_from_the_devices_key() {
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!((m.recipient.as_str(), m.names), (key.recipient().as_str(), mode));
+            assert_eq!(
+                (m.recipient.as_str(), m.names),
+                (key.recipient().as_str(), mode)
+            );
             PrefixKey::unwrap(&m.wrapped_identity, &secret("newer one"), work(), "m").unwrap();
         }
     }
@@ -309,7 +313,8 @@ async fn a_damaged_marker_changed_meanwhile_is_not_overwritten() {
     .await
     .unwrap_err();
     assert!(
-        e.to_string().contains("changed while the passphrase was being changed"),
+        e.to_string()
+            .contains("changed while the passphrase was being changed"),
         "{e:#}"
     );
     assert_eq!(

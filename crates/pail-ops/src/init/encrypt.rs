@@ -228,8 +228,7 @@ fn adopt(
             device = pail_core::printable(&m.created_by),
         ),
         Err(e) => {
-            return Err(e)
-                .context("another device made this prefix's key at the same moment");
+            return Err(e).context("another device made this prefix's key at the same moment");
         }
     };
     key.check_recipient(&m.recipient, what)?;

@@ -54,8 +54,8 @@ pub async fn run(config_file: &Path, c: KeyCommand) -> Result<u8> {
                     "set PAIL_NEW_PASSPHRASE",
                 )
             };
-            let r = change_passphrase(&remote, pair, &local, &old, &new, ScryptWork::default())
-                .await?;
+            let r =
+                change_passphrase(&remote, pair, &local, &old, &new, ScryptWork::default()).await?;
             match &r.repaired {
                 None => println!(
                     "changed the passphrase of {} (in {}); the key and every object stay the \
