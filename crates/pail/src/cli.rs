@@ -31,7 +31,9 @@ pub enum Command {
     #[command(after_help = "Examples:
   pail init ~/Pail s3://my-bucket/laptop --region eu-west-1
   pail init ~/Pail s3://my-bucket/laptop --region eu-west-1 --setup   # also lock the bucket down
-  pail init ~/Pail s3://my-bucket/laptop --endpoint http://127.0.0.1:9000 --region garage")]
+  pail init ~/Pail s3://my-bucket/laptop --endpoint http://127.0.0.1:9000 --region garage
+  pail init ~/Private s3://my-bucket/private --encrypt                 # end-to-end encrypted
+  pail init ~/Private s3://my-bucket/private --encrypt --encrypt-names # names too")]
     Init(InitArgs),
     /// One full reconcile of every pair (or --folder), then exit.
     ///
@@ -103,8 +105,8 @@ pub enum Command {
     /// Unpair a folder: pail stops syncing it; its files and the bucket are left alone.
     Remove(RemoveArgs),
     /// The key of an end-to-end encrypted pair: print it for safekeeping, or change its
-    /// passphrase. Hidden with `init --encrypt` until encrypted pairs are complete (issue 15).
-    #[command(subcommand, hide = true)]
+    /// passphrase.
+    #[command(subcommand)]
     Key(KeyCommand),
     /// The configuration as pail reads it (defaults filled in; it holds no secrets).
     Config(ConfigArgs),
@@ -163,8 +165,7 @@ pub struct ShareArgs {
     pub version: Option<String>,
     /// On an end-to-end encrypted pair: a link to the encrypted object (an age file), which
     /// opens only with the pair's key (`pail key export`). Without it such a share is refused.
-    /// Hidden with `init --encrypt` until encrypted pairs are complete (issue 15).
-    #[arg(long, hide = true)]
+    #[arg(long)]
     pub ciphertext: bool,
     /// Machine-readable output.
     #[arg(long)]
@@ -259,12 +260,11 @@ pub struct InitArgs {
     pub kms_key: Option<String>,
     /// End-to-end encrypt the pair (doc/ENCRYPTION.md): the first device makes the prefix's
     /// key, others join with its passphrase (PAIL_PASSPHRASE, else asked on the terminal).
-    /// Hidden, with `pail key`, until encrypted names and the benchmarks are done (issue 15).
-    #[arg(long, hide = true)]
+    #[arg(long)]
     pub encrypt: bool,
     /// With --encrypt: encrypt file and folder names too (each name AES-SIV encrypted, so
     /// names of up to 175 bytes fit). Chosen by the prefix's first device.
-    #[arg(long, hide = true, requires = "encrypt")]
+    #[arg(long, requires = "encrypt")]
     pub encrypt_names: bool,
 }
 
