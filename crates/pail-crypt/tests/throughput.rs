@@ -20,7 +20,7 @@ fn throughput() {
     // Into memory already touched, as a multipart upload's reused part buffers are: the
     // encryption and its one copy, not page faults.
     let len = content::ciphertext_len(size as u64);
-    let mut obj = vec![0u8; len as usize];
+    let mut obj = vec![1u8; len as usize];
     obj.clear();
     let t = Instant::now();
     let mut r = content::EncryptingReader::new(&key, Cursor::new(&plain[..]), size as u64);
