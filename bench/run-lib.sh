@@ -157,3 +157,21 @@ share_of_ceiling() {
   isnum "$p" && isnum "$c" && awk -v a="$c" -v b="$p" 'BEGIN { if (b > 0) printf "%.4f", a / b }'
   return 0
 }
+
+# encrypted pail over plain pail in round R: wall time (enc_ratio_r), CPU (enc_ratio_c)
+enc_ratio() {
+  local -n arr=$1
+  local e=${arr[$2,pail_enc,$3]:-} p=${arr[$2,pail,$3]:-}
+  isnum "$e" && isnum "$p" && awk -v a="$e" -v b="$p" 'BEGIN { if (b > 0) printf "%.4f", a / b }'
+  return 0
+}
+enc_ratio_r() { enc_ratio R "$@"; }
+enc_ratio_c() { enc_ratio C "$@"; }
+
+# ratio_range FN LINE: the lowest and highest of `FN LINE ROUND` over the rounds, "lo-hi"
+ratio_range() {
+  local fn=$1 line=$2 r v vals=()
+  for ((r = 1; r <= ROUNDS; r++)); do v=$("$fn" "$line" "$r"); isnum "$v" && vals+=("$v"); done
+  [ ${#vals[@]} -gt 0 ] || { echo -; return; }
+  printf '%s\n' "${vals[@]}" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'
+}

@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # The tables of bench/run.sh (sourced at its end): times, pail's share of the ceiling and ratio
-# to the best peer, CPU, requests per file.
+# to the best peer, CPU, requests per file; with --encrypt, encrypted pail over plain pail.
 
 COLS=(pail ceiling rclone_copy rclone_copy16 rclone_bisync aws)
-declare -A COLNAME=([pail]=pail [ceiling]=s3-ceiling [rclone_copy]="rclone copy"
+has pail_enc && COLS=(pail pail_enc "${COLS[@]:1}")
+declare -A COLNAME=([pail]=pail [pail_enc]="pail encrypted" [ceiling]=s3-ceiling [rclone_copy]="rclone copy"
   [rclone_copy16]="rclone copy x16" [rclone_bisync]="rclone bisync" [aws]="aws s3 sync")
 line_name() {
   case $1 in
@@ -63,7 +64,7 @@ for line in "${LINES[@]}"; do
   row="| $(line_name "$line") |"
   for t in "${COLS[@]}"; do
     case $t in
-      pail) c=${P[$line]:-} ;;
+      pail|pail_enc) c=${P[$line,$t]:-} ;;
       ceiling) c=${K[$line]:-} ;;
       *) c=$(sed -n 's/.* \([0-9][0-9]*\) total$/\1/p' <<<"${Q[$line,$t]:-}") ;;
     esac
@@ -74,7 +75,11 @@ for line in "${LINES[@]}"; do
 done
 if has pail; then
   echo "pail's requests by operation (round 1):"
-  for line in "${LINES[@]}"; do printf '  %-34s %s\n' "$(line_name "$line")" "${PO[$line]:-n/a}"; done
+  for line in "${LINES[@]}"; do printf '  %-34s %s\n' "$(line_name "$line")" "${PO[$line,pail]:-n/a}"; done
+fi
+if has pail_enc; then
+  echo "encrypted pail's requests by operation (round 1):"
+  for line in "${LINES[@]}"; do printf '  %-34s %s\n' "$(line_name "$line")" "${PO[$line,pail_enc]:-n/a}"; done
 fi
 echo
 echo "S3 requests of the no-change re-sync (from the RGW access log$([ "$SHARED" = 1 ] && echo ', requests naming the prefix only')):"
@@ -82,4 +87,22 @@ for t in "${TOOLS[@]}"; do printf '  %-14s %s\n' "$t" "${Q[nochange,$t]:-n/a}"; 
 if has pail; then
   echo "pail's own count (PAIL_LOG=pail::requests=debug): ${PAIL_SELF:-n/a}"
   echo "files of the folder pail opened for reading / read() calls on them (strace, must be 0): ${PAIL_OPENS:-n/a} / ${PAIL_READS:-n/a}"
+fi
+
+if has pail_enc; then
+  echo
+  echo "End-to-end encryption (issue 15): encrypted pail / plain pail, the same line in the same round (wall seconds, and CPU seconds user+sys), medians of the per-round ratios (range); target: at most 1.10 on the initial upload of the small files and on the big file."
+  echo "| line | plain s | encrypted s | time ratio (range) | plain CPU s | encrypted CPU s | CPU ratio (range) | target met? |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for line in "${LINES[@]}"; do
+    tr=$(per_round_median enc_ratio_r "$line") cr=$(per_round_median enc_ratio_c "$line")
+    met=-
+    if [ "$line" = small ] || [ "$line" = big ]; then
+      met=n/a
+      isnum "$tr" && met=$(awk -v r="$tr" 'BEGIN { print (r <= 1.10 ? "yes" : "no") }')
+    fi
+    echo "| $(line_name "$line") | $(over_rounds R "$line" pail) | $(over_rounds R "$line" pail_enc) |" \
+      "$tr ($(ratio_range enc_ratio_r "$line")) | $(over_rounds C "$line" pail) |" \
+      "$(over_rounds C "$line" pail_enc) | $cr ($(ratio_range enc_ratio_c "$line")) | $met |"
+  done
 fi

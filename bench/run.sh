@@ -15,7 +15,8 @@
 # the fastest peer (pail s / peer s), CPU seconds (user+sys) of every tool and pail's per 10,000
 # files, and S3 requests per file.
 #
-#   bench/run.sh [--quick] [--rounds N] [--server ceph|garage] [--only TOOLS] [--shared] [--keep]
+#   bench/run.sh [--quick] [--rounds N] [--server ceph|garage] [--only TOOLS] [--encrypt] [--shared]
+#                [--keep]
 #     --quick    500 files and 64 MiB
 #     --rounds   N paired rounds (default 1): each round runs every tool on every line, the tools
 #                in an order that rotates from round to round; times and ratios are medians
@@ -24,6 +25,9 @@
 #                garage: the test servers' Garage, bucket $PAIL_TEST_GARAGE_BUCKET (unversioned:
 #                Garage has no versioning; started with tests/servers/start.sh if none runs)
 #     --only     pail, rclone (copy, copy x16, bisync), aws, ceiling [,...]; may be repeated
+#     --encrypt  also pail on an end-to-end encrypted pair (init --encrypt, PAIL_PASSPHRASE, the
+#                key in a 0600 file of the state dir), every line, next to plain pail in each
+#                round; prints encrypted / plain (time, CPU) against issue 15's 10% ceiling
 #     --shared   with --server ceph: the test servers' Ceph instead of a private one
 #     --keep     keep the scratch dir (logs, strace output) and print its path
 # Environment: PAIL (binary; default target/release/pail), CEILING (default
@@ -39,8 +43,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=run-lib.sh disable=SC1091
 . "$ROOT/bench/run-lib.sh"
 
-FILES=10000 BIG_MB=1024 SHARED=0 KEEP=0 ROUNDS=1 SERVER=ceph ONLY=()
-usage() { sed -n '2,34p' "$0" >&2; exit 2; }
+FILES=10000 BIG_MB=1024 SHARED=0 KEEP=0 ROUNDS=1 SERVER=ceph ONLY=() ENCRYPT=0
+usage() { sed -n '2,38p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) FILES=500 BIG_MB=64; shift ;;
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
     --server=*) SERVER=${1#--server=}; shift ;;
     --only) [ $# -ge 2 ] || usage; IFS=, read -ra o <<<"$2"; ONLY+=("${o[@]}"); shift 2 ;;
     --only=*) IFS=, read -ra o <<<"${1#--only=}"; ONLY+=("${o[@]}"); shift ;;
+    --encrypt) ENCRYPT=1; shift ;;
     --shared) SHARED=1; shift ;;
     --keep) KEEP=1; shift ;;
     -h|--help) usage ;;
@@ -69,18 +74,22 @@ CC=${CEILING_CONCURRENCY:-16} PART_MB=${CEILING_PART_MB:-16}
 TOOLS=()
 for t in "${ONLY[@]}"; do
   case $t in
-    pail) TOOLS+=(pail) ;;
+    pail) TOOLS+=(pail); [ "$ENCRYPT" = 0 ] || TOOLS+=(pail_enc) ;;
     rclone) TOOLS+=(rclone_copy rclone_copy16 rclone_bisync) ;;
     aws) TOOLS+=(aws) ;;
     ceiling) TOOLS+=(ceiling) ;;
     *) echo "--only takes pail, rclone, aws or ceiling, not '$t'" >&2; exit 2 ;;
   esac
 done
+if [ "$ENCRYPT" = 1 ] && [[ " ${TOOLS[*]} " != *" pail_enc "* ]]; then
+  echo "--encrypt compares with plain pail: --only must include pail" >&2; exit 2
+fi
 PEERS=()
 for t in rclone_copy rclone_copy16 rclone_bisync aws; do
   for x in "${TOOLS[@]}"; do [ "$x" = "$t" ] && PEERS+=("$t"); done
 done
 has() { local x; for x in "${TOOLS[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+is_pail() { [ "$1" = pail ] || [ "$1" = pail_enc ]; }
 LINES=(small nochange edits fresh big)
 
 # ---- prerequisites ------------------------------------------------------------------------------
@@ -181,6 +190,9 @@ export RCLONE_CONFIG=$WORK/rclone-none.conf RCLONE_CONFIG_BENCH_TYPE=s3 \
   RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$SK RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
 AWS=("$VENV/bin/aws" --endpoint-url "$EP")
 CEIL=("${CEILING:-}" --endpoint "$EP" --region "$REGION" --concurrency "$CC")
+# the encrypted pair's passphrase (read by init only), and its key kept in the state dir's 0600
+# file: the scratch HOME has no keyring
+[ "$ENCRYPT" = 0 ] || export PAIL_PASSPHRASE=pail-bench-passphrase PAIL_NO_KEYRING=1
 # pail's timed runs log one line per S3 request attempt (requests per file), warnings as usual
 PAIL_LOG_REQUESTS='error,pail=warn,pail::requests=debug'
 
@@ -209,9 +221,17 @@ sleep 2  # let the mtimes age past any racy-timestamp window
 
 # ---- measuring ----------------------------------------------------------------------------------
 declare -A Q     # Q[line,tool] = S3 requests by kind, from the RGW log (round 1)
-declare -A P     # P[line] = pail's own request count (round 1); K[line] the ceiling's
-declare -A K PO  # PO[line]: pail's requests by operation (round 1)
+declare -A P     # P[line,tool] = pail's own request count (round 1, plain or encrypted)
+declare -A K PO  # K[line] = the ceiling's; PO[line,tool]: pail's requests by operation
 ROUND=1
+
+# obj_bytes TOOL SIZE: the object size of a file of SIZE bytes as TOOL stores it: the age file
+# of doc/ENCRYPTION.md (168-byte header, 16-byte nonce, a 16-byte tag per 64 KiB chunk) for
+# the encrypted pair
+obj_bytes() {
+  if [ "$1" = pail_enc ]; then echo $(( 184 + $2 + 16 * ($2 > 0 ? ($2 + 65535) / 65536 : 1) ))
+  else echo "$2"; fi
+}
 
 # verify PREFIX N BYTES: the tool really uploaded what it should have
 verify() {
@@ -227,11 +247,13 @@ verify_dir() {
 }
 
 pail_env() { PENV=(env PAIL_CONFIG="$WORK/pail/$1/config.toml" PAIL_STATE_DIR="$WORK/pail/$1/state"); }
-pail_init() {  # DIR PREFIX STATE-NAME DEVICE
+pail_init() {  # DIR PREFIX STATE-NAME DEVICE TOOL (pail_enc: an encrypted pair)
+  local enc=()
+  [ "$5" = pail ] || enc=(--encrypt)
   mkdir -p "$WORK/pail/$3"
   pail_env "$3"
   "${PENV[@]}" "$PAIL" init "$1" "s3://$BUCKET/$2" --endpoint "$EP" --region "$REGION" --device "$4" \
-    >"$WORK/logs/init-$3.log" 2>&1 || { log bench "ERROR: pail init failed:"; cat "$WORK/logs/init-$3.log" >&2; return 1; }
+    "${enc[@]}" >"$WORK/logs/init-$3.log" 2>&1 || { log bench "ERROR: pail init failed:"; cat "$WORK/logs/init-$3.log" >&2; return 1; }
 }
 
 # cmd_for LINE TOOL DIR PREFIX: sets CMD, the tool's natural command for LINE between DIR and
@@ -239,7 +261,7 @@ pail_init() {  # DIR PREFIX STATE-NAME DEVICE
 cmd_for() {
   local line=$1 tool=$2 dir=$3 prefix=$4 url=s3://$BUCKET/$4
   case $tool in
-    pail)
+    pail|pail_enc)
       if [ "$line" = fresh ]; then pail_env "$prefix-fresh"; else pail_env "$prefix"; fi
       CMD=("${PENV[@]}" PAIL_LOG="$PAIL_LOG_REQUESTS" "$PAIL" sync) ;;
     rclone_copy|rclone_copy16)
@@ -276,7 +298,7 @@ measure() {
     Q[$line,$tool]=$(rgw_requests "$off" "$4")
     log=$WORK/logs/$line-$tool-r$ROUND.log
     case $tool in
-      pail) P[$line]=$(grep -c 's3 request' "$log" || true) PO[$line]=$(pail_ops "$log") ;;
+      pail|pail_enc) P[$line,$tool]=$(grep -c 's3 request' "$log" || true) PO[$line,$tool]=$(pail_ops "$log") ;;
       ceiling) K[$line]=$(grep -o '"requests":[0-9]*' "$log" | cut -d: -f2 || true) ;;
     esac
   fi
@@ -319,22 +341,23 @@ PY
 
 # one_tool TOOL: every line for TOOL, each into a fresh prefix, cleaned up after
 one_tool() {
-  local tool=$1 dir prefix fresh
+  local tool=$1 dir prefix fresh small_bytes big_bytes
+  small_bytes=$((FILES * $(obj_bytes "$tool" 4096))) big_bytes=$(obj_bytes "$tool" $((BIG_MB * 1048576)))
   dir=$WORK/dirs/$tool prefix=b$RUN-r$ROUND-$tool-small
   prefix=${prefix//_/-}
   rm -rf "$dir" && cp -a "$WORK/data/small" "$dir"   # this tool's copy: the edits change it
-  if [ "$tool" = pail ] && ! pail_init "$dir" "$prefix" "$prefix" bench; then
+  if is_pail "$tool" && ! pail_init "$dir" "$prefix" "$prefix" bench "$tool"; then
     for l in small nochange edits fresh; do R[$l,$tool,$ROUND]=FAIL; done
   elif measure small "$tool" "$dir" "$prefix"; then
-    verify "$prefix" "$FILES" $((FILES * 4096))
+    verify "$prefix" "$FILES" "$small_bytes"
     measure nochange "$tool" "$dir" "$prefix" || true
     if [ "$tool" = pail ] && [ "$ROUND" = 1 ]; then pail_nochange_checks "$prefix" "$dir"; fi
     edit_files "$dir"
     sleep 2  # as after generating the data: the edits' mtimes age past any racy window
-    measure edits "$tool" "$dir" "$prefix" && verify "$prefix" "$FILES" $((FILES * 4096))
+    measure edits "$tool" "$dir" "$prefix" && verify "$prefix" "$FILES" "$small_bytes"
     fresh=$WORK/dirs/$tool-fresh
     rm -rf "$fresh" && mkdir -p "$fresh"
-    if [ "$tool" != pail ] || pail_init "$fresh" "$prefix" "$prefix-fresh" bench-fresh; then
+    if ! is_pail "$tool" || pail_init "$fresh" "$prefix" "$prefix-fresh" bench-fresh "$tool"; then
       measure fresh "$tool" "$fresh" "$prefix" && verify_dir "$fresh" "$FILES" $((FILES * 4096))
     else
       R[fresh,$tool,$ROUND]=FAIL
@@ -348,8 +371,8 @@ one_tool() {
 
   dir=$WORK/data/big prefix=b$RUN-r$ROUND-$tool-big
   prefix=${prefix//_/-}
-  if [ "$tool" != pail ] || pail_init "$dir" "$prefix" "$prefix" bench; then
-    if measure big "$tool" "$dir" "$prefix"; then verify "$prefix" 1 $((BIG_MB * 1048576)); fi
+  if ! is_pail "$tool" || pail_init "$dir" "$prefix" "$prefix" bench "$tool"; then
+    if measure big "$tool" "$dir" "$prefix"; then verify "$prefix" 1 "$big_bytes"; fi
   else
     R[big,$tool,$ROUND]=FAIL
   fi

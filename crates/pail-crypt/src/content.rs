@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use pail_core::hash::ContentHash;
 
-use crate::header::{self, HEADER_LEN, NONCE_LEN, Sink};
+use crate::header::{self, HEADER_LEN, NONCE_LEN, Payload};
 use crate::key::PrefixKey;
 
 /// The object metadata (`x-amz-meta-pail-bind`) that holds the binding tag
@@ -96,11 +96,11 @@ pub struct EncryptingReader<R> {
     len: u64,
     /// Plaintext bytes still expected from `src`.
     plain_left: u64,
-    writer: Option<age::stream::StreamWriter<Sink>>,
-    sink: Sink,
+    /// `None` once the last chunk is sealed.
+    payload: Option<Payload>,
+    /// The header and nonce, then one sealed chunk at a time, read out from `pos`.
     out: Vec<u8>,
     pos: usize,
-    buf: Box<[u8]>,
 }
 
 impl<R> std::fmt::Debug for EncryptingReader<R> {
@@ -115,18 +115,16 @@ impl<R: Read> EncryptingReader<R> {
     /// error from `read`, `UnexpectedEof` or `InvalidData`, so that a PUT with the announced
     /// length never carries a different file.
     pub fn new(key: &PrefixKey, src: R, plaintext_len: u64) -> Self {
-        let sink = Sink::default();
-        let writer = header::start(key, sink.clone());
-        let out = std::mem::take(&mut *sink.0.lock().expect("sink lock"));
+        let (mut out, payload) = header::start(key);
+        // Room for a chunk and its tag beside the header: no reallocation later.
+        out.reserve((plaintext_len.min(CHUNK) + TAG_LEN) as usize);
         EncryptingReader {
             src,
             len: ciphertext_len(plaintext_len),
             plain_left: plaintext_len,
-            writer: Some(writer),
-            sink,
+            payload: Some(payload),
             out,
             pos: 0,
-            buf: vec![0u8; CHUNK as usize].into_boxed_slice(),
         }
     }
 
@@ -140,35 +138,52 @@ impl<R: Read> EncryptingReader<R> {
         false
     }
 
-    /// Encrypt the next piece of plaintext into `out`; false at the end of the object.
+    /// Append up to `max` bytes of the object to `dst` (fewer only at its end): a multipart
+    /// upload's part, copied once from the sealed chunks, without `read_to_end`'s zeroing.
+    pub fn read_into(&mut self, dst: &mut Vec<u8>, max: u64) -> io::Result<usize> {
+        let mut n = 0usize;
+        while (n as u64) < max {
+            if self.pos == self.out.len() && !self.refill()? {
+                break;
+            }
+            let k = (self.out.len() - self.pos).min((max - n as u64) as usize);
+            dst.extend_from_slice(&self.out[self.pos..self.pos + k]);
+            self.pos += k;
+            n += k;
+        }
+        Ok(n)
+    }
+
+    /// Read and seal the next chunk into `out`; false at the end of the object. The chunk is
+    /// read into `out` and sealed there, in place.
     fn refill(&mut self) -> io::Result<bool> {
-        let Some(writer) = self.writer.as_mut() else {
+        let Some(payload) = self.payload.as_mut() else {
             return Ok(false);
         };
-        let n = read_full(&mut self.src, &mut self.buf)?;
-        if n as u64 > self.plain_left {
+        let want = self.plain_left.min(CHUNK) as usize;
+        let last = self.plain_left <= CHUNK;
+        // Only the first fill of the buffer zeroes it: later ones shrink it from a chunk
+        // and its tag.
+        self.out.resize(want, 0);
+        let n = read_full(&mut self.src, &mut self.out)?;
+        if n < want {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was being encrypted",
+            ));
+        }
+        self.plain_left -= n as u64;
+        if last && read_full(&mut self.src, &mut [0u8; 1])? > 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "the file grew while it was being encrypted",
             ));
         }
-        self.plain_left -= n as u64;
-        if n > 0 {
-            writer.write_all(&self.buf[..n])?;
+        payload.seal_next(&mut self.out, last)?;
+        if last {
+            self.payload = None;
         }
-        if n < self.buf.len() {
-            if self.plain_left > 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the file shrank while it was being encrypted",
-                ));
-            }
-            self.writer.take().expect("checked above").finish()?;
-        }
-        // age hands whole chunks to the sink: take them without copying.
-        self.out.clear();
         self.pos = 0;
-        std::mem::swap(&mut self.out, &mut *self.sink.0.lock().expect("sink lock"));
         Ok(true)
     }
 }

@@ -9,6 +9,10 @@
 //! defines it (HMAC-SHA-256 under HKDF-SHA-256(file key, "header") over the header up to
 //! and including `---`). Grease is optional for writers; every age reader accepts the
 //! result, the stock `age` tool included (tests/interop.rs).
+//!
+//! The payload is then pail's to write ([`Payload`]): age's STREAM as the spec defines it,
+//! each chunk sealed in place in the caller's buffer, where age's writer would copy every
+//! chunk three times (into its chunk buffer, into a new ciphertext `Vec`, into the sink).
 
 use std::collections::HashSet;
 use std::io::{self, Write};
@@ -17,6 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use age::secrecy::ExposeSecret;
 use age_core::format::{FileKey, Stanza};
+use chacha20poly1305::{AeadInPlace, ChaCha20Poly1305, KeyInit};
 use data_encoding::BASE64_NOPAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -32,9 +37,9 @@ pub(crate) const NONCE_LEN: u64 = 16;
 
 const VERSION_LINE: &[u8] = b"age-encryption.org/v1\n";
 
-/// A shared byte buffer: the sink age's writer writes into, drained by the reader side.
+/// A shared byte buffer: where age's writer puts the header it makes.
 #[derive(Clone, Default)]
-pub(crate) struct Sink(pub(crate) Arc<Mutex<Vec<u8>>>);
+struct Sink(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -63,9 +68,61 @@ impl age::Recipient for Capturing<'_> {
     }
 }
 
-/// Start an age file to the prefix's recipient: the age writer over `sink`, with the sink
-/// holding exactly the fixed-length header and the nonce.
-pub(crate) fn start(key: &PrefixKey, sink: Sink) -> age::stream::StreamWriter<Sink> {
+/// The payload of one age file: ChaCha20-Poly1305 under HKDF-SHA-256(salt = the payload
+/// nonce, ikm = the file key, "payload"), chunk `i`'s nonce the 11-byte big-endian counter
+/// `i` and a last-chunk byte (1 on the final chunk only), as age's `stream` module and the
+/// spec (<https://c2sp.org/age#payload>) define it.
+pub(crate) struct Payload {
+    aead: ChaCha20Poly1305,
+    counter: u64,
+    done: bool,
+}
+
+impl Payload {
+    /// Seal the next chunk in place: `buf` holds its plaintext (at most 64 KiB, a full
+    /// chunk unless `last`) and gets its 16-byte tag appended.
+    pub(crate) fn seal_next(&mut self, buf: &mut Vec<u8>, last: bool) -> io::Result<()> {
+        if self.done {
+            return Err(io::Error::other("the last chunk has been sealed"));
+        }
+        let mut nonce = [0u8; 12];
+        nonce[3..11].copy_from_slice(&self.counter.to_be_bytes());
+        nonce[11] = u8::from(last);
+        let tag = self
+            .aead
+            .encrypt_in_place_detached(&nonce.into(), &[], &mut buf[..])
+            .map_err(|_| io::Error::other("ChaCha20-Poly1305 refused a 64 KiB chunk"))?;
+        buf.extend_from_slice(&tag);
+        self.counter += 1;
+        self.done = last;
+        Ok(())
+    }
+}
+
+/// Start an age file to the prefix's recipient: the fixed-length header and the payload
+/// nonce, and the payload's cipher.
+pub(crate) fn start(key: &PrefixKey) -> (Vec<u8>, Payload) {
+    let sink = Sink::default();
+    let (writer, file_key) = start_age(key, sink.clone());
+    // age's own writer is dropped unused: it has written the header, and writes no chunk.
+    drop(writer);
+    let head = std::mem::take(&mut *sink.0.lock().expect("sink lock"));
+    let nonce = &head[HEADER_LEN as usize..];
+    let payload_key = Zeroizing::new(age_core::primitives::hkdf(nonce, b"payload", &file_key[..]));
+    let payload = Payload {
+        aead: ChaCha20Poly1305::new((&*payload_key).into()),
+        counter: 0,
+        done: false,
+    };
+    (head, payload)
+}
+
+/// age's writer over `sink`, with the sink holding exactly the fixed-length header and the
+/// nonce, and the file key.
+fn start_age(
+    key: &PrefixKey,
+    sink: Sink,
+) -> (age::stream::StreamWriter<Sink>, Zeroizing<[u8; 16]>) {
     let capture = Capturing {
         inner: key.age_recipient(),
         file_key: Mutex::new(None),
@@ -84,7 +141,7 @@ pub(crate) fn start(key: &PrefixKey, sink: Sink) -> age::stream::StreamWriter<Si
     let canonical = canonical(&buf, &file_key);
     *buf = canonical;
     drop(buf);
-    writer
+    (writer, file_key)
 }
 
 /// age's header + nonce rewritten without the grease stanza.

@@ -135,6 +135,29 @@ proptest! {
         prop_assert_eq!(obj.len() as u64, ciphertext_len(plain.len() as u64));
         prop_assert_eq!(decrypt(&key, &obj).unwrap(), plain);
     }
+
+    #[test]
+    fn parts_cut_with_read_into_make_the_object(
+        plain in prop::collection::vec(any::<u8>(), 0..(3 * C + 100)),
+        part in 1u64..200_000,
+    ) {
+        let key = PrefixKey::generate();
+        // As a multipart upload cuts them: each part appended to a (reused) buffer.
+        let mut r = content::EncryptingReader::new(&key, Cursor::new(plain.clone()), plain.len() as u64);
+        let total = r.len();
+        let (mut obj, mut p) = (Vec::new(), b"left over".to_vec());
+        loop {
+            p.clear();
+            let n = r.read_into(&mut p, part).unwrap();
+            prop_assert_eq!(n, p.len());
+            if n == 0 { break; }
+            // Every part is full but the last.
+            prop_assert!(n as u64 == part || obj.len() + n == total as usize);
+            obj.extend_from_slice(&p);
+        }
+        prop_assert_eq!(obj.len() as u64, total);
+        prop_assert_eq!(decrypt(&key, &obj).unwrap(), plain);
+    }
 }
 
 fn assert_damaged(r: Result<Vec<u8>, ContentError>, what: &str) {

@@ -80,7 +80,7 @@ async fn fetch(
     let w = match &ctx.remote.key {
         // Encrypted: decrypted on the way in; the age format itself says where the object
         // ends, so a cut or extended object fails here.
-        Some(k) => decrypt_into(ctx, k, key, body, w, progress)
+        Some(k) => decrypt_into(ctx, k, key, size, body, w, progress)
             .await
             .map_err(|e| match e {
                 DecryptFail::Body(source) => ActionError::Download {

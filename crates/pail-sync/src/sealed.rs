@@ -20,6 +20,7 @@ use pail_index::MultipartUpload;
 use pail_s3::{Condition, Head, ObjectMeta, PutResult, StoreError};
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::buffers::PartBuffers;
 use crate::ctx::PairCtx;
 use crate::localfs::TempWriter;
 use crate::outcome::ActionError;
@@ -32,8 +33,9 @@ pub(crate) async fn encrypt_bytes(key: &Arc<PrefixKey>, data: Vec<u8>) -> io::Re
     let small = data.len() as u64 <= INLINE_READ;
     let seal = move || -> io::Result<Bytes> {
         let mut reader = EncryptingReader::new(&key, &data[..], data.len() as u64);
-        let mut out = Vec::with_capacity(reader.len() as usize);
-        reader.read_to_end(&mut out)?;
+        let len = reader.len();
+        let mut out = Vec::with_capacity(len as usize);
+        reader.read_into(&mut out, len)?;
         Ok(Bytes::from(out))
     };
     if small {
@@ -100,9 +102,10 @@ pub(crate) async fn multipart(
     ctx.db().put_multipart(&upload)?;
 
     // One part waiting beside those in flight: memory stays at a few parts whatever the size.
-    let (tx, rx) = mpsc::channel::<(i32, Vec<u8>)>(1);
+    let (tx, rx) = mpsc::channel::<(i32, Bytes)>(1);
+    let buffers = PartBuffers::new();
     let reader = {
-        let key = key.clone();
+        let (key, buffers) = (key.clone(), buffers.clone());
         let mut hasher = ctx.remote.hashing().hasher();
         tokio::task::spawn_blocking(move || -> io::Result<ContentHash> {
             let src = Hashing {
@@ -112,11 +115,13 @@ pub(crate) async fn multipart(
             let mut enc = EncryptingReader::new(&key, src, size);
             let mut n = 1;
             loop {
-                let mut buf = Vec::with_capacity(psize as usize);
-                if (&mut enc).take(psize).read_to_end(&mut buf)? == 0 {
+                // A sent part's buffer when one is back (see `buffers.rs`): no page faults.
+                let mut buf = buffers.take(0);
+                buf.reserve(psize as usize);
+                if enc.read_into(&mut buf, psize)? == 0 {
                     break;
                 }
-                if tx.blocking_send((n, buf)).is_err() {
+                if tx.blocking_send((n, buffers.body(buf))).is_err() {
                     return Err(io::Error::other("the part uploads stopped"));
                 }
                 n += 1;
@@ -141,7 +146,7 @@ pub(crate) async fn multipart(
                     .acquire_owned()
                     .await
                     .expect("the parts semaphore is never closed");
-                send_part(&ctx, &path, &key, &upload_id, n, Bytes::from(data)).await
+                send_part(&ctx, &path, &key, &upload_id, n, data).await
             })
         })
         // As many parts in flight as a plain upload (`write::multipart`).
@@ -197,19 +202,21 @@ impl Read for ChannelReader {
     }
 }
 
-/// Decrypts the object `object_key` from `body` into `w` (which hashes the plaintext with
-/// the pair's keyed hasher), on a blocking thread while the body streams in, within the
-/// pair's download limit. `Ok` only once every chunk decrypted and the object ended where age
+/// Decrypts the object `object_key` of `size` bytes (its GET's) from `body` into `w` (which
+/// hashes the plaintext with the pair's keyed hasher), within the pair's download limit: a
+/// small object once it is all in, on this thread; a larger one on a blocking thread while
+/// the body streams in. `Ok` only once every chunk decrypted and the object ended where age
 /// says it ends; on `Err` the writer is dropped, which removes its temp file.
 pub(crate) async fn decrypt_into(
     ctx: &PairCtx,
     key: &Arc<PrefixKey>,
     object_key: &str,
+    size: u64,
     body: BoxStream<'static, Result<Bytes, StoreError>>,
     w: TempWriter,
     progress: Option<&RelPath>,
 ) -> Result<TempWriter, DecryptFail> {
-    decrypt_stream(key, object_key, body, w, |n| async move {
+    decrypt_stream(key, object_key, size, body, w, |n| async move {
         // Waiting here holds the body back: TCP slows the server down to the limit.
         ctx.limits.download(n).await;
         if let Some(p) = progress {
@@ -230,7 +237,7 @@ pub async fn decrypt_download(
     body: BoxStream<'static, Result<Bytes, StoreError>>,
     w: TempWriter,
 ) -> Result<TempWriter, DecryptFail> {
-    decrypt_stream(key, object_key, body, w, |_| async {}).await
+    decrypt_stream(key, object_key, u64::MAX, body, w, |_| async {}).await
 }
 
 /// The decryption of [`decrypt_into`]; `on_chunk(len)` is awaited for every chunk of the body
@@ -238,6 +245,7 @@ pub async fn decrypt_download(
 async fn decrypt_stream<F, Fut>(
     key: &Arc<PrefixKey>,
     object_key: &str,
+    size: u64,
     mut body: BoxStream<'static, Result<Bytes, StoreError>>,
     mut w: TempWriter,
     on_chunk: F,
@@ -246,6 +254,17 @@ where
     F: Fn(u64) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    if size <= pail_crypt::ciphertext_len(INLINE_READ) {
+        // At most one age chunk: decrypting it costs less than the two thread hand-offs of
+        // the blocking pool (as for small uploads, `encrypt_bytes`).
+        let mut object = Vec::with_capacity(size as usize);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(DecryptFail::Body)?;
+            on_chunk(chunk.len() as u64).await;
+            object.extend_from_slice(&chunk);
+        }
+        return decrypt_to(key, object_key, &object[..], size, &mut w).map(|()| w);
+    }
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     let worker = {
         let (key, object) = (key.clone(), object_key.to_owned());
@@ -254,21 +273,7 @@ where
                 rx,
                 cur: Bytes::new(),
             };
-            let run = |w: &mut TempWriter| -> Result<(), DecryptFail> {
-                let mut dec =
-                    DecryptingReader::new(&key, &object, reader).map_err(DecryptFail::Content)?;
-                let mut buf = vec![0u8; pail_crypt::content::CHUNK as usize];
-                loop {
-                    let n = match dec.read(&mut buf) {
-                        Ok(0) => return Ok(()),
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(content_error(&object, e)),
-                    };
-                    w.write(&buf[..n]).map_err(DecryptFail::Write)?;
-                }
-            };
-            let res = run(&mut w);
+            let res = decrypt_to(&key, &object, reader, size, &mut w);
             (w, res)
         })
     };
@@ -297,6 +302,27 @@ where
         return Err(DecryptFail::Body(e));
     }
     res.map(|()| w)
+}
+
+/// Decrypts the object read from `src` (`size` bytes, or `u64::MAX` when unknown) into `w`.
+fn decrypt_to(
+    key: &PrefixKey,
+    object: &str,
+    src: impl Read,
+    size: u64,
+    w: &mut TempWriter,
+) -> Result<(), DecryptFail> {
+    let mut dec = DecryptingReader::new(key, object, src).map_err(DecryptFail::Content)?;
+    let mut buf = vec![0u8; size.clamp(1, pail_crypt::content::CHUNK) as usize];
+    loop {
+        let n = match dec.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(content_error(object, e)),
+        };
+        w.write(&buf[..n]).map_err(DecryptFail::Write)?;
+    }
 }
 
 /// The `ContentError` an `io::Error` of `DecryptingReader` carries, owned.
