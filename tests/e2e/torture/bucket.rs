@@ -387,3 +387,44 @@ impl Bucket {
         })
     }
 }
+
+/// The names check finds what it looks for: a name in plaintext in a key, a trash key or a
+/// journal entry, and a key that is no encrypted name, are each reported; a synced pair with
+/// encrypted names is clean, and its bucket's files are the folder's.
+fn sealed_finds_plaintext_names(s: Server) {
+    let r = Remote::new(&s, "torture-sealed-encn");
+    let a = device(&r, "alpha", Mode::EncryptedNames, None);
+    let bucket = Bucket::new(&r, Mode::EncryptedNames, &a);
+    a.write("secret/plans.txt", b"plans");
+    bucket.put("from/another device.txt", b"with the key");
+    a.sync();
+    assert_eq!(bucket.files(), a.files());
+    assert_eq!(a.read("from/another device.txt").unwrap(), b"with the key");
+    let paths: BTreeSet<String> = ["secret/plans.txt", "from/another device.txt"]
+        .map(String::from)
+        .into();
+    assert_eq!(bucket.sealed(&paths), Vec::<String>::new());
+
+    r.put_foreign(
+        ".pail/journal/20260101T000000.000Z-mallory-1",
+        br#"{"paths":["secret/plans.txt"]}"#,
+    );
+    r.put_foreign(
+        ".pail/trash/plans.txt/20260101T000000.000000Z-mallory",
+        b"x",
+    );
+    r.put_foreign("not-a-name", b"x");
+    let problems = bucket.sealed(&paths);
+    let found = |what: &str| problems.iter().any(|p| p.contains(what));
+    assert!(
+        found("the journal entry holds the name \"plans.txt\" in plaintext")
+            && found("the journal entry holds the name \"secret\" in plaintext")
+            && found("the key holds the name \"plans.txt\" in plaintext")
+            && found(
+                "plans.txt/20260101T000000.000000Z-mallory: a component of the key is not base64url"
+            )
+            && found("not-a-name: not a name encrypted with the prefix's key"),
+        "{problems:#?}"
+    );
+}
+crate::on_servers!(sealed_finds_plaintext_names: moto);
