@@ -10,7 +10,7 @@ use crate::daemon::{Daemon, live_status, wait_until};
 use crate::encrypted::*;
 use crate::harness::*;
 use crate::on_servers;
-use crate::torture::bucket::Bucket;
+use crate::torture::bucket::{Bucket, Mode};
 
 /// Daemon options that leave the journal as the only way to hear another device (full
 /// listings an hour apart), polled every second.
@@ -78,7 +78,7 @@ fn two_encrypted_daemons_follow_each_other(s: Server) {
     a.sync();
     let b = encrypted_device(&r, "beta");
     b.sync();
-    let bucket = Bucket::new(&r, true, &a);
+    let bucket = Bucket::new(&r, Mode::Encrypted, &a);
     let da = daemon(&a);
     let db = daemon(&b);
     wait_until("both daemons are idle", || {
@@ -131,7 +131,7 @@ fn two_encrypted_daemons_follow_each_other(s: Server) {
     let fa = a.files();
     let copies = conflict_copies(&fa);
     assert_eq!(copies.len(), 1, "one conflict copy: {:?}", fa.keys());
-    assert_eq!(bucket.sealed(), Vec::<String>::new());
+    assert_eq!(bucket.sealed(std::iter::empty()), Vec::<String>::new());
     assert_eq!(fa.len(), 4, "{:?}", fa.keys());
     assert_eq!(da.terminate(), Some(0));
     assert_eq!(db.terminate(), Some(0));
@@ -198,6 +198,9 @@ fn daemons_without_the_key_refuse_to_run(s: Server) {
         ["f.txt"],
         "nothing uploaded"
     );
-    assert_eq!(Bucket::new(&r, true, &a).sealed(), Vec::<String>::new());
+    assert_eq!(
+        Bucket::new(&r, Mode::Encrypted, &a).sealed(std::iter::empty()),
+        Vec::<String>::new()
+    );
 }
 on_servers!(daemons_without_the_key_refuse_to_run);

@@ -14,7 +14,7 @@ use crate::on_servers;
 use crate::versions::moment;
 
 /// `pail init --encrypt [--encrypt-names]` of `d`.
-fn init_with(d: &Device, names: bool) -> Output {
+pub(crate) fn init_with(d: &Device, names: bool) -> Output {
     let s = &d.remote.server;
     let (folder, url) = (d.folder.to_str().unwrap(), d.remote.url());
     let mut args = vec![

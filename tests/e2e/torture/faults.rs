@@ -6,12 +6,13 @@
 //! Seeded: each run prints its seed; `PAIL_TORTURE_SEED=<seed>` replays it (the ops are the
 //! same; which request gets which fault also depends on timing). The default is a short form
 //! for CI; `PAIL_TORTURE_LONG=1` runs the full sizes. `torture_encrypted` runs the same on an
-//! end-to-end encrypted prefix (issue 15), whose bucket must then hold ciphertext only.
+//! end-to-end encrypted prefix (issue 15), whose bucket must then hold ciphertext only;
+//! `torture_encrypted_names` on one with encrypted names, whose bucket must hold no name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use super::bucket::{Bucket, device, mode};
+use super::bucket::{Bucket, Mode, device};
 use super::model::{DEBUG_DUMPS, Digest, digest, original_of};
 use super::rng::{Rng, long, seed};
 use crate::faultproxy::{Fault, FaultProxy};
@@ -76,7 +77,7 @@ fn pool(d: &Device, files: usize) -> Vec<String> {
     v
 }
 
-fn run(s: &Server, seed: u64, rate: f64, long: bool, encrypted: bool) {
+fn run(s: &Server, seed: u64, rate: f64, long: bool, mode: Mode) {
     let started = Instant::now();
     let pct = (rate * 100.0).round() as u32;
     let proxy = FaultProxy::start(&s.endpoint, seed ^ u64::from(pct));
@@ -84,15 +85,14 @@ fn run(s: &Server, seed: u64, rate: f64, long: bool, encrypted: bool) {
         (40, 8)
     } else {
         // The CI form: fewer rounds and shorter stalls (fewer still when encrypted: CI runs
-        // both forms).
+        // every form).
         proxy.set_stall(Duration::from_millis(200), Duration::from_millis(800));
-        (if encrypted { 4 } else { 6 }, 3)
+        (if mode.encrypted() { 4 } else { 6 }, 3)
     };
-    let enc = if encrypted { "-enc" } else { "" };
-    let r = Remote::new(s, &format!("torture{pct}{enc}"));
-    let a = device(&r, "alpha", encrypted, Some(&proxy.endpoint));
-    let b = device(&r, "beta", encrypted, Some(&proxy.endpoint));
-    let bucket = Bucket::new(&r, encrypted, &a);
+    let r = Remote::new(s, &format!("torture{pct}{}", mode.tag()));
+    let a = device(&r, "alpha", mode, Some(&proxy.endpoint));
+    let b = device(&r, "beta", mode, Some(&proxy.endpoint));
+    let bucket = Bucket::new(&r, mode, &a);
     let devs = [&a, &b];
     let mut rng = Rng(seed.wrapping_mul(31).wrapping_add(u64::from(pct)));
     let mut m = Model::default();
@@ -164,7 +164,13 @@ fn run(s: &Server, seed: u64, rate: f64, long: bool, encrypted: bool) {
         }
     }
     let (fa, fb, fr) = (a.files(), b.files(), bucket.files());
-    problems.extend(bucket.sealed());
+    // Every path the run made: the ops' and the conflict copies'.
+    let paths: BTreeSet<String> = pool(&a, files)
+        .into_iter()
+        .chain(pool(&b, files))
+        .chain(fa.keys().chain(fb.keys()).cloned())
+        .collect();
+    problems.extend(bucket.sealed(&paths));
     // (a) converged.
     if fa != fb {
         problems.push(format!(
@@ -230,7 +236,7 @@ fn run(s: &Server, seed: u64, rate: f64, long: bool, encrypted: bool) {
     println!(
         "torture {}{} seed {seed} rate {pct}%: {rounds} rounds, {} syncs ({} failed), {faults}; conflicts real {} / copies {} ({phantoms} phantom); {:.1}s",
         s.name,
-        mode(encrypted),
+        mode.label(),
         m.syncs,
         m.failed,
         m.conflicts,
@@ -241,41 +247,46 @@ fn run(s: &Server, seed: u64, rate: f64, long: bool, encrypted: bool) {
         problems.is_empty(),
         "torture {}{} seed {seed} rate {pct}% (replay: PAIL_TORTURE_SEED={seed}):\n{}\n--- ops\n{}",
         s.name,
-        mode(encrypted),
+        mode.label(),
         problems.join("\n"),
         ops.join("\n")
     );
 }
 
-fn faults(s: Server, encrypted: bool) {
+fn faults(s: Server, mode: Mode) {
     let seed = seed();
     let long = long();
     println!(
         "torture {}{}: seed {seed} (replay: PAIL_TORTURE_SEED={seed}){}",
         s.name,
-        mode(encrypted),
+        mode.label(),
         if long { ", long form" } else { "" }
     );
     // The encrypted short form runs the harsher rate only.
-    let rates: &[f64] = if encrypted && !long {
+    let rates: &[f64] = if mode.encrypted() && !long {
         &[0.30]
     } else {
         &[0.10, 0.30]
     };
     for &rate in rates {
-        run(&s, seed, rate, long, encrypted);
+        run(&s, seed, rate, long, mode);
     }
 }
 
 fn torture(s: Server) {
-    faults(s, false);
+    faults(s, Mode::Plain);
 }
 on_servers!(torture: ceph, moto, garage);
 
 fn torture_encrypted(s: Server) {
-    faults(s, true);
+    faults(s, Mode::Encrypted);
 }
 on_servers!(torture_encrypted);
+
+fn torture_encrypted_names(s: Server) {
+    faults(s, Mode::EncryptedNames);
+}
+on_servers!(torture_encrypted_names);
 
 /// A sync whose every response is cut off mid-way fails (exit 1, not a safety stop) with a
 /// readable message, and the next sync without faults converges.

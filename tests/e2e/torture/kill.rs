@@ -3,13 +3,14 @@
 //! then clean passes: converged, nothing lost, no temp or torn files, and a next pass that
 //! transfers nothing; a new device gets exactly the same files (tenets 1, 6, 8). The same on
 //! an end-to-end encrypted prefix (issue 15), where the other client holds the key and the
-//! bucket must hold ciphertext only.
+//! bucket must hold ciphertext only, and on one with encrypted names, where it must hold no
+//! name either.
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::bucket::{Bucket, device, mode};
+use super::bucket::{Bucket, Mode, device};
 use super::model::{Digest, Ledger, digest, divergence, next_pass_is_idle, temp_files};
 use super::rng::{Rng, long, seed};
 use crate::harness::*;
@@ -86,34 +87,27 @@ fn run_and_kill(d: &Device, daemon: bool, ms: u64, k: &mut Kills) {
     }
 }
 
-fn kill_9(s: Server, encrypted: bool) {
+fn kill_9(s: Server, mode: Mode) {
     let seed = seed();
     let long = long();
     println!(
         "torture_kill_9 {}{}: seed {seed} (replay: PAIL_TORTURE_SEED={seed}){}",
         s.name,
-        mode(encrypted),
+        mode.label(),
         if long { ", long form" } else { "" }
     );
     let started = Instant::now();
     // Large payloads stay off moto, which keeps every byte of every version in memory.
     let big = s.name != "moto";
-    // The encrypted short form is shorter still: CI runs both.
-    let kills = match (long, encrypted) {
+    // The encrypted short forms are shorter still: CI runs them all.
+    let kills = match (long, mode) {
         (true, _) => 32,
-        (false, false) => 6,
-        (false, true) => 4,
+        (false, Mode::Plain) => 6,
+        (false, _) => 4,
     };
-    let r = Remote::new(
-        &s,
-        if encrypted {
-            "torture-kill-enc"
-        } else {
-            "torture-kill"
-        },
-    );
-    let a = device(&r, "alpha", encrypted, None);
-    let bucket = Bucket::new(&r, encrypted, &a);
+    let r = Remote::new(&s, &format!("torture-kill{}", mode.tag()));
+    let a = device(&r, "alpha", mode, None);
+    let bucket = Bucket::new(&r, mode, &a);
     a.set_config("multipart_threshold", "5242880");
     a.set_config("part_size", "5242880");
     let mut rng = Rng(seed ^ 0x6b69_6c6c);
@@ -156,7 +150,7 @@ fn kill_9(s: Server, encrypted: bool) {
                 destroyed.insert(digest(old));
             }
             if current.contains_key(&p) && rng.chance(0.3) {
-                r.delete_foreign(&p);
+                bucket.delete(&p);
                 ops.push(format!("k{round} other client delete {p}"));
             } else {
                 let c = l.fresh(&mut rng, "other", &p, seed, false);
@@ -192,23 +186,31 @@ fn kill_9(s: Server, encrypted: bool) {
     let fa = a.files();
     let in_bucket = bucket.files();
     problems.extend(divergence(&[&a], &in_bucket));
-    problems.extend(bucket.sealed());
     problems.extend(temp_files("alpha", &fa));
     problems.extend(l.torn("alpha", &fa));
     problems.extend(next_pass_is_idle(&a));
-    let b = device(&r, "beta", encrypted, None);
+    let b = device(&r, "beta", mode, None);
     let out = b.pail(&["sync"]);
     if !out.status.success() {
         problems.push(format!("a new device's sync failed:\n{}", text(&out)));
     }
+    let fb = b.files();
     problems.extend(divergence(&[&b], &in_bucket));
+    // Every path the run made: the ops' and the conflict copies'.
+    let paths: BTreeSet<String> = local_paths(true)
+        .into_iter()
+        .chain(foreign_paths())
+        .chain(["keep.txt".to_owned()])
+        .chain(fa.keys().chain(fb.keys()).cloned())
+        .collect();
+    problems.extend(bucket.sealed(&paths));
     l.must.retain(|c| !destroyed.contains(c));
     problems.extend(l.lost(&[&fa], &bucket));
 
     println!(
         "torture_kill_9 {}{} seed {seed}: {} kills of pail sync, {} of pail run ({} found it done), {} files at the end; {:.1}s",
         s.name,
-        mode(encrypted),
+        mode.label(),
         k.sync,
         k.run,
         k.late,
@@ -219,17 +221,22 @@ fn kill_9(s: Server, encrypted: bool) {
         problems.is_empty(),
         "torture_kill_9 {}{} seed {seed} (replay: PAIL_TORTURE_SEED={seed}):\n{}\n--- ops\n{}",
         s.name,
-        mode(encrypted),
+        mode.label(),
         problems.join("\n"),
         ops.join("\n")
     );
 }
 fn torture_kill_9(s: Server) {
-    kill_9(s, false);
+    kill_9(s, Mode::Plain);
 }
 on_servers!(torture_kill_9);
 
 fn torture_kill_9_encrypted(s: Server) {
-    kill_9(s, true);
+    kill_9(s, Mode::Encrypted);
 }
 on_servers!(torture_kill_9_encrypted);
+
+fn torture_kill_9_encrypted_names(s: Server) {
+    kill_9(s, Mode::EncryptedNames);
+}
+on_servers!(torture_kill_9_encrypted_names);
