@@ -17,12 +17,15 @@ pub(crate) fn ciphertext_len(n: usize) -> usize {
     168 + 16 + n + 16 * n.div_ceil(65536).max(1)
 }
 
-pub(crate) fn init_encrypted(d: &Device, passphrase: &str) -> Output {
+/// `pail init --encrypt` of `d` with `extra` flags, the passphrase in the environment: to run
+/// or to spawn.
+pub(crate) fn init_command(d: &Device, passphrase: &str, extra: &[&str]) -> std::process::Command {
     let s = &d.remote.server;
-    d.command(&[
+    let (folder, url) = (d.folder.to_str().unwrap(), d.remote.url());
+    let mut args = vec![
         "init",
-        d.folder.to_str().unwrap(),
-        &d.remote.url(),
+        folder,
+        &url,
         "--endpoint",
         &d.endpoint,
         "--region",
@@ -30,10 +33,15 @@ pub(crate) fn init_encrypted(d: &Device, passphrase: &str) -> Output {
         "--device",
         &d.name,
         "--encrypt",
-    ])
-    .env("PAIL_PASSPHRASE", passphrase)
-    .output()
-    .expect("run pail")
+    ];
+    args.extend_from_slice(extra);
+    let mut c = d.command(&args);
+    c.env("PAIL_PASSPHRASE", passphrase);
+    c
+}
+
+pub(crate) fn init_encrypted(d: &Device, passphrase: &str) -> Output {
+    init_command(d, passphrase, &[]).output().expect("run pail")
 }
 
 /// A device on an encrypted prefix (making its key, or joining it), with multipart uploads

@@ -48,24 +48,11 @@ fn recipient_of(d: &Device) -> String {
 /// `pail init --encrypt` on both devices at once, as two processes.
 fn init_both(a: &Device, b: &Device) -> (Output, Output) {
     let spawn = |d: &Device| {
-        let s = &d.remote.server;
-        d.command(&[
-            "init",
-            d.folder.to_str().unwrap(),
-            &d.remote.url(),
-            "--endpoint",
-            &d.endpoint,
-            "--region",
-            &s.region,
-            "--device",
-            &d.name,
-            "--encrypt",
-        ])
-        .env("PAIL_PASSPHRASE", PASSPHRASE)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pail")
+        init_command(d, PASSPHRASE, &[])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run pail")
     };
     let (pa, pb) = (spawn(a), spawn(b));
     (

@@ -15,25 +15,8 @@ use crate::versions::moment;
 
 /// `pail init --encrypt [--encrypt-names]` of `d`.
 pub(crate) fn init_with(d: &Device, names: bool) -> Output {
-    let s = &d.remote.server;
-    let (folder, url) = (d.folder.to_str().unwrap(), d.remote.url());
-    let mut args = vec![
-        "init",
-        folder,
-        &url,
-        "--endpoint",
-        &d.endpoint,
-        "--region",
-        &s.region,
-        "--device",
-        &d.name,
-        "--encrypt",
-    ];
-    if names {
-        args.push("--encrypt-names");
-    }
-    d.command(&args)
-        .env("PAIL_PASSPHRASE", PASSPHRASE)
+    let extra: &[&str] = if names { &["--encrypt-names"] } else { &[] };
+    init_command(d, PASSPHRASE, extra)
         .output()
         .expect("run pail")
 }
@@ -210,6 +193,19 @@ fn names_stay_encrypted_and_everything_works(s: Server) {
 }
 on_servers!(names_stay_encrypted_and_everything_works);
 
+/// `pail doctor --json`'s end-to-end encryption check of `d`'s pair.
+fn doctor_check(d: &Device) -> serde_json::Value {
+    let doc: serde_json::Value =
+        serde_json::from_slice(&d.pail(&["doctor", "--json"]).stdout).unwrap();
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["item"] == "end-to-end encryption")
+        .unwrap_or_else(|| panic!("{doc:#}"))
+        .clone()
+}
+
 fn long_and_foreign_names_are_reported(s: Server) {
     let r = Remote::new(&s, "enc-names-limits");
     let a = names_device(&r, "alpha", true);
@@ -252,30 +248,14 @@ fn long_and_foreign_names_are_reported(s: Server) {
     assert_eq!(a.read("after.txt").unwrap(), b"still syncing");
 
     // doctor checks the key as a sync would, and says the names are encrypted.
-    let doc: serde_json::Value =
-        serde_json::from_slice(&b.pail(&["doctor", "--json"]).stdout).unwrap();
-    let check = doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["item"] == "end-to-end encryption")
-        .unwrap_or_else(|| panic!("{doc:#}"))
-        .clone();
+    let check = doctor_check(&b);
     assert_eq!(check["level"], "ok", "{check:#}");
     assert!(
         check["message"].as_str().unwrap().contains("names too"),
         "{check:#}"
     );
     std::fs::remove_file(key_file(&b)).unwrap();
-    let doc: serde_json::Value =
-        serde_json::from_slice(&b.pail(&["doctor", "--json"]).stdout).unwrap();
-    let check = doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["item"] == "end-to-end encryption")
-        .unwrap_or_else(|| panic!("{doc:#}"))
-        .clone();
+    let check = doctor_check(&b);
     assert_eq!(check["level"], "problem", "{check:#}");
     assert!(
         check["message"]
