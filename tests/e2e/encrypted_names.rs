@@ -247,6 +247,26 @@ fn long_and_foreign_names_are_reported(s: Server) {
     assert_code(&a.pail(&["sync"]), 1, "alpha's next sync");
     assert_eq!(a.read("after.txt").unwrap(), b"still syncing");
 
+    // A conflict on a long name: the copy pail names is cut to what encrypted names fit, so
+    // both sides reach the bucket.
+    let long = format!("{}.txt", "c".repeat(160));
+    b.write(&long, b"first");
+    b.sync();
+    assert_code(&a.pail(&["sync"]), 1, "alpha's sync (its name too long stays)");
+    a.write(&long, b"alpha's side");
+    b.write(&long, b"beta's side");
+    assert_code(&a.pail(&["sync"]), 1, "alpha's sync");
+    b.sync();
+    assert_code(&a.pail(&["sync"]), 1, "alpha's sync");
+    let copies: Vec<_> = b
+        .files()
+        .into_iter()
+        .filter(|(p, _)| p.contains("(conflict from"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{:?}", b.files().keys());
+    assert!(copies[0].0.len() <= 175, "{}", copies[0].0);
+    assert_eq!(a.read(&copies[0].0).unwrap(), copies[0].1);
+
     // doctor checks the key as a sync would, and says the names are encrypted.
     let check = doctor_check(&b);
     assert_eq!(check["level"], "ok", "{check:#}");

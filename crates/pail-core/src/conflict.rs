@@ -17,7 +17,7 @@ const MAX_DEVICE_BYTES: usize = 64;
 /// loses the end of its stem (on a char boundary); an extension too long to keep becomes part
 /// of the stem.
 pub fn conflict_name(path: &RelPath, device: &str, at: OffsetDateTime) -> RelPath {
-    build(path, device, at, None)
+    build(path, device, at, None, MAX_COMPONENT_BYTES)
 }
 
 /// Like [`conflict_name`], but when `exists` says the name is taken (by a file on either side,
@@ -29,25 +29,27 @@ pub fn conflict_name_taken(
     at: OffsetDateTime,
     mut exists: impl FnMut(&RelPath) -> bool,
 ) -> RelPath {
-    let first = build(path, device, at, None);
+    let first = build(path, device, at, None, MAX_COMPONENT_BYTES);
     if !exists(&first) {
         return first;
     }
     (2u64..)
-        .map(|n| build(path, device, at, Some(n)))
+        .map(|n| build(path, device, at, Some(n), MAX_COMPONENT_BYTES))
         .find(|candidate| !exists(candidate))
         .expect("some counter is free")
 }
 
 /// Like [`conflict_name_taken`], giving up (`None`) after [`MAX_CONFLICT_COUNTER`] taken names
-/// rather than trusting `exists` to ever say no.
+/// rather than trusting `exists` to ever say no. Names are cut to `max_segment` bytes (the
+/// pair's limit: [`crate::RemotePrefix::max_segment`]).
 pub fn conflict_name_unique(
     path: &RelPath,
     device: &str,
     at: OffsetDateTime,
+    max_segment: usize,
     mut exists: impl FnMut(&RelPath) -> bool,
 ) -> Option<RelPath> {
-    conflict_names(path, device, at).find(|candidate| !exists(candidate))
+    conflict_names(path, device, at, max_segment).find(|candidate| !exists(candidate))
 }
 
 /// The names [`conflict_name_unique`] tries, in order: the plain one, then ` 2`, ` 3`, ... up
@@ -56,16 +58,24 @@ pub fn conflict_names(
     path: &RelPath,
     device: &str,
     at: OffsetDateTime,
+    max_segment: usize,
 ) -> impl Iterator<Item = RelPath> {
     std::iter::once(None)
         .chain((2..=MAX_CONFLICT_COUNTER).map(Some))
-        .map(move |n| build(path, device, at, n))
+        .map(move |n| build(path, device, at, n, max_segment))
 }
 
 /// The highest counter [`conflict_name_unique`] tries.
 pub const MAX_CONFLICT_COUNTER: u64 = 10_000;
 
-fn build(path: &RelPath, device: &str, at: OffsetDateTime, counter: Option<u64>) -> RelPath {
+fn build(
+    path: &RelPath,
+    device: &str,
+    at: OffsetDateTime,
+    counter: Option<u64>,
+    max_segment: usize,
+) -> RelPath {
+    let max_segment = max_segment.min(MAX_COMPONENT_BYTES);
     let mut tag = format!(
         " (conflict from {} {})",
         sanitize_device(device),
@@ -77,10 +87,13 @@ fn build(path: &RelPath, device: &str, at: OffsetDateTime, counter: Option<u64>)
     let name = path.file_name();
     let (mut stem, mut ext) = split_ext(name);
     // Keep at least one byte of stem; otherwise the extension is sacrificed to the stem.
-    if tag.len() + ext.len() >= MAX_COMPONENT_BYTES {
+    if tag.len() + ext.len() >= max_segment {
         (stem, ext) = (name, "");
     }
-    let stem = truncate(stem, MAX_COMPONENT_BYTES - tag.len() - ext.len());
+    let stem = truncate(
+        stem,
+        max_segment.saturating_sub(tag.len() + ext.len()).max(1),
+    );
     let file = format!("{stem}{tag}{ext}");
     path.with_file_name(&file)
         .expect("a conflict name of a valid path is a valid path")
@@ -248,13 +261,18 @@ mod tests {
     #[test]
     fn unique_names_give_up_instead_of_looping() {
         let path = RelPath::new("a.txt").unwrap();
-        assert_eq!(conflict_name_unique(&path, "pc", AT, |_| true), None);
-        let got = conflict_name_unique(&path, "pc", AT, |p| !p.as_str().contains(") 4."));
+        assert_eq!(
+            conflict_name_unique(&path, "pc", AT, MAX_COMPONENT_BYTES, |_| true),
+            None
+        );
+        let got = conflict_name_unique(&path, "pc", AT, MAX_COMPONENT_BYTES, |p| {
+            !p.as_str().contains(") 4.")
+        });
         assert_eq!(
             got.unwrap().as_str(),
             "a (conflict from pc 2026-03-09 070502) 4.txt"
         );
-        let got = conflict_name_unique(&path, "pc", AT, |_| false);
+        let got = conflict_name_unique(&path, "pc", AT, MAX_COMPONENT_BYTES, |_| false);
         assert_eq!(got, Some(conflict_name(&path, "pc", AT)));
     }
 
@@ -268,5 +286,26 @@ mod tests {
         conflict_name(&RelPath::new(path).unwrap(), "h", at)
             .as_str()
             .to_owned()
+    }
+
+    #[test]
+    fn names_are_cut_to_the_pairs_limit() {
+        // A pair with encrypted names stores segments of at most 175 bytes: a conflict copy
+        // of a long name is cut to that, keeping its tag and extension.
+        let long = RelPath::new(&format!("dir/{}.txt", "n".repeat(170))).unwrap();
+        let got = conflict_name_unique(&long, "pc", AT, 175, |_| false).unwrap();
+        let file = got.file_name();
+        assert_eq!(file.len(), 175, "{file}");
+        assert!(
+            file.ends_with(".txt") && file.contains(" (conflict from pc "),
+            "{file}"
+        );
+        assert_eq!(got.parent(), Some("dir"));
+        for copy in conflict_names(&long, "pc", AT, 175).take(12) {
+            assert!(copy.file_name().len() <= 175, "{copy}");
+        }
+        // The usual limit otherwise.
+        let plain = conflict_name_unique(&long, "pc", AT, MAX_COMPONENT_BYTES, |_| false).unwrap();
+        assert!(plain.file_name().len() > 175);
     }
 }

@@ -88,6 +88,11 @@ pub trait NameCodec: Send + Sync {
     fn encode(&self, rel: &str, key_prefix_len: usize) -> Result<String, NameError>;
     /// That part of a key back to the path (not yet validated as a [`RelPath`]).
     fn decode(&self, encoded: &str) -> Result<String, NameError>;
+    /// The longest path segment (bytes) whose encoded form fits the servers' limits: the
+    /// names pail makes itself (conflict copies) are cut to it.
+    fn max_segment(&self) -> usize {
+        MAX_COMPONENT_BYTES
+    }
 }
 
 /// A path relative to the synced folder: `/`-separated, UTF-8, no empty, `.` or `..` segment,
@@ -211,6 +216,14 @@ impl RemotePrefix {
     /// Whether keys' names are encoded (encrypted names).
     pub fn names_encoded(&self) -> bool {
         self.1.is_some()
+    }
+
+    /// The longest path segment this pair can store: 255 bytes, or less where names are
+    /// encoded (175 for encrypted names). Names pail makes (conflict copies) are cut to it.
+    pub fn max_segment(&self) -> usize {
+        self.1
+            .as_ref()
+            .map_or(MAX_COMPONENT_BYTES, |c| c.max_segment())
     }
 
     /// The prefix without leading or trailing `/` (empty for the whole bucket).

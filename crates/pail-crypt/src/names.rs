@@ -187,6 +187,10 @@ impl pail_core::NameCodec for NameCipher {
         })
     }
 
+    fn max_segment(&self) -> usize {
+        MAX_PLAIN_COMPONENT
+    }
+
     fn decode(&self, encoded: &str) -> Result<String, pail_core::NameError> {
         self.decrypt_path(encoded).map_err(|e| match e {
             NameError::Empty { .. } => pail_core::NameError::EmptySegment,

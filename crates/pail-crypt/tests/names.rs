@@ -163,6 +163,9 @@ fn a_prefix_with_the_cipher() {
         other => panic!("{other:?}"),
     }
     assert!(p.key_for(&RelPath::new(&"n".repeat(175)).unwrap()).is_ok());
+    // What pail names itself (conflict copies) is cut to what fits.
+    assert_eq!(p.max_segment(), 175);
+    assert_eq!(RemotePrefix::new("photos").unwrap().max_segment(), 255);
     let deep = RelPath::new(&vec!["d".repeat(100); 7].join("/")).unwrap();
     assert!(matches!(
         p.key_for(&deep),

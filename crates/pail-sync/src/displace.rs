@@ -120,7 +120,8 @@ async fn remote_conflict_copy(
     };
     let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(modified))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    for copy in conflict_names(path, &device, at).take(MAX_REMOTE_NAMES) {
+    let max = ctx.remote.prefix.max_segment();
+    for copy in conflict_names(path, &device, at, max).take(MAX_REMOTE_NAMES) {
         if ctx.abs(&copy).symlink_metadata().is_ok() {
             continue;
         }
@@ -196,7 +197,7 @@ async fn local_conflict_copy(
     let (copy, device, at) = match shared.filter(|(p, ..)| free(p)) {
         Some(shared) => shared,
         None => {
-            let p = conflict_names(path, &ctx.cfg.device, now)
+            let p = conflict_names(path, &ctx.cfg.device, now, ctx.remote.prefix.max_segment())
                 .find(|p| free(p))
                 .ok_or(ActionError::NoConflictName)?;
             (p, ctx.cfg.device.clone(), now)

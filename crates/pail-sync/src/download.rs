@@ -296,7 +296,8 @@ pub(crate) async fn conflict(
         return Ok(Outcome::Done);
     }
     let now = time::OffsetDateTime::now_utc();
-    let copy = conflict_name_unique(path, &ctx.cfg.device, now, |p| {
+    let max = ctx.remote.prefix.max_segment();
+    let copy = conflict_name_unique(path, &ctx.cfg.device, now, max, |p| {
         ctx.abs(p).symlink_metadata().is_ok()
     })
     .ok_or(ActionError::NoConflictName)?;
@@ -351,7 +352,8 @@ pub(crate) async fn version_to_conflict_copy(
         .as_ref()
         .and_then(|h| h.meta.device.clone())
         .unwrap_or_else(|| "other client".into());
-    let copy = conflict_name_unique(path, &device, now, |p| {
+    let max = ctx.remote.prefix.max_segment();
+    let copy = conflict_name_unique(path, &device, now, max, |p| {
         ctx.abs(p).symlink_metadata().is_ok()
     })
     .ok_or(ActionError::NoConflictName)?;
