@@ -252,7 +252,11 @@ fn long_and_foreign_names_are_reported(s: Server) {
     let long = format!("{}.txt", "c".repeat(160));
     b.write(&long, b"first");
     b.sync();
-    assert_code(&a.pail(&["sync"]), 1, "alpha's sync (its name too long stays)");
+    assert_code(
+        &a.pail(&["sync"]),
+        1,
+        "alpha's sync (its name too long stays)",
+    );
     a.write(&long, b"alpha's side");
     b.write(&long, b"beta's side");
     assert_code(&a.pail(&["sync"]), 1, "alpha's sync");
