@@ -23,6 +23,17 @@ pub enum NameMode {
     AesSiv,
 }
 
+impl NameMode {
+    /// The mode of `--encrypt-names` (`true`) or its absence.
+    pub fn encrypted(names: bool) -> NameMode {
+        if names {
+            NameMode::AesSiv
+        } else {
+            NameMode::Plain
+        }
+    }
+}
+
 /// The marker's content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

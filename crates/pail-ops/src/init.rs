@@ -9,6 +9,7 @@ use pail_sync::config::{Config, PairConfig, default_device};
 use pail_sync::ctx::{PairCtx, meta, open_index};
 
 mod encrypt;
+pub(crate) use encrypt::new_marker;
 pub use encrypt::{AskPassphrase, EncryptInit, EncryptReport, SETTLE_DELAY, create_key};
 
 /// What the user asked for.
@@ -150,11 +151,7 @@ async fn init_in(
                 encrypt::make_or_join(enc, store.as_ref(), &prefix, &pair, &caps, plain).await?;
             key = Some(pail_sync::crypt::PairKey {
                 key: std::sync::Arc::new(k),
-                names: if report.names_encrypted {
-                    pail_crypt::NameMode::AesSiv
-                } else {
-                    pail_crypt::NameMode::Plain
-                },
+                names: pail_crypt::NameMode::encrypted(report.names_encrypted),
             });
             pair.encrypted = true;
             pair.encrypt_names = report.names_encrypted;

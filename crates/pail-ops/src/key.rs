@@ -6,11 +6,8 @@
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use pail_core::layout::encryption_marker_key;
-use pail_crypt::marker::{FORMAT, SCHEME_AGE_X25519};
 use pail_crypt::store::KeyStore;
-use pail_crypt::{
-    EncryptionMarker, KeyError, MarkerError, NameMode, PrefixKey, ScryptWork, SecretString,
-};
+use pail_crypt::{EncryptionMarker, KeyError, MarkerError, PrefixKey, ScryptWork, SecretString};
 use pail_s3::{Condition, ObjectMeta, StoreError};
 use pail_sync::PairRemote;
 use pail_sync::config::{Config, PairConfig};
@@ -124,52 +121,55 @@ pub async fn change_passphrase(
     let marker_key = encryption_marker_key(&remote.prefix);
     let url = format!("s3://{}/{marker_key}", remote.bucket);
     let what = format!("the key in {url}");
-    let (again, cond, repaired) =
-        match read_marker_object(remote.store.as_ref(), &remote.prefix).await? {
-            Some(MarkerObject {
-                etag,
-                parsed: Ok(marker),
-            }) => {
-                local.check_recipient(&marker.recipient, "this device's key of the pair")?;
-                let old = old()?;
-                let new = new()?;
-                let (wrapped, repaired) =
-                    match PrefixKey::rewrap(&marker.wrapped_identity, &old, &new, work, &what) {
-                        Ok((key, wrapped)) => {
-                            key.check_recipient(&marker.recipient, &what)?;
-                            (wrapped, None)
-                        }
-                        // The bucket's copy is unreadable: this device's key (checked against the
-                        // marker's public key above) is the identity; write the copy again from it.
-                        Err(KeyError::Damaged { .. }) => {
-                            (local.wrap(&new, work)?, Some(Repair::WrappedKey))
-                        }
-                        Err(e) => return Err(e.into()),
-                    };
-                let again = EncryptionMarker {
-                    wrapped_identity: wrapped,
-                    ..marker
+    let (again, cond, repaired) = match read_marker_object(remote.store.as_ref(), &remote.prefix)
+        .await?
+    {
+        Some(MarkerObject {
+            etag,
+            parsed: Ok(marker),
+        }) => {
+            local.check_recipient(&marker.recipient, "this device's key of the pair")?;
+            let old = old()?;
+            let new = new()?;
+            let (wrapped, repaired) =
+                match PrefixKey::rewrap(&marker.wrapped_identity, &old, &new, work, &what) {
+                    Ok((key, wrapped)) => {
+                        key.check_recipient(&marker.recipient, &what)?;
+                        (wrapped, None)
+                    }
+                    // The bucket's copy is unreadable: this device's key (checked against the
+                    // marker's public key above) is the identity; write the copy again from it.
+                    Err(KeyError::Damaged { .. }) => {
+                        (local.wrap(&new, work)?, Some(Repair::WrappedKey))
+                    }
+                    Err(e) => return Err(e.into()),
                 };
-                (again, Condition::IfMatch(etag), repaired)
-            }
-            Some(MarkerObject {
-                etag,
-                parsed: Err(MarkerError::Damaged { detail, .. }),
-            }) => {
-                let fresh = fresh_marker(remote, pair, local, &new()?, work)?;
-                (
-                    fresh,
-                    Condition::IfMatch(etag),
-                    Some(Repair::Damaged { detail }),
-                )
-            }
-            // A newer format or an unknown scheme is not damage: an upgrade reads it.
-            Some(MarkerObject { parsed: Err(e), .. }) => return Err(e.into()),
-            None => {
-                let fresh = fresh_marker(remote, pair, local, &new()?, work)?;
-                (fresh, Condition::IfAbsent, Some(Repair::Missing))
-            }
-        };
+            let again = EncryptionMarker {
+                wrapped_identity: wrapped,
+                ..marker
+            };
+            (again, Condition::IfMatch(etag), repaired)
+        }
+        Some(MarkerObject {
+            etag,
+            parsed: Err(MarkerError::Damaged { detail, .. }),
+        }) => {
+            let fresh =
+                crate::init::new_marker(local, pair.encrypt_names, &remote.device, &new()?, work)?;
+            (
+                fresh,
+                Condition::IfMatch(etag),
+                Some(Repair::Damaged { detail }),
+            )
+        }
+        // A newer format or an unknown scheme is not damage: an upgrade reads it.
+        Some(MarkerObject { parsed: Err(e), .. }) => return Err(e.into()),
+        None => {
+            let fresh =
+                crate::init::new_marker(local, pair.encrypt_names, &remote.device, &new()?, work)?;
+            (fresh, Condition::IfAbsent, Some(Repair::Missing))
+        }
+    };
     let cond = if remote.caps.conditional_writes {
         cond
     } else {
@@ -208,32 +208,6 @@ pub async fn change_passphrase(
     };
     delete_old_versions(remote, &marker_key, new_version.as_deref(), &mut report).await;
     Ok(report)
-}
-
-/// A marker written anew from this device's key: its public key, the pair's names mode, the
-/// identity wrapped under `new`.
-fn fresh_marker(
-    remote: &PairRemote,
-    pair: &PairConfig,
-    local: &PrefixKey,
-    new: &SecretString,
-    work: ScryptWork,
-) -> Result<EncryptionMarker> {
-    Ok(EncryptionMarker {
-        format: FORMAT,
-        scheme: SCHEME_AGE_X25519.to_owned(),
-        recipient: local.recipient(),
-        names: if pair.encrypt_names {
-            NameMode::AesSiv
-        } else {
-            NameMode::Plain
-        },
-        created_by: remote.device.clone(),
-        created_at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        wrapped_identity: local.wrap(new, work)?,
-    })
 }
 
 /// Deletes the versions of the marker older than `current` (they wrap the identity under the

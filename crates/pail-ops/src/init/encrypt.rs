@@ -155,21 +155,7 @@ pub async fn create_key(
     let what = format!("the key in s3://{}/{marker_key}", store.bucket());
     let passphrase = (enc.passphrase)(true)?;
     let key = PrefixKey::generate();
-    let marker = EncryptionMarker {
-        format: FORMAT,
-        scheme: SCHEME_AGE_X25519.to_owned(),
-        recipient: key.recipient(),
-        names: if enc.names {
-            NameMode::AesSiv
-        } else {
-            NameMode::Plain
-        },
-        created_by: pair.device.clone(),
-        created_at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        wrapped_identity: key.wrap(&passphrase, enc.work)?,
-    };
+    let marker = new_marker(&key, enc.names, &pair.device, &passphrase, enc.work)?;
     // The prompt and the wrap take seconds: another device may have made the key meanwhile.
     // Looking again right before the PUT narrows the race to one request where the server
     // ignores the condition.
@@ -233,4 +219,26 @@ fn adopt(
     };
     key.check_recipient(&m.recipient, what)?;
     Ok(key)
+}
+
+/// A marker for `key`, made now by `device`: its names mode, and the identity wrapped with
+/// `passphrase` (a new prefix's key, or `pail key passphrase` writing a damaged one anew).
+pub(crate) fn new_marker(
+    key: &PrefixKey,
+    encrypt_names: bool,
+    device: &str,
+    passphrase: &SecretString,
+    work: ScryptWork,
+) -> Result<EncryptionMarker> {
+    Ok(EncryptionMarker {
+        format: FORMAT,
+        scheme: SCHEME_AGE_X25519.to_owned(),
+        recipient: key.recipient(),
+        names: NameMode::encrypted(encrypt_names),
+        created_by: device.to_owned(),
+        created_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        wrapped_identity: key.wrap(passphrase, work)?,
+    })
 }
