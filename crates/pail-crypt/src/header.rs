@@ -1,29 +1,37 @@
-//! The age header of pail's objects, at a fixed length.
+//! The age header of pail's objects, at a fixed length, and their payload.
 //!
-//! age's `Encryptor` adds a "grease" stanza of random length to every X25519 header (to keep
-//! parsers honest), so its files have no length computable in advance. pail needs one: the
-//! Content-Length of a PUT, the parts of a multipart upload and a file's size from a listing
-//! all come from the plaintext size. So pail lets age build the header (its X25519 stanza,
-//! its payload nonce and key schedule), takes the file key as age wraps it, and writes the
-//! header again without the grease stanza, with the header MAC recomputed as the age spec
-//! defines it (HMAC-SHA-256 under HKDF-SHA-256(file key, "header") over the header up to
-//! and including `---`). Grease is optional for writers; every age reader accepts the
-//! result, the stock `age` tool included (tests/interop.rs).
+//! pail writes the header itself rather than through age's `Encryptor`, for two reasons:
+//! - **A length known in advance.** age adds a "grease" stanza of random length to every
+//!   X25519 header (to keep parsers honest), so its files have no computable length. pail
+//!   needs one: the Content-Length of a PUT, the parts of a multipart upload and a file's size
+//!   from a listing all come from the plaintext size. Grease is optional for writers.
+//! - **Speed.** The X25519 stanza costs two scalar multiplications per object, one of them by
+//!   the prefix's recipient, which is the same point for every object. pail multiplies by it
+//!   with a table precomputed once per key ([`PrefixKey::recipient_table`]), a third of the
+//!   Montgomery ladder's cost: 10,000 small files spend about 0.25 s less.
+//!
+//! The header is exactly what the spec (<https://c2sp.org/age>) defines for one X25519
+//! recipient, built from age's own primitives (`age_core::primitives`): the stanza
+//! `-> X25519 base64(epk)` with the file key sealed under HKDF-SHA-256(salt = epk ‖ recipient,
+//! ikm = the shared secret, "age-encryption.org/v1/X25519"), then `---` and the MAC,
+//! HMAC-SHA-256 under HKDF-SHA-256(ikm = file key, "header") over everything before it. Every
+//! age reader accepts it: the stock `age` tool (tests/interop.rs) and the age crate, which
+//! decrypts every object pail reads.
 //!
 //! The payload is then pail's to write ([`Payload`]): age's STREAM as the spec defines it,
 //! each chunk sealed in place in the caller's buffer, where age's writer would copy every
 //! chunk three times (into its chunk buffer, into a new ciphertext `Vec`, into the sink).
+//! The cipher is ring's ChaCha20-Poly1305 (already in pail for TLS): its assembly seals at
+//! about twice the speed of the RustCrypto crate age uses, which still opens every object.
 
-use std::collections::HashSet;
-use std::io::{self, Write};
-use std::iter;
-use std::sync::{Arc, Mutex};
+use std::io;
 
-use age::secrecy::ExposeSecret;
-use age_core::format::{FileKey, Stanza};
-use chacha20poly1305::{AeadInPlace, ChaCha20Poly1305, KeyInit};
+use age_core::primitives::{aead_encrypt, hkdf};
+use curve25519_dalek::edwards::EdwardsPoint;
+use curve25519_dalek::traits::BasepointTable;
 use data_encoding::BASE64_NOPAD;
 use hmac::{Hmac, Mac};
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -36,44 +44,15 @@ pub(crate) const HEADER_LEN: u64 = 168;
 pub(crate) const NONCE_LEN: u64 = 16;
 
 const VERSION_LINE: &[u8] = b"age-encryption.org/v1\n";
-
-/// A shared byte buffer: where age's writer puts the header it makes.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("sink lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Wraps the prefix's X25519 recipient and keeps a copy of the file key it is given.
-struct Capturing<'a> {
-    inner: &'a age::x25519::Recipient,
-    file_key: Mutex<Option<Zeroizing<[u8; 16]>>>,
-}
-
-impl age::Recipient for Capturing<'_> {
-    fn wrap_file_key(
-        &self,
-        file_key: &FileKey,
-    ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
-        *self.file_key.lock().expect("capture lock") =
-            Some(Zeroizing::new(*file_key.expose_secret()));
-        self.inner.wrap_file_key(file_key)
-    }
-}
+/// The HKDF label of the X25519 recipient type (the spec's, and age's).
+const X25519_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
 
 /// The payload of one age file: ChaCha20-Poly1305 under HKDF-SHA-256(salt = the payload
 /// nonce, ikm = the file key, "payload"), chunk `i`'s nonce the 11-byte big-endian counter
 /// `i` and a last-chunk byte (1 on the final chunk only), as age's `stream` module and the
 /// spec (<https://c2sp.org/age#payload>) define it.
 pub(crate) struct Payload {
-    aead: ChaCha20Poly1305,
+    aead: LessSafeKey,
     counter: u64,
     done: bool,
 }
@@ -88,100 +67,154 @@ impl Payload {
         let mut nonce = [0u8; 12];
         nonce[3..11].copy_from_slice(&self.counter.to_be_bytes());
         nonce[11] = u8::from(last);
+        // Each counter value seals one chunk of one object, under that object's own key.
+        let nonce = Nonce::assume_unique_for_key(nonce);
         let tag = self
             .aead
-            .encrypt_in_place_detached(&nonce.into(), &[], &mut buf[..])
+            .seal_in_place_separate_tag(nonce, Aad::empty(), &mut buf[..])
             .map_err(|_| io::Error::other("ChaCha20-Poly1305 refused a 64 KiB chunk"))?;
-        buf.extend_from_slice(&tag);
+        buf.extend_from_slice(tag.as_ref());
         self.counter += 1;
         self.done = last;
         Ok(())
     }
 }
 
+/// The fresh secrets of one object, from one call to the OS's random source.
+struct Secrets(Zeroizing<[u8; 16 + 32 + 16]>);
+
+impl Secrets {
+    fn new() -> Self {
+        let mut bytes = Zeroizing::new([0u8; 64]);
+        // As age: the OS's generator, and no way on without it.
+        getrandom::getrandom(&mut bytes[..]).expect("the OS random number generator failed");
+        Secrets(bytes)
+    }
+    /// The object's file key: the spec's 16 bytes.
+    fn file_key(&self) -> &[u8; 16] {
+        self.0[..16].try_into().expect("16 bytes")
+    }
+    /// The ephemeral X25519 secret, clamped by the multiplications.
+    fn ephemeral(&self) -> [u8; 32] {
+        self.0[16..48].try_into().expect("32 bytes")
+    }
+    /// The payload nonce.
+    fn nonce(&self) -> &[u8] {
+        &self.0[48..]
+    }
+}
+
 /// Start an age file to the prefix's recipient: the fixed-length header and the payload
 /// nonce, and the payload's cipher.
 pub(crate) fn start(key: &PrefixKey) -> (Vec<u8>, Payload) {
-    let sink = Sink::default();
-    let (writer, file_key) = start_age(key, sink.clone());
-    // age's own writer is dropped unused: it has written the header, and writes no chunk.
-    drop(writer);
-    let head = std::mem::take(&mut *sink.0.lock().expect("sink lock"));
-    let nonce = &head[HEADER_LEN as usize..];
-    let payload_key = Zeroizing::new(age_core::primitives::hkdf(nonce, b"payload", &file_key[..]));
-    let payload = Payload {
-        aead: ChaCha20Poly1305::new((&*payload_key).into()),
-        counter: 0,
-        done: false,
-    };
-    (head, payload)
+    start_with(key, &Secrets::new())
 }
 
-/// age's writer over `sink`, with the sink holding exactly the fixed-length header and the
-/// nonce, and the file key.
-fn start_age(
-    key: &PrefixKey,
-    sink: Sink,
-) -> (age::stream::StreamWriter<Sink>, Zeroizing<[u8; 16]>) {
-    let capture = Capturing {
-        inner: key.age_recipient(),
-        file_key: Mutex::new(None),
-    };
-    let encryptor = age::Encryptor::with_recipients(iter::once(&capture as _))
-        .expect("one X25519 recipient is always a valid set");
-    let writer = encryptor
-        .wrap_output(sink.clone())
-        .expect("writing to memory");
-    let file_key = capture
-        .file_key
-        .into_inner()
-        .expect("capture lock")
-        .expect("age wraps the file key for its one recipient");
-    let mut buf = sink.0.lock().expect("sink lock");
-    let canonical = canonical(&buf, &file_key);
-    *buf = canonical;
-    drop(buf);
-    (writer, file_key)
-}
-
-/// age's header + nonce rewritten without the grease stanza.
-fn canonical(written: &[u8], file_key: &[u8; 16]) -> Vec<u8> {
-    // What age writes for one X25519 recipient: the version line, the X25519 stanza (its
-    // argument line and a one-line body: a 32-byte wrapped key is 43 base64 characters),
-    // then the grease stanza, then `--- MAC`, then the 16-byte nonce.
-    let mut lines = written.split_inclusive(|&b| b == b'\n');
-    let version = lines.next().expect("age writes a version line");
-    let stanza = lines.next().expect("age writes the X25519 stanza");
-    let body = lines.next().expect("age writes the X25519 stanza's body");
-    assert_eq!(version, VERSION_LINE, "age writes v1 headers");
-    assert!(stanza.starts_with(b"-> X25519 ") && stanza.len() == 54);
-    assert_eq!(body.len(), 44, "one 43-character body line");
-    let end = written
-        .windows(5)
-        .position(|w| w == b"\n--- ")
-        .expect("age ends its header with the MAC line");
-    let after_mac = end
-        + 1
-        + written[end + 1..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .expect("the MAC line ends with a newline")
-        + 1;
-    let nonce = &written[after_mac..];
-    assert_eq!(nonce.len() as u64, NONCE_LEN, "the payload nonce follows");
+fn start_with(key: &PrefixKey, secrets: &Secrets) -> (Vec<u8>, Payload) {
+    let esk = Zeroizing::new(secrets.ephemeral());
+    // X25519(esk, basepoint) and X25519(esk, recipient), each as a fixed-base
+    // multiplication by a precomputed table, then the Montgomery u-coordinate: the same
+    // values x25519-dalek's ladder gives (tests below).
+    let epk = EdwardsPoint::mul_base_clamped(*esk).to_montgomery();
+    let shared = Zeroizing::new(
+        key.recipient_table()
+            .mul_base_clamped(*esk)
+            .to_montgomery()
+            .to_bytes(),
+    );
+    // As age: an all-zero shared secret means a broken generator (or a low-order
+    // recipient, which a key of ours never is); stop rather than write it.
+    assert!(
+        shared.iter().any(|&b| b != 0),
+        "the X25519 shared secret is zero: the OS random number generator is failing"
+    );
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(epk.as_bytes());
+    salt[32..].copy_from_slice(key.recipient_bytes());
+    let wrap_key = Zeroizing::new(hkdf(&salt, X25519_LABEL, &shared[..]));
+    let wrapped = aead_encrypt(&wrap_key, secrets.file_key());
 
     let mut out = Vec::with_capacity((HEADER_LEN + NONCE_LEN) as usize);
-    out.extend_from_slice(version);
-    out.extend_from_slice(stanza);
-    out.extend_from_slice(body);
+    out.extend_from_slice(VERSION_LINE);
+    out.extend_from_slice(b"-> X25519 ");
+    out.extend_from_slice(BASE64_NOPAD.encode(epk.as_bytes()).as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(BASE64_NOPAD.encode(&wrapped).as_bytes());
+    out.push(b'\n');
     out.extend_from_slice(b"---");
-    let mac_key = Zeroizing::new(age_core::primitives::hkdf(&[], b"header", file_key));
+    let mac_key = Zeroizing::new(hkdf(&[], b"header", secrets.file_key()));
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&mac_key[..]).expect("any key length");
     mac.update(&out);
     out.push(b' ');
     out.extend_from_slice(BASE64_NOPAD.encode(&mac.finalize().into_bytes()).as_bytes());
     out.push(b'\n');
     debug_assert_eq!(out.len() as u64, HEADER_LEN);
-    out.extend_from_slice(nonce);
-    out
+    out.extend_from_slice(secrets.nonce());
+
+    let payload_key = Zeroizing::new(hkdf(secrets.nonce(), b"payload", secrets.file_key()));
+    let payload = Payload {
+        aead: LessSafeKey::new(
+            UnboundKey::new(&CHACHA20_POLY1305, &payload_key[..]).expect("a 32-byte key"),
+        ),
+        counter: 0,
+        done: false,
+    };
+    (out, payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use proptest::prelude::*;
+    use x25519_dalek::{PublicKey, StaticSecret};
+
+    use super::*;
+
+    proptest! {
+        /// The table's multiplication is X25519: the shared secret and the ephemeral public
+        /// key are the bytes x25519-dalek's ladder computes, for any secret.
+        #[test]
+        fn the_stanza_keys_are_x25519(esk in any::<[u8; 32]>()) {
+            let key = PrefixKey::generate();
+            let recipient = PublicKey::from(*key.recipient_bytes());
+            let sk = StaticSecret::from(esk);
+            let table = key.recipient_table().mul_base_clamped(esk).to_montgomery();
+            prop_assert_eq!(table.to_bytes(), sk.diffie_hellman(&recipient).to_bytes());
+            let epk = EdwardsPoint::mul_base_clamped(esk).to_montgomery();
+            prop_assert_eq!(epk.to_bytes(), PublicKey::from(&sk).to_bytes());
+        }
+    }
+
+    /// age's decryptor opens what the hand-built header starts: the stanza, the MAC and the
+    /// payload key are the spec's.
+    #[test]
+    fn age_opens_the_header() {
+        let key = PrefixKey::generate();
+        let (mut obj, mut payload) = start(&key);
+        assert_eq!(obj.len() as u64, HEADER_LEN + NONCE_LEN);
+        let mut chunk = b"hello, age".to_vec();
+        payload.seal_next(&mut chunk, true).unwrap();
+        obj.extend_from_slice(&chunk);
+        let d = age::Decryptor::new(&obj[..]).unwrap();
+        let mut r = d.decrypt(std::iter::once(key.identity() as _)).unwrap();
+        let mut plain = Vec::new();
+        r.read_to_end(&mut plain).unwrap();
+        assert_eq!(plain, b"hello, age");
+    }
+
+    /// Two objects never share a file key, an ephemeral key or a nonce.
+    #[test]
+    fn every_object_has_fresh_secrets() {
+        let key = PrefixKey::generate();
+        let (a, _) = start(&key);
+        let (b, _) = start(&key);
+        assert_ne!(a[22..76], b[22..76], "the ephemeral public keys differ");
+        assert_ne!(a[76..120], b[76..120], "the wrapped file keys differ");
+        assert_ne!(
+            a[HEADER_LEN as usize..],
+            b[HEADER_LEN as usize..],
+            "the nonces differ"
+        );
+    }
 }

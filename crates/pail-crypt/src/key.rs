@@ -4,9 +4,13 @@
 use std::io::{Read, Write};
 use std::iter;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use age::secrecy::{ExposeSecret, SecretString};
 use age::x25519;
+use curve25519_dalek::edwards::EdwardsBasepointTable;
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use curve25519_dalek::traits::BasepointTable;
 use pail_core::hash::ContentHash;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -96,12 +100,29 @@ impl ScryptWork {
     }
 }
 
+/// The 32 bytes of an X25519 recipient, decoded from its `age1...` string (age keeps them
+/// private).
+fn public_key_bytes(recipient: &x25519::Recipient) -> [u8; 32] {
+    age_core::primitives::bech32_decode(
+        &recipient.to_string(),
+        |_| (),
+        |hrp| (hrp.as_str() == "age").then_some(()).ok_or(()),
+        |_, bytes| bytes.collect::<Vec<u8>>().try_into().map_err(|_| ()),
+    )
+    .expect("age prints a recipient as bech32 `age1` and 32 bytes")
+}
+
 /// A prefix's key. The age identity decrypts every object of the prefix; the subkeys are
 /// derived from its secret string, so whoever has the identity (`pail key export`) can
 /// recompute them.
 pub struct PrefixKey {
     identity: x25519::Identity,
     recipient: x25519::Recipient,
+    /// The recipient's X25519 public key, the 32 bytes the `age1...` string encodes.
+    recipient_bytes: [u8; 32],
+    /// Multiples of the recipient's point, for the X25519 of every object's header
+    /// (header.rs): built on the first encryption, 0.8 ms and 30 KB once per key.
+    recipient_table: OnceLock<Box<EdwardsBasepointTable>>,
     content_key: Zeroizing<[u8; 32]>,
     binding_key: Zeroizing<[u8; 32]>,
     name_key: Zeroizing<[u8; 64]>,
@@ -146,8 +167,11 @@ impl PrefixKey {
             .update(material)
             .finalize_xof()
             .fill(&mut name_key[..]);
+        let recipient = identity.to_public();
         PrefixKey {
-            recipient: identity.to_public(),
+            recipient_bytes: public_key_bytes(&recipient),
+            recipient_table: OnceLock::new(),
+            recipient,
             identity,
             content_key,
             binding_key,
@@ -170,8 +194,19 @@ impl PrefixKey {
         &self.identity
     }
 
-    pub(crate) fn age_recipient(&self) -> &x25519::Recipient {
-        &self.recipient
+    pub(crate) fn recipient_bytes(&self) -> &[u8; 32] {
+        &self.recipient_bytes
+    }
+
+    /// The recipient's point as a fixed base: X25519 by it costs a third of the ladder.
+    pub(crate) fn recipient_table(&self) -> &EdwardsBasepointTable {
+        self.recipient_table.get_or_init(|| {
+            let point = MontgomeryPoint(self.recipient_bytes)
+                .to_edwards(0)
+                // Either sign: a multiple's u-coordinate is the same for P and -P.
+                .expect("an identity's public key is a point of the curve");
+            Box::new(EdwardsBasepointTable::create(&point))
+        })
     }
 
     /// Refuse a key whose public key is not the one the prefix records.
