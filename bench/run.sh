@@ -217,7 +217,7 @@ with open(listing, "w") as f:
     f.write("".join(rel(k * n // edits) + "\n" for k in range(edits)))
 PY
 head -c $((BIG_MB * 1048576)) /dev/urandom >"$WORK/data/big/big.bin"
-sleep 2  # let the mtimes age past any racy-timestamp window
+sleep 3  # past the index's 2 s racy-timestamp window (pail-index scan.rs), with a margin
 
 # ---- measuring ----------------------------------------------------------------------------------
 declare -A Q     # Q[line,tool] = S3 requests by kind, from the RGW log (round 1)
@@ -346,6 +346,9 @@ one_tool() {
   dir=$WORK/dirs/$tool prefix=b$RUN-r$ROUND-$tool-small
   prefix=${prefix//_/-}
   rm -rf "$dir" && cp -a "$WORK/data/small" "$dir"   # this tool's copy: the edits change it
+  # The copy's ctimes are now: a stat recorded within 2 s of them is not trusted (the index's
+  # racy-timestamp window), so a quick upload would leave files for the no-change line to read
+  sleep 3
   if is_pail "$tool" && ! pail_init "$dir" "$prefix" "$prefix" bench "$tool"; then
     for l in small nochange edits fresh; do R[$l,$tool,$ROUND]=FAIL; done
   elif measure small "$tool" "$dir" "$prefix"; then
@@ -353,7 +356,7 @@ one_tool() {
     measure nochange "$tool" "$dir" "$prefix" || true
     if [ "$tool" = pail ] && [ "$ROUND" = 1 ]; then pail_nochange_checks "$prefix" "$dir"; fi
     edit_files "$dir"
-    sleep 2  # as after generating the data: the edits' mtimes age past any racy window
+    sleep 3  # as after generating the data: the edits' mtimes age past any racy window
     measure edits "$tool" "$dir" "$prefix" && verify "$prefix" "$FILES" "$small_bytes"
     fresh=$WORK/dirs/$tool-fresh
     rm -rf "$fresh" && mkdir -p "$fresh"
