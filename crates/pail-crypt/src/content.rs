@@ -20,6 +20,7 @@ use pail_core::hash::ContentHash;
 
 use crate::header::{self, HEADER_LEN, NONCE_LEN, Payload};
 use crate::key::PrefixKey;
+use crate::open;
 
 /// The object metadata (`x-amz-meta-pail-bind`) that holds the binding tag
 /// ([`PrefixKey::binding_tag`]) beside `pail-blake3`, which on an encrypted pair holds the
@@ -240,10 +241,21 @@ impl<R: Read> Read for Source<R> {
 /// `io::Error`s of kind `InvalidData` carrying a [`ContentError`] ([`ContentError::from_io`]);
 /// errors of the source pass through unchanged, so a dropped connection stays transient.
 pub struct DecryptingReader<R> {
-    inner: age::stream::StreamReader<BufReader<Source<R>>>,
+    inner: Opened<R>,
     failed: Arc<AtomicBool>,
     object: String,
 }
+
+/// How an object's payload is read.
+enum Opened<R> {
+    /// pail's own objects: the header opened by age, the payload by ring.
+    Fixed(open::OpenPayload<Source<R>>),
+    /// Any other age file (another writer's header): age's reader throughout.
+    Age(Box<age::stream::StreamReader<AgeInput<R>>>),
+}
+
+/// What age's reader reads: the header bytes already read, then the rest of the object.
+type AgeInput<R> = BufReader<io::Chain<io::Cursor<Vec<u8>>, Source<R>>>;
 
 impl<R> std::fmt::Debug for DecryptingReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -256,37 +268,48 @@ impl<R: Read> DecryptingReader<R> {
     /// the object in errors (its key in the bucket, or the path it stands for).
     pub fn new(key: &PrefixKey, object: &str, src: R) -> Result<Self, ContentError> {
         let failed = Arc::new(AtomicBool::new(false));
-        let source = Source {
+        let mut source = Source {
             inner: src,
             failed: failed.clone(),
         };
-        // The header is parsed from a small buffer; chunk reads (64 KiB) bypass it.
-        let buffered = BufReader::with_capacity(8 * 1024, source);
         let damaged = |detail: String| ContentError::Damaged {
             object: object.to_owned(),
             detail,
         };
-        let decryptor = match age::Decryptor::new_buffered(buffered) {
-            Ok(d) => d,
-            Err(age::DecryptError::Io(e)) if failed.load(Ordering::Relaxed) => {
-                return Err(ContentError::Io {
-                    object: object.to_owned(),
-                    source: e,
-                });
-            }
-            Err(e) => return Err(damaged(format!("its header: {e}"))),
+        let refused = |e: age::DecryptError| match e {
+            age::DecryptError::NoMatchingKeys => ContentError::WrongKey {
+                object: object.to_owned(),
+            },
+            e => damaged(format!("its header: {e}")),
         };
-        let inner = match decryptor.decrypt(iter::once(key.identity() as _)) {
-            Ok(r) => r,
-            Err(age::DecryptError::NoMatchingKeys) => {
-                return Err(ContentError::WrongKey {
-                    object: object.to_owned(),
-                });
+        let transport = |source: io::Error| ContentError::Io {
+            object: object.to_owned(),
+            source,
+        };
+        let mut head = vec![0u8; OVERHEAD as usize];
+        let got = read_full(&mut source, &mut head).map_err(transport)?;
+        head.truncate(got);
+        let opened = match open::open_header(key, &head).map_err(refused)? {
+            Some(payload_key) => Opened::Fixed(open::OpenPayload::new(source, &payload_key)),
+            None => {
+                // The header is parsed from a small buffer; chunk reads (64 KiB) bypass it.
+                let whole = io::Cursor::new(head).chain(source);
+                let buffered = BufReader::with_capacity(8 * 1024, whole);
+                let decryptor = match age::Decryptor::new_buffered(buffered) {
+                    Ok(d) => d,
+                    Err(age::DecryptError::Io(e)) if failed.load(Ordering::Relaxed) => {
+                        return Err(transport(e));
+                    }
+                    Err(e) => return Err(damaged(format!("its header: {e}"))),
+                };
+                let reader = decryptor
+                    .decrypt(iter::once(key.identity() as _))
+                    .map_err(refused)?;
+                Opened::Age(Box::new(reader))
             }
-            Err(e) => return Err(damaged(format!("its header: {e}"))),
         };
         Ok(DecryptingReader {
-            inner,
+            inner: opened,
             failed,
             object: object.to_owned(),
         })
@@ -295,7 +318,11 @@ impl<R: Read> DecryptingReader<R> {
 
 impl<R: Read> Read for DecryptingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).map_err(|e| {
+        let read = match &mut self.inner {
+            Opened::Fixed(r) => r.read(buf),
+            Opened::Age(r) => r.read(buf),
+        };
+        read.map_err(|e| {
             if self.failed.load(Ordering::Relaxed) {
                 e
             } else {

@@ -20,6 +20,7 @@ mod header;
 mod key;
 pub mod marker;
 pub mod names;
+mod open;
 pub mod store;
 
 pub use age::secrecy::{ExposeSecret, SecretString};
