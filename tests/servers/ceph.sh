@@ -87,7 +87,7 @@ start_daemon() {  # start_daemon NAME CMD...
 
 CEPH=(ceph -c "$CONF" --connect-timeout 10)
 rgw_answers() { [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://$ADDR:$RGW_PORT/")" = 200 ]; }
-osd_up() { "${CEPH[@]}" osd dump 2>/dev/null | grep -q '^osd\.0 up '; }
+osd_up() { timeout 15 "${CEPH[@]}" osd dump 2>/dev/null | grep -q '^osd\.0 up '; }
 
 check_ports() {
   local p
@@ -185,7 +185,7 @@ build() {
   start_daemon mon.a ceph-mon -c "$CONF" -i a
   wait_for "mon quorum" timeout 15 "${CEPH[@]}" mon stat
 
-  osd_id=$("${CEPH[@]}" osd new "$osd_uuid")
+  osd_id=$(timeout "$TIMEOUT" "${CEPH[@]}" osd new "$osd_uuid")
   [ "$osd_id" = 0 ] || die "unexpected osd id $osd_id"
   ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" >>"$DIR/log/osd.0.stdout" 2>&1 \
     || die "ceph-osd --mkfs failed"
@@ -203,8 +203,12 @@ build() {
   log ceph "S3 users created"
   # RGW would create these lazily, stalling the first CreateBucket / PutObject by ~2 s each
   for pool in default.rgw.buckets.index default.rgw.buckets.data default.rgw.buckets.non-ec; do
-    "${CEPH[@]}" osd pool create "$pool" 8 8 replicated >/dev/null 2>&1 || die "pool create $pool failed"
-    "${CEPH[@]}" osd pool application enable "$pool" rgw >/dev/null 2>&1 || die "application enable $pool failed"
+    # --connect-timeout bounds the connection only: a monitor that stops answering would
+    # hold the command (and the test run) for good
+    timeout "$TIMEOUT" "${CEPH[@]}" osd pool create "$pool" 8 8 replicated >/dev/null 2>&1 \
+      || die "pool create $pool failed"
+    timeout "$TIMEOUT" "${CEPH[@]}" osd pool application enable "$pool" rgw >/dev/null 2>&1 \
+      || die "application enable $pool failed"
   done
   log ceph "bucket pools created"
 
