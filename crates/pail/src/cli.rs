@@ -161,7 +161,8 @@ pub struct ShareArgs {
     #[arg(long, default_value = "7d")]
     pub expires: String,
     /// A version id from `pail history` (default: the version current when the link is used).
-    #[arg(long)]
+    /// Ids may start with `-` (Ceph's do): taken as the value, not as a flag.
+    #[arg(long, allow_hyphen_values = true)]
     pub version: Option<String>,
     /// On an end-to-end encrypted pair: a link to the encrypted object (an age file), which
     /// opens only with the pair's key (`pail key export`). Without it such a share is refused.
@@ -400,8 +401,9 @@ pub struct HistoryArgs {
 pub struct RestoreArgs {
     /// A file or folder inside a synced folder (absolute, or relative to here).
     pub path: PathBuf,
-    /// The version to bring back, as `pail history` shows it.
-    #[arg(long, conflicts_with = "at")]
+    /// The version to bring back, as `pail history` shows it. Ids may start with `-` (Ceph's
+    /// do): taken as the value, not as a flag.
+    #[arg(long, conflicts_with = "at", allow_hyphen_values = true)]
     pub version: Option<String>,
     /// The moment to go back to: RFC 3339, "2026-11-20 14:00", "2 hours ago", "yesterday 18:00".
     #[arg(long)]
@@ -468,4 +470,28 @@ pub enum KeepArg {
     Local,
     Remote,
     Both,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// Ceph's version ids can start with `-` (`-9vAOz-ZMVrpBMXig6fnDs-B-3596If` was one): they
+    /// are the option's value, as `pail history` printed them.
+    #[test]
+    fn version_ids_may_start_with_a_hyphen() {
+        let id = "-9vAOz-ZMVrpBMXig6fnDs-B-3596If";
+        let cli = Cli::try_parse_from(["pail", "restore", "f.txt", "--version", id]).unwrap();
+        match cli.command {
+            Command::Restore(a) => assert_eq!(a.version.as_deref(), Some(id)),
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["pail", "share", "f.txt", "--version", id]).unwrap();
+        match cli.command {
+            Command::Share(a) => assert_eq!(a.version.as_deref(), Some(id)),
+            other => panic!("{other:?}"),
+        }
+    }
 }

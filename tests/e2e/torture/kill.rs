@@ -170,8 +170,14 @@ fn kill_9(s: Server, mode: Mode) {
         // Whatever the killed run put in the bucket, pail has seen.
         l.saw(bucket.files().values());
     }
-    // What is in the folder now is the user's latest word.
-    l.saw(a.files().values());
+    // What is in the folder now is the user's latest word; a download's temp file that the
+    // last kill left (`.NAME.pail-tmp-…`, partly written) is not, and the next sync removes it.
+    l.saw(
+        a.files()
+            .iter()
+            .filter(|(p, _)| !p.contains(".pail-tmp-"))
+            .map(|(_, c)| c),
+    );
 
     let mut problems: Vec<String> = k.failed.clone();
     for _ in 0..2 {
