@@ -64,11 +64,8 @@ impl Payload {
         if self.done {
             return Err(io::Error::other("the last chunk has been sealed"));
         }
-        let mut nonce = [0u8; 12];
-        nonce[3..11].copy_from_slice(&self.counter.to_be_bytes());
-        nonce[11] = u8::from(last);
         // Each counter value seals one chunk of one object, under that object's own key.
-        let nonce = Nonce::assume_unique_for_key(nonce);
+        let nonce = Nonce::assume_unique_for_key(chunk_nonce(self.counter, last));
         let tag = self
             .aead
             .seal_in_place_separate_tag(nonce, Aad::empty(), &mut buf[..])
@@ -78,6 +75,15 @@ impl Payload {
         self.done = last;
         Ok(())
     }
+}
+
+/// The STREAM nonce of chunk `counter`: the 11-byte big-endian counter, then 1 on the last
+/// chunk only.
+pub(crate) fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    nonce[3..11].copy_from_slice(&counter.to_be_bytes());
+    nonce[11] = u8::from(last);
+    nonce
 }
 
 /// The fresh secrets of one object, from one call to the OS's random source.

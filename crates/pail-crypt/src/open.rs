@@ -17,7 +17,7 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
 use crate::content::{CHUNK, TAG_LEN};
-use crate::header::{HEADER_LEN, NONCE_LEN, VERSION_LINE};
+use crate::header::{HEADER_LEN, NONCE_LEN, VERSION_LINE, chunk_nonce};
 use crate::key::PrefixKey;
 
 /// Opens the header of an object written as pail writes them (the version line, one X25519
@@ -97,8 +97,10 @@ pub(crate) struct OpenPayload<R> {
     src: R,
     aead: LessSafeKey,
     counter: u64,
-    /// Ciphertext: the current chunk (opened in place) and what was read ahead of it.
-    buf: Vec<u8>,
+    /// Ciphertext: the current chunk (opened in place) and what was read ahead of it, in
+    /// `buf[..filled]`. Allocated and zeroed once, for a sealed chunk and one byte.
+    buf: Box<[u8]>,
+    filled: usize,
     /// The current chunk's plaintext is `buf[pos..plain_end]`; it takes `chunk_len` bytes.
     pos: usize,
     plain_end: usize,
@@ -114,7 +116,8 @@ impl<R: Read> OpenPayload<R> {
                 UnboundKey::new(&CHACHA20_POLY1305, payload_key).expect("a 32-byte key"),
             ),
             counter: 0,
-            buf: Vec::with_capacity(SEALED + 1),
+            buf: vec![0u8; SEALED + 1].into_boxed_slice(),
+            filled: 0,
             pos: 0,
             plain_end: 0,
             chunk_len: 0,
@@ -127,23 +130,21 @@ impl<R: Read> OpenPayload<R> {
         if self.done {
             return Ok(false);
         }
-        self.buf.drain(..self.chunk_len);
+        // The byte read ahead of the previous chunk moves to the front.
+        self.buf.copy_within(self.chunk_len..self.filled, 0);
+        self.filled -= self.chunk_len;
         (self.pos, self.plain_end, self.chunk_len) = (0, 0, 0);
         // A whole sealed chunk and one byte more, or up to the end.
-        while self.buf.len() <= SEALED {
-            let have = self.buf.len();
-            self.buf.resize(SEALED + 1, 0);
-            let read = self.src.read(&mut self.buf[have..]);
-            self.buf.truncate(have + *read.as_ref().unwrap_or(&0));
-            match read {
+        while self.filled <= SEALED {
+            match self.src.read(&mut self.buf[self.filled..]) {
                 Ok(0) => break,
-                Ok(_) => {}
+                Ok(n) => self.filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        let last = self.buf.len() <= SEALED;
-        let len = self.buf.len().min(SEALED);
+        let last = self.filled <= SEALED;
+        let len = self.filled.min(SEALED);
         let damaged = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
         if len < TAG_LEN as usize {
             return Err(damaged(format!(
@@ -154,13 +155,10 @@ impl<R: Read> OpenPayload<R> {
         if last && len == TAG_LEN as usize && self.counter > 0 {
             return Err(damaged("its last chunk is empty".to_owned()));
         }
-        let mut nonce = [0u8; 12];
-        nonce[3..11].copy_from_slice(&self.counter.to_be_bytes());
-        nonce[11] = u8::from(last);
         let plain = self
             .aead
             .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
+                Nonce::assume_unique_for_key(chunk_nonce(self.counter, last)),
                 Aad::empty(),
                 &mut self.buf[..len],
             )
@@ -256,5 +254,31 @@ mod tests {
         w.finish().unwrap();
         let head = &obj[..(HEADER_LEN + NONCE_LEN) as usize];
         assert!(open_header(&key, head).unwrap().is_none());
+    }
+
+    /// A source that gives a few bytes at a time (a download's body) opens the same.
+    #[test]
+    fn short_reads_open_the_same() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let n = out.len().min(self.0.len()).min(1000);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let key = PrefixKey::generate();
+        let plain: Vec<u8> = (0..3 * CHUNK as usize + 7).map(|i| i as u8).collect();
+        let mut r = crate::content::EncryptingReader::new(&key, &plain[..], plain.len() as u64);
+        let mut obj = Vec::new();
+        r.read_to_end(&mut obj).unwrap();
+        let head = &obj[..(HEADER_LEN + NONCE_LEN) as usize];
+        let pk = open_header(&key, head).unwrap().unwrap();
+        let mut out = Vec::new();
+        OpenPayload::new(Trickle(&obj[head.len()..]), &pk)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, plain);
     }
 }
