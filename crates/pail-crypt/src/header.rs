@@ -113,10 +113,7 @@ impl Secrets {
 /// Start an age file to the prefix's recipient: the fixed-length header and the payload
 /// nonce, and the payload's cipher.
 pub(crate) fn start(key: &PrefixKey) -> (Vec<u8>, Payload) {
-    start_with(key, &Secrets::new())
-}
-
-fn start_with(key: &PrefixKey, secrets: &Secrets) -> (Vec<u8>, Payload) {
+    let secrets = Secrets::new();
     let esk = Zeroizing::new(secrets.ephemeral());
     // X25519(esk, basepoint) and X25519(esk, recipient), each as a fixed-base
     // multiplication by a precomputed table, then the Montgomery u-coordinate: the same
