@@ -52,6 +52,43 @@ fn no_change_resync_transfers_nothing(s: Server) {
 }
 on_servers!(no_change_resync_transfers_nothing);
 
+/// New small files cost one request each on every server (issue 14): a conditional PUT where
+/// the server honours conditions, a plain one where versions catch a lost race afterwards,
+/// and on a bucket with neither (Garage) a PUT after one listing page that checks many keys
+/// at once, never a HEAD per file.
+fn new_files_cost_one_request_each(s: Server) {
+    let r = Remote::new(&s, "one-request");
+    let d = Device::new(&r, "laptop");
+    d.write("seed.txt", b"seed");
+    d.sync();
+    for i in 0..30 {
+        d.write(&format!("d/f{i:02}.txt"), format!("file {i}").as_bytes());
+    }
+    let out = d
+        .command(&["sync"])
+        .env("PAIL_LOG", "warn,pail::requests=debug")
+        .output()
+        .unwrap();
+    assert_ok(&out, "sync");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let ops: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("s3 request"))
+        .filter_map(|l| l.split("op=").nth(1)?.split_whitespace().next())
+        .map(|op| op.trim_matches('"'))
+        .collect();
+    let count = |name: &str| ops.iter().filter(|op| **op == name).count();
+    // One HEAD per command: the pair's encryption marker (none here).
+    assert_eq!(count("HeadObject"), 1, "{ops:?}");
+    // The 30 files and the pass's journal entry.
+    assert_eq!(count("PutObject"), 31, "{ops:?}");
+    // Besides: the marker's HEAD, the pass's listings, one listing page that checks the new
+    // keys (Garage) or their versions afterwards (Ceph).
+    assert!(ops.len() <= 31 + 5, "{} requests: {ops:?}", ops.len());
+    assert_eq!(r.files().len(), 31);
+}
+on_servers!(new_files_cost_one_request_each);
+
 fn status_json_follows_the_contract(s: Server) {
     let r = Remote::new(&s, "status");
     let d = Device::new(&r, "laptop");

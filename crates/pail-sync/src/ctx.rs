@@ -57,6 +57,8 @@ pub struct PairCtx {
     /// The folder's root directory handle, opened anew by each pass: every local write goes
     /// through it (tenet 13, `safe_dir.rs`).
     folder: Mutex<Option<Arc<SafeRoot>>>,
+    /// Listing pages that check new files' keys right before their writes (`new_keys.rs`).
+    pub(crate) new_keys: crate::new_keys::NewKeys,
 }
 
 /// Takes the pair's lock file next to its index, or says who holds it.
@@ -228,6 +230,7 @@ impl PairCtx {
             limits: Default::default(),
             rules: Mutex::default(),
             folder: Mutex::default(),
+            new_keys: Default::default(),
         })
     }
 

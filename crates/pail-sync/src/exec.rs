@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use pail_core::RelPath;
-use pail_core::plan::{Action, Fate, phase};
+use pail_core::plan::{Action, Fate, RemoteExpect, phase};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -205,6 +205,26 @@ fn note_pending_writes(ctx: &PairCtx, actions: &[Action]) -> Result<(), pail_ind
     ctx.db().note_pending_uploads(writes)
 }
 
+/// The plan's writes of keys it expects free: where the server cannot make such a write
+/// conditional, their keys are checked right before (`new_keys.rs`).
+fn new_files(actions: &[Action]) -> usize {
+    actions
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Action::Upload {
+                    expect: RemoteExpect::Absent,
+                    ..
+                } | Action::CopyRemote {
+                    expect: RemoteExpect::Absent,
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
 /// How many small transfers share one of the `transfers` slots.
 const SMALL_PER_SLOT: usize = 4;
 /// Transfers below this size are small: their time is the request's round trip.
@@ -328,6 +348,7 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
         report.index_failed = Some(e);
         return report;
     }
+    ctx.new_keys.start(new_files(&actions));
     let mut rest = actions.into_iter().peekable();
     while let Some(p) = rest.peek().map(phase) {
         // The phase's actions are pulled from the sorted list as slots free up, and each

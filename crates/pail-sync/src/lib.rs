@@ -35,6 +35,7 @@ mod download;
 mod keep_local;
 mod listing;
 mod names;
+mod new_keys;
 mod race;
 mod task;
 pub mod trash;

@@ -3,42 +3,109 @@
 //! expected. If another device's version sits there instead, its content was buried under
 //! ours; pail brings it back as a conflict copy, which the next pass uploads.
 //!
-//! The checks run after each upload phase, in one go: a few keys are checked one listing
-//! each, many keys with one paged listing of the whole prefix, so that an initial upload of
-//! 10,000 files costs tens of LIST requests, not 10,000.
+//! The checks run after each upload phase, in one go, by listing the versions of the
+//! written keys' range in key order: a page answers for every written key it covers and the
+//! listing jumps over the keys nobody wrote, so that 30 new files of one folder cost one LIST
+//! request and an initial upload of 10,000 files tens, not 10,000.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use pail_core::plan::{LocalExpect, RemoteExpect};
-use pail_s3::{ObjectVersion, StoreError, list_all_versions};
+use pail_s3::{ObjectStore, ObjectVersion, StoreError};
 
 use crate::ctx::PairCtx;
 use crate::download::version_to_conflict_copy;
 use crate::outcome::{ActionError, PathError, Written};
 
-/// Up to this many written keys are checked with a listing of their own.
-const PER_KEY_LIMIT: usize = 32;
-
-/// All versions of exactly `key`, newest first.
-async fn versions_of(ctx: &PairCtx, key: &str) -> Result<Vec<ObjectVersion>, StoreError> {
-    let mut out = Vec::new();
-    let (mut km, mut vm) = (None, None);
-    loop {
-        let page = ctx
-            .remote
-            .store
-            .list_versions_page(key, km.take(), vm.take())
-            .await?;
-        let past = page.versions.iter().any(|v| v.key.as_str() > key);
-        out.extend(page.versions.into_iter().filter(|v| v.key == key));
-        if past || (page.next_key_marker.is_none() && page.next_version_id_marker.is_none()) {
-            break;
+/// Lists the versions of each of `keys` (sorted, distinct, all under `list_prefix`) and calls
+/// `found(i, versions of keys[i], newest first)` once per key, in order. Each page starts
+/// right below the first key not yet answered (under the keys' longest common prefix), so a
+/// page covers every written key up to its last one; a key with more versions than a page
+/// holds is followed through its pages.
+pub(crate) async fn versions_of_keys(
+    store: &dyn ObjectStore,
+    list_prefix: &str,
+    keys: &[&str],
+    mut found: impl FnMut(usize, &[ObjectVersion]),
+) -> Result<(), StoreError> {
+    let mut next = 0;
+    // The versions of keys[next] listed so far.
+    let mut run: Vec<ObjectVersion> = Vec::new();
+    let mut markers: (Option<String>, Option<String>) = (None, None);
+    let mut prefix = list_prefix.to_owned();
+    while next < keys.len() {
+        if markers.0.is_none() {
+            prefix = common_prefix(list_prefix, &keys[next..]);
+            markers.0 = Some(below(keys[next], &prefix));
         }
-        km = page.next_key_marker;
-        vm = page.next_version_id_marker;
+        let page = store
+            .list_versions_page(&prefix, markers.0.take(), markers.1.take())
+            .await?;
+        let mut last: Option<&str> = None;
+        for v in &page.versions {
+            if last.is_some_and(|l| v.key.as_str() < l) {
+                return Err(StoreError::other(
+                    "list versions",
+                    &prefix,
+                    "the server listed keys out of order",
+                ));
+            }
+            last = Some(v.key.as_str());
+            while next < keys.len() && keys[next] < v.key.as_str() {
+                found(next, &run);
+                run.clear();
+                next += 1;
+            }
+            if keys.get(next) == Some(&v.key.as_str()) {
+                run.push(v.clone());
+            }
+        }
+        let (Some(km), vm) = (page.next_key_marker, page.next_version_id_marker) else {
+            // The rest of the prefix is listed: keys not seen have no versions.
+            while next < keys.len() {
+                found(next, &run);
+                run.clear();
+                next += 1;
+            }
+            break;
+        };
+        if keys.get(next) == Some(&km.as_str()) {
+            // Inside the next key's versions: read on.
+            markers = (Some(km), vm);
+        } else if next < keys.len() {
+            // Past every key listed: jump to the next written key, never back before the
+            // page's end (a page spent on one other key's many versions must still progress).
+            prefix = common_prefix(list_prefix, &keys[next..]);
+            let jump = below(keys[next], &prefix);
+            markers = (Some(jump.max(km)), None);
+        }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The longest common prefix of the sorted `keys`, cut at a character boundary (at least
+/// `list_prefix`, which they all start with).
+fn common_prefix(list_prefix: &str, keys: &[&str]) -> String {
+    let (Some(first), Some(last)) = (keys.first(), keys.last()) else {
+        return list_prefix.to_owned();
+    };
+    let n = first
+        .char_indices()
+        .zip(last.chars())
+        .find(|((_, a), b)| a != b)
+        .map_or(first.len().min(last.len()), |((i, _), _)| i);
+    let n = n.max(list_prefix.len());
+    first[..n].to_owned()
+}
+
+/// A key-marker that lists `key` and what follows it: the key without its last character
+/// (any string below the key would do; this one is as close as always valid).
+fn below(key: &str, prefix: &str) -> String {
+    match key.char_indices().next_back() {
+        Some((i, _)) if i >= prefix.len() => key[..i].to_owned(),
+        // The key is the prefix itself (cannot be a file's): list the prefix from its start.
+        _ => String::new(),
+    }
 }
 
 /// What the checks of one phase found.
@@ -51,71 +118,42 @@ pub(crate) struct RaceReport {
 }
 
 /// Checks the writes of one phase.
-pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, written: Vec<Written>) -> RaceReport {
-    let mut errors = Vec::new();
+pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, mut written: Vec<Written>) -> RaceReport {
     if written.is_empty() {
         return RaceReport::default();
     }
+    written.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut keys: Vec<&str> = written.iter().map(|w| w.key.as_str()).collect();
+    keys.dedup();
     // (index into `written`, buried version id)
     let mut buried: Vec<(usize, String)> = Vec::new();
-    if written.len() <= PER_KEY_LIMIT {
-        for (i, w) in written.iter().enumerate() {
-            match versions_of(ctx, &w.key).await {
-                Ok(list) => {
-                    if let Some(b) = buried_version(&list, &w.version, &w.expect) {
-                        buried.push((i, b));
-                    }
+    let mut at = 0;
+    let listed = versions_of_keys(
+        ctx.remote.store.as_ref(),
+        &ctx.remote.prefix.list_prefix(),
+        &keys,
+        |i, versions| {
+            while written.get(at).is_some_and(|w| w.key.as_str() == keys[i]) {
+                let w = &written[at];
+                if let Some(b) = buried_version(versions, &w.version, &w.expect) {
+                    buried.push((at, b));
                 }
-                Err(e) => errors.push(PathError {
-                    path: w.path.to_string(),
-                    error: ActionError::RaceCheck(e),
-                }),
+                at += 1;
             }
-        }
-    } else {
-        // The listing comes in key order, each key's versions newest first: each written
-        // key's versions are checked as soon as its run ends, so memory holds one run, not
-        // the prefix's versions.
-        let wanted: HashMap<&str, usize> = written
+        },
+    )
+    .await;
+    if let Err(e) = listed {
+        let errors = written
             .iter()
-            .enumerate()
-            .map(|(i, w)| (w.key.as_str(), i))
+            .map(|w| PathError {
+                path: w.path.to_string(),
+                error: ActionError::RaceCheckAll(e.clone()),
+            })
             .collect();
-        let mut run: Vec<ObjectVersion> = Vec::new();
-        let check_run = |run: &mut Vec<ObjectVersion>, buried: &mut Vec<(usize, String)>| {
-            if let Some(&i) = run.first().and_then(|v| wanted.get(v.key.as_str())) {
-                let w = &written[i];
-                if let Some(b) = buried_version(run, &w.version, &w.expect) {
-                    buried.push((i, b));
-                }
-            }
-            run.clear();
-        };
-        let listed = list_all_versions(
-            ctx.remote.store.as_ref(),
-            &ctx.remote.prefix.list_prefix(),
-            |v| {
-                if run.first().is_some_and(|r| r.key != v.key) {
-                    check_run(&mut run, &mut buried);
-                }
-                if wanted.contains_key(v.key.as_str()) {
-                    run.push(v);
-                }
-            },
-        )
-        .await;
-        check_run(&mut run, &mut buried);
-        if let Err(e) = listed {
-            let errors = written
-                .iter()
-                .map(|w| PathError {
-                    path: w.path.to_string(),
-                    error: ActionError::RaceCheckAll(e.clone()),
-                })
-                .collect();
-            return RaceReport { races: 0, errors };
-        }
+        return RaceReport { races: 0, errors };
     }
+    let mut errors = Vec::new();
     let races = buried.len() as u64;
     for (i, version) in buried {
         let w = &written[i];
@@ -160,6 +198,93 @@ fn buried_version(versions: &[ObjectVersion], ours: &str, expect: &RemoteExpect)
 mod tests {
     use super::*;
     use pail_core::RemoteRef;
+    use pail_s3::{MemStore, Op, list_all_versions};
+    use proptest::prelude::*;
+
+    /// What `versions_of_keys` reports, key by key: (key, version ids newest first).
+    async fn ranged(mem: &MemStore, keys: &[&str]) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        versions_of_keys(mem, "p/", keys, |i, vs| {
+            out.push((
+                keys[i].to_owned(),
+                vs.iter().map(|v| v.version_id.clone()).collect(),
+            ))
+        })
+        .await
+        .unwrap();
+        out
+    }
+
+    /// The same from one listing of the whole prefix.
+    async fn brute(mem: &MemStore, keys: &[&str]) -> Vec<(String, Vec<String>)> {
+        let mut all = Vec::new();
+        list_all_versions(mem, "p/", |v| all.push(v)).await.unwrap();
+        keys.iter()
+            .map(|k| {
+                let ids = all.iter().filter(|v| v.key == *k);
+                (k.to_string(), ids.map(|v| v.version_id.clone()).collect())
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn one_page_answers_for_a_folder_of_written_keys() {
+        let mem = MemStore::ceph_like("bkt");
+        for dir in ["a", "d", "z"] {
+            for i in 0..40 {
+                mem.put_foreign(&format!("p/{dir}/f{i:02}"), &b"x"[..]);
+            }
+        }
+        let names: Vec<String> = (0..30).map(|i| format!("p/d/f{i:02}")).collect();
+        let keys: Vec<&str> = names.iter().map(String::as_str).collect();
+        mem.reset_counts();
+        let got = ranged(&mem, &keys).await;
+        assert_eq!(mem.count(Op::ListVersions), 1);
+        assert_eq!(got, brute(&mem, &keys).await);
+        assert!(got.iter().all(|(_, ids)| ids.len() == 1));
+    }
+
+    #[tokio::test]
+    async fn a_key_with_more_versions_than_a_page_is_followed() {
+        let mem = MemStore::ceph_like("bkt");
+        mem.set_page_size(3);
+        for i in 0..10 {
+            mem.put_foreign("p/a", format!("{i}").into_bytes());
+            mem.put_foreign("p/b", format!("{i}").into_bytes());
+        }
+        mem.put_foreign("p/c", &b"c"[..]);
+        let keys = ["p/a", "p/c", "p/d"];
+        let got = ranged(&mem, &keys).await;
+        assert_eq!(got, brute(&mem, &keys).await);
+        assert_eq!(got[0].1.len(), 10);
+        assert!(got[2].1.is_empty());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Against one listing of everything, for any keys, versions, page size and written keys.
+        #[test]
+        fn ranged_listing_matches_the_whole_listing(
+            objects in prop::collection::vec(("[ab]{1,3}(/[ab]{1,2})?", 1usize..4), 0..25),
+            wanted in prop::collection::btree_set("[ab]{1,3}(/[ab]{1,2})?", 1..8),
+            page in 1usize..6,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            rt.block_on(async {
+                let mem = MemStore::ceph_like("bkt");
+                mem.set_page_size(page);
+                for (k, n) in &objects {
+                    for i in 0..*n {
+                        mem.put_foreign(&format!("p/{k}"), format!("{i}").into_bytes());
+                    }
+                }
+                let names: Vec<String> = wanted.iter().map(|k| format!("p/{k}")).collect();
+                let keys: Vec<&str> = names.iter().map(String::as_str).collect();
+                prop_assert_eq!(ranged(&mem, &keys).await, brute(&mem, &keys).await);
+                Ok(())
+            })?;
+        }
+    }
 
     fn v(id: &str, etag: &str, marker: bool) -> ObjectVersion {
         ObjectVersion {

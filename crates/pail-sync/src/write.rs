@@ -123,6 +123,13 @@ pub(crate) async fn remote_still(
     if ctx.remote.caps.conditional_writes {
         return Ok(true);
     }
+    if let RemoteExpect::Absent = expect {
+        let store = ctx.remote.store.as_ref();
+        let list_prefix = ctx.remote.prefix.list_prefix();
+        if let Some(free) = ctx.new_keys.free(store, &list_prefix, key).await? {
+            return Ok(free);
+        }
+    }
     let head = ctx.remote.store.head(key, None).await?;
     Ok(match (expect, head) {
         (RemoteExpect::Absent, None) => true,

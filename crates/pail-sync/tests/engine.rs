@@ -80,6 +80,51 @@ async fn race_before_the_check_is_caught_without_versioning() {
     race(MemStore::garage_like("bkt"), Op::Head, 0).await;
 }
 
+/// Without versions or conditions, many new files have their keys checked by one listing
+/// page right before their writes (`new_keys.rs`). Another device that creates one of the
+/// same paths after the pass's listing and before that page keeps its file: alpha's write
+/// waits for the next pass, which makes a conflict copy (tenets 1, 4).
+#[tokio::test]
+async fn new_files_race_before_their_key_check_is_caught_without_versioning() {
+    let mem = MemStore::garage_like("bkt");
+    let faulty = FaultyStore::new(mem.clone());
+    let a = device(Arc::new(faulty.clone()), "alpha", |_| {}).await;
+    a.write("other.txt", b"o");
+    a.sync_ok().await;
+    a.write("x.txt", b"alpha's new file");
+    for i in 0..40 {
+        a.write(&format!("n{i}.txt"), format!("{i}").as_bytes());
+    }
+    // The pass's own listing is the first of the prefix; the key check's the second.
+    let lists = Arc::new(AtomicUsize::new(0));
+    let (m, l) = (mem.clone(), lists.clone());
+    faulty.set_hook(Arc::new(move |op, key| {
+        if op == Op::List && key == "pfx/" && l.fetch_add(1, Ordering::SeqCst) == 1 {
+            m.put_foreign_meta(
+                "pfx/x.txt",
+                &b"beta's new file"[..],
+                beta_meta(b"beta's new file"),
+            );
+        }
+        None
+    }));
+    a.sync_ok().await;
+    assert!(
+        lists.load(Ordering::SeqCst) >= 2,
+        "the race was not injected"
+    );
+    let files = a.files();
+    let contents: Vec<&[u8]> = files.values().map(Vec::as_slice).collect();
+    assert!(contents.contains(&&b"alpha's new file"[..]), "{files:?}");
+    assert!(contents.contains(&&b"beta's new file"[..]), "{files:?}");
+    assert!(
+        files.keys().any(|k| k.contains(" (conflict from ")),
+        "{files:?}"
+    );
+    assert_eq!(remote_files(&mem), files);
+    assert_eq!(files.len(), 43, "{files:?}");
+}
+
 #[tokio::test]
 async fn transient_errors_are_retried() {
     let mem = MemStore::new("bkt");
@@ -312,18 +357,24 @@ async fn no_change_sync_lists_once_and_reads_nothing() {
 }
 
 /// Where a lost race cannot lose anything (versions kept, caught afterwards from the version
-/// list), a new or changed small file costs one PUT and no HEAD; where the bucket has neither
-/// versions nor conditions, the HEAD before the write stays (issue 14).
+/// list), a new or changed small file costs one PUT and no HEAD. Where the bucket has neither
+/// versions nor conditions, a changed file's HEAD stays (its trash copy's check), and new
+/// files' keys are checked by one listing page for many files (issue 14, `new_keys.rs`).
 #[tokio::test]
 async fn uploads_skip_the_head_only_where_versions_catch_a_race() {
-    for (mem, heads_per_write) in [
-        (MemStore::ceph_like("bkt"), 0),
-        (MemStore::new("bkt"), 0),
-        (MemStore::garage_like("bkt"), 1),
+    for (mem, heads, key_lists) in [
+        (MemStore::ceph_like("bkt"), 0, 0),
+        (MemStore::new("bkt"), 0, 0),
+        (MemStore::garage_like("bkt"), 1, 1),
     ] {
         let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
         a.write("old.txt", b"old");
         a.sync_ok().await;
+        let lists_before = {
+            mem.reset_counts();
+            a.sync_ok().await;
+            mem.count(Op::List)
+        };
         mem.reset_counts();
         for i in 0..40 {
             a.write(&format!("d/f{i}.txt"), format!("{i}").as_bytes());
@@ -333,7 +384,13 @@ async fn uploads_skip_the_head_only_where_versions_catch_a_race() {
         let counts = mem.counts();
         // The 41 files and the pass's journal entry.
         assert_eq!(mem.count(Op::Put), 42, "{counts:?}");
-        assert_eq!(mem.count(Op::Head), 41 * heads_per_write, "{counts:?}");
+        assert_eq!(mem.count(Op::Head), heads, "{counts:?}");
+        // A sync that changed something lists once more (to see it converged).
+        assert_eq!(
+            mem.count(Op::List),
+            lists_before + 1 + key_lists,
+            "{counts:?}"
+        );
         assert_eq!(remote_files(&mem).len(), 41, "{counts:?}");
     }
 }
