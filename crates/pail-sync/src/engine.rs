@@ -589,6 +589,9 @@ async fn prepare_pass(
     })?;
     let root = ctx.root().to_owned();
 
+    // The listing runs while the folder is scanned.
+    let pages = (view == RemoteView::List).then(|| crate::listing::start_listing(ctx));
+
     // Local scan: blocking file I/O and hashing, off the async threads. Scoped to the
     // watcher's hints when possible, else the whole folder with freshly loaded rules.
     let (scan, rules, ranges) = {
@@ -633,15 +636,15 @@ async fn prepare_pass(
             .map(|w| (w.file.clone(), w.reason())),
     );
     let list_prefix = ctx.remote.prefix.list_prefix();
-    let (listed, collided_set) = match view {
-        RemoteView::List => {
-            let l = crate::listing::list_remote(ctx, &rules).await?;
+    let (listed, collided_set) = match pages {
+        Some(pages) => {
+            let l = crate::listing::list_remote(ctx, &rules, pages).await?;
             ctx.db()
                 .meta_set(crate::ctx::meta::LISTED_KEYS, &l.keys.to_string())?;
             skipped.extend(l.skipped);
             (l.listed, l.collided)
         }
-        RemoteView::FromBase => {
+        None => {
             // The bucket as last synced: only the scope's part of it when the pass plans
             // over the scope alone (below).
             match &ranges {

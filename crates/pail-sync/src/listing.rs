@@ -1,11 +1,15 @@
 //! The remote side of a full pass: the prefix listed page by page into the index, hostile
-//! keys reported, name collisions found on the way (bounded memory).
+//! keys reported, name collisions found on the way (bounded memory). The listing starts with
+//! the pass and runs while the folder is scanned ([`start_listing`]): the one waits on the
+//! server, the other on the disk.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use pail_core::{RelPath, RemoteObject, RemoteRef};
 use pail_index::IgnoreRules;
+use pail_s3::{ListPage, StoreError};
+use tokio::sync::mpsc;
 
 use crate::ctx::PairCtx;
 use crate::error::SyncError;
@@ -24,22 +28,66 @@ pub(crate) struct Listing {
     pub collided: HashSet<RelPath>,
 }
 
-/// Lists the pair's prefix into the index's remote scan.
+/// Pages a listing may get ahead of the pass that reads them (about 200 KB each).
+const PAGES_AHEAD: usize = 16;
+
+/// The pages of the pair's listing, asked for ahead of their reader by a task of their own,
+/// which ends with the last page or an error, and is aborted when this is dropped (a pass
+/// that stops early).
+pub(crate) struct Pages {
+    rx: mpsc::Receiver<Result<ListPage, StoreError>>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts listing the pair's prefix.
+pub(crate) fn start_listing(ctx: &PairCtx) -> Pages {
+    let (tx, rx) = mpsc::channel(PAGES_AHEAD);
+    let store = ctx.remote.store.clone();
+    let list_prefix = ctx.remote.prefix.list_prefix();
+    let task = tokio::spawn(async move {
+        let mut token = None;
+        loop {
+            let page = store.list_page(&list_prefix, token, None).await;
+            token = page.as_ref().ok().and_then(|p| p.next_token.clone());
+            if tx.send(page).await.is_err() || token.is_none() {
+                return;
+            }
+        }
+    });
+    Pages {
+        rx,
+        task: task.abort_handle(),
+    }
+}
+
+/// Reads the pair's listing into the index's remote scan.
 pub(crate) async fn list_remote(
     ctx: &Arc<PairCtx>,
     rules: &IgnoreRules,
+    mut pages: Pages,
 ) -> Result<Listing, SyncError> {
     let mut out = Listing::default();
     ctx.db().clear_remote_scan()?;
     let list_prefix = ctx.remote.prefix.list_prefix();
-    let mut token = None;
     let mut collisions = CollisionFinder::default();
     loop {
-        let page = ctx
-            .remote
-            .store
-            .list_page(&list_prefix, token.take(), None)
+        let page = pages
+            .rx
+            .recv()
             .await
+            .unwrap_or_else(|| {
+                Err(StoreError::other(
+                    "list",
+                    &list_prefix,
+                    "the listing stopped before its last page",
+                ))
+            })
             .map_err(|source| SyncError::Listing {
                 url: format!("s3://{}/{list_prefix}", ctx.remote.bucket),
                 source,
@@ -79,8 +127,7 @@ pub(crate) async fn list_remote(
             )
         }));
         ctx.db().insert_remote_scan(&batch)?;
-        token = page.next_token;
-        if token.is_none() {
+        if page.next_token.is_none() {
             break;
         }
     }
