@@ -28,19 +28,17 @@ pub(crate) async fn versions_of_keys(
     keys: &[&str],
     mut found: impl FnMut(usize, &[ObjectVersion]),
 ) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
     let mut next = 0;
     // The versions of keys[next] listed so far.
     let mut run: Vec<ObjectVersion> = Vec::new();
-    let mut markers: (Option<String>, Option<String>) = (None, None);
-    let mut prefix = list_prefix.to_owned();
+    let mut prefix = common_prefix(list_prefix, keys);
+    let mut markers = (below(keys[0], &prefix), None);
     while next < keys.len() {
-        if markers.0.is_none() {
-            prefix = common_prefix(list_prefix, &keys[next..]);
-            markers.0 = Some(below(keys[next], &prefix));
-        }
-        let page = store
-            .list_versions_page(&prefix, markers.0.take(), markers.1.take())
-            .await?;
+        let (km, vm) = std::mem::take(&mut markers);
+        let page = store.list_versions_page(&prefix, km, vm).await?;
         let mut last: Option<&str> = None;
         for v in &page.versions {
             if last.is_some_and(|l| v.key.as_str() < l) {
@@ -76,7 +74,7 @@ pub(crate) async fn versions_of_keys(
             // Past every key listed: jump to the next written key, never back before the
             // page's end (a page spent on one other key's many versions must still progress).
             prefix = common_prefix(list_prefix, &keys[next..]);
-            let jump = below(keys[next], &prefix);
+            let jump = below(keys[next], &prefix).unwrap_or_default();
             markers = (Some(jump.max(km)), None);
         }
     }
@@ -98,13 +96,13 @@ fn common_prefix(list_prefix: &str, keys: &[&str]) -> String {
     first[..n].to_owned()
 }
 
-/// A key-marker that lists `key` and what follows it: the key without its last character
-/// (any string below the key would do; this one is as close as always valid).
-fn below(key: &str, prefix: &str) -> String {
+/// A key-marker under `prefix` that lists `key` and what follows it: the key without its last
+/// character (any string below the key would do; this one is as close as always valid).
+/// `None`: the key is the prefix itself (one key left): the prefix is listed from its start.
+fn below(key: &str, prefix: &str) -> Option<String> {
     match key.char_indices().next_back() {
-        Some((i, _)) if i >= prefix.len() => key[..i].to_owned(),
-        // The key is the prefix itself (cannot be a file's): list the prefix from its start.
-        _ => String::new(),
+        Some((i, _)) if i >= prefix.len() => Some(key[..i].to_owned()),
+        _ => None,
     }
 }
 
