@@ -127,3 +127,46 @@ fn crash_between_put_and_record_is_no_conflict(s: Server) {
     assert_eq!(r.files()["a.txt"], b"v3");
 }
 on_servers!(crash_between_put_and_record_is_no_conflict);
+
+/// Finished uploads are recorded in the index together, one commit per batch (issue 14).
+/// When the process dies before a batch is committed, the next pass takes those objects for
+/// this device's own: it uploads none of them again and makes no conflict copy.
+fn crash_before_a_batch_of_records_uploads_nothing_again(s: Server) {
+    let r = Remote::new(&s, "crash-batch");
+    let a = Device::new(&r, "laptop");
+    a.write("seed.txt", b"seed");
+    a.sync();
+    for i in 0..40 {
+        a.write(&format!("d/f{i:02}.txt"), format!("file {i}").as_bytes());
+    }
+    let out = a
+        .command(&["sync"])
+        .env("PAIL_TEST_CRASH_AFTER_PUT", "d/f39.txt")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the crash point was not reached");
+    let landed = r.files().len() - 1;
+    assert!(landed >= 1, "the crashed upload reached the bucket");
+    let out = a
+        .command(&["sync"])
+        .env("PAIL_LOG", "warn,pail::requests=debug")
+        .output()
+        .unwrap();
+    assert_ok(&out, "sync after the crash");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let puts = log
+        .lines()
+        .filter(|l| l.contains("s3 request") && l.contains("op=\"PutObject\""))
+        .count();
+    // The files that had not been sent, and at most the pass's journal entry.
+    let missing = 40 - landed;
+    assert!(
+        (missing..=missing + 1).contains(&puts),
+        "{landed} landed before the crash, {puts} PUTs after:\n{log}"
+    );
+    let files = a.files();
+    assert!(conflict_copies(&files).is_empty(), "{:?}", files.keys());
+    assert_eq!(files.len(), 41);
+    assert_eq!(r.files(), files);
+}
+on_servers!(crash_before_a_batch_of_records_uploads_nothing_again);

@@ -587,3 +587,19 @@ fn activity_is_bounded_and_filtered_by_time() {
         format!("f{}", pail_index::MAX_ACTIVITY + 4)
     );
 }
+
+/// Writes recorded together: every base in, every pending note of theirs cleared.
+#[test]
+fn bases_recorded_together_clear_their_pending_notes() {
+    let ix = Index::open_in_memory().unwrap();
+    let h = pail_core::ContentHash([7; 32]);
+    let paths = [rp("a"), rp("b"), rp("c")];
+    ix.note_pending_uploads(paths.iter().map(|p| (p, &h)))
+        .unwrap();
+    let bases: Vec<_> = (0..3).map(|i| base(i, &format!("\"e{i}\""))).collect();
+    ix.set_bases(paths.iter().zip(&bases)).unwrap();
+    for (p, b) in paths.iter().zip(&bases) {
+        assert_eq!(ix.get_base(p).unwrap().as_ref(), Some(b));
+        assert!(!ix.has_pending_upload(p).unwrap());
+    }
+}

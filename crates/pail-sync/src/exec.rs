@@ -382,6 +382,9 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
             }
         }
         drop(outcomes);
+        if let Err(e) = ctx.commit_writes() {
+            report.index_failed.get_or_insert(e);
+        }
         if report.index_failed.is_some() {
             return report;
         }

@@ -169,9 +169,9 @@ pub(crate) async fn finish_write(
         version_id: version_id.clone(),
         size: local.stat.size,
     };
-    ctx.db().set_base(
+    ctx.record_write(
         path,
-        &Base {
+        Base {
             hash: local.hash,
             local: local.stat,
             remote,
