@@ -217,6 +217,9 @@ with open(listing, "w") as f:
     f.write("".join(rel(k * n // edits) + "\n" for k in range(edits)))
 PY
 head -c $((BIG_MB * 1048576)) /dev/urandom >"$WORK/data/big/big.bin"
+# On disk before anything is timed: the kernel's writeback of 1 GiB of fresh data would
+# otherwise run during round 1's first line (that line was 10-20% slower than the others)
+sync
 sleep 3  # past the index's 2 s racy-timestamp window (pail-index scan.rs), with a margin
 
 # ---- measuring ----------------------------------------------------------------------------------
@@ -346,6 +349,7 @@ one_tool() {
   dir=$WORK/dirs/$tool prefix=b$RUN-r$ROUND-$tool-small
   prefix=${prefix//_/-}
   rm -rf "$dir" && cp -a "$WORK/data/small" "$dir"   # this tool's copy: the edits change it
+  sync  # the copy's writeback done before the timing, as after generating the data
   # The copy's ctimes are now: a stat recorded within 2 s of them is not trusted (the index's
   # racy-timestamp window), so a quick upload would leave files for the no-change line to read
   sleep 3
