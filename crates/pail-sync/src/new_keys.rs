@@ -7,10 +7,13 @@
 //! execution writes many new files, one listing page answers for every key in the range it
 //! covers instead, and a page is trusted only for [`FRESH`] after it was asked for. The window
 //! in which another writer's new object can be replaced is then at most `FRESH` plus the
-//! write itself, where a HEAD's is its round trip plus the write: the same order under load
-//! (64 small requests in flight), and far shorter than a multipart upload's, which runs for
-//! seconds after its check. A pass with few new files keeps the HEADs: a listing page can
-//! be much larger than a HEAD.
+//! write itself, where a HEAD's is its round trip plus the write: a few times longer than a
+//! HEAD's under load (64 small requests in flight: tens of ms), and far shorter than a
+//! multipart upload's, which runs for seconds after its check. Even a write lost in that
+//! window loses no content: the device whose object was replaced finds its content in no
+//! trash copy when it next downloads the file, and keeps it as a conflict copy (tenet 1,
+//! `keep_local.rs`). A pass with few new files keeps the HEADs: a listing page can be much
+//! larger than a HEAD.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
