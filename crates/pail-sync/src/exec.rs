@@ -225,18 +225,34 @@ fn new_files(actions: &[Action]) -> usize {
         .count()
 }
 
-/// How many small transfers share one of the `transfers` slots.
-const SMALL_PER_SLOT: usize = 4;
+/// How many small actions share one of the `transfers` slots at most.
+const SMALL_PER_SLOT: usize = 8;
+/// Small transfers in flight per slot when a pass starts, and at least: probing the server
+/// moves that up to [`SMALL_PER_SLOT`] where it pays (`inflight.rs`).
+const SMALL_START_PER_SLOT: usize = 4;
 /// Transfers below this size are small: their time is the request's round trip.
 const SMALL_BYTES: u64 = 1024 * 1024;
 
 /// The share of the slots an action holds while it runs: a whole slot for a transfer of
-/// [`SMALL_BYTES`] or more, a quarter for anything else (small transfers, deletes, records).
+/// [`SMALL_BYTES`] or more, an eighth for anything else (small transfers, deletes, records).
 fn slot_weight(action: &Action) -> u32 {
-    match transfer_of(action) {
-        Some((_, _, size)) if size >= SMALL_BYTES => SMALL_PER_SLOT as u32,
-        _ => 1,
+    if is_big(action) {
+        SMALL_PER_SLOT as u32
+    } else {
+        1
     }
+}
+
+fn is_big(action: &Action) -> bool {
+    matches!(transfer_of(action), Some((_, _, size)) if size >= SMALL_BYTES)
+}
+
+/// Whether an outcome came from a transfer that made its request (and so timed the server).
+fn made_its_request(outcome: &Result<Outcome, ActionError>) -> bool {
+    matches!(
+        outcome,
+        Ok(Outcome::Transferred(_) | Outcome::Written { .. } | Outcome::Conflict(_))
+    )
 }
 
 /// What moves bytes in an action (and how many): uploads, copies and downloads. The same
@@ -343,6 +359,12 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
     // small objects are bound by each request's round trip, not by bandwidth, so more of them
     // in flight keep the link busy (issue 14).
     let slots = Arc::new(Semaphore::new(transfers * SMALL_PER_SLOT));
+    // Small transfers and deletes also hold a place among the small requests in flight, as
+    // many as probing the server finds worth it (`inflight.rs`).
+    let small = crate::inflight::SmallInFlight::new(crate::inflight::Probe::new(
+        transfers * SMALL_START_PER_SLOT,
+        transfers * SMALL_PER_SLOT,
+    ));
     let mut report = ExecReport::default();
     if let Err(e) = note_pending_writes(ctx, &actions) {
         report.index_failed = Some(e);
@@ -360,15 +382,28 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
         let mut outcomes = futures::stream::iter(batch)
             .map(|a| {
                 let (ctx, parts, slots) = (ctx.clone(), parts.clone(), slots.clone());
+                let small = small.clone();
                 let span = tracing::info_span!("action", path = %a.path());
                 crate::task::on_own_task(
                     async move {
+                        let place = match a {
+                            Action::Record { .. } | Action::Forget { .. } => None,
+                            _ if is_big(&a) => None,
+                            _ => Some(small.acquire().await),
+                        };
                         // The executor owns the semaphore and never closes it.
                         let _slot = slots
                             .acquire_many_owned(slot_weight(&a))
                             .await
                             .expect("the transfer slots are never closed");
+                        let started = std::time::Instant::now();
                         let out = run_one(&ctx, &a, &parts).await;
+                        if let Some(place) = place {
+                            // Transfers time the server; deletes may make no request at all.
+                            let timed = (transfer_of(&a).is_some() && made_its_request(&out))
+                                .then(|| started.elapsed());
+                            small.done(place, timed);
+                        }
                         (a, out)
                     }
                     .instrument(span),

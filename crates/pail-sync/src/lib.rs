@@ -32,6 +32,7 @@ mod buffers;
 mod delete;
 mod displace;
 mod download;
+mod inflight;
 mod keep_local;
 mod listing;
 mod names;

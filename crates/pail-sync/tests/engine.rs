@@ -429,6 +429,43 @@ async fn small_transfers_keep_more_requests_in_flight_than_big_ones() {
     }
 }
 
+/// Against a server whose every answer takes as long however many are in flight (RGW's
+/// fixed delay), probing raises the small transfers in flight above the starting four per
+/// slot, toward eight (issue 14, `inflight.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_transfers_in_flight_grow_against_a_fixed_delay() {
+    let mem = MemStore::new("bkt");
+    let body = vec![7u8; 4096];
+    for i in 0..900 {
+        mem.put_foreign_meta(&format!("pfx/f{i:03}"), body.clone(), beta_meta(&body));
+    }
+    let faulty = FaultyStore::new(mem.clone());
+    let delay = std::time::Duration::from_millis(100);
+    faulty.delay(Op::Get, delay);
+    let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = starts.clone();
+    faulty.set_hook(Arc::new(move |op, _| {
+        if op == Op::Get {
+            s.lock().unwrap().push(std::time::Instant::now());
+        }
+        None
+    }));
+    let a = device(Arc::new(faulty.clone()), "alpha", |c| c.transfers = 8).await;
+    a.sync_ok().await;
+    assert_eq!(a.files().len(), 900);
+    let mut starts = starts.lock().unwrap().clone();
+    starts.sort();
+    // In flight at once: the GETs started within one delay of each other.
+    let most = (0..starts.len())
+        .map(|i| starts[i..].partition_point(|t| t.duration_since(starts[i]) < delay))
+        .max()
+        .unwrap();
+    assert!(
+        most > 40,
+        "at most {most} small transfers in flight (32 at the start)"
+    );
+}
+
 /// The daemon's listing budget counts what a listing costs: every key it returns, pail's own
 /// `.pail/` keys included (issue 11: 100,000 files cost 101 LISTs, not 100).
 #[tokio::test]
