@@ -161,7 +161,9 @@ impl SmallInFlight {
         let held = permit.permit.take();
         if ctl.debt > 0 {
             ctl.debt -= 1;
-            held.map(OwnedSemaphorePermit::forget);
+            if let Some(permit) = held {
+                permit.forget();
+            }
         } else {
             drop(held);
         }
