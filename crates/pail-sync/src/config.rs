@@ -40,7 +40,8 @@ pub struct PairConfig {
     /// This device's name in object metadata and conflict copies (default: the host name).
     #[serde(default = "default_device")]
     pub device: String,
-    /// Parallel transfers of 1 MiB or more; four times as many smaller ones (`exec.rs`).
+    /// Parallel transfers of 1 MiB or more; four to eight times as many smaller ones, as
+    /// probing the server finds worth it (`exec.rs`, `inflight.rs`).
     #[serde(default = "default_transfers")]
     pub transfers: usize,
     /// Files at least this big are uploaded in parts.
