@@ -262,6 +262,19 @@ impl PairCtx {
         }
     }
 
+    /// Forgets records a stopped execution left behind (a task that finished after the index
+    /// failed): committed later, they could undo a newer base. The next pass adopts those
+    /// writes anyway (`Index::adopt_own_uploads`).
+    pub(crate) fn forget_uncommitted_writes(&self) {
+        let left = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));
+        if !left.is_empty() {
+            tracing::info!(
+                writes = left.len(),
+                "records of a stopped execution left to adoption"
+            );
+        }
+    }
+
     /// Commits the writes [`PairCtx::record_write`] holds.
     pub(crate) fn commit_writes(&self) -> Result<(), pail_index::IndexError> {
         let batch = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));

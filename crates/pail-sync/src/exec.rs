@@ -370,6 +370,7 @@ pub async fn execute(ctx: &Arc<PairCtx>, mut actions: Vec<Action>) -> ExecReport
         report.index_failed = Some(e);
         return report;
     }
+    ctx.forget_uncommitted_writes();
     ctx.new_keys.start(new_files(&actions));
     let mut rest = actions.into_iter().peekable();
     while let Some(p) = rest.peek().map(phase) {

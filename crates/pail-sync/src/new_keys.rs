@@ -107,6 +107,10 @@ impl NewKeys {
             return Ok(Some(free));
         }
         let _one = self.listing.lock().await;
+        // The listing before ours may have turned listing off for the pass.
+        if !self.by_listing.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         if let Some(free) = self.cached(key) {
             return Ok(Some(free));
         }
@@ -117,9 +121,18 @@ impl NewKeys {
             _ => return Ok(None),
         };
         let asked = Instant::now();
-        let page = store
+        let page = match store
             .list_page(list_prefix, None, Some(after.clone()))
-            .await?;
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => {
+                // The HEAD is the check that always works; the write's own errors are its own.
+                tracing::info!(key, %error, "a listing failed: checking each new key with a HEAD");
+                self.by_listing.store(false, Ordering::Relaxed);
+                return Ok(None);
+            }
+        };
         let Some(covered) = Covered::from_page(asked, after, page) else {
             tracing::info!(
                 key,
@@ -179,6 +192,19 @@ mod tests {
         }
         assert_eq!(mem.count(Op::List), 1);
         assert_eq!(mem.count(Op::Head), 0);
+    }
+
+    /// A listing that fails or is turned off leaves every later check to a HEAD, at once.
+    #[tokio::test]
+    async fn a_failed_listing_falls_back_to_heads() {
+        let mem = store(&[]);
+        let faulty = pail_s3::FaultyStore::new(mem.clone());
+        faulty.fail_next(Op::List, 1, pail_s3::faulty::slow_down);
+        let keys = NewKeys::default();
+        keys.start(MIN_BATCH);
+        assert_eq!(keys.free(&faulty, "p/", "p/a").await.unwrap(), None);
+        assert_eq!(keys.free(&faulty, "p/", "p/b").await.unwrap(), None);
+        assert_eq!(mem.count(Op::List), 0);
     }
 
     #[tokio::test]
