@@ -395,31 +395,39 @@ async fn uploads_skip_the_head_only_where_versions_catch_a_race() {
     }
 }
 
+/// A fresh device (`transfers = 8`) downloads `n` objects of `size` bytes from a server whose
+/// every GET takes `delay`; returns when each GET started, in order.
+async fn get_starts(n: usize, size: usize, delay: std::time::Duration) -> Vec<std::time::Instant> {
+    let mem = MemStore::new("bkt");
+    let body = vec![7u8; size];
+    for i in 0..n {
+        mem.put_foreign_meta(&format!("pfx/f{i:03}"), body.clone(), beta_meta(&body));
+    }
+    let faulty = FaultyStore::new(mem.clone());
+    faulty.delay(Op::Get, delay);
+    let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = starts.clone();
+    faulty.set_hook(Arc::new(move |op, _| {
+        if op == Op::Get {
+            s.lock().unwrap().push(std::time::Instant::now());
+        }
+        None
+    }));
+    let a = device(Arc::new(faulty.clone()), "alpha", |c| c.transfers = 8).await;
+    a.sync_ok().await;
+    assert_eq!(a.files().len(), n);
+    let mut starts = starts.lock().unwrap().clone();
+    starts.sort();
+    starts
+}
+
 /// Small objects are bound by each request's round trip, so four times `transfers` of them
-/// are in flight; big ones keep to `transfers` (issue 14).
+/// start in flight (probing may raise that later); big ones keep to `transfers` (issue 14).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_transfers_keep_more_requests_in_flight_than_big_ones() {
     for (size, expected) in [(4 * 1024, 32), (1024 * 1024, 8)] {
-        let mem = MemStore::new("bkt");
-        let body = vec![7u8; size];
-        for i in 0..40 {
-            mem.put_foreign_meta(&format!("pfx/f{i:02}"), body.clone(), beta_meta(&body));
-        }
-        let faulty = FaultyStore::new(mem.clone());
-        faulty.delay(Op::Get, std::time::Duration::from_millis(300));
-        let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let s = starts.clone();
-        faulty.set_hook(Arc::new(move |op, _| {
-            if op == Op::Get {
-                s.lock().unwrap().push(std::time::Instant::now());
-            }
-            None
-        }));
-        let a = device(Arc::new(faulty.clone()), "alpha", |c| c.transfers = 8).await;
-        a.sync_ok().await;
-        assert_eq!(a.files().len(), 40);
-        let starts = starts.lock().unwrap();
-        let first = *starts.iter().min().unwrap();
+        let starts = get_starts(40, size, std::time::Duration::from_millis(300)).await;
+        let first = starts[0];
         // Started before the first GET could have finished: in flight together.
         let together = starts
             .iter()
@@ -434,27 +442,8 @@ async fn small_transfers_keep_more_requests_in_flight_than_big_ones() {
 /// slot, toward eight (issue 14, `inflight.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_transfers_in_flight_grow_against_a_fixed_delay() {
-    let mem = MemStore::new("bkt");
-    let body = vec![7u8; 4096];
-    for i in 0..900 {
-        mem.put_foreign_meta(&format!("pfx/f{i:03}"), body.clone(), beta_meta(&body));
-    }
-    let faulty = FaultyStore::new(mem.clone());
     let delay = std::time::Duration::from_millis(100);
-    faulty.delay(Op::Get, delay);
-    let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let s = starts.clone();
-    faulty.set_hook(Arc::new(move |op, _| {
-        if op == Op::Get {
-            s.lock().unwrap().push(std::time::Instant::now());
-        }
-        None
-    }));
-    let a = device(Arc::new(faulty.clone()), "alpha", |c| c.transfers = 8).await;
-    a.sync_ok().await;
-    assert_eq!(a.files().len(), 900);
-    let mut starts = starts.lock().unwrap().clone();
-    starts.sort();
+    let starts = get_starts(900, 4096, delay).await;
     // In flight at once: the GETs started within one delay of each other.
     let most = (0..starts.len())
         .map(|i| starts[i..].partition_point(|t| t.duration_since(starts[i]) < delay))
