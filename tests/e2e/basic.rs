@@ -64,20 +64,8 @@ fn new_files_cost_one_request_each(s: Server) {
     for i in 0..30 {
         d.write(&format!("d/f{i:02}.txt"), format!("file {i}").as_bytes());
     }
-    let out = d
-        .command(&["sync"])
-        .env("PAIL_LOG", "warn,pail::requests=debug")
-        .output()
-        .unwrap();
-    assert_ok(&out, "sync");
-    let log = String::from_utf8_lossy(&out.stderr);
-    let ops: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("s3 request"))
-        .filter_map(|l| l.split("op=").nth(1)?.split_whitespace().next())
-        .map(|op| op.trim_matches('"'))
-        .collect();
-    let count = |name: &str| ops.iter().filter(|op| **op == name).count();
+    let ops = d.sync_counting_requests();
+    let count = |name: &str| ops.iter().filter(|op| *op == name).count();
     // One HEAD per command: the pair's encryption marker (none here).
     assert_eq!(count("HeadObject"), 1, "{ops:?}");
     // The 30 files and the pass's journal entry.

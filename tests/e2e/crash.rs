@@ -147,22 +147,13 @@ fn crash_before_a_batch_of_records_uploads_nothing_again(s: Server) {
     assert!(!out.status.success(), "the crash point was not reached");
     let landed = r.files().len() - 1;
     assert!(landed >= 1, "the crashed upload reached the bucket");
-    let out = a
-        .command(&["sync"])
-        .env("PAIL_LOG", "warn,pail::requests=debug")
-        .output()
-        .unwrap();
-    assert_ok(&out, "sync after the crash");
-    let log = String::from_utf8_lossy(&out.stderr);
-    let puts = log
-        .lines()
-        .filter(|l| l.contains("s3 request") && l.contains("op=\"PutObject\""))
-        .count();
+    let ops = a.sync_counting_requests();
+    let puts = ops.iter().filter(|op| *op == "PutObject").count();
     // The files that had not been sent, and at most the pass's journal entry.
     let missing = 40 - landed;
     assert!(
         (missing..=missing + 1).contains(&puts),
-        "{landed} landed before the crash, {puts} PUTs after:\n{log}"
+        "{landed} landed before the crash, {puts} PUTs after: {ops:?}"
     );
     let files = a.files();
     assert!(conflict_copies(&files).is_empty(), "{:?}", files.keys());

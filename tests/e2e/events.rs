@@ -125,18 +125,6 @@ fn bucket_events_bring_other_clients_writes(s: Server) {
 }
 on_servers!(bucket_events_bring_other_clients_writes: moto);
 
-/// The S3 requests the log records after `mark` (a byte offset), by operation name.
-fn requests_after(log: &str, mark: usize) -> Vec<String> {
-    log[mark..]
-        .lines()
-        .filter(|l| l.contains("s3 request"))
-        .filter_map(|l| {
-            let op = l.split("op=").nth(1)?;
-            Some(op.split_whitespace().next()?.trim_matches('"').to_owned())
-        })
-        .collect()
-}
-
 /// The event of a file the daemon uploads comes back through the queue and costs nothing: the
 /// daemon recognises its own write (the event's ETag is the one it recorded) and makes no
 /// further S3 request for it, no HEAD, GET or listing. (The rule for its own deletions is
@@ -166,7 +154,7 @@ fn own_writes_cost_nothing_through_bucket_events(s: Server) {
     wait_until("the daemon is idle", || live_status(&a)["state"] == "idle");
     let log = daemon.log_text();
     let after = &log[mark..];
-    let ops = requests_after(&log, mark);
+    let ops = s3_ops(&log[mark..]);
     assert!(ops.iter().any(|op| op == "PutObject"), "{ops:?}\n{after}");
     let looked = ops
         .iter()

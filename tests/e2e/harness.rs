@@ -422,6 +422,18 @@ impl Device {
         self.command(args).output().expect("run pail")
     }
 
+    /// `pail sync`, which must converge (exit 0), with the S3 requests it made, by operation
+    /// name, in order (from its `pail::requests` log).
+    pub fn sync_counting_requests(&self) -> Vec<String> {
+        let out = self
+            .command(&["sync"])
+            .env("PAIL_LOG", "warn,pail::requests=debug")
+            .output()
+            .expect("run pail");
+        assert_ok(&out, &format!("sync on {}", self.name));
+        s3_ops(&String::from_utf8_lossy(&out.stderr))
+    }
+
     /// `pail sync`, which must converge (exit 0).
     pub fn sync(&self) -> Output {
         let out = self.pail(&["sync"]);
@@ -498,6 +510,17 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// The S3 requests a `pail::requests=debug` log records, by operation name, in order.
+pub fn s3_ops(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("s3 request"))
+        .filter_map(|l| {
+            let op = l.split("op=").nth(1)?;
+            Some(op.split_whitespace().next()?.trim_matches('"').to_owned())
+        })
+        .collect()
 }
 
 pub fn assert_ok(out: &Output, what: &str) {
