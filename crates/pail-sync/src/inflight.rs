@@ -29,16 +29,18 @@ pub(crate) struct Probe {
     stretch: Stretch,
     /// The next probe goes up (else down): the way the last one paid off.
     up_next: bool,
-    /// The mean latency (seconds) of the last stretch at the limit.
-    at_limit: Option<f64>,
     sum: f64,
     count: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Stretch {
     AtLimit,
-    Probing(usize),
+    /// `n` in flight, against the mean latency (seconds) of the stretch at the limit before.
+    Probing {
+        n: usize,
+        at_limit: f64,
+    },
 }
 
 impl Probe {
@@ -49,7 +51,6 @@ impl Probe {
             max: max.max(min),
             stretch: Stretch::AtLimit,
             up_next: true,
-            at_limit: None,
             sum: 0.0,
             count: 0,
         }
@@ -59,7 +60,7 @@ impl Probe {
     pub(crate) fn allowed(&self) -> usize {
         match self.stretch {
             Stretch::AtLimit => self.limit,
-            Stretch::Probing(n) => n,
+            Stretch::Probing { n, .. } => n,
         }
     }
 
@@ -72,9 +73,8 @@ impl Probe {
         }
         let mean = self.sum / self.count as f64;
         (self.sum, self.count) = (0.0, 0);
-        match (self.stretch, self.at_limit) {
-            (Stretch::AtLimit, _) => {
-                self.at_limit = Some(mean);
+        match self.stretch {
+            Stretch::AtLimit => {
                 let up = (self.limit * 5 / 4).min(self.max);
                 let down = (self.limit * 4 / 5).max(self.min);
                 let probe = match (self.up_next, up > self.limit, down < self.limit) {
@@ -83,10 +83,10 @@ impl Probe {
                     _ => None,
                 };
                 if let Some(n) = probe {
-                    self.stretch = Stretch::Probing(n);
+                    self.stretch = Stretch::Probing { n, at_limit: mean };
                 }
             }
-            (Stretch::Probing(n), Some(at_limit)) => {
+            Stretch::Probing { n, at_limit } => {
                 let better = if n > self.limit {
                     mean < at_limit * 1.1
                 } else {
@@ -100,7 +100,6 @@ impl Probe {
                 }
                 self.stretch = Stretch::AtLimit;
             }
-            (Stretch::Probing(_), None) => self.stretch = Stretch::AtLimit,
         }
         self.allowed()
     }
