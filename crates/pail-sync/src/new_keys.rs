@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use pail_s3::{ListPage, ObjectStore, StoreError};
+use pail_s3::{ListPage, ObjectStore};
 
 /// How long a listing page stands in for a HEAD of the keys it covers.
 pub(crate) const FRESH: Duration = Duration::from_millis(200);
@@ -93,32 +93,32 @@ impl NewKeys {
     }
 
     /// Whether `key` (under `list_prefix`) holds no object now. `None`: this execution checks
-    /// with a HEAD (few new files, or a server too slow or odd for pages to stay fresh).
+    /// with a HEAD (few new files, or a server too slow, odd or failing for pages to serve).
     pub(crate) async fn free(
         &self,
         store: &dyn ObjectStore,
         list_prefix: &str,
         key: &str,
-    ) -> Result<Option<bool>, StoreError> {
+    ) -> Option<bool> {
         if !self.by_listing.load(Ordering::Relaxed) {
-            return Ok(None);
+            return None;
         }
         if let Some(free) = self.cached(key) {
-            return Ok(Some(free));
+            return Some(free);
         }
         let _one = self.listing.lock().await;
         // The listing before ours may have turned listing off for the pass.
         if !self.by_listing.load(Ordering::Relaxed) {
-            return Ok(None);
+            return None;
         }
         if let Some(free) = self.cached(key) {
-            return Ok(Some(free));
+            return Some(free);
         }
         // Any string below the key starts the page; the key without its last character is the
         // closest one that is always valid.
         let after = match key.char_indices().next_back() {
             Some((i, _)) if key[..i] >= *list_prefix => key[..i].to_owned(),
-            _ => return Ok(None),
+            _ => return None,
         };
         let asked = Instant::now();
         let page = match store
@@ -130,7 +130,7 @@ impl NewKeys {
                 // The HEAD is the check that always works; the write's own errors are its own.
                 tracing::info!(key, %error, "a listing failed: checking each new key with a HEAD");
                 self.by_listing.store(false, Ordering::Relaxed);
-                return Ok(None);
+                return None;
             }
         };
         let Some(covered) = Covered::from_page(asked, after, page) else {
@@ -139,7 +139,7 @@ impl NewKeys {
                 "the server lists keys out of order: checking each new key with a HEAD"
             );
             self.by_listing.store(false, Ordering::Relaxed);
-            return Ok(None);
+            return None;
         };
         let answer = covered.answer(key, Instant::now());
         if answer.is_none() && asked.elapsed() >= FRESH {
@@ -148,12 +148,12 @@ impl NewKeys {
                 "a listing took longer than it may be trusted: checking each new key with a HEAD"
             );
             self.by_listing.store(false, Ordering::Relaxed);
-            return Ok(None);
+            return None;
         }
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         pages.retain(|p| p.asked.elapsed() < FRESH);
         pages.push(covered);
-        Ok(answer)
+        answer
     }
 
     fn cached(&self, key: &str) -> Option<bool> {
@@ -184,11 +184,7 @@ mod tests {
         let keys = NewKeys::default();
         keys.start(MIN_BATCH);
         for (key, free) in [("p/b", true), ("p/a", false), ("p/c", false), ("p/d", true)] {
-            assert_eq!(
-                keys.free(&mem, "p/", key).await.unwrap(),
-                Some(free),
-                "{key}"
-            );
+            assert_eq!(keys.free(&mem, "p/", key).await, Some(free), "{key}");
         }
         assert_eq!(mem.count(Op::List), 1);
         assert_eq!(mem.count(Op::Head), 0);
@@ -202,8 +198,8 @@ mod tests {
         faulty.fail_next(Op::List, 1, pail_s3::faulty::slow_down);
         let keys = NewKeys::default();
         keys.start(MIN_BATCH);
-        assert_eq!(keys.free(&faulty, "p/", "p/a").await.unwrap(), None);
-        assert_eq!(keys.free(&faulty, "p/", "p/b").await.unwrap(), None);
+        assert_eq!(keys.free(&faulty, "p/", "p/a").await, None);
+        assert_eq!(keys.free(&faulty, "p/", "p/b").await, None);
         assert_eq!(mem.count(Op::List), 0);
     }
 
@@ -212,7 +208,7 @@ mod tests {
         let mem = store(&[]);
         let keys = NewKeys::default();
         keys.start(MIN_BATCH - 1);
-        assert_eq!(keys.free(&mem, "p/", "p/a").await.unwrap(), None);
+        assert_eq!(keys.free(&mem, "p/", "p/a").await, None);
         assert_eq!(mem.count(Op::List), 0);
     }
 
@@ -221,12 +217,12 @@ mod tests {
         let mem = store(&[]);
         let keys = NewKeys::default();
         keys.start(MIN_BATCH);
-        assert_eq!(keys.free(&mem, "p/", "p/a").await.unwrap(), Some(true));
+        assert_eq!(keys.free(&mem, "p/", "p/a").await, Some(true));
         mem.put_foreign("p/b", &b"another device's"[..]);
         // Within the window, the page answers (the race this accepts, no longer than FRESH).
-        assert_eq!(keys.free(&mem, "p/", "p/b").await.unwrap(), Some(true));
+        assert_eq!(keys.free(&mem, "p/", "p/b").await, Some(true));
         tokio::time::sleep(FRESH).await;
-        assert_eq!(keys.free(&mem, "p/", "p/b").await.unwrap(), Some(false));
+        assert_eq!(keys.free(&mem, "p/", "p/b").await, Some(false));
         assert_eq!(mem.count(Op::List), 2);
     }
 
@@ -238,12 +234,12 @@ mod tests {
         let keys = NewKeys::default();
         keys.start(MIN_BATCH);
         // The first page: p/k01 to p/k10.
-        assert_eq!(keys.free(&mem, "p/", "p/k00x").await.unwrap(), Some(true));
-        assert_eq!(keys.free(&mem, "p/", "p/k09x").await.unwrap(), Some(true));
+        assert_eq!(keys.free(&mem, "p/", "p/k00x").await, Some(true));
+        assert_eq!(keys.free(&mem, "p/", "p/k09x").await, Some(true));
         assert_eq!(mem.count(Op::List), 1);
         // Beyond the first page's last key: a second page, which sees the key.
-        assert_eq!(keys.free(&mem, "p/", "p/k14").await.unwrap(), Some(false));
-        assert_eq!(keys.free(&mem, "p/", "p/k14x").await.unwrap(), Some(true));
+        assert_eq!(keys.free(&mem, "p/", "p/k14").await, Some(false));
+        assert_eq!(keys.free(&mem, "p/", "p/k14x").await, Some(true));
         assert_eq!(mem.count(Op::List), 2);
     }
 

@@ -126,7 +126,7 @@ pub(crate) async fn remote_still(
     if let RemoteExpect::Absent = expect {
         let store = ctx.remote.store.as_ref();
         let list_prefix = ctx.remote.prefix.list_prefix();
-        if let Some(free) = ctx.new_keys.free(store, &list_prefix, key).await? {
+        if let Some(free) = ctx.new_keys.free(store, &list_prefix, key).await {
             return Ok(free);
         }
     }
