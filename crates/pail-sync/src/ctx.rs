@@ -254,19 +254,16 @@ impl PairCtx {
         let full = {
             let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
             written.push((path.clone(), base));
-            (written.len() >= WRITES_PER_COMMIT).then(|| std::mem::take(&mut *written))
+            written.len() >= WRITES_PER_COMMIT
         };
-        match full {
-            Some(batch) => self.db().set_bases(batch.iter().map(|(p, b)| (p, b))),
-            None => Ok(()),
-        }
+        if full { self.commit_writes() } else { Ok(()) }
     }
 
     /// Forgets records a stopped execution left behind (a task that finished after the index
     /// failed): committed later, they could undo a newer base. The next pass adopts those
     /// writes anyway (`Index::adopt_own_uploads`).
     pub(crate) fn forget_uncommitted_writes(&self) {
-        let left = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));
+        let left = self.take_writes();
         if !left.is_empty() {
             tracing::info!(
                 writes = left.len(),
@@ -277,11 +274,15 @@ impl PairCtx {
 
     /// Commits the writes [`PairCtx::record_write`] holds.
     pub(crate) fn commit_writes(&self) -> Result<(), pail_index::IndexError> {
-        let batch = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));
+        let batch = self.take_writes();
         if batch.is_empty() {
             return Ok(());
         }
         self.db().set_bases(batch.iter().map(|(p, b)| (p, b)))
+    }
+
+    fn take_writes(&self) -> Vec<(RelPath, pail_core::Base)> {
+        std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The ignore rules kept from the last full scan, if any.
