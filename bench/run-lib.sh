@@ -3,7 +3,8 @@
 # from the RGW's access log, timing with CPU, medians and ratios. Uses WORK, EP, REGION, BUCKET,
 # VERSIONED, VENV, RGWLOG, SHARED, ROUND, ROUNDS and PEERS from run.sh.
 
-declare -A R C   # R[line,tool,round] = wall seconds or FAIL; C[...] = CPU seconds
+declare -A R C M # R[line,tool,round] = wall seconds or FAIL; C[...] = CPU seconds; M[...] = the
+                 # rest of the machine's CPU seconds meanwhile (the S3 server, mostly)
 
 # s3tool.py: bucket setup, verification and clean-up (boto3 from the test venv)
 write_s3tool() {
@@ -77,20 +78,46 @@ rgw_requests() {
     }' <<<"$lines"
 }
 
+# busy_cpu: the machine's busy CPU seconds since boot (user, nice, system, irq, softirq; not
+# idle, iowait or the hypervisor's steal), from /proc/stat
+busy_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat; }
+
+# settle: waits, up to a minute, until the machine is quiet (under a fifth of one core busy over
+# half a second, twice in a row). A server still digesting the previous line's writes (Garage
+# works through the clean-up of 40,000 objects in the background) would slow whichever tool
+# came next; every timed line starts from the same quiet server.
+settle() {
+  local t0 a b quiet=0 i
+  t0=$(now)
+  for ((i = 0; i < 120 && quiet < 2; i++)); do
+    a=$(busy_cpu)
+    sleep 0.5
+    b=$(busy_cpu)
+    if awk -v a="$a" -v b="$b" 'BEGIN { exit !(b - a < 0.1) }'; then quiet=$((quiet + 1)); else quiet=0; fi
+  done
+  local waited
+  waited=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }')
+  if [ "$quiet" -lt 2 ]; then log bench "the machine was still busy after $waited s; timing anyway"
+  elif [ "$waited" -gt 2 ]; then log bench "waited $waited s for the machine to go quiet"; fi
+  return 0
+}
+
 # timed LINE TOOL PREFIX CMD...: runs CMD; R[LINE,TOOL,ROUND] = wall seconds (or FAIL),
 # C[LINE,TOOL,ROUND] = CPU seconds (user + system) of CMD and everything it waited for, from
 # the `times` of a subshell that ran only CMD
 timed() {
   local line=$1 tool=$2 prefix=$3; shift 3
-  local out=$WORK/logs/$line-$tool-r$ROUND.log t0 t1 rc=0
-  t0=$(now)
+  local out=$WORK/logs/$line-$tool-r$ROUND.log t0 t1 b0 b1 rc=0
+  settle
+  b0=$(busy_cpu) t0=$(now)
   ( "$@" >"$out" 2>&1 && r=0 || r=$?; times >"$out.times"; exit "$r" ) || rc=$?
-  t1=$(now)
+  t1=$(now) b1=$(busy_cpu)
   # second line of `times`: the children's user and system time, as 0m1.234s 0m0.567s
   C[$line,$tool,$ROUND]=$(sed -n 2p "$out.times" | awk '{
     s = 0
     for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
     printf "%.2f", s }')
+  M[$line,$tool,$ROUND]=$(awk -v a="$b0" -v b="$b1" -v c="${C[$line,$tool,$ROUND]}" 'BEGIN { m = b - a - c; printf "%.2f", m < 0 ? 0 : m }')
   if [ $rc = 0 ]; then
     R[$line,$tool,$ROUND]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
   else
@@ -98,7 +125,7 @@ timed() {
     log bench "ERROR: $tool ($line, s3://$BUCKET/$prefix) exited $rc; last lines of $out:"
     tail -n 15 "$out" >&2
   fi
-  log bench "round $ROUND $line $tool: ${R[$line,$tool,$ROUND]} s, CPU ${C[$line,$tool,$ROUND]} s"
+  log bench "round $ROUND $line $tool: ${R[$line,$tool,$ROUND]} s, CPU ${C[$line,$tool,$ROUND]} s, rest of the machine ${M[$line,$tool,$ROUND]} s"
   return $rc
 }
 

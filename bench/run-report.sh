@@ -57,6 +57,14 @@ for line in "${LINES[@]}"; do
   echo "$row $per |"
 done
 echo
+echo "The rest of the machine's CPU seconds while each tool ran (all busy CPU but the tool's own: the S3 server, mostly), medians. Every line starts on a quiet machine (bench/run-lib.sh settle)."
+header line ""
+for line in "${LINES[@]}"; do
+  row="| $(line_name "$line") |"
+  for t in "${COLS[@]}"; do row+=" $(over_rounds M "$line" "$t") |"; done
+  echo "$row"
+done
+echo
 echo "S3 requests per file (total) in round 1: pail's and s3-ceiling's own counts (one per attempt), the others' from the RGW access log$([ "$SHARED" = 1 ] && [ -n "$RGWLOG" ] && echo ', requests naming the prefix only'); per edited file on the edits line, for the whole file on the big line."
 header line ""
 for line in "${LINES[@]}"; do

@@ -87,14 +87,7 @@ pub fn scan_local(
         .dev();
     let generation = index.next_scan_gen()?;
     let pruned = Arc::new(Mutex::new(Pruned::default()));
-    let mut scan = Scan {
-        index,
-        opts,
-        generation,
-        report: ScanReport::default(),
-        batch: Vec::with_capacity(opts.batch_size),
-        saw_rule_file: false,
-    };
+    let mut scan = Scan::new(index, opts, generation)?;
     let walker = Walker {
         root: &root,
         root_dev,
@@ -322,6 +315,24 @@ struct Scan<'a> {
     batch: Vec<(String, PathBuf)>,
     /// A `.pailignore` was among them (a scoped scan must then give way to a full one).
     saw_rule_file: bool,
+    /// The index remembered no file when the scan began: every file is hashed without two
+    /// lookups that would come back empty (a first scan of a large folder waits on them
+    /// before its first upload).
+    first: bool,
+}
+
+impl<'a> Scan<'a> {
+    fn new(index: &'a Index, opts: &'a ScanOptions, generation: i64) -> Result<Self, ScanError> {
+        Ok(Scan {
+            index,
+            opts,
+            generation,
+            report: ScanReport::default(),
+            batch: Vec::with_capacity(opts.batch_size),
+            saw_rule_file: false,
+            first: index.remembers_no_file()?,
+        })
+    }
 }
 
 /// What a batch decided for one file.
@@ -386,8 +397,14 @@ impl Scan<'_> {
                     continue;
                 }
             };
-            let prev = self.index.remembered_local(&rel)?;
-            let base = self.index.remembered_base(&rel)?;
+            let (prev, base) = if self.first {
+                (None, None)
+            } else {
+                (
+                    self.index.remembered_local(&rel)?,
+                    self.index.remembered_base(&rel)?,
+                )
+            };
             let base_same = base.filter(|b| b.stat == stat);
             if let Some(p) = prev.filter(|p| p.stat == stat && trusted(&stat, p.checked_ns)) {
                 let row = LocalScanRow {

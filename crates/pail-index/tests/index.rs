@@ -603,3 +603,14 @@ fn bases_recorded_together_clear_their_pending_notes() {
         assert!(!ix.has_pending_upload(p).unwrap());
     }
 }
+
+/// `has_bases` answers for the whole table, before and after the first record.
+#[test]
+fn has_bases_follows_the_first_record_and_its_removal() {
+    let ix = Index::open_in_memory().unwrap();
+    assert!(!ix.has_bases().unwrap());
+    ix.set_bases([(&rp("a"), &base(1, "\"e1\""))]).unwrap();
+    assert!(ix.has_bases().unwrap());
+    ix.remove_base(&rp("a")).unwrap();
+    assert!(!ix.has_bases().unwrap());
+}

@@ -130,8 +130,28 @@ fn timeouts(attempt: Duration) -> TimeoutConfig {
         .build()
 }
 
-fn override_for(bytes: u64) -> aws_sdk_s3::config::Builder {
-    aws_sdk_s3::config::Builder::default().timeout_config(timeouts(attempt_timeout(bytes)))
+/// The per-request configuration of a request carrying or producing `bytes`: its own attempt
+/// timeout, or `None` where that is the client's default (under 64 KiB). A configuration
+/// override makes the SDK merge runtime plugins for that request, which showed in profiles of
+/// the small-file upload (one override per PUT), so small requests go without.
+fn override_for(bytes: u64) -> Option<aws_sdk_s3::config::Builder> {
+    let attempt = attempt_timeout(bytes);
+    (attempt != attempt_timeout(0))
+        .then(|| aws_sdk_s3::config::Builder::default().timeout_config(timeouts(attempt)))
+}
+
+/// [`override_for`] on an operation about to be sent: `.customize().timeout_for(bytes)`.
+trait TimeoutFor {
+    fn timeout_for(self, bytes: u64) -> Self;
+}
+
+impl<T, E, B> TimeoutFor for aws_sdk_s3::client::customize::CustomizableOperation<T, E, B> {
+    fn timeout_for(self, bytes: u64) -> Self {
+        match override_for(bytes) {
+            Some(o) => self.config_override(o),
+            None => self,
+        }
+    }
 }
 
 /// Attempts the SDK makes per request of a store: one. Retries are [`crate::RetryingStore`]'s,

@@ -806,7 +806,12 @@ fn plan_pass(
     report_below(ctx, boundaries.into_below())?;
     // Content already in the bucket under another name becomes a server-side copy.
     let db = ctx.db();
+    // (A first sync has nothing to find: no lookup per new file.)
+    let any_base = db.has_bases()?;
     let mut locate = |hash: &pail_core::ContentHash| {
+        if !any_base {
+            return None;
+        }
         db.find_base_by_hash(hash)
             .ok()
             .flatten()

@@ -228,6 +228,23 @@ impl Index {
             .query_row("SELECT COUNT(*) FROM base", [], |r| r.get(0))?)
     }
 
+    /// Whether any path is synced: without one there is nothing to find by hash.
+    pub fn has_bases(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM base)", [], |r| r.get(0))?)
+    }
+
+    /// Whether the index remembers neither a scanned nor a synced file (a first scan): its
+    /// lookups per file would all come back empty.
+    pub(crate) fn remembers_no_file(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM local_scan) AND NOT EXISTS (SELECT 1 FROM base)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// A synced path with this content (the first in path order), for rename/copy detection.
     pub fn find_base_by_hash(&self, hash: &ContentHash) -> Result<Option<(RelPath, Base)>> {
         Ok(self.find_bases_by_hash_limit(hash, 1)?.pop())

@@ -84,14 +84,7 @@ pub fn scan_local_paths(
     let strs: Vec<&str> = scope.iter().map(RelPath::as_str).collect();
     index.transaction(|ix| ix.set_aside_local(&strs))?;
     let pruned = Arc::new(Mutex::new(Pruned::default()));
-    let mut scan = Scan {
-        index,
-        opts,
-        generation,
-        report: ScanReport::default(),
-        batch: Vec::new(),
-        saw_rule_file: false,
-    };
+    let mut scan = Scan::new(index, opts, generation)?;
     let walker = Walker {
         root: &root,
         root_dev,

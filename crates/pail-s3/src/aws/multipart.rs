@@ -9,8 +9,7 @@ use tracing::debug;
 
 use super::moto_xml::sniff_list_parts;
 use super::{
-    AwsStore, COPY_PART_BYTES, MAX_COPY_OBJECT_BYTES, apply_put_cond, copy_source, override_for,
-    size,
+    AwsStore, COPY_PART_BYTES, MAX_COPY_OBJECT_BYTES, TimeoutFor, apply_put_cond, copy_source, size,
 };
 use crate::error::{Result, StoreError, from_sdk};
 use crate::store::ObjectStore;
@@ -47,7 +46,7 @@ impl AwsStore {
                     .copy_source_range(format!("bytes={}-{}", start, end - 1))
                     .copy_source_if_match(src_etag)
                     .customize()
-                    .config_override(override_for((end - start) / 16))
+                    .timeout_for((end - start) / 16)
                     .send()
                     .await
                     .map_err(|e| from_sdk(e, self.ctx("upload_part_copy", dst_key)))?;
@@ -104,7 +103,7 @@ impl AwsStore {
             .content_length(len as i64)
             .body(ByteStream::from(body))
             .customize()
-            .config_override(override_for(len))
+            .timeout_for(len)
             .send()
             .await
             .map_err(|e| from_sdk(e, self.ctx("upload_part", key)))?;
@@ -181,7 +180,7 @@ impl AwsStore {
             .set_if_match(if_match)
             .set_if_none_match(if_none_match)
             .customize()
-            .config_override(override_for(parts.len() as u64 * (16 << 20) / 16))
+            .timeout_for(parts.len() as u64 * (16 << 20) / 16)
             .send()
             .await
             .map_err(|e| from_sdk(e, self.ctx("complete_multipart", key)))?;
@@ -246,7 +245,7 @@ impl AwsStore {
             .set_if_match(if_match)
             .set_if_none_match(if_none_match)
             .customize()
-            .config_override(override_for(src.size / 16))
+            .timeout_for(src.size / 16)
             .send()
             .await
             .map_err(|e| from_sdk(e, self.ctx("copy", dst_key)))?;

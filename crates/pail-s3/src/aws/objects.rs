@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::moto_xml::sniff_versioning;
 use super::{
-    AwsStore, apply_put_cond, head_from_parts, override_for, range_total, size, timestamp_ns,
+    AwsStore, TimeoutFor, apply_put_cond, head_from_parts, range_total, size, timestamp_ns,
 };
 use crate::error::{Result, StoreError, from_sdk};
 use crate::store::{ArchiveRestore, GetObject, ObjectStore, archive_state_from};
@@ -165,7 +165,7 @@ impl ObjectStore for AwsStore {
             .set_if_match(if_match)
             .set_if_none_match(if_none_match)
             .customize()
-            .config_override(override_for(len))
+            .timeout_for(len)
             .send()
             .await
             .map_err(|e| from_sdk(e, self.ctx("put", key)))?;

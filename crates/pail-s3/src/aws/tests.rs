@@ -102,6 +102,9 @@ fn small_helpers() {
     assert_eq!(range_total(None), None);
     assert_eq!(timestamp_ns(Some(&DateTime::from_secs(2))), 2_000_000_000);
     assert!(attempt_timeout(64 << 20) > Duration::from_secs(60 + 1000));
+    // small requests keep the client's own timeout, without a per-request override
+    assert!(override_for(4096).is_none() && override_for(64 * 1024 - 1).is_none());
+    assert!(override_for(64 * 1024).is_some() && override_for(16 << 20).is_some());
 }
 
 #[tokio::test]
