@@ -614,3 +614,17 @@ fn has_bases_follows_the_first_record_and_its_removal() {
     ix.remove_base(&rp("a")).unwrap();
     assert!(!ix.has_bases().unwrap());
 }
+
+/// Every n-th synced path in path order, up to a limit.
+#[test]
+fn base_paths_every_picks_every_nth_in_path_order() {
+    let ix = Index::open_in_memory().unwrap();
+    let paths: Vec<_> = (0..10).rev().map(|i| rp(&format!("f{i}"))).collect();
+    let bases: Vec<_> = (0..10).map(|i| base(i, &format!("\"e{i}\""))).collect();
+    ix.set_bases(paths.iter().zip(&bases)).unwrap();
+    let every = |step, limit| ix.base_paths_every(step, limit).unwrap();
+    assert_eq!(every(3, 10), [rp("f2"), rp("f5"), rp("f8")]);
+    assert_eq!(every(3, 2), [rp("f2"), rp("f5")]);
+    assert_eq!(every(1, 2), [rp("f0"), rp("f1")]);
+    assert!(every(11, 5).is_empty());
+}

@@ -61,6 +61,11 @@ struct Inner {
     versioning: Versioning,
     conditionals: Conditionals,
     page_size: usize,
+    /// ListObjectsV2 lists from the prefix's start whatever `start-after` says (as some
+    /// servers might): for tests of what relies on it.
+    ignores_start_after: bool,
+    /// ListObjectsV2 pages come back in descending key order (a server that breaks the API).
+    reverses_pages: bool,
     min_part_size: u64,
     /// Oldest version first.
     objects: BTreeMap<String, Vec<Entry>>,
@@ -86,6 +91,8 @@ impl MemStore {
                 versioning: Versioning::Enabled,
                 conditionals: Conditionals::Honoured,
                 page_size: 1000,
+                ignores_start_after: false,
+                reverses_pages: false,
                 min_part_size: 5 << 20,
                 objects: BTreeMap::new(),
                 uploads: BTreeMap::new(),
@@ -135,6 +142,16 @@ impl MemStore {
     /// Page size of both listings (tests use small ones to exercise paging).
     pub fn set_page_size(&self, n: usize) {
         self.lock().page_size = n.max(1);
+    }
+
+    /// From now on ListObjectsV2 ignores `start-after` (true) or honours it.
+    pub fn set_ignores_start_after(&self, yes: bool) {
+        self.lock().ignores_start_after = yes;
+    }
+
+    /// From now on each ListObjectsV2 page lists its keys in descending order (true).
+    pub fn set_reverses_pages(&self, yes: bool) {
+        self.lock().reverses_pages = yes;
     }
 
     /// The minimum size of every part but the last (5 MiB on AWS).

@@ -1086,3 +1086,48 @@ async fn a_listing_failing_past_the_retries_is_transient() {
     a.sync_ok().await;
     assert_eq!(remote_files(&mem).len(), 1);
 }
+
+/// A prefix of more than a page of synced keys is listed in key ranges at once:
+/// whether the server honours start-after or not, every change of another client in any
+/// range comes down, and nothing else changes. A server whose pages come out of key order is
+/// listed again in one piece.
+#[tokio::test]
+async fn a_large_prefix_listed_in_ranges_misses_nothing() {
+    for quirk in ["none", "ignores start-after", "reverses pages"] {
+        let mem = MemStore::garage_like("bkt");
+        mem.set_page_size(64);
+        let a = device(Arc::new(mem.clone()), "alpha", |_| {}).await;
+        for i in 0..2100 {
+            a.write(&format!("d{:02}/f{:03}.txt", i / 100, i % 100), b"x");
+        }
+        a.sync_ok().await;
+        match quirk {
+            "ignores start-after" => mem.set_ignores_start_after(true),
+            "reverses pages" => mem.set_reverses_pages(true),
+            _ => {}
+        }
+        // Another client: a new key in the first range, one in the last, a deletion and an
+        // edit in between.
+        mem.put_foreign("pfx/d00/new.txt", b"first".to_vec());
+        mem.put_foreign("pfx/d20/new.txt", b"last".to_vec());
+        mem.delete_foreign("pfx/d10/f050.txt");
+        mem.put_foreign("pfx/d15/f000.txt", b"edited".to_vec());
+        let before = a.tree();
+        a.sync_ok().await;
+        let files = a.tree();
+        assert_eq!(files, remote_files(&mem), "{quirk}");
+        assert_eq!(files.len(), 2101, "{quirk}");
+        assert_eq!(files["d00/new.txt"], b"first", "{quirk}");
+        assert_eq!(files["d20/new.txt"], b"last", "{quirk}");
+        assert_eq!(files["d15/f000.txt"], b"edited", "{quirk}");
+        assert!(!files.contains_key("d10/f050.txt"), "{quirk}");
+        let changed = before
+            .iter()
+            .filter(|(k, v)| files.get(*k) != Some(v))
+            .count();
+        assert_eq!(
+            changed, 2,
+            "{quirk}: only the deleted and the edited file changed"
+        );
+    }
+}

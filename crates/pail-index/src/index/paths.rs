@@ -228,6 +228,27 @@ impl Index {
             .query_row("SELECT COUNT(*) FROM base", [], |r| r.get(0))?)
     }
 
+    /// Every `step`-th synced path in path order (the `step`-th, the `2 step`-th, ...), at
+    /// most `limit` of them: in one pass over the table.
+    pub fn base_paths_every(&self, step: u64, limit: u64) -> Result<Vec<RelPath>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT path FROM (SELECT path, ROW_NUMBER() OVER (ORDER BY path) AS n FROM base)
+             WHERE n % ?1 = 0 ORDER BY n LIMIT ?2",
+        )?;
+        let rows = st.query_map(
+            [
+                i64::try_from(step.max(1)).unwrap_or(i64::MAX),
+                i64::try_from(limit).unwrap_or(i64::MAX),
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
+        let mut out = Vec::new();
+        for path in rows {
+            out.push(path_from_sql(path?)?);
+        }
+        Ok(out)
+    }
+
     /// Whether any path is synced: without one there is nothing to find by hash.
     pub fn has_bases(&self) -> Result<bool> {
         Ok(self

@@ -33,7 +33,7 @@ impl ObjectStore for MemStore {
                 Some(t) => Some(t.strip_prefix("mem:").map(str::to_owned).ok_or_else(|| {
                     StoreError::other("list", prefix, "invalid continuation token")
                 })?),
-                None => start_after,
+                None => start_after.filter(|_| !g.ignores_start_after),
             };
         let mut objects = Vec::new();
         let mut more = false;
@@ -65,6 +65,9 @@ impl ObjectStore for MemStore {
             });
         }
         let next_token = more.then(|| format!("mem:{}", objects.last().map_or("", |o| &o.key)));
+        if g.reverses_pages {
+            objects.reverse();
+        }
         Ok(ListPage {
             objects,
             next_token,
