@@ -160,7 +160,8 @@ else
   PRIVATE_CEPH=$WORK/ceph
   PORT=${BENCH_CEPH_RGW_PORT:-18480}
   # the RGW frees deleted data only after rgw_gc_obj_min_wait (2 h): room for every big upload
-  BLUESTORE=$(( (ROUNDS * ${#TOOLS[@]} * BIG_MB + 4096) * 1048576 ))
+  # (and the warm-up's)
+  BLUESTORE=$(( ((ROUNDS * ${#TOOLS[@]} + 1) * BIG_MB + 4096) * 1048576 ))
   [ $BLUESTORE -ge 10737418240 ] || BLUESTORE=10737418240
   AK=PAILBENCHACCESS00001 SK=pailbenchsecret000000000000000000000001
   log bench "starting a private Ceph RGW (bluestore) on 127.0.0.1:$PORT in $PRIVATE_CEPH"
@@ -224,12 +225,14 @@ head -c $((BIG_MB * 1048576)) /dev/urandom >"$WORK/data/big/big.bin"
 sync
 sleep 3  # past the index's 2 s racy-timestamp window (pail-index scan.rs), with a margin
 # A fresh server's first writes are slower: on a new Garage, round 1's first line took 10-25%
-# longer than the same tool's later rounds, whichever tool it was. One untimed upload of the
-# small files (the ceiling's), removed again, puts every timed line on a warm server.
+# longer than the same tool's later rounds, whichever tool it was, and the first big file
+# 20-50%. One untimed upload of the small files and of the big one (the ceiling's), removed
+# again, puts every timed line on a warm server.
 if [ -x "${CEILING:-}" ]; then
-  log bench "warming the server up: one untimed upload of the small files, then its removal"
-  "${CEIL[@]}" put-dir "$WORK/data/small" "s3://$BUCKET/b$RUN-warmup" >"$WORK/logs/warmup.log" 2>&1 \
-    || log bench "WARNING: the warm-up upload failed (see $WORK/logs/warmup.log)"
+  log bench "warming the server up: one untimed upload of the small files and the big one, then their removal"
+  { "${CEIL[@]}" put-dir "$WORK/data/small" "s3://$BUCKET/b$RUN-warmup" \
+      && "${CEIL[@]}" put-file "$WORK/data/big/big.bin" "s3://$BUCKET/b$RUN-warmup/big.bin" --part-size "$PART_MB"; } \
+    >"$WORK/logs/warmup.log" 2>&1 || log bench "WARNING: the warm-up upload failed (see $WORK/logs/warmup.log)"
   s3tool rm "b$RUN-warmup" || log bench "WARNING: could not clean s3://$BUCKET/b$RUN-warmup"
 fi
 
