@@ -55,8 +55,8 @@ type RangePage = Result<(ListPage, bool), RangeError>;
 /// error, and all are aborted when this is dropped (a pass that stops early).
 pub(crate) struct Pages {
     rx: mpsc::Receiver<RangePage>,
+    /// One per range.
     tasks: Vec<tokio::task::AbortHandle>,
-    ranges: usize,
 }
 
 impl Drop for Pages {
@@ -114,7 +114,7 @@ fn list_in_ranges(store: Arc<dyn ObjectStore>, prefix: String, bounds: Vec<Strin
         .cloned()
         .map(Some)
         .chain(std::iter::once(None));
-    let tasks: Vec<_> = lowers
+    let tasks = lowers
         .zip(uppers)
         .map(|(lower, upper)| {
             let range = KeyRange {
@@ -125,11 +125,7 @@ fn list_in_ranges(store: Arc<dyn ObjectStore>, prefix: String, bounds: Vec<Strin
             tokio::spawn(range.list(store.clone(), tx.clone())).abort_handle()
         })
         .collect();
-    Pages {
-        rx,
-        ranges: tasks.len(),
-        tasks,
-    }
+    Pages { rx, tasks }
 }
 
 /// The keys of `prefix` above `lower` and up to `upper` (`None`: from the start, to the end).
@@ -142,6 +138,8 @@ struct KeyRange {
 impl KeyRange {
     /// Sends the range's pages in order; the last one says so.
     async fn list(self, store: Arc<dyn ObjectStore>, tx: mpsc::Sender<RangePage>) {
+        // One listing of the whole prefix needs no key order (and is what a server out of
+        // order falls back to): its pages go as they come.
         let whole = self.lower.is_none() && self.upper.is_none();
         let mut token = None;
         let mut prev: Option<String> = None;
@@ -203,7 +201,7 @@ pub(crate) async fn list_remote(
     };
     let mut collisions = CollisionFinder::default();
     let mut finished = 0;
-    while finished < pages.ranges {
+    while finished < pages.tasks.len() {
         let (page, last) = match pages.rx.recv().await {
             Some(Ok(p)) => p,
             Some(Err(RangeError::Store(e))) => return Err(failed(e)),
@@ -286,7 +284,7 @@ mod tests {
     async fn listed(store: &MemStore, bounds: Vec<String>) -> Vec<String> {
         let mut pages = list_in_ranges(Arc::new(store.clone()), "p/".into(), bounds);
         let (mut keys, mut finished) = (Vec::new(), 0);
-        while finished < pages.ranges {
+        while finished < pages.tasks.len() {
             let (page, last) = pages.rx.recv().await.expect("a range ended early").unwrap();
             finished += usize::from(last);
             keys.extend(page.objects.into_iter().map(|o| o.key));
@@ -336,7 +334,7 @@ mod tests {
         mem.set_reverses_pages(true);
         let mut pages = list_in_ranges(Arc::new(mem.clone()), "p/".into(), vec!["p/b".into()]);
         let mut out_of_order = 0;
-        for _ in 0..pages.ranges {
+        for _ in 0..pages.tasks.len() {
             match pages.rx.recv().await {
                 Some(Err(RangeError::OutOfOrder(_))) => out_of_order += 1,
                 other => panic!("{other:?}"),
