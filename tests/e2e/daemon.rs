@@ -55,6 +55,16 @@ impl Daemon {
         daemon
     }
 
+    /// Whether the kernel may back the daemon's memory with transparent huge pages: pail turns
+    /// them off (`crates/pail/src/main.rs`). `None` where /proc does not say (Linux before 5.0,
+    /// other systems).
+    pub(crate) fn huge_pages(&self) -> Option<bool> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("THP_enabled:"))?;
+        Some(line.split_whitespace().nth(1)? != "0")
+    }
+
     /// The log so far.
     pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -139,6 +149,13 @@ fn daemon_follows_both_sides(s: Server) {
     let b = Device::new(&r, "beta");
     b.sync();
     let daemon = Daemon::start(&a, &[]);
+    if cfg!(target_os = "linux") {
+        assert_ne!(
+            daemon.huge_pages(),
+            Some(true),
+            "pail runs without huge pages"
+        );
+    }
     // Local change: in the bucket without any command.
     a.write("dropped-in.txt", b"dropped into the folder");
     wait_until("the new file is in the bucket", || {

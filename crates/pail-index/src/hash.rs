@@ -151,7 +151,9 @@ fn open_regular(path: &Path) -> io::Result<(File, LocalStat)> {
 
 fn hash_open_file(file: &mut File, size: u64, hashing: &Hashing) -> io::Result<ContentHash> {
     let mut hasher = hashing.hasher();
-    if size >= PARALLEL_HASH_THRESHOLD {
+    if size > CHUNK as u64 {
+        hash_while_reading(file, &mut hasher)?;
+    } else if size >= PARALLEL_HASH_THRESHOLD {
         let mut buf = vec![0u8; CHUNK];
         loop {
             let n = read_full(file, &mut buf)?;
@@ -164,6 +166,47 @@ fn hash_open_file(file: &mut File, size: u64, hashing: &Hashing) -> io::Result<C
         hasher.update_reader(file)?;
     }
     Ok(ContentHash(*hasher.finalize().as_bytes()))
+}
+
+/// Hashes chunk after chunk while a second thread reads the next one: the copy out of the page
+/// cache and the hashing overlap. One after the other, the copy was two fifths of the CPU that
+/// hashing a 1 GiB file took, and the hashing threads waited for it (bench/README.md, "Figures
+/// at the server's limit (issue 14, 2026-12-01)").
+fn hash_while_reading(file: &mut File, hasher: &mut blake3::Hasher) -> io::Result<()> {
+    use std::sync::mpsc::sync_channel;
+    // Two buffers go round: the reader fills one while the hasher works on the other.
+    let (to_fill, empty) = sync_channel::<Vec<u8>>(2);
+    let (filled, to_hash) = sync_channel::<io::Result<(Vec<u8>, usize)>>(2);
+    for _ in 0..2 {
+        to_fill
+            .send(vec![0u8; CHUNK])
+            .expect("the receiver is alive");
+    }
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            // Ends at the end of the file, on an error, or when the hasher stops taking chunks.
+            for mut buf in empty {
+                let read = read_full(file, &mut buf);
+                let last = !matches!(read, Ok(n) if n > 0);
+                if filled.send(read.map(|n| (buf, n))).is_err() || last {
+                    break;
+                }
+            }
+        });
+        // The reader stops by itself after the last chunk or an error; dropping `to_fill` on
+        // the way out also ends it if this loop ever stops first.
+        let to_fill = to_fill;
+        for chunk in to_hash {
+            let (buf, n) = chunk?;
+            if n == 0 {
+                break;
+            }
+            hasher.update_rayon(&buf[..n]);
+            // The reader is gone only after the last chunk: nothing more to read then.
+            let _ = to_fill.send(buf);
+        }
+        Ok(())
+    })
 }
 
 /// Fills `buf` as far as the file allows, so each `update_rayon` call gets a whole chunk.
@@ -187,7 +230,18 @@ mod tests {
     #[test]
     fn small_and_large_files_match_blake3_of_their_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        for size in [0usize, 1, 65_537, (1 << 20) - 1, 1 << 20, (9 << 20) + 123] {
+        // Around the chunk size too: the reader thread's last read is short, or empty.
+        let sizes = [
+            0,
+            1,
+            65_537,
+            (1 << 20) - 1,
+            1 << 20,
+            CHUNK,
+            CHUNK + 1,
+            2 * CHUNK,
+        ];
+        for size in sizes.into_iter().chain([(9 << 20) + 123]) {
             let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
             let p = dir.path().join(format!("f{size}"));
             std::fs::write(&p, &data).unwrap();
