@@ -3,7 +3,8 @@
 //! Large files are hashed with `update_rayon` over big read buffers rather than
 //! `update_mmap_rayon`: a memory map of a file that another program truncates while it is
 //! mapped raises SIGBUS and kills the daemon, and a sync daemon hashes exactly the files users
-//! are editing. Reading 4 MiB chunks keeps nearly all of the multi-core speed-up.
+//! are editing. Reading 4 MiB chunks, the next one by a second thread while the current one is
+//! hashed, keeps nearly all of the multi-core speed-up.
 
 use std::fs::File;
 use std::io::{self, Read};
