@@ -107,7 +107,7 @@ pub fn hash_bytes(data: &[u8]) -> ContentHash {
 /// regular file (FIFO, device) is refused rather than read.
 pub fn hash_file(path: &Path) -> io::Result<ContentHash> {
     let (mut file, stat) = open_regular(path)?;
-    hash_open_file(&mut file, stat.size, &Hashing::plain())
+    hash_open_file(&mut file, stat.size, &Hashing::plain(), &|_| {})
 }
 
 /// A hash together with the file's stat, taken from the same open file before reading.
@@ -122,8 +122,18 @@ pub struct StatHash {
 
 /// Hashes a file and reports whether it stayed unchanged while it was read.
 pub fn hash_file_checked(path: &Path, hashing: &Hashing) -> io::Result<StatHash> {
+    hash_file_checked_observed(path, hashing, &|_| {})
+}
+
+/// [`hash_file_checked`], calling `after_read` with the length of each chunk of a file over
+/// [`PARALLEL_HASH_THRESHOLD`] as soon as it is read: the tests change the file there.
+fn hash_file_checked_observed(
+    path: &Path,
+    hashing: &Hashing,
+    after_read: &(dyn Fn(usize) + Sync),
+) -> io::Result<StatHash> {
     let (mut file, stat) = open_regular(path)?;
-    let hash = hash_open_file(&mut file, stat.size, hashing)?;
+    let hash = hash_open_file(&mut file, stat.size, hashing, after_read)?;
     let after = local_stat(&file.metadata()?);
     Ok(StatHash {
         stat,
@@ -150,14 +160,20 @@ fn open_regular(path: &Path) -> io::Result<(File, LocalStat)> {
     Ok((file, local_stat(&meta)))
 }
 
-fn hash_open_file(file: &mut File, size: u64, hashing: &Hashing) -> io::Result<ContentHash> {
+fn hash_open_file(
+    file: &mut File,
+    size: u64,
+    hashing: &Hashing,
+    after_read: &(dyn Fn(usize) + Sync),
+) -> io::Result<ContentHash> {
     let mut hasher = hashing.hasher();
     if size > CHUNK as u64 {
-        hash_while_reading(file, &mut hasher)?;
+        hash_while_reading(file, &mut hasher, after_read)?;
     } else if size >= PARALLEL_HASH_THRESHOLD {
         let mut buf = vec![0u8; CHUNK];
         loop {
             let n = read_full(file, &mut buf)?;
+            after_read(n);
             if n == 0 {
                 break;
             }
@@ -173,7 +189,11 @@ fn hash_open_file(file: &mut File, size: u64, hashing: &Hashing) -> io::Result<C
 /// cache and the hashing overlap. One after the other, the copy was two fifths of the CPU that
 /// hashing a 1 GiB file took, and the hashing threads waited for it (bench/README.md, "Figures
 /// at the server's limit (issue 14, 2026-12-01)").
-fn hash_while_reading(file: &mut File, hasher: &mut blake3::Hasher) -> io::Result<()> {
+fn hash_while_reading(
+    file: &mut File,
+    hasher: &mut blake3::Hasher,
+    after_read: &(dyn Fn(usize) + Sync),
+) -> io::Result<()> {
     use std::sync::mpsc::sync_channel;
     // Two buffers go round: the reader fills one while the hasher works on the other.
     let (to_fill, empty) = sync_channel::<Vec<u8>>(2);
@@ -188,6 +208,9 @@ fn hash_while_reading(file: &mut File, hasher: &mut blake3::Hasher) -> io::Resul
             // Ends at the end of the file, on an error, or when the hasher stops taking chunks.
             for mut buf in empty {
                 let read = read_full(file, &mut buf);
+                if let Ok(n) = read {
+                    after_read(n);
+                }
                 let last = !matches!(read, Ok(n) if n > 0);
                 if filled.send(read.map(|n| (buf, n))).is_err() || last {
                     break;
@@ -255,6 +278,63 @@ mod tests {
             let mut h = Hasher::new();
             io::copy(&mut &data[..], &mut h).unwrap();
             assert_eq!(h.finalize(), expect);
+        }
+    }
+
+    /// A file over one chunk is read by a second thread while the first hashes (see
+    /// `hash_while_reading`). Changed in the middle of that, in place, grown or cut, it must come
+    /// out unstable so the scan does not record a hash that mixes two contents for its stat.
+    #[test]
+    fn a_large_file_changed_while_it_is_hashed_is_unstable() {
+        use std::os::unix::fs::FileExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::{Duration, SystemTime};
+
+        let dir = tempfile::tempdir().unwrap();
+        type Change = fn(&File);
+        let changes: [(&str, u64, Change); 5] = [
+            ("overwritten", 3 * CHUNK as u64, |f| {
+                f.write_at(b"edit", CHUNK as u64 + 10).unwrap();
+            }),
+            ("grown", 3 * CHUNK as u64, |f| {
+                f.write_at(b"more", 3 * CHUNK as u64).unwrap();
+            }),
+            ("cut short", 3 * CHUNK as u64, |f| {
+                f.set_len(CHUNK as u64 / 2).unwrap()
+            }),
+            ("emptied", 3 * CHUNK as u64, |f| f.set_len(0).unwrap()),
+            // The one-thread path for files from 1 MiB to one chunk.
+            ("overwritten, one chunk", CHUNK as u64, |f| {
+                f.write_at(b"edit", 10).unwrap();
+            }),
+        ];
+        for (what, size, change) in changes {
+            let p = dir.path().join("big");
+            let data: Vec<u8> = (0..size).map(|i| (i % 249) as u8).collect();
+            std::fs::write(&p, &data).unwrap();
+            // An mtime an hour old: a change in the same clock tick as the write above would
+            // otherwise leave the mtime as it was.
+            let writer = File::options().write(true).open(&p).unwrap();
+            writer
+                .set_modified(SystemTime::now() - Duration::from_secs(3600))
+                .unwrap();
+            let before = hash_file_checked(&p, &Hashing::plain()).unwrap();
+            assert!(before.stable, "{what}: untouched");
+            assert_eq!(before.hash, hash_bytes(&data), "{what}");
+
+            let changed = AtomicBool::new(false);
+            let after_read = |_n: usize| {
+                if !changed.swap(true, Ordering::SeqCst) {
+                    change(&writer);
+                }
+            };
+            let got = hash_file_checked_observed(&p, &Hashing::plain(), &after_read).unwrap();
+            assert!(changed.load(Ordering::SeqCst), "{what}: the change ran");
+            assert!(!got.stable, "{what}: a change while reading must be seen");
+            assert_eq!(
+                got.stat, before.stat,
+                "{what}: the stat is the one from before"
+            );
         }
     }
 
