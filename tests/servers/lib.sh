@@ -10,7 +10,9 @@ PAIL_TS_CACHE=${PAIL_TEST_SERVERS_CACHE:-$HOME/.cache/pail-test-servers}
 PAIL_TS_VENV=$PAIL_TS_CACHE/venv
 PAIL_TS_GARAGE_VERSION=2.5.0
 PAIL_TS_GARAGE_ROOT=$PAIL_TS_CACHE/garage-$PAIL_TS_GARAGE_VERSION
-PAIL_TS_GARAGE_BIN=$PAIL_TS_GARAGE_ROOT/bin/garage
+# The bench may point these at a Garage built with LMDB (bench/README.md, "Garage with LMDB").
+PAIL_TS_GARAGE_BIN=${PAIL_TS_GARAGE_BIN:-$PAIL_TS_GARAGE_ROOT/bin/garage}
+PAIL_TS_GARAGE_DB=${PAIL_TS_GARAGE_DB:-sqlite}
 
 _pail_ts_t0=${_pail_ts_t0:-$(date +%s%N)}
 # log TAG MESSAGE...   (to stderr, with seconds since the script started)

@@ -103,7 +103,7 @@ pub fn hash_bytes(data: &[u8]) -> ContentHash {
     ContentHash(*blake3::hash(data).as_bytes())
 }
 
-/// The hash of a regular file's content. Symlinks are not followed and anything that is not a
+/// The hash of a regular file's content, up to the size it had when opened. Symlinks are not followed and anything that is not a
 /// regular file (FIFO, device) is refused rather than read.
 pub fn hash_file(path: &Path) -> io::Result<ContentHash> {
     let (mut file, stat) = open_regular(path)?;
@@ -125,8 +125,9 @@ pub fn hash_file_checked(path: &Path, hashing: &Hashing) -> io::Result<StatHash>
     hash_file_checked_observed(path, hashing, &|_| {})
 }
 
-/// [`hash_file_checked`], calling `after_read` with the length of each chunk of a file over
-/// [`PARALLEL_HASH_THRESHOLD`] as soon as it is read: the tests change the file there.
+/// [`hash_file_checked`], calling `after_read` with the length of each chunk as soon as it is
+/// read (a file under [`PARALLEL_HASH_THRESHOLD`] is one chunk): the tests change the file
+/// there.
 fn hash_file_checked_observed(
     path: &Path,
     hashing: &Hashing,
@@ -180,7 +181,10 @@ fn hash_open_file(
             hasher.update_rayon(&buf[..n]);
         }
     } else {
-        hasher.update_reader(file)?;
+        // Up to the size from the stat, not to the end: one `read` for a small file. A file
+        // that grew meanwhile shows in the stat taken after reading.
+        hasher.update_reader(Read::take(&*file, size))?;
+        after_read(size as usize);
     }
     Ok(ContentHash(*hasher.finalize().as_bytes()))
 }
@@ -292,7 +296,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         type Change = fn(&File);
-        let changes: [(&str, u64, Change); 5] = [
+        let changes: [(&str, u64, Change); 6] = [
             ("overwritten", 3 * CHUNK as u64, |f| {
                 f.write_at(b"edit", CHUNK as u64 + 10).unwrap();
             }),
@@ -306,6 +310,10 @@ mod tests {
             // The one-thread path for files from 1 MiB to one chunk.
             ("overwritten, one chunk", CHUNK as u64, |f| {
                 f.write_at(b"edit", 10).unwrap();
+            }),
+            // A small file is read up to its size from the stat, not to its end.
+            ("small, grown", 100_000, |f| {
+                f.write_at(b"more", 100_000).unwrap();
             }),
         ];
         for (what, size, change) in changes {

@@ -385,57 +385,60 @@ impl Scan<'_> {
         };
         let mut outcomes = Vec::with_capacity(self.batch.len());
         let mut to_hash = Vec::new();
-        for (rel, abs) in std::mem::take(&mut self.batch) {
-            let stat = match stat_path(&abs) {
-                Ok(s) => s,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    self.report
-                        .skipped
-                        .push((rel.clone(), format!("cannot stat: {e}")));
-                    outcomes.push((rel, Outcome::CarryForward));
-                    continue;
+        let batch = std::mem::take(&mut self.batch);
+        let first = self.first;
+        let report = &mut self.report;
+        self.index.reading(|index| {
+            for (rel, abs) in batch {
+                let stat = match stat_path(&abs) {
+                    Ok(s) => s,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        report
+                            .skipped
+                            .push((rel.clone(), format!("cannot stat: {e}")));
+                        outcomes.push((rel, Outcome::CarryForward));
+                        continue;
+                    }
+                };
+                let (prev, base) = if first {
+                    (None, None)
+                } else {
+                    (index.remembered_local(&rel)?, index.remembered_base(&rel)?)
+                };
+                let base_same = base.filter(|b| b.stat == stat);
+                if let Some(p) = prev.filter(|p| p.stat == stat && trusted(&stat, p.checked_ns)) {
+                    let row = LocalScanRow {
+                        path: rel.clone(),
+                        stat,
+                        hash: p.hash,
+                        checked_ns: p.checked_ns.unwrap_or(0),
+                    };
+                    let settle = base_same
+                        .is_some_and(|b| b.hash == p.hash && !trusted(&stat, b.checked_ns));
+                    outcomes.push((
+                        rel,
+                        if settle {
+                            Outcome::RowAndSettle(row)
+                        } else {
+                            Outcome::Row(row)
+                        },
+                    ));
+                } else if let Some(b) = base_same.filter(|b| trusted(&stat, b.checked_ns)) {
+                    let checked_ns = b.checked_ns.unwrap_or(0);
+                    let row = LocalScanRow {
+                        path: rel.clone(),
+                        stat,
+                        hash: b.hash,
+                        checked_ns,
+                    };
+                    outcomes.push((rel, Outcome::Row(row)));
+                } else {
+                    to_hash.push((rel, abs, base.map(|b| (b.stat, b.hash))));
                 }
-            };
-            let (prev, base) = if self.first {
-                (None, None)
-            } else {
-                (
-                    self.index.remembered_local(&rel)?,
-                    self.index.remembered_base(&rel)?,
-                )
-            };
-            let base_same = base.filter(|b| b.stat == stat);
-            if let Some(p) = prev.filter(|p| p.stat == stat && trusted(&stat, p.checked_ns)) {
-                let row = LocalScanRow {
-                    path: rel.clone(),
-                    stat,
-                    hash: p.hash,
-                    checked_ns: p.checked_ns.unwrap_or(0),
-                };
-                let settle =
-                    base_same.is_some_and(|b| b.hash == p.hash && !trusted(&stat, b.checked_ns));
-                outcomes.push((
-                    rel,
-                    if settle {
-                        Outcome::RowAndSettle(row)
-                    } else {
-                        Outcome::Row(row)
-                    },
-                ));
-            } else if let Some(b) = base_same.filter(|b| trusted(&stat, b.checked_ns)) {
-                let checked_ns = b.checked_ns.unwrap_or(0);
-                let row = LocalScanRow {
-                    path: rel.clone(),
-                    stat,
-                    hash: b.hash,
-                    checked_ns,
-                };
-                outcomes.push((rel, Outcome::Row(row)));
-            } else {
-                to_hash.push((rel, abs, base.map(|b| (b.stat, b.hash))));
             }
-        }
+            Ok::<_, ScanError>(())
+        })?;
 
         // Taken before any file is opened: the hashes describe content at or after this time.
         let checked_ns = now_ns();

@@ -86,6 +86,26 @@ pub fn mount_id(dir: std::os::fd::BorrowedFd<'_>, path: &Path) -> Option<u64> {
     }
 }
 
+/// The device of the open file or directory `fd`, and the mount it is on as [`mount_id`]
+/// tells it: on Linux one `statx` where an `fstat` and a `statx` were two, for every
+/// directory pail walks through on its way to a file.
+pub fn dev_and_mount(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(u64, Option<u64>)> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{AtFlags, StatxFlags};
+        let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::EMPTY_PATH;
+        // The device fields are filled whatever the mask asks for.
+        if let Ok(st) = rustix::fs::statx(fd, "", flags, StatxFlags::MNT_ID) {
+            let dev = rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor);
+            let mount = (st.stx_mask & StatxFlags::MNT_ID.bits() != 0).then_some(st.stx_mnt_id);
+            return Ok((dev, mount));
+        }
+    }
+    // No `statx` (other systems; a sandbox that refuses it).
+    let dev = rustix::fs::fstat(fd)?.st_dev as u64;
+    Ok((dev, mount_id(fd, Path::new(""))))
+}
+
 /// Whether the directory `dir` is on another mount than `root` (a mount point, bind mounts of
 /// the same disk included), as far as the system tells.
 pub fn on_other_mount(root: &Path, dir: &Path) -> bool {

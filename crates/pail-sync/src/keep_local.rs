@@ -129,7 +129,7 @@ async fn to_trash(
     };
     if local.stat.size < ctx.cfg.multipart_threshold {
         let file = open_scanned(ctx, path, local)?.ok_or_else(changed)?;
-        let body = put_body(ctx, path, file, local)
+        let body = put_body(ctx, path, &file, local)
             .await?
             .ok_or_else(changed)?;
         ctx.remote

@@ -14,6 +14,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use pail_core::LocalStat;
+use pail_index::stat::dev_and_mount;
 pub use pail_index::stat::mount_id;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
@@ -171,12 +172,10 @@ impl SafeRoot {
         loop {
             match rustix::fs::openat(at, comp, DIR_FLAGS, Mode::empty()) {
                 Ok(fd) => {
-                    let st =
-                        rustix::fs::fstat(&fd).map_err(|e| SafeError::io(&self.abs(walked), e))?;
-                    let other_mount = self.mount.is_some_and(|m| {
-                        mount_id(fd.as_fd(), Path::new("")).is_some_and(|n| n != m)
-                    });
-                    if st.st_dev as u64 != self.dev || other_mount {
+                    let (dev, mount) = dev_and_mount(fd.as_fd())
+                        .map_err(|e| SafeError::io(&self.abs(walked), e))?;
+                    let other_mount = self.mount.is_some_and(|m| mount.is_some_and(|n| n != m));
+                    if dev != self.dev || other_mount {
                         return Err(boundary(Boundary::MountPoint));
                     }
                     return Ok(Some(fd));
@@ -327,6 +326,13 @@ pub fn local_stat(st: &Stat) -> LocalStat {
         ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
         inode: st.st_ino as u64,
     }
+}
+
+/// The stat of an open file, taken through its handle; `None` once no directory links to it
+/// (deleted, or replaced by a rename over its name).
+pub fn open_stat(file: &File) -> io::Result<Option<LocalStat>> {
+    let st = rustix::fs::fstat(file)?;
+    Ok((st.st_nlink > 0).then(|| local_stat(&st)))
 }
 
 /// Size, mtime, inode and ctime all equal.

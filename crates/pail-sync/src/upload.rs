@@ -15,7 +15,7 @@ use crate::localfs::same_stat;
 use crate::outcome::{ActionError, Outcome, key_for};
 use crate::trash::before_writing;
 use crate::write::{
-    condition, finish_write, meta_for, multipart, open_scanned, put_body, stat_now,
+    condition, finish_write, meta_for, multipart, open_scanned, put_body, stat_now, stat_open,
 };
 
 /// Uploads one file.
@@ -42,7 +42,7 @@ pub(crate) async fn upload(
     // for this device's own (see `Index::adopt_own_uploads`): the executor noted the pass's
     // uploads and copies before the first started (`exec::note_pending_writes`).
     let put = if local.stat.size < ctx.cfg.multipart_threshold {
-        let Some(body) = put_body(ctx, path, file, local).await? else {
+        let Some(body) = put_body(ctx, path, &file, local).await? else {
             return Ok(Outcome::Deferred("changed while being read".into()));
         };
         ctx.limits.upload(body.len() as u64).await;
@@ -72,8 +72,8 @@ pub(crate) async fn upload(
     // Tenet 6: a file that changed while it was sent is sent again, never recorded. One
     // deleted meanwhile is not recorded either: the object is in the bucket, noted as this
     // device's own pending upload, so the next pass takes it as the base and deletes it
-    // remotely as the user did locally.
-    let Some(after) = stat_now(ctx, path)? else {
+    // remotely as the user did locally. The stat comes through the handle opened above.
+    let Some(after) = stat_open(ctx, path, &file)? else {
         return Ok(Outcome::Deferred("deleted during upload".into()));
     };
     if !same_stat(&after, &before) {

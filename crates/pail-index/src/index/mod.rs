@@ -175,6 +175,24 @@ impl Index {
         }
     }
 
+    /// Runs the reads in `f` on one snapshot of the database, under one read lock: outside a
+    /// transaction SQLite takes and drops its lock for every statement, four `fcntl` calls,
+    /// and a scan looks up two rows per file. Inside a transaction `f` just runs.
+    pub fn reading<T, E: From<IndexError>>(
+        &self,
+        f: impl FnOnce(&Index) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        let run = |sql: &str| self.conn.prepare_cached(sql)?.execute([]).map(drop);
+        run("BEGIN DEFERRED").map_err(IndexError::from)?;
+        let out = f(self);
+        // Nothing was written: ending the transaction either way only lets the lock go.
+        run(if out.is_ok() { "COMMIT" } else { "ROLLBACK" }).map_err(IndexError::from)?;
+        out
+    }
+
     // ==== meta ====
 
     pub fn meta_get(&self, key: &str) -> Result<Option<String>> {

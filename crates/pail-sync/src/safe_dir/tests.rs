@@ -218,6 +218,67 @@ fn reading_for_an_upload_checks_the_scanned_inode() {
     );
 }
 
+/// After a PUT, the upload stats the file through the handle it read from (`open_stat`): an
+/// edit, a deletion, a rename over it and a rename of it must each show, or the upload would
+/// be recorded for a file that is no longer what was sent.
+#[test]
+fn an_open_file_shows_edits_deletion_and_renames() {
+    use std::io::Write;
+    type Change = fn(&Path, &Path);
+    let changes: [(&str, Change, bool); 5] = [
+        ("nothing", |_, _| {}, true),
+        (
+            "appended to",
+            |f, _| {
+                fs::OpenOptions::new()
+                    .append(true)
+                    .open(f)
+                    .unwrap()
+                    .write_all(b"!")
+                    .unwrap();
+            },
+            true,
+        ),
+        ("deleted", |f, _| fs::remove_file(f).unwrap(), false),
+        (
+            "replaced by a rename over it",
+            |f, dir| {
+                fs::write(dir.join("new.txt"), b"one").unwrap();
+                fs::rename(dir.join("new.txt"), f).unwrap();
+            },
+            false,
+        ),
+        // Linux marks a renamed file's ctime.
+        (
+            "renamed",
+            |f, dir| fs::rename(f, dir.join("elsewhere.txt")).unwrap(),
+            true,
+        ),
+    ];
+    for (what, change, linked) in changes {
+        let s = setup();
+        let f = s.folder.join("a.txt");
+        fs::write(&f, b"one").unwrap();
+        let scanned = stat_path(&f).unwrap();
+        let root = SafeRoot::open(&s.folder).unwrap();
+        let file = root
+            .open_scanned(Path::new("a.txt"), &scanned)
+            .unwrap()
+            .unwrap();
+        assert!(
+            same_stat(&open_stat(&file).unwrap().unwrap(), &scanned),
+            "{what}"
+        );
+        // Past the clock tick of the write above, so a change moves the times.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        change(&f, &s.folder);
+        let now = open_stat(&file).unwrap();
+        assert_eq!(now.is_some(), linked, "{what}");
+        let unchanged = now.is_some_and(|now| same_stat(&now, &scanned));
+        assert_eq!(unchanged, what == "nothing", "{what}");
+    }
+}
+
 #[test]
 fn paths_that_leave_the_folder_are_refused() {
     let s = setup();
