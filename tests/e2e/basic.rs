@@ -70,9 +70,13 @@ fn new_files_cost_one_request_each(s: Server) {
     assert_eq!(count("HeadObject"), 1, "{ops:?}");
     // The 30 files and the pass's journal entry.
     assert_eq!(count("PutObject"), 31, "{ops:?}");
-    // Besides: the marker's HEAD, the pass's listings, one listing page that checks the new
-    // keys (Garage) or their versions afterwards (Ceph).
-    assert!(ops.len() <= 31 + 5, "{} requests: {ops:?}", ops.len());
+    // Besides: the pass's listings, and the listing pages that check the new keys (Garage)
+    // or their versions afterwards (Ceph). On an idle machine that is one page; a loaded one
+    // may outlive a page's 200 ms trust (`new_keys::FRESH`) and ask for another. Either way
+    // far fewer than a request per file.
+    let lists = count("ListObjectsV2") + count("ListObjectVersions");
+    assert_eq!(ops.len() - lists, 1 + 31, "{ops:?}");
+    assert!(lists <= 12, "{lists} listings: {ops:?}");
     assert_eq!(r.files().len(), 31);
 }
 on_servers!(new_files_cost_one_request_each);
