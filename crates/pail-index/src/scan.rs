@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ignore::WalkBuilder;
-use pail_core::{LocalStat, NameError, RelPath};
+use pail_core::{ContentHash, LocalStat, NameError, RelPath};
 use rayon::prelude::*;
 
 use crate::error::ScanError;
@@ -335,6 +335,15 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// A file to hash: folder-relative and absolute path, and its base's stat and hash if any.
+type ToHash = (String, PathBuf, Option<(LocalStat, ContentHash)>);
+
+/// A batch sorted by what the index knows ([`Scan::known`]).
+struct Sorted {
+    outcomes: Vec<(String, Outcome)>,
+    to_hash: Vec<ToHash>,
+}
+
 /// What a batch decided for one file.
 enum Outcome {
     Row(LocalScanRow),
@@ -375,70 +384,78 @@ impl Scan<'_> {
         Ok(())
     }
 
+    /// Whether a hash checked at `checked` can stand for `stat`: it was checked at least the
+    /// racy window after the file's last change.
+    fn trusted(&self, stat: &LocalStat, checked: Option<i64>) -> bool {
+        let window = i64::try_from(self.opts.racy_window.as_nanos()).unwrap_or(i64::MAX);
+        checked.is_some_and(|c| c.saturating_sub(stat.mtime_ns.max(stat.ctime_ns)) >= window)
+    }
+
+    /// Sorts a batch by what the index knows: files whose hash it holds for their current
+    /// stat get their outcome here, the others are to be hashed (with the base's stat and hash,
+    /// if any). Runs on one snapshot of the index (`Index::reading`).
+    fn known(&mut self, index: &Index, batch: Vec<(String, PathBuf)>) -> Result<Sorted, ScanError> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut to_hash = Vec::new();
+        for (rel, abs) in batch {
+            let stat = match stat_path(&abs) {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    let reason = format!("cannot stat: {e}");
+                    self.report.skipped.push((rel.clone(), reason));
+                    outcomes.push((rel, Outcome::CarryForward));
+                    continue;
+                }
+            };
+            let (prev, base) = if self.first {
+                (None, None)
+            } else {
+                (index.remembered_local(&rel)?, index.remembered_base(&rel)?)
+            };
+            let base_same = base.filter(|b| b.stat == stat);
+            if let Some(p) = prev.filter(|p| p.stat == stat && self.trusted(&stat, p.checked_ns)) {
+                let row = LocalScanRow {
+                    path: rel.clone(),
+                    stat,
+                    hash: p.hash,
+                    checked_ns: p.checked_ns.unwrap_or(0),
+                };
+                let settle = base_same
+                    .is_some_and(|b| b.hash == p.hash && !self.trusted(&stat, b.checked_ns));
+                outcomes.push((
+                    rel,
+                    if settle {
+                        Outcome::RowAndSettle(row)
+                    } else {
+                        Outcome::Row(row)
+                    },
+                ));
+            } else if let Some(b) = base_same.filter(|b| self.trusted(&stat, b.checked_ns)) {
+                let row = LocalScanRow {
+                    path: rel.clone(),
+                    stat,
+                    hash: b.hash,
+                    checked_ns: b.checked_ns.unwrap_or(0),
+                };
+                outcomes.push((rel, Outcome::Row(row)));
+            } else {
+                to_hash.push((rel, abs, base.map(|b| (b.stat, b.hash))));
+            }
+        }
+        Ok(Sorted { outcomes, to_hash })
+    }
+
     fn flush(&mut self) -> Result<(), ScanError> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let window = i64::try_from(self.opts.racy_window.as_nanos()).unwrap_or(i64::MAX);
-        let trusted = |stat: &LocalStat, checked: Option<i64>| {
-            checked.is_some_and(|c| c.saturating_sub(stat.mtime_ns.max(stat.ctime_ns)) >= window)
-        };
-        let mut outcomes = Vec::with_capacity(self.batch.len());
-        let mut to_hash = Vec::new();
         let batch = std::mem::take(&mut self.batch);
-        let first = self.first;
-        let report = &mut self.report;
-        self.index.reading(|index| {
-            for (rel, abs) in batch {
-                let stat = match stat_path(&abs) {
-                    Ok(s) => s,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => {
-                        report
-                            .skipped
-                            .push((rel.clone(), format!("cannot stat: {e}")));
-                        outcomes.push((rel, Outcome::CarryForward));
-                        continue;
-                    }
-                };
-                let (prev, base) = if first {
-                    (None, None)
-                } else {
-                    (index.remembered_local(&rel)?, index.remembered_base(&rel)?)
-                };
-                let base_same = base.filter(|b| b.stat == stat);
-                if let Some(p) = prev.filter(|p| p.stat == stat && trusted(&stat, p.checked_ns)) {
-                    let row = LocalScanRow {
-                        path: rel.clone(),
-                        stat,
-                        hash: p.hash,
-                        checked_ns: p.checked_ns.unwrap_or(0),
-                    };
-                    let settle = base_same
-                        .is_some_and(|b| b.hash == p.hash && !trusted(&stat, b.checked_ns));
-                    outcomes.push((
-                        rel,
-                        if settle {
-                            Outcome::RowAndSettle(row)
-                        } else {
-                            Outcome::Row(row)
-                        },
-                    ));
-                } else if let Some(b) = base_same.filter(|b| trusted(&stat, b.checked_ns)) {
-                    let checked_ns = b.checked_ns.unwrap_or(0);
-                    let row = LocalScanRow {
-                        path: rel.clone(),
-                        stat,
-                        hash: b.hash,
-                        checked_ns,
-                    };
-                    outcomes.push((rel, Outcome::Row(row)));
-                } else {
-                    to_hash.push((rel, abs, base.map(|b| (b.stat, b.hash))));
-                }
-            }
-            Ok::<_, ScanError>(())
-        })?;
+        let index = self.index;
+        let Sorted {
+            mut outcomes,
+            to_hash,
+        } = index.reading(|ix| self.known(ix, batch))?;
 
         // Taken before any file is opened: the hashes describe content at or after this time.
         let checked_ns = now_ns();
@@ -465,8 +482,8 @@ impl Scan<'_> {
                             hash: sh.hash,
                             checked_ns,
                         };
-                        let settle =
-                            base == Some((sh.stat, sh.hash)) && trusted(&sh.stat, Some(checked_ns));
+                        let settle = base == Some((sh.stat, sh.hash))
+                            && self.trusted(&sh.stat, Some(checked_ns));
                         if settle {
                             Outcome::RowAndSettle(row)
                         } else {
