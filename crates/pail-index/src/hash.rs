@@ -173,7 +173,7 @@ fn hash_open_file(
     } else if size >= PARALLEL_HASH_THRESHOLD {
         let mut buf = vec![0u8; CHUNK];
         loop {
-            let n = read_full(file, &mut buf)?;
+            let n = read_full(&mut *file, &mut buf)?;
             after_read(n);
             if n == 0 {
                 break;
@@ -211,7 +211,7 @@ fn hash_while_reading(
         scope.spawn(move || {
             // Ends at the end of the file, on an error, or when the hasher stops taking chunks.
             for mut buf in empty {
-                let read = read_full(file, &mut buf);
+                let read = read_full(&mut *file, &mut buf);
                 if let Ok(n) = read {
                     after_read(n);
                 }
@@ -237,8 +237,9 @@ fn hash_while_reading(
     })
 }
 
-/// Fills `buf` as far as the file allows, so each `update_rayon` call gets a whole chunk.
-fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+/// Fills `buf` as far as the file allows and returns how much it filled: each
+/// `update_rayon` call gets a whole chunk, and an upload reads exactly the scanned size.
+pub fn read_full(mut file: impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read(&mut buf[filled..]) {

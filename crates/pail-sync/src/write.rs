@@ -4,7 +4,6 @@
 //! They sit below `upload.rs`, `trash.rs` and `keep_local.rs`, so none of those needs another.
 
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -52,17 +51,10 @@ pub(crate) async fn read_all(
     size: u64,
 ) -> Result<Vec<u8>, ActionError> {
     let abs = ctx.abs(path);
-    let read = move |mut file: &File| {
+    let read = move |file: &File| {
         let mut data = vec![0u8; size as usize];
-        let mut filled = 0;
-        while filled < data.len() {
-            match file.read(&mut data[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(source) => return Err(ActionError::Read { path: abs, source }),
-            }
-        }
+        let filled = pail_index::hash::read_full(file, &mut data)
+            .map_err(|source| ActionError::Read { path: abs, source })?;
         data.truncate(filled);
         Ok(data)
     };
