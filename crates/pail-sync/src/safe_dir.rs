@@ -99,14 +99,14 @@ impl SafeRoot {
             Mode::empty(),
         )
         .map_err(|e| SafeError::io(root, e))?;
-        let dev = rustix::fs::fstat(&fd)
-            .map_err(|e| SafeError::io(root, e))?
-            .st_dev as u64;
+        // From the same call as every directory's below it (`open_dir`), so the two compare
+        // like with like.
+        let (dev, mount) = dev_and_mount(fd.as_fd()).map_err(|e| SafeError::io(root, e))?;
         let canonical = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
         Ok(SafeRoot {
             path: root.to_owned(),
             canonical,
-            mount: mount_id(fd.as_fd(), Path::new("")),
+            mount,
             fd,
             dev,
         })
