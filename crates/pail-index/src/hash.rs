@@ -103,8 +103,8 @@ pub fn hash_bytes(data: &[u8]) -> ContentHash {
     ContentHash(*blake3::hash(data).as_bytes())
 }
 
-/// The hash of a regular file's content, up to the size it had when opened. Symlinks are not followed and anything that is not a
-/// regular file (FIFO, device) is refused rather than read.
+/// The hash of a regular file's content, up to the size it had when opened. Symlinks are not
+/// followed and anything that is not a regular file (FIFO, device) is refused rather than read.
 pub fn hash_file(path: &Path) -> io::Result<ContentHash> {
     let (mut file, stat) = open_regular(path)?;
     hash_open_file(&mut file, stat.size, &Hashing::plain(), &|_| {})
