@@ -489,8 +489,17 @@ impl Device {
     }
 }
 
+/// The files below `dir`. A running daemon may remove or rename a file (its own download's
+/// temporary file, say) between the listing and the read: such a file is left out, as it
+/// would be had the walk come a moment later, and the caller's next poll sees the result.
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-    for e in std::fs::read_dir(dir).unwrap() {
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if gone(&e) && dir != root => return,
+        Err(e) => panic!("listing {}: {e}", dir.display()),
+    };
+    for e in entries {
         let e = e.unwrap();
         let p = e.path();
         let t = e.file_type().unwrap();
@@ -498,7 +507,13 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
             walk(root, &p, out);
         } else if t.is_file() {
             let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            out.insert(rel, std::fs::read(&p).unwrap());
+            match std::fs::read(&p) {
+                Ok(body) => {
+                    out.insert(rel, body);
+                }
+                Err(e) if gone(&e) => {}
+                Err(e) => panic!("reading {}: {e}", p.display()),
+            }
         }
     }
 }
