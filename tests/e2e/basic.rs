@@ -283,6 +283,44 @@ fn unversioned_bucket_keeps_trash_copies(s: Server) {
 }
 on_servers!(unversioned_bucket_keeps_trash_copies: garage);
 
+/// Tenet 3 on a server that ignores conditional writes and keeps no versions (Garage): beta
+/// checked `doc.txt` and copied it into the trash to delete it, alpha's edit landed, then
+/// beta's DELETE. (Done here by hand, in that order: two syncs cannot be made to interleave
+/// on cue.) alpha sees that beta's trash copy holds the object its own edit replaced, so beta
+/// never saw the edit: the edit stays and goes back up, and beta gets it back.
+fn an_edit_beats_a_delete_that_raced_it_without_versions(s: Server) {
+    let r = Remote::new(&s, "raced-delete");
+    let a = Device::new(&r, "alpha");
+    a.write("doc.txt", b"first draft");
+    a.write("gone.txt", b"deleted by another client");
+    for i in 0..4 {
+        a.write(&format!("kept {i}.txt"), b"untouched");
+    }
+    a.sync();
+    let b = Device::new(&r, "beta");
+    b.sync();
+    r.copy_foreign(
+        "doc.txt",
+        ".pail/trash/doc.txt/20261201T000000.000000Z-beta",
+    );
+    a.write("doc.txt", b"alpha's edit");
+    a.sync();
+    r.delete_foreign("doc.txt");
+    r.delete_foreign("gone.txt");
+    a.sync();
+    assert_eq!(a.read("doc.txt").as_deref(), Some(&b"alpha's edit"[..]));
+    assert_eq!(r.files()["doc.txt"], b"alpha's edit");
+    assert_eq!(
+        a.read("gone.txt"),
+        None,
+        "another client's delete is honoured"
+    );
+    b.sync();
+    assert_eq!(b.files(), a.files());
+    assert_eq!(r.files(), a.files());
+}
+on_servers!(an_edit_beats_a_delete_that_raced_it_without_versions: garage);
+
 fn versioned_bucket_keeps_every_version(s: Server) {
     let r = Remote::new(&s, "versions");
     let a = Device::new(&r, "a");

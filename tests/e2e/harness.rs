@@ -190,6 +190,21 @@ impl Remote {
         .map_err(|e| format!("{e:?}"))
     }
 
+    /// Copies an object server-side (its metadata along), as pail makes a trash copy.
+    pub fn copy_foreign(&self, from_rel_key: &str, to_rel_key: &str) {
+        let (from, to) = (self.key(from_rel_key), self.key(to_rel_key));
+        let c = self.server.client();
+        rt().block_on(async {
+            c.copy_object()
+                .bucket(&self.server.bucket)
+                .copy_source(format!("{}/{from}", self.server.bucket))
+                .key(&to)
+                .send()
+                .await
+        })
+        .unwrap_or_else(|e| panic!("copy {from} to {to}: {e:?}"));
+    }
+
     pub fn delete_foreign(&self, rel_key: &str) {
         let key = self.key(rel_key);
         let c = self.server.client();

@@ -135,6 +135,13 @@ fn trash_stamp_ns(name: &str) -> Option<i64> {
     i64::try_from(t.assume_utc().unix_timestamp_nanos()).ok()
 }
 
+/// The device that made a trash copy, from its key's last segment `<stamp>-<device>` (what
+/// [`trash_key`] writes).
+pub fn trash_copy_device(name: &str) -> Option<&str> {
+    trash_stamp_ns(name)?;
+    name.get(TRASH_STAMP_LEN + 1..).filter(|d| !d.is_empty())
+}
+
 /// Splits a key under `PREFIX/.pail/trash/` into the file's path and the copy's time (ns).
 /// The device name may itself contain `/`, so the stamp is searched from the path's end.
 pub fn parse_trash_key(prefix: &RemotePrefix, key: &str) -> Option<(RelPath, i64)> {
@@ -229,6 +236,11 @@ mod tests {
         assert_eq!(path.as_str(), "a b/c.txt");
         assert_eq!(ns as i128, at.unix_timestamp_nanos());
         assert!(parse_trash_key(&p, &p.reserved_key("trash/a/garbage")).is_none());
+        let plain = trash_key(&p, "a b/c.txt", at, "laptop");
+        let name = plain.rsplit('/').next().unwrap();
+        assert_eq!(trash_copy_device(name), Some("laptop"));
+        assert_eq!(trash_copy_device("garbage-laptop"), None);
+        assert_eq!(trash_copy_device("20260101T120000.000000Z-"), None);
         assert!(parse_trash_key(&p, "dev/a/b").is_none());
     }
 

@@ -9,9 +9,9 @@ use pail_s3::{Condition, StoreError};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
-use crate::keep_local;
+use crate::keep_local::{self, Before};
 use crate::localfs::{LocalError, rel, remove_expected, still_expected};
-use crate::outcome::{ActionError, Outcome, key_for};
+use crate::outcome::{ActionError, Outcome, Written, key_for};
 use crate::trash::before_replacing;
 
 pub(crate) async fn delete_remote(
@@ -29,8 +29,9 @@ pub(crate) async fn delete_remote(
     } else {
         Condition::None
     };
-    match ctx.remote.store.delete(&key, None, cond).await {
-        Ok(_) | Err(StoreError::NotFound { .. }) => {}
+    let deleted = match ctx.remote.store.delete(&key, None, cond).await {
+        Ok(d) => Some(d),
+        Err(StoreError::NotFound { .. }) => None,
         Err(StoreError::PreconditionFailed { .. }) => {
             return Ok(Outcome::Deferred(
                 "changed remotely by another device (412)".into(),
@@ -42,9 +43,30 @@ pub(crate) async fn delete_remote(
                 source,
             });
         }
-    }
+    };
     ctx.db().remove_base(path)?;
-    Ok(Outcome::Done)
+    // Where versions stand in for conditions, the version right below the delete marker must
+    // be the one the plan meant to delete: another device's write that landed after the
+    // check above was deleted unseen, and the race check brings it back (`race.rs`).
+    let check = deleted
+        .filter(|d| {
+            d.delete_marker && ctx.remote.versioned() && !ctx.remote.caps.conditional_writes
+        })
+        .and_then(|d| d.version_id)
+        .map(|version| Written {
+            path: path.clone(),
+            key,
+            version,
+            expect: expect_remote,
+            deleted: true,
+        });
+    Ok(match check {
+        Some(check) => Outcome::Written {
+            bytes: 0,
+            check: Some(check),
+        },
+        None => Outcome::Done,
+    })
 }
 
 pub(crate) async fn delete_local(
@@ -63,9 +85,15 @@ pub(crate) async fn delete_local(
             stat: *stat,
             hash: *hash,
         };
-        // Without versions, content that no trash copy holds goes there first (who deleted
-        // the object cannot be told, so it is never a conflict).
-        keep_local::before_losing(ctx, path, &local, false, parts).await?;
+        // Without versions, content that no trash copy holds goes there first, unless another
+        // pail device deleted the object without seeing it. Then the file stays and, no
+        // longer synced, goes back up with the next pass as a new file.
+        if keep_local::before_losing(ctx, path, &local, false, parts).await? == Before::KeepAsEdit {
+            ctx.db().remove_base(path)?;
+            return Ok(Outcome::Deferred(
+                "deleted by another device that had not seen this edit: the edit wins".into(),
+            ));
+        }
     }
     match remove_expected(&*ctx.folder()?, rel(path), expect) {
         Ok(()) => {

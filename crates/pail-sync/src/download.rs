@@ -370,6 +370,26 @@ pub(crate) async fn version_to_conflict_copy(
     Ok(())
 }
 
+/// Brings one remote version into the folder as the file at `path` (used when a delete of
+/// ours buried another device's edit: the edit wins). Should a file have appeared there since,
+/// the version comes as a conflict copy instead.
+pub(crate) async fn version_to_file(
+    ctx: &Arc<PairCtx>,
+    path: &RelPath,
+    key: &str,
+    version: &str,
+) -> Result<()> {
+    let Some((_, dl)) = fetch(ctx, key, Some(version), path, None).await? else {
+        return Ok(());
+    };
+    match place(dl, &*ctx.folder()?, &LocalExpect::Absent) {
+        Err(LocalError::Changed(_)) => {
+            version_to_conflict_copy(ctx, path, key, version, &LocalExpect::Absent).await
+        }
+        placed => placed.map(|_| ()).map_err(Into::into),
+    }
+}
+
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

@@ -10,13 +10,23 @@
 //! download replaces, or a remote delete removes, a local file on such a bucket, pail looks for
 //! its content in the trash (one LIST of that file's trash copies). Missing, the content is
 //! kept: as a conflict copy when another pail device wrote over it without seeing it (a lost
-//! race, tenet 4), otherwise uploaded into the trash, where `history`, `restore` and
-//! `undelete` find it.
+//! race, tenet 4); as the file itself, uploaded again, when another pail device deleted the
+//! object this device's write had replaced, so never saw that write (tenet 3: the edit beats
+//! the delete); otherwise uploaded into the trash, where `history`, `restore` and `undelete`
+//! find it.
+//!
+//! How a delete that raced is told from any other: a pail device copies what it deletes into
+//! the trash first, if it is still the object it expects (copy-source-if-match), and names the
+//! copy after itself. This device, too, trashed the object its own write replaced. When
+//! another device's trash copy holds that same object, it was deleting the object this
+//! device replaced: its check and copy came before this device's write and its DELETE after.
+//! A delete by another S3 client leaves no trash copy and cannot be told from a wanted one.
 
 use std::sync::Arc;
 
+use pail_core::layout::trash_copy_device;
 use pail_core::{Base, LocalFile, RelPath};
-use pail_s3::{Condition, list_all};
+use pail_s3::{Condition, ListedObject, list_all};
 use tokio::sync::Semaphore;
 
 use crate::ctx::PairCtx;
@@ -35,6 +45,9 @@ pub(crate) enum Before {
     Safe,
     /// Another pail device wrote over the content without seeing it: keep both.
     KeepAsConflict,
+    /// Another pail device deleted the object without seeing this content: it stays, and
+    /// goes back up as the file (the edit beats the delete).
+    KeepAsEdit,
 }
 
 /// Makes sure the local content of `path` (`local`, which matches the base) stays recoverable
@@ -50,8 +63,13 @@ pub(crate) async fn before_losing(
         return Ok(Before::Safe);
     }
     let base = ctx.db().get_base(path)?;
-    if in_trash(ctx, path, local, base.as_ref()).await? {
+    let copies = trash_copies(ctx, path).await?;
+    if in_trash(ctx, &copies, local, base.as_ref()).await? {
         return Ok(Before::Safe);
+    }
+    if !replaced_by_download && deleted_unseen(ctx, &copies).await? {
+        tracing::warn!(%path, "another device deleted this file without seeing this device's edit; the edit stays and goes back up");
+        return Ok(Before::KeepAsEdit);
     }
     if replaced_by_download {
         let key = key_for(&ctx.remote.prefix, path)?;
@@ -71,20 +89,22 @@ pub(crate) async fn before_losing(
     Ok(Before::Safe)
 }
 
-/// Whether a trash copy of `path` holds this content: the ETag the base recorded, else the
-/// pail-blake3 of a same-size copy.
-async fn in_trash(
-    ctx: &PairCtx,
-    path: &RelPath,
-    local: &LocalFile,
-    base: Option<&Base>,
-) -> Result<bool, ActionError> {
+/// A trash copy of one file, and the device that made it.
+struct TrashCopy {
+    object: ListedObject,
+    device: String,
+}
+
+/// The trash copies of `path` (one LIST), newest first.
+async fn trash_copies(ctx: &PairCtx, path: &RelPath) -> Result<Vec<TrashCopy>, ActionError> {
     let dir = trash_dir(&ctx.remote.prefix, &rel_key(&ctx.remote.prefix, path)?);
     let mut copies = Vec::new();
     list_all(ctx.remote.store.as_ref(), &dir, |o| {
         // Copies of this file only, not of files below a folder of the same name.
-        if ctx.remote.plain_size(o.size) == local.stat.size && !o.key[dir.len()..].contains('/') {
-            copies.push(o);
+        let name = &o.key[dir.len()..];
+        if !name.contains('/') {
+            let device = trash_copy_device(name).unwrap_or_default().to_owned();
+            copies.push(TrashCopy { object: o, device });
         }
     })
     .await
@@ -92,20 +112,75 @@ async fn in_trash(
         path: path.clone(),
         source,
     })?;
+    // The stamp leads the name: newest first.
+    copies.sort_by(|a, b| b.object.key.cmp(&a.object.key));
+    Ok(copies)
+}
+
+/// Whether a trash copy holds this content: the ETag the base recorded, else the
+/// pail-blake3 of a same-size copy.
+async fn in_trash(
+    ctx: &PairCtx,
+    copies: &[TrashCopy],
+    local: &LocalFile,
+    base: Option<&Base>,
+) -> Result<bool, ActionError> {
+    let same_size: Vec<&ListedObject> = copies
+        .iter()
+        .map(|c| &c.object)
+        .filter(|o| ctx.remote.plain_size(o.size) == local.stat.size)
+        .collect();
     let etag = base
         .filter(|b| b.hash == local.hash)
         .map(|b| b.remote.etag.as_str());
-    if copies.iter().any(|o| Some(o.etag.as_str()) == etag) {
+    if same_size.iter().any(|o| Some(o.etag.as_str()) == etag) {
         return Ok(true);
     }
-    copies.sort_by(|a, b| b.key.cmp(&a.key));
-    for copy in copies.iter().take(MAX_HEADS) {
-        let head = ctx.remote.store.head(&copy.key, None).await?;
-        if head.and_then(|h| h.meta.blake3) == Some(local.hash) {
+    for copy in same_size.iter().take(MAX_HEADS) {
+        if blake3_of(ctx, copy).await? == Some(local.hash) {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Whether another pail device trashed, to delete it, the object that this device's newest
+/// trash copy holds: the object this device's last write replaced (see the module's comment).
+/// A copy is the same object by ETag, else by size and pail-blake3 (a server-side copy of a
+/// multipart object may get a new ETag).
+async fn deleted_unseen(ctx: &PairCtx, copies: &[TrashCopy]) -> Result<bool, ActionError> {
+    let own = &ctx.cfg.device;
+    let Some(ours) = copies.iter().find(|c| c.device == *own) else {
+        return Ok(false);
+    };
+    let theirs = || {
+        copies
+            .iter()
+            .filter(|c| !c.device.is_empty() && c.device != *own)
+            .map(|c| &c.object)
+            .filter(|o| o.size == ours.object.size)
+    };
+    if theirs().any(|o| o.etag == ours.object.etag) {
+        return Ok(true);
+    }
+    let Some(hash) = blake3_of(ctx, &ours.object).await? else {
+        return Ok(false);
+    };
+    for other in theirs().take(MAX_HEADS) {
+        if blake3_of(ctx, other).await? == Some(hash) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The pail-blake3 of a trash copy (one HEAD).
+async fn blake3_of(
+    ctx: &PairCtx,
+    copy: &ListedObject,
+) -> Result<Option<pail_core::ContentHash>, ActionError> {
+    let head = ctx.remote.store.head(&copy.key, None).await?;
+    Ok(head.and_then(|h| h.meta.blake3))
 }
 
 /// Uploads the local file into the trash, as the trash copy of `path` made now.

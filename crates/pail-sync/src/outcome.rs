@@ -36,8 +36,8 @@ pub enum Outcome {
     Skipped(String),
 }
 
-/// A write whose predecessor version must be checked: on a versioned bucket whose server
-/// ignores conditional writes, another device may have written in between (tenet 5).
+/// A write or delete whose predecessor version must be checked: on a versioned bucket whose
+/// server ignores conditional writes, another device may have written in between (tenet 5).
 #[derive(Debug, Clone)]
 pub struct Written {
     /// The file written.
@@ -48,6 +48,10 @@ pub struct Written {
     pub version: String,
     /// What the plan expected to replace.
     pub expect: RemoteExpect,
+    /// The write was a delete (its version a delete marker): another writer's version buried
+    /// under it comes back as the file itself (tenet 3: the edit beats the delete), not as a
+    /// conflict copy.
+    pub deleted: bool,
 }
 
 /// Why an action failed for its path.

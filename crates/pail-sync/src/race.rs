@@ -1,7 +1,9 @@
 //! After-the-fact race detection for versioned buckets whose server ignores conditional
 //! writes (tenet 5): after a write, the version just below ours must be the one the plan
 //! expected. If another device's version sits there instead, its content was buried under
-//! ours; pail brings it back as a conflict copy, which the next pass uploads.
+//! ours; pail brings it back as a conflict copy, which the next pass uploads. Below a delete
+//! marker of ours, such a version is an edit deleted unseen: it comes back as the file itself
+//! (tenet 3), which the next pass uploads.
 //!
 //! The checks run after each upload phase, in one go, by listing the versions of the
 //! written keys' range in key order: a page answers for every written key it covers and the
@@ -14,7 +16,7 @@ use pail_core::plan::{LocalExpect, RemoteExpect};
 use pail_s3::{ObjectStore, ObjectVersion, StoreError};
 
 use crate::ctx::PairCtx;
-use crate::download::version_to_conflict_copy;
+use crate::download::{version_to_conflict_copy, version_to_file};
 use crate::outcome::{ActionError, PathError, Written};
 
 /// Lists the versions of each of `keys` (sorted, distinct, all under `list_prefix`) and calls
@@ -155,9 +157,13 @@ pub(crate) async fn check_writes(ctx: &Arc<PairCtx>, mut written: Vec<Written>) 
     let races = buried.len() as u64;
     for (i, version) in buried {
         let w = &written[i];
-        tracing::warn!(path = %w.path, %version, "lost a write race: keeping the other version as a conflict copy");
-        let res =
-            version_to_conflict_copy(ctx, &w.path, &w.key, &version, &LocalExpect::Absent).await;
+        let res = if w.deleted {
+            tracing::warn!(path = %w.path, %version, "deleted another device's edit unseen: the edit comes back");
+            version_to_file(ctx, &w.path, &w.key, &version).await
+        } else {
+            tracing::warn!(path = %w.path, %version, "lost a write race: keeping the other version as a conflict copy");
+            version_to_conflict_copy(ctx, &w.path, &w.key, &version, &LocalExpect::Absent).await
+        };
         if let Err(e) = res {
             errors.push(PathError {
                 path: w.path.to_string(),

@@ -209,6 +209,7 @@ pub(crate) async fn finish_write(
             key: key.to_owned(),
             version,
             expect: expect.clone(),
+            deleted: false,
         });
     Ok(Outcome::Written { bytes, check })
 }

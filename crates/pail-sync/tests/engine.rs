@@ -902,6 +902,100 @@ async fn without_versions_or_conditions_a_buried_write_comes_back_as_a_conflict_
     assert_eq!(remote_files(&mem), files);
 }
 
+/// Garage ignores conditional writes, so a device's delete can land on an edit it never saw:
+/// beta checked `x.txt` and copied it into the trash, alpha's edit landed, then beta's DELETE.
+/// alpha finds beta's trash copy of the very object its own write replaced: beta deleted
+/// without seeing the edit, so the edit wins (tenet 3): alpha keeps the file and uploads it
+/// again. A delete by another S3 client (no such copy) is honoured, as
+/// `without_versions_local_content_reaches_the_trash_before_it_is_replaced` shows.
+#[tokio::test]
+async fn without_versions_or_conditions_an_edit_beats_a_delete_that_raced_it() {
+    let mem = MemStore::garage_like("bkt");
+    let (faulty, a) = alpha_with_x_synced(&mem).await;
+    let base_meta = mem.current_meta("pfx/x.txt").unwrap();
+    a.write("x.txt", b"alpha's edit");
+    // Right before alpha's PUT: beta's check and trash copy of "base", as pail makes them.
+    let m = mem.clone();
+    let fired = once_before(&faulty, Op::Put, move || {
+        let prefix = pail_core::RemotePrefix::new("pfx").unwrap();
+        let at = time::OffsetDateTime::now_utc();
+        let copy = pail_core::layout::trash_key(&prefix, "x.txt", at, "beta");
+        m.put_foreign_meta(&copy, &b"base"[..], base_meta.clone());
+    });
+    a.sync_ok().await;
+    assert!(fired.load(Ordering::SeqCst), "the race was not injected");
+    // beta's DELETE, after alpha's PUT.
+    mem.delete_foreign("pfx/x.txt");
+    a.sync_ok().await;
+    let files = a.files();
+    assert_eq!(files["x.txt"], b"alpha's edit");
+    assert_eq!(remote_files(&mem), files, "the edit is back in the bucket");
+    assert!(
+        !files.keys().any(|k| k.contains("(conflict from")),
+        "{files:?}"
+    );
+    a.sync_ok().await;
+    assert_eq!(remote_files(&mem), files, "and stays");
+}
+
+/// alpha, through a fault-injecting store, with `x.txt` ("base") and two more files synced.
+async fn alpha_with_x_synced(mem: &MemStore) -> (FaultyStore<MemStore>, common::Dev) {
+    let faulty = FaultyStore::new(mem.clone());
+    let store: Arc<dyn ObjectStore> = Arc::new(faulty.clone());
+    let a = device(store, "alpha", |_| {}).await;
+    a.write("x.txt", b"base");
+    a.write("other.txt", b"o");
+    a.write("more.txt", b"m");
+    a.sync_ok().await;
+    (faulty, a)
+}
+
+/// Runs `act` once, right before the first `op` on `pfx/x.txt`; the flag says it ran.
+fn once_before(
+    faulty: &FaultyStore<MemStore>,
+    op: Op,
+    act: impl Fn() + Send + Sync + 'static,
+) -> Arc<AtomicBool> {
+    let fired = Arc::new(AtomicBool::new(false));
+    let f = fired.clone();
+    faulty.set_hook(Arc::new(move |o, key| {
+        if o == op && key == "pfx/x.txt" && !f.swap(true, Ordering::SeqCst) {
+            act();
+        }
+        None
+    }));
+    fired
+}
+
+/// A server that keeps versions but ignores conditions (Ceph RGW 16): beta's edit lands
+/// between alpha's check and its DELETE, whose marker buries the edit. alpha's race check
+/// finds beta's version right below its marker and brings it back as the file, which goes
+/// back up: the edit wins (tenet 3), with no conflict copy. On AWS the DELETE's If-Match
+/// fails instead (412), and the next pass takes the edit.
+#[tokio::test]
+async fn a_delete_that_buried_an_edit_brings_it_back() {
+    for mem in [MemStore::ceph_like("bkt"), MemStore::new("bkt")] {
+        let (faulty, a) = alpha_with_x_synced(&mem).await;
+        std::fs::remove_file(a.folder.join("x.txt")).unwrap();
+        let m = mem.clone();
+        let fired = once_before(&faulty, Op::Delete, move || {
+            m.put_foreign_meta("pfx/x.txt", &b"beta's edit"[..], beta_meta(b"beta's edit"));
+        });
+        a.sync_ok().await;
+        assert!(fired.load(Ordering::SeqCst), "the race was not injected");
+        let files = a.files();
+        assert_eq!(
+            files.get("x.txt").map(Vec::as_slice),
+            Some(&b"beta's edit"[..])
+        );
+        assert!(
+            !files.keys().any(|k| k.contains("(conflict from")),
+            "{files:?}"
+        );
+        assert_eq!(remote_files(&mem), files);
+    }
+}
+
 /// Keys that differ only by case cannot all be files on a case-insensitive disk (macOS,
 /// FAT): one is kept, the name already on disk first, the rest reported and left out on both
 /// sides; nothing is deleted or overwritten for it (tenet 9). Forced on here: Linux folders
