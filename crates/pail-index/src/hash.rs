@@ -103,13 +103,6 @@ pub fn hash_bytes(data: &[u8]) -> ContentHash {
     ContentHash(*blake3::hash(data).as_bytes())
 }
 
-/// The hash of a regular file's content, up to the size it had when opened. Symlinks are not
-/// followed and anything that is not a regular file (FIFO, device) is refused rather than read.
-pub fn hash_file(path: &Path) -> io::Result<ContentHash> {
-    let (mut file, stat) = open_regular(path)?;
-    hash_open_file(&mut file, stat.size, &Hashing::plain(), &|_| {})
-}
-
 /// A hash together with the file's stat, taken from the same open file before reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatHash {
@@ -120,7 +113,9 @@ pub struct StatHash {
     pub stable: bool,
 }
 
-/// Hashes a file and reports whether it stayed unchanged while it was read.
+/// Hashes a regular file's content, up to the size it had when opened, and reports whether it
+/// stayed unchanged while it was read. Symlinks are not followed and anything that is not a
+/// regular file (FIFO, device) is refused rather than read.
 pub fn hash_file_checked(path: &Path, hashing: &Hashing) -> io::Result<StatHash> {
     hash_file_checked_observed(path, hashing, &|_| {})
 }
@@ -256,6 +251,10 @@ pub fn read_full(mut file: impl Read, buf: &mut [u8]) -> io::Result<usize> {
 mod tests {
     use super::*;
 
+    fn plain_hash(path: &Path) -> io::Result<ContentHash> {
+        hash_file_checked(path, &Hashing::plain()).map(|h| h.hash)
+    }
+
     #[test]
     fn small_and_large_files_match_blake3_of_their_bytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -275,7 +274,7 @@ mod tests {
             let p = dir.path().join(format!("f{size}"));
             std::fs::write(&p, &data).unwrap();
             let expect = ContentHash(*blake3::hash(&data).as_bytes());
-            assert_eq!(hash_file(&p).unwrap(), expect, "size {size}");
+            assert_eq!(plain_hash(&p).unwrap(), expect, "size {size}");
             assert_eq!(hash_bytes(&data), expect);
             let checked = hash_file_checked(&p, &Hashing::plain()).unwrap();
             assert!(checked.stable);
@@ -375,14 +374,14 @@ mod tests {
         std::fs::write(&target, b"x").unwrap();
         let link = dir.path().join("l");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        assert!(hash_file(&link).is_err());
+        assert!(plain_hash(&link).is_err());
         let fifo = dir.path().join("fifo");
         let ok = std::process::Command::new("mkfifo")
             .arg(&fifo)
             .status()
             .unwrap();
         assert!(ok.success());
-        let err = hash_file(&fifo).unwrap_err();
+        let err = plain_hash(&fifo).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 }

@@ -12,7 +12,7 @@ pub mod scan;
 pub mod stat;
 
 pub use error::{IndexError, ScanError};
-pub use hash::{Hasher, Hashing, hash_bytes, hash_file};
+pub use hash::{Hasher, Hashing, hash_bytes};
 pub use ignore_rules::{IgnoreRules, IgnoreWarning};
 pub use index::{
     Activity, CaseTwin, ConflictRecord, ErrorRecord, Healed, Index, MAX_ACTIVITY, MultipartUpload,
