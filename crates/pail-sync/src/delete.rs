@@ -60,12 +60,10 @@ pub(crate) async fn delete_remote(
             expect: expect_remote,
             deleted: true,
         });
-    Ok(match check {
-        Some(check) => Outcome::Written {
-            bytes: 0,
-            check: Some(check),
-        },
-        None => Outcome::Done,
+    Ok(if check.is_some() {
+        Outcome::Written { bytes: 0, check }
+    } else {
+        Outcome::Done
     })
 }
 
