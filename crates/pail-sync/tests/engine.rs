@@ -39,14 +39,10 @@ async fn race(mem: MemStore, at: Op, others: usize) {
     for i in 0..others {
         a.write(&format!("n{i}.txt"), format!("{i}").as_bytes());
     }
-    let fired = Arc::new(AtomicBool::new(false));
-    let (m, f) = (mem.clone(), fired.clone());
-    faulty.set_hook(Arc::new(move |op, key| {
-        if op == at && key == "pfx/x.txt" && !f.swap(true, Ordering::SeqCst) {
-            m.put_foreign_meta(key, &b"beta's edit"[..], beta_meta(b"beta's edit"));
-        }
-        None
-    }));
+    let m = mem.clone();
+    let fired = once_before(&faulty, at, move || {
+        m.put_foreign_meta("pfx/x.txt", &b"beta's edit"[..], beta_meta(b"beta's edit"));
+    });
     a.sync_ok().await;
     assert!(fired.load(Ordering::SeqCst), "the race was not injected");
     let files = a.files();
