@@ -287,7 +287,8 @@ on_servers!(unversioned_bucket_keeps_trash_copies: garage);
 /// checked `doc.txt` and copied it into the trash to delete it, alpha's edit landed, then
 /// beta's DELETE. (Done here by hand, in that order: two syncs cannot be made to interleave
 /// on cue.) alpha sees that beta's trash copy holds the object its own edit replaced, so beta
-/// never saw the edit: the edit stays and goes back up, and beta gets it back.
+/// never saw the edit: the edit stays and goes back up, and beta gets it back. A delete by
+/// another client, and beta's own delete once it has the edit, are honoured.
 fn an_edit_beats_a_delete_that_raced_it_without_versions(s: Server) {
     let r = Remote::new(&s, "raced-delete");
     let a = Device::new(&r, "alpha");
@@ -317,6 +318,12 @@ fn an_edit_beats_a_delete_that_raced_it_without_versions(s: Server) {
     );
     b.sync();
     assert_eq!(b.files(), a.files());
+    assert_eq!(r.files(), a.files());
+    // A delete that saw the edit is no race: it reaches alpha like any other.
+    b.remove("doc.txt");
+    b.sync();
+    a.sync();
+    assert_eq!(a.read("doc.txt"), None, "beta's later delete is honoured");
     assert_eq!(r.files(), a.files());
 }
 on_servers!(an_edit_beats_a_delete_that_raced_it_without_versions: garage);
